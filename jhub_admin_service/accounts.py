@@ -1,0 +1,278 @@
+"""AccountManager: the one engine behind the CLI and the service.
+
+Every operation writes the registry first, in one transaction, then converges the effects
+(local accounts, hub users and groups) from the registry with reconcile(). A crash between
+the two is healed by running the same command again, or by the container's next start.
+"""
+import asyncio
+import fcntl
+import logging
+import os
+import pwd
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from . import hub as hubmod
+from . import system
+from .logins import generate_password, login_problem, password_problem
+from .passwords import hash_many, hash_password
+from .plan import make_plan
+from .registry import Account, Registry
+from .roster import ROLES, read_roster
+
+log = logging.getLogger(__name__)
+
+
+class AccountError(ValueError):
+    """A request about one account that cannot be honoured (unknown login, bad value...)."""
+
+
+class Busy(RuntimeError):
+    """Another jhub-admin operation holds the registry lock."""
+
+
+@dataclass
+class Report:
+    counts: dict = field(default_factory=dict)
+    local: dict = field(default_factory=dict)
+    hub: dict = field(default_factory=dict)
+    credentials: list = field(default_factory=list)  # clear passwords: shown once, never logged
+    warnings: list = field(default_factory=list)
+
+    def to_json(self):
+        return {"counts": self.counts, "local": self.local, "hub": self.hub, "warnings": self.warnings,
+                "credentials": len(self.credentials)}
+
+
+def noop_progress(stage, done, total):
+    pass
+
+
+class AccountManager:
+    def __init__(self, settings, registry=None, local=None, hub=None, readonly=False):
+        self.settings = settings
+        self.registry = registry or Registry(settings.registry_path, readonly=readonly)
+        self.local = local or system.LocalAccounts(settings.home_root)
+        self.hub = hub or hubmod.HubClient(settings.hub_api_url, settings.hub_api_token)
+
+    @contextmanager
+    def locked(self):
+        """One writer at a time across processes (CLI and service share the registry)."""
+        path = self.settings.registry_path + ".lock"
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        with open(path, "w") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise Busy("another jhub-admin operation is running; try again when it is finished") from None
+            yield
+
+    # Import
+
+    def preview(self, data, reset_passwords=False):
+        """File bytes -> Plan. Raises RosterError when the file is not a class list."""
+        roster = read_roster(data)
+        system_logins = {u.pw_name for u in pwd.getpwall()}
+        return make_plan(roster, self.registry.by_login(), system_logins, reset_passwords=reset_passwords)
+
+    async def apply(self, plan, progress=noop_progress):
+        """Write the plan to the registry, then converge local accounts and the hub."""
+        with self.locked():
+            report = Report(counts=plan.counts())
+            with_password = [p for p in plan.create + plan.update if p.password]
+            progress("hashing", 0, len(with_password))
+            hashes = await asyncio.get_running_loop().run_in_executor(
+                None, hash_many, [p.password for p in with_password], self.settings.hash_workers or None)
+            hash_of = {p.login: h for p, h in zip(with_password, hashes)}
+            progress("hashing", len(with_password), len(with_password))
+            self._write_plan(plan, hash_of)
+            report.credentials = [
+                {"login": p.login, "password": p.password, "role": p.role, "classes": list(p.classes),
+                 "first_name": p.first_name, "last_name": p.last_name}
+                for p in with_password
+            ]
+            await self._reconcile(report, progress)
+            return report
+
+    def _write_plan(self, plan, hash_of):
+        used = self.local.snapshot().used_ids if self.settings.manage_local_accounts else set()
+        with self.registry.transaction() as db:
+            for p in plan.create:
+                uid = self.registry.next_uid(db, reserved=used)
+                self.registry.insert(db, Account(
+                    login=p.login, uid=uid, gid=uid, role=p.role, classes=p.classes,
+                    first_name=p.first_name, last_name=p.last_name, email=p.email,
+                    identity_key=p.identity_key, password_hash=hash_of[p.login]))
+            for p in plan.update:
+                fields = {name: new for name, (old, new) in p.changes.items() if name != "password"}
+                if p.login in hash_of:
+                    fields.update(password_hash=hash_of[p.login], hash_pending=True, initial_password=True)
+                self.registry.update(db, p.login, **fields)
+
+    # Convergence
+
+    async def reconcile(self, local=True, hub=True, progress=noop_progress):
+        with self.locked():
+            report = Report()
+            await self._reconcile(report, progress, local=local, hub=hub)
+            return report
+
+    async def _reconcile(self, report, progress, local=True, hub=True):
+        if local and self.settings.manage_local_accounts:
+            progress("local accounts", 0, 1)
+            report.local = await asyncio.get_running_loop().run_in_executor(None, self._reconcile_local)
+            progress("local accounts", 1, 1)
+        if hub:
+            if self.hub.configured:
+                progress("hub", 0, 1)
+                try:
+                    report.hub = await self._reconcile_hub()
+                except (OSError, hubmod.HubUnreachable) as exc:
+                    report.warnings.append(f"JupyterHub not reachable ({exc}): local accounts are done; hub "
+                                           "users and groups will follow with `jhub-admin reconcile`.")
+                progress("hub", 1, 1)
+            else:
+                report.warnings.append("JupyterHub API not configured: hub users and groups will be "
+                                       "brought in line by `jhub-admin reconcile` once the hub runs.")
+
+    def _reconcile_local(self):
+        accounts = self.registry.accounts()
+        state = self.local.snapshot()
+        conflicts = [a.login for a in accounts if a.login in state.users and state.users[a.login].pw_uid != a.uid]
+        if conflicts:
+            raise system.ShadowToolError(
+                f"local accounts {', '.join(conflicts[:10])} exist with another uid than the registry's; "
+                "they were not made by jhub-admin and are left alone")
+        missing = [a for a in accounts if a.login not in state.users]
+        self.local.create(missing)
+        missing_logins = {a.login for a in missing}
+        push, pull = {}, {}
+        for a in accounts:
+            desired = "!" + a.password_hash if a.disabled else a.password_hash
+            current = "!" if a.login in missing_logins else state.shadow.get(a.login, "!")
+            if current == desired:
+                continue
+            if not a.hash_pending and not a.disabled and current[:1] not in ("!", "*", ""):
+                pull[a.login] = current  # the user changed it (passwd in a terminal): keep theirs
+            else:
+                push[a.login] = desired
+        self.local.set_hashes(push)
+        with self.registry.transaction() as db:
+            for login in push:
+                self.registry.update(db, login, hash_pending=False)
+            for login, current in pull.items():
+                self.registry.update(db, login, password_hash=current, hash_pending=False, initial_password=False)
+        wanted = system.wanted_groups(accounts)
+        for name in state.groups:
+            if name.startswith(system.CLASS_GROUP_PREFIX) and name not in wanted:
+                wanted[name] = set()
+        self.local.set_group_members(wanted, state)
+        return {"created": len(missing), "passwords_set": len(push), "passwords_kept_from_system": len(pull)}
+
+    async def _reconcile_hub(self):
+        accounts = self.registry.accounts()
+        existing = await self.hub.users()
+        active = [a for a in accounts if not a.disabled]
+        new = [a for a in active if a.login not in existing]
+        await self.hub.create_users([a.login for a in new if a.role != "admin"])
+        await self.hub.create_users([a.login for a in new if a.role == "admin"], admin=True)
+        flagged = 0
+        for a in active:
+            if a.login in existing and bool(existing[a.login].get("admin")) != (a.role == "admin"):
+                await self.hub.set_admin(a.login, a.role == "admin")
+                flagged += 1
+        removed = 0
+        for a in accounts:
+            if a.disabled and a.login in existing:
+                await self.hub.stop_server(a.login)
+                await self.hub.delete_user(a.login)
+                removed += 1
+        groups = await self.hub.groups()
+        wanted = hubmod.wanted_hub_groups(accounts)
+        for name in groups:
+            if hubmod.is_managed_group(name) and name not in wanted:
+                wanted[name] = set()
+        await self.hub.sync_groups(wanted, groups)
+        return {"created": len(new), "admin_flag_changed": flagged, "disabled_removed": removed,
+                "groups": len(wanted)}
+
+    # One account at a time
+
+    def _get(self, login):
+        account = self.registry.get(login)
+        if account is None:
+            raise AccountError(f"no account {login!r} is managed by jhub-admin")
+        return account
+
+    async def reset_password(self, login, password=None):
+        """Set a new password (generated unless given); returns it, to be shown once."""
+        self._get(login)
+        password = password or generate_password()
+        problem = password_problem(password)
+        if problem:
+            raise AccountError(problem)
+        hashed = await asyncio.get_running_loop().run_in_executor(None, hash_password, password)
+        with self.locked():
+            with self.registry.transaction() as db:
+                self.registry.update(db, login, password_hash=hashed, hash_pending=True, initial_password=True)
+            await self._reconcile(Report(), noop_progress)
+        return password
+
+    async def set_disabled(self, login, disabled):
+        """A disabled account cannot log in (locked hash), and its hub user and server are gone."""
+        self._get(login)
+        with self.locked():
+            with self.registry.transaction() as db:
+                self.registry.update(db, login, disabled=disabled)
+            await self._reconcile(Report(), noop_progress)
+
+    async def change(self, login, role=None, classes=None):
+        self._get(login)
+        fields = {}
+        if role is not None:
+            if role not in ROLES:
+                raise AccountError(f"unknown role {role!r}; accepted roles: {', '.join(ROLES)}")
+            fields["role"] = role
+        if classes is not None:
+            fields["classes"] = [c.strip() for c in classes if c.strip()]
+        with self.locked():
+            with self.registry.transaction() as db:
+                self.registry.update(db, login, **fields)
+            await self._reconcile(Report(), noop_progress)
+
+    async def remove(self, login):
+        """Archive the home, then delete the account everywhere. Returns the archive's path."""
+        account = self._get(login)
+        with self.locked():
+            archive = None
+            if self.settings.manage_local_accounts:
+                archive = self.local.archive_home(login, self.settings.archive_dir)
+                if login in {u.pw_name for u in pwd.getpwall()}:
+                    self.local.delete(login)
+                self.local.remove_home(login)
+            with self.registry.transaction() as db:
+                self.registry.delete(db, account.login)
+            if self.hub.configured:
+                await self.hub.stop_server(login)
+                await self.hub.delete_user(login)
+            await self._reconcile(Report(), noop_progress)
+            return archive
+
+    async def bootstrap_admin(self, login, password=None):
+        """Create the first admin once. Returns its password when it was just created, else None."""
+        problem = login_problem(login)
+        if problem:
+            raise AccountError(f"{login!r}: {problem}")
+        if self.registry.get(login) is not None:
+            return None
+        if login in {u.pw_name for u in pwd.getpwall()}:
+            raise AccountError(f"{login!r} is an existing system account not managed by jhub-admin")
+        password = password or generate_password()
+        hashed = hash_password(password)
+        with self.locked():
+            used = self.local.snapshot().used_ids if self.settings.manage_local_accounts else set()
+            with self.registry.transaction() as db:
+                uid = self.registry.next_uid(db, reserved=used)
+                self.registry.insert(db, Account(login=login, uid=uid, gid=uid, role="admin", password_hash=hashed))
+            await self._reconcile(Report(), noop_progress)
+        return password

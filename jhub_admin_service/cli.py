@@ -1,0 +1,242 @@
+"""jhub-admin: the same engine as the admin service, from a shell.
+
+Exit status: 0 on success, 2 when the input is refused (not a class list, bad arguments),
+1 when an operation failed.
+"""
+import argparse
+import asyncio
+import importlib
+import json
+import logging
+import os
+import sys
+import time
+
+from .accounts import AccountError, AccountManager, Busy
+from .credentials import write_credentials
+from .roster import RosterError
+from .settings import AdminSettings
+
+#: Verb groups that live in their own modules, each with register(subparsers).
+PLUGGED_VERBS = ("jhub_admin_service.cli_courses", "jhub_admin_service.cli_exports")
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="jhub-admin", description=__doc__.splitlines()[0])
+    parser.add_argument("--registry", help="account registry (default: $JHUB_ADMIN_REGISTRY or "
+                                           "/srv/jupyterhub/jhub-admin.sqlite)")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="COMMAND")
+
+    p = verbs.add_parser("import", help="import a class list (comptes.csv, SIECLE, ENT, Excel CSV)")
+    p.add_argument("file")
+    p.add_argument("--dry-run", action="store_true", help="show the plan, change nothing")
+    p.add_argument("--json", action="store_true", help="print the plan / report as JSON")
+    p.add_argument("--reset-passwords", action="store_true", help="give existing accounts a new password too")
+    p.add_argument("--credentials", metavar="OUT", help="where to write new passwords (CSV, mode 0600)")
+    p.set_defaults(func=cmd_import)
+
+    p = verbs.add_parser("reconcile", help="bring local accounts and the hub in line with the registry")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--local-only", action="store_true", help="local accounts only (before the hub starts)")
+    group.add_argument("--hub-only", action="store_true", help="hub users and groups only")
+    p.set_defaults(func=cmd_reconcile)
+
+    p = verbs.add_parser("bootstrap-admin", help="create the first admin once (container start)")
+    p.add_argument("--login", default=os.environ.get("JHUB_ADMIN_USER") or "admin")
+    p.add_argument("--password-file", default="/srv/jupyterhub/initial-admin-password",
+                   help="0600 file keeping a generated password")
+    p.set_defaults(func=cmd_bootstrap_admin)
+
+    accounts = verbs.add_parser("accounts", help="list and manage accounts").add_subparsers(
+        dest="action", required=True, metavar="ACTION")
+    p = accounts.add_parser("list", help="list managed accounts")
+    p.add_argument("--class", dest="klass")
+    p.add_argument("--role", choices=("student", "teacher", "admin"))
+    p.add_argument("--search")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_list)
+    p = accounts.add_parser("reset-password", help="give an account a new password (printed once)")
+    p.add_argument("login")
+    p.add_argument("--credentials", metavar="OUT", help="write it to a 0600 CSV instead of printing it")
+    p.set_defaults(func=cmd_reset)
+    for name, disabled in (("disable", True), ("enable", False)):
+        p = accounts.add_parser(name, help=f"{name} an account")
+        p.add_argument("login")
+        p.set_defaults(func=cmd_disable, disabled=disabled)
+    p = accounts.add_parser("remove", help="remove an account (its home is archived first)")
+    p.add_argument("login")
+    p.set_defaults(func=cmd_remove)
+    p = accounts.add_parser("set", help="change an account's role or classes")
+    p.add_argument("login")
+    p.add_argument("--role", choices=("student", "teacher", "admin"))
+    p.add_argument("--classes", help="comma-separated; empty string for none")
+    p.set_defaults(func=cmd_set)
+
+    for module_name in PLUGGED_VERBS:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        module.register(verbs)
+    return parser
+
+
+def manager(args, readonly=False):
+    settings = AdminSettings()
+    if args.registry:
+        settings.registry_path = args.registry
+    return AccountManager(settings, readonly=readonly)
+
+
+def default_credentials_path():
+    return os.path.abspath(time.strftime("credentials-%Y%m%d-%H%M%S.csv"))
+
+
+def print_plan(plan):
+    counts = plan.counts()
+    print(f"format: {plan.format}, encoding: {plan.encoding}, delimiter: {plan.delimiter}")
+    print("  ".join(f"{k}: {v}" for k, v in counts.items()))
+    for kind in ("create", "update"):
+        for p in getattr(plan, kind):
+            extra = f" ({', '.join(p.changes)})" if p.changes else ""
+            print(f"  {kind:7} line {p.line:>5}  {p.login:32} {p.role:8} {','.join(p.classes)}{extra}")
+    for r in plan.rejected:
+        print(f"  reject  line {r.line:>5}  {r.login or '-':32} {r.reason}")
+
+
+def cmd_import(args):
+    with open(args.file, "rb") as f:
+        data = f.read()
+    mgr = manager(args, readonly=args.dry_run)
+    plan = mgr.preview(data, reset_passwords=args.reset_passwords)
+    if args.dry_run:
+        if args.json:
+            json.dump(plan.to_json(), sys.stdout, ensure_ascii=False, indent=1)
+            print()
+        else:
+            print_plan(plan)
+        return 0
+    if not args.json:
+        print_plan(plan)
+    report = asyncio.run(mgr.apply(plan, progress=cli_progress(args)))
+    out = save_credentials(args.credentials, report.credentials)
+    result = report.to_json()
+    result["credentials_file"] = out
+    if args.json:
+        json.dump(result, sys.stdout, indent=1)
+        print()
+    else:
+        print(f"done: {result['counts']}; local: {report.local}; hub: {report.hub or 'skipped'}")
+        if out:
+            print(f"new passwords written to {out} (mode 0600): hand them out, then delete the file")
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return 0
+
+
+def save_credentials(path, credentials):
+    if not credentials:
+        return None
+    path = path or default_credentials_path()
+    write_credentials(path, credentials)
+    return path
+
+
+def cli_progress(args):
+    if args.json or not sys.stderr.isatty():
+        return lambda stage, done, total: None
+    return lambda stage, done, total: print(f"\r{stage}: {done}/{total}", end="\n" if done == total else "",
+                                            file=sys.stderr)
+
+
+def cmd_reconcile(args):
+    report = asyncio.run(manager(args).reconcile(local=not args.hub_only, hub=not args.local_only))
+    print(json.dumps({"local": report.local, "hub": report.hub}))
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return 0
+
+
+def cmd_bootstrap_admin(args):
+    password = os.environ.get("JHUB_ADMIN_PASSWORD") or None
+    created = asyncio.run(manager(args).bootstrap_admin(args.login, password))
+    if created is None:
+        print(f"first admin {args.login!r} already exists")
+    elif password:
+        print(f"first admin {args.login!r} created with the password from JHUB_ADMIN_PASSWORD")
+    else:
+        fd = os.open(args.password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(created + "\n")
+        # Printed once, on purpose: this is how the installer learns the first password.
+        print(f"first admin {args.login!r} created; initial password: {created} (also in {args.password_file})")
+    return 0
+
+
+def cmd_list(args):
+    accounts = manager(args, readonly=True).registry.accounts(role=args.role, klass=args.klass, search=args.search)
+    if args.json:
+        json.dump([a.to_json() for a in accounts], sys.stdout, ensure_ascii=False, indent=1)
+        print()
+        return 0
+    print(f"{'login':32} {'role':8} {'uid':>6} {'state':8} classes / name")
+    for a in accounts:
+        state = "disabled" if a.disabled else "active"
+        print(f"{a.login:32} {a.role:8} {a.uid:>6} {state:8} {','.join(a.classes)}  {a.first_name} {a.last_name}")
+    print(f"{len(accounts)} account(s)")
+    return 0
+
+
+def cmd_reset(args):
+    mgr = manager(args)
+    password = asyncio.run(mgr.reset_password(args.login))
+    if args.credentials:
+        a = mgr.registry.get(args.login)
+        save_credentials(args.credentials, [{"login": a.login, "password": password, "role": a.role,
+                                             "classes": a.classes, "first_name": a.first_name,
+                                             "last_name": a.last_name}])
+        print(f"new password for {args.login} written to {args.credentials}")
+    else:
+        print(f"new password for {args.login}: {password}")
+    return 0
+
+
+def cmd_disable(args):
+    asyncio.run(manager(args).set_disabled(args.login, args.disabled))
+    print(f"{args.login} {'disabled' if args.disabled else 'enabled'}")
+    return 0
+
+
+def cmd_remove(args):
+    archive = asyncio.run(manager(args).remove(args.login))
+    print(f"{args.login} removed; home archived to {archive}")
+    return 0
+
+
+def cmd_set(args):
+    classes = None if args.classes is None else args.classes.split(",")
+    asyncio.run(manager(args).change(args.login, role=args.role, classes=classes))
+    print(f"{args.login} updated")
+    return 0
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except (RosterError, AccountError) as exc:
+        print(f"jhub-admin: {exc}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:
+        print(f"jhub-admin: {exc.filename}: no such file", file=sys.stderr)
+        return 2
+    except Busy as exc:
+        print(f"jhub-admin: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,157 @@
+"""An async client of the JupyterHub REST API, with the service's token.
+
+Reads follow the hub's pagination (``Accept: application/jupyterhub-pagination+json``), as
+jupyterhub-idle-culler does. Only users and groups that jhub-admin manages are changed; the
+caller decides which those are.
+"""
+import json
+import logging
+import os
+from urllib.parse import quote, urlencode
+
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
+
+from .logins import class_slug
+
+log = logging.getLogger(__name__)
+
+PAGINATION = "application/jupyterhub-pagination+json"
+ROLE_GROUPS = {"student": "students", "teacher": "teachers", "admin": "admins"}
+CLASS_GROUP_PREFIX = "class-"
+
+
+def class_group(klass):
+    return CLASS_GROUP_PREFIX + class_slug(klass)
+
+
+def is_managed_group(name):
+    return name in ROLE_GROUPS.values() or name.startswith(CLASS_GROUP_PREFIX)
+
+
+class HubAPIError(RuntimeError):
+    def __init__(self, code, message):
+        super().__init__(f"JupyterHub API error {code}: {message}")
+        self.code = code
+
+
+class HubUnreachable(HubAPIError):
+    """No answer at all (connection refused, timeout): the hub is not running."""
+
+
+class HubClient:
+    def __init__(self, api_url=None, token=None, page_size=200):
+        self.api_url = (api_url or os.environ.get("JUPYTERHUB_API_URL", "")).rstrip("/")
+        self.token = token or os.environ.get("JUPYTERHUB_API_TOKEN", "")
+        self.page_size = page_size
+        self.http = AsyncHTTPClient()
+
+    @property
+    def configured(self):
+        return bool(self.api_url and self.token)
+
+    async def request(self, method, path, body=None, accept="application/json"):
+        req = HTTPRequest(
+            self.api_url + path, method=method,
+            headers={"Authorization": f"token {self.token}", "Accept": accept,
+                     "Content-Type": "application/json"},
+            body=None if body is None else json.dumps(body),
+            allow_nonstandard_methods=True, request_timeout=60,
+        )
+        try:
+            resp = await self.http.fetch(req)
+        except HTTPClientError as exc:
+            if exc.code == 599:
+                raise HubUnreachable(exc.code, str(exc)) from None
+            message = exc.response.body.decode("utf-8", "replace")[:500] if exc.response else str(exc)
+            raise HubAPIError(exc.code, message) from None
+        return json.loads(resp.body) if resp.body else None
+
+    async def paginated(self, path, **params):
+        """Every item of a paginated list endpoint."""
+        items, offset = [], 0
+        while True:
+            query = urlencode({**params, "offset": offset, "limit": self.page_size})
+            page = await self.request("GET", f"{path}?{query}", accept=PAGINATION)
+            if isinstance(page, list):  # a hub without pagination support
+                return page
+            items.extend(page["items"])
+            nxt = (page.get("_pagination") or {}).get("next")
+            if not nxt:
+                return items
+            offset = nxt["offset"]
+
+    # Users
+
+    async def users(self, **params):
+        return {u["name"]: u for u in await self.paginated("/users", **params)}
+
+    async def user(self, name):
+        try:
+            return await self.request("GET", f"/users/{quote(name)}")
+        except HubAPIError as exc:
+            if exc.code == 404:
+                return None
+            raise
+
+    async def create_users(self, names, admin=False):
+        if names:
+            await self.request("POST", "/users", {"usernames": sorted(names), "admin": admin})
+
+    async def set_admin(self, name, admin):
+        await self.request("PATCH", f"/users/{quote(name)}", {"admin": admin})
+
+    async def delete_user(self, name):
+        try:
+            await self.request("DELETE", f"/users/{quote(name)}")
+        except HubAPIError as exc:
+            if exc.code != 404:
+                raise
+
+    async def stop_server(self, name):
+        try:
+            await self.request("DELETE", f"/users/{quote(name)}/server")
+        except HubAPIError as exc:
+            if exc.code not in (204, 400, 404):
+                raise
+
+    async def running_servers(self):
+        """{user: server model} for every user with a running or pending default server."""
+        active = await self.paginated("/users", state="active")
+        return {u["name"]: u["servers"].get("", {}) for u in active if "" in (u.get("servers") or {})}
+
+    # Groups
+
+    async def groups(self):
+        return {g["name"]: g for g in await self.paginated("/groups")}
+
+    async def create_groups(self, names):
+        if names:
+            await self.request("POST", "/groups", {"groups": sorted(names)})
+
+    async def add_to_group(self, group, names):
+        if names:
+            await self.request("POST", f"/groups/{quote(group)}/users", {"users": sorted(names)})
+
+    async def remove_from_group(self, group, names):
+        if names:
+            await self.request("DELETE", f"/groups/{quote(group)}/users", {"users": sorted(names)})
+
+    async def sync_groups(self, wanted, existing=None):
+        """Make each group in wanted ({name: set(users)}) have exactly those members."""
+        existing = existing if existing is not None else await self.groups()
+        await self.create_groups([n for n in wanted if n not in existing])
+        for name, members in sorted(wanted.items()):
+            current = set(existing.get(name, {}).get("users", []))
+            await self.add_to_group(name, members - current)
+            await self.remove_from_group(name, current - members)
+
+
+def wanted_hub_groups(accounts):
+    groups = {name: set() for name in ROLE_GROUPS.values()}
+    for a in accounts:
+        if a.disabled:
+            continue
+        groups[ROLE_GROUPS[a.role]].add(a.login)
+        for klass in a.classes:
+            groups.setdefault(class_group(klass), set()).add(a.login)
+    return groups

@@ -1,0 +1,192 @@
+"""The account registry: the source of truth for the accounts jhub-admin manages.
+
+A SQLite file on the data volume. It holds password hashes, never clear passwords.
+Every write is one transaction, so a killed import leaves either all or none of its rows.
+"""
+import json
+import os
+import sqlite3
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS accounts (
+    login TEXT PRIMARY KEY,
+    uid INTEGER NOT NULL UNIQUE,
+    gid INTEGER NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('student', 'teacher', 'admin')),
+    classes TEXT NOT NULL DEFAULT '[]',
+    first_name TEXT NOT NULL DEFAULT '',
+    last_name TEXT NOT NULL DEFAULT '',
+    email TEXT NOT NULL DEFAULT '',
+    identity_key TEXT NOT NULL DEFAULT '',
+    password_hash TEXT NOT NULL,
+    -- 1 while the hash here must still be pushed to /etc/shadow (a reset not yet applied).
+    hash_pending INTEGER NOT NULL DEFAULT 1,
+    -- 1 while the account still has the password an admin chose or generated.
+    initial_password INTEGER NOT NULL DEFAULT 1,
+    disabled INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS accounts_identity ON accounts (identity_key);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+DEFAULT_PATH = "/srv/jupyterhub/jhub-admin.sqlite"
+FIRST_UID = 10000
+LAST_UID = 59999
+
+
+@dataclass
+class Account:
+    login: str
+    uid: int
+    gid: int
+    role: str
+    classes: list = field(default_factory=list)
+    first_name: str = ""
+    last_name: str = ""
+    email: str = ""
+    identity_key: str = ""
+    password_hash: str = field(default="", repr=False)
+    hash_pending: bool = True
+    initial_password: bool = True
+    disabled: bool = False
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+    @classmethod
+    def from_row(cls, row):
+        data = dict(row)
+        data["classes"] = json.loads(data["classes"])
+        for flag in ("hash_pending", "initial_password", "disabled"):
+            data[flag] = bool(data[flag])
+        return cls(**data)
+
+    def to_json(self):
+        """The public view: no hash."""
+        return {
+            "login": self.login, "uid": self.uid, "role": self.role, "classes": list(self.classes),
+            "first_name": self.first_name, "last_name": self.last_name, "email": self.email,
+            "disabled": self.disabled, "initial_password": self.initial_password,
+            "created_at": self.created_at, "updated_at": self.updated_at,
+        }
+
+
+class Registry:
+    """Open (and create on first write) the registry at path.
+
+    With readonly=True a missing file is not created: an empty registry is assumed, which is
+    what a dry run against a fresh server needs.
+    """
+
+    def __init__(self, path=DEFAULT_PATH, readonly=False):
+        self.path = path
+        self.readonly = readonly
+        self._db = None
+
+    @property
+    def db(self):
+        if self._db is None:
+            if self.readonly and not os.path.exists(self.path):
+                self._db = sqlite3.connect(":memory:", check_same_thread=False)
+                self._db.executescript(SCHEMA)
+            elif self.readonly:
+                self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+            else:
+                os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+                os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
+                self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.executescript(SCHEMA)
+            self._db.row_factory = sqlite3.Row
+        return self._db
+
+    def close(self):
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    @contextmanager
+    def transaction(self):
+        """One atomic write: BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any error."""
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    # Reads
+
+    def accounts(self, role=None, klass=None, search=None):
+        rows = self.db.execute("SELECT * FROM accounts ORDER BY login").fetchall()
+        accounts = [Account.from_row(r) for r in rows]
+        if role:
+            accounts = [a for a in accounts if a.role == role]
+        if klass:
+            accounts = [a for a in accounts if klass in a.classes]
+        if search:
+            needle = search.lower()
+            accounts = [a for a in accounts
+                        if needle in f"{a.login} {a.first_name} {a.last_name} {a.email}".lower()]
+        return accounts
+
+    def by_login(self):
+        return {a.login: a for a in self.accounts()}
+
+    def get(self, login):
+        row = self.db.execute("SELECT * FROM accounts WHERE login = ?", (login,)).fetchone()
+        return Account.from_row(row) if row else None
+
+    def classes(self):
+        return sorted({c for a in self.accounts() for c in a.classes})
+
+    def get_meta(self, key, default=None):
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else default
+
+    # Writes (each inside a transaction supplied by the caller or opened here)
+
+    def next_uid(self, db, reserved=()):
+        """The lowest free uid at or after the last one handed out, skipping ids used locally."""
+        row = db.execute("SELECT value FROM meta WHERE key = 'next_uid'").fetchone()
+        uid = json.loads(row[0]) if row else FIRST_UID
+        used = {r[0] for r in db.execute("SELECT uid FROM accounts")} | set(reserved)
+        while uid in used:
+            uid += 1
+        if uid > LAST_UID:
+            raise RuntimeError("no free uid left in the managed range")
+        db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('next_uid', ?)", (json.dumps(uid + 1),))
+        return uid
+
+    def insert(self, db, account):
+        now = time.time()
+        db.execute(
+            "INSERT INTO accounts (login, uid, gid, role, classes, first_name, last_name, email, identity_key,"
+            " password_hash, hash_pending, initial_password, disabled, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (account.login, account.uid, account.gid, account.role, json.dumps(account.classes),
+             account.first_name, account.last_name, account.email, account.identity_key,
+             account.password_hash, int(account.hash_pending), int(account.initial_password),
+             int(account.disabled), now, now),
+        )
+
+    def update(self, db, login, **fields):
+        if "classes" in fields:
+            fields["classes"] = json.dumps(fields["classes"])
+        for flag in ("hash_pending", "initial_password", "disabled"):
+            if flag in fields:
+                fields[flag] = int(fields[flag])
+        fields["updated_at"] = time.time()
+        assignments = ", ".join(f"{name} = ?" for name in fields)
+        db.execute(f"UPDATE accounts SET {assignments} WHERE login = ?", (*fields.values(), login))
+
+    def delete(self, db, login):
+        db.execute("DELETE FROM accounts WHERE login = ?", (login,))
+
+    def set_meta(self, db, key, value):
+        db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, json.dumps(value)))

@@ -1,0 +1,283 @@
+"""Read a class list into a Roster: encoding, delimiter, format and header detection, validation.
+
+Pure: bytes in, Roster out. Checks that need the machine's state (existing accounts) live in plan.py.
+
+Formats:
+- ``historical``: ``login;password;`` (student) or ``login;password;1`` (teacher), no header;
+- ``header``: any file whose header names known columns, in French or English;
+- ``siecle``: SIECLE "élèves par division" exports (NOM, PRENOM, DIV., no login or password);
+- ``ent``: ENT account exports (Type, Nom, Prénom, Identifiant, Classes).
+"""
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+
+from .logins import fold_ascii, login_problem, password_problem
+
+MAX_ROWS = 40_000
+ROLES = ("student", "teacher", "admin")
+
+ROLE_ALIASES = {
+    "student": "student", "eleve": "student", "etudiant": "student", "e": "student", "0": "student", "": "student",
+    "teacher": "teacher", "enseignant": "teacher", "prof": "teacher", "professeur": "teacher", "1": "teacher",
+    "admin": "admin", "administrateur": "admin", "administrator": "admin",
+}
+ACCEPTED_ROLES_TEXT = "élève/eleve/student, enseignant/prof/teacher, admin (or 1 for teacher in the historical format)"
+
+#: Normalised header text -> field. Normalised = ASCII-folded, lower case, letters and digits only.
+COLUMN_ALIASES = {
+    "login": "login", "identifiant": "login", "username": "login", "user": "login", "utilisateur": "login",
+    "nomdutilisateur": "login", "uid": "login",
+    "password": "password", "motdepasse": "password", "mdp": "password", "passwd": "password", "pass": "password",
+    "role": "role", "profil": "role", "type": "role", "categorie": "role", "statut": "role", "fonction": "role",
+    "class": "classes", "classe": "classes", "classes": "classes", "division": "classes", "div": "classes",
+    "firstname": "first_name", "prenom": "first_name", "givenname": "first_name",
+    "lastname": "last_name", "nom": "last_name", "surname": "last_name", "familyname": "last_name",
+    "nomdefamille": "last_name",
+    "email": "email", "mail": "email", "courriel": "email", "adressemail": "email", "emailaddress": "email",
+    "nele": "birth_date", "neele": "birth_date", "datedenaissance": "birth_date", "birthdate": "birth_date",
+    "dateofbirth": "birth_date",
+}
+DELIMITERS = (";", ",", "\t")
+DELIMITER_NAMES = {";": "semicolon", ",": "comma", "\t": "tab"}
+
+
+class RosterError(ValueError):
+    """The file as a whole is not a class list. Nothing from it may be applied."""
+
+
+@dataclass
+class RosterEntry:
+    line: int
+    login: str  # "" when it must be derived from the names
+    password: str  # "" when it must be generated
+    role: str
+    classes: list
+    first_name: str = ""
+    last_name: str = ""
+    email: str = ""
+    birth_date: str = ""
+
+    @property
+    def identity_key(self):
+        """Who this person is when the file has no login: names plus birth date (or class)."""
+        tail = self.birth_date or ",".join(self.classes)
+        return "|".join(fold_ascii(x).lower().strip() for x in (self.last_name, self.first_name, tail))
+
+
+@dataclass
+class Rejection:
+    line: int
+    login: str
+    reason: str
+
+    def to_json(self):
+        return {"line": self.line, "login": self.login, "reason": self.reason}
+
+
+@dataclass
+class Roster:
+    format: str
+    encoding: str
+    delimiter: str
+    entries: list = field(default_factory=list)
+    rejected: list = field(default_factory=list)
+
+
+def normalise_header(cell):
+    return re.sub(r"[^a-z0-9]", "", fold_ascii(cell).lower())
+
+
+def decode(data):
+    """Bytes -> (text, encoding name). Raises RosterError for binary or empty input."""
+    if not data or not data.strip():
+        raise RosterError("The file is empty.")
+    if data.startswith(b"\xef\xbb\xbf"):
+        text, encoding = data[3:].decode("utf-8", errors="strict"), "utf-8-sig"
+    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            text, encoding = data.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError:
+            raise RosterError("The file starts like UTF-16 text but cannot be read as such.")
+    else:
+        try:
+            text, encoding = data.decode("utf-8"), "utf-8"
+        except UnicodeDecodeError:
+            if b"\0" in data:
+                raise RosterError("This file is not a class list: it contains binary data.")
+            try:
+                text, encoding = data.decode("cp1252"), "windows-1252"
+            except UnicodeDecodeError:
+                text, encoding = data.decode("latin-1"), "iso-8859-1"
+    controls = sum(1 for ch in text if ord(ch) < 32 and ch not in "\t\r\n")
+    if "\0" in text or controls > max(2, len(text) // 200):
+        raise RosterError("This file is not a class list: it contains binary data.")
+    return text, encoding
+
+
+def detect_delimiter(lines):
+    """The delimiter that splits the first lines most consistently."""
+    sample = [ln for ln in lines[:50] if ln.strip()]
+    best, best_score = None, 0
+    for delimiter in DELIMITERS:
+        counts = [len(next(csv.reader([ln], delimiter=delimiter))) - 1 for ln in sample]
+        if not counts or min(counts) == 0:
+            continue
+        # Prefer delimiters present on every line, then the most columns.
+        score = min(counts) * 1000 + sum(counts) / len(counts)
+        if score > best_score:
+            best, best_score = delimiter, score
+    if best is None:
+        raise RosterError(
+            "No column separator found: a class list has one line per account with columns "
+            "separated by ';', ',' or a tab."
+        )
+    return best
+
+
+def read_roster(data, max_rows=MAX_ROWS):
+    """Read bytes into a Roster, or raise RosterError for a file that is not a class list."""
+    text, encoding = decode(data)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = text.split("\n")
+    delimiter = detect_delimiter(lines)
+    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter, skipinitialspace=True))
+    numbered = [(n, [c.strip() for c in row]) for n, row in enumerate(rows, 1) if any(c.strip() for c in row)]
+    if len(numbered) > max_rows + 1:
+        raise RosterError(f"The file has {len(numbered)} lines; at most {max_rows} accounts can be imported at once.")
+    if not numbered:
+        raise RosterError("The file is empty.")
+    columns = header_columns(numbered[0][1])
+    if columns:
+        fmt = header_format(columns)
+        body, parse = numbered[1:], lambda n, row: entry_from_header(n, row, columns)
+    elif max(len(row) for _, row in numbered[:50]) <= 4:
+        fmt, body, parse = "historical", numbered, entry_from_historical
+    else:
+        raise RosterError(
+            "Unrecognised columns: "
+            + ", ".join(repr(c) for c in numbered[0][1][:8])
+            + ". Expected a header naming at least a login or the first and last names "
+            "(identifiant, nom, prénom, classe, profil, mot de passe), or the historical login;password;1 format."
+        )
+    roster = Roster(format=fmt, encoding=encoding, delimiter=DELIMITER_NAMES[delimiter])
+    for n, row in body:
+        try:
+            roster.entries.append(parse(n, row))
+        except LineRejected as exc:
+            roster.rejected.append(Rejection(n, exc.login, exc.reason))
+    reject_duplicates(roster)
+    return roster
+
+
+class LineRejected(Exception):
+    def __init__(self, login, reason):
+        super().__init__(reason)
+        self.login, self.reason = login, reason
+
+
+def header_columns(cells):
+    """{field: index} when the first row is a header naming a login or both names; else None."""
+    columns = {}
+    for index, cell in enumerate(cells):
+        name = COLUMN_ALIASES.get(normalise_header(cell))
+        if name and name not in columns:
+            columns[name] = index
+    if "login" in columns or {"first_name", "last_name"} <= columns.keys():
+        return columns
+    return None
+
+
+def header_format(columns):
+    if "login" not in columns and "birth_date" in columns and "classes" in columns:
+        return "siecle"
+    if {"login", "role", "first_name", "last_name"} <= columns.keys():
+        return "ent"
+    return "header"
+
+
+def parse_role(value, login):
+    role = ROLE_ALIASES.get(normalise_header(value))
+    if role is None:
+        raise LineRejected(login, f"unknown role {value!r}; accepted roles: {ACCEPTED_ROLES_TEXT}")
+    return role
+
+
+def parse_classes(value):
+    """'T NSI' -> ['T NSI']; 'TG1, TG2' or 'TG1|TG2' -> ['TG1', 'TG2']."""
+    return [c.strip() for c in re.split(r"[,|/]", value) if c.strip()]
+
+
+def checked_login(raw):
+    """A login as written in the file; an upper-case one is lowered here and judged in reject_duplicates."""
+    login = raw.strip()
+    problem = login_problem(login.lower())
+    if problem:
+        raise LineRejected(login, problem)
+    return login
+
+
+def checked_password(password, login):
+    problem = password_problem(password)
+    if problem:
+        raise LineRejected(login, problem)
+    return password
+
+
+def entry_from_historical(n, row):
+    row = row + [""] * (3 - len(row))
+    login = checked_login(row[0])
+    return RosterEntry(
+        line=n, login=login, password=checked_password(row[1], login),
+        role=parse_role(row[2], login), classes=[],
+    )
+
+
+def entry_from_header(n, row, columns):
+    def get(name):
+        index = columns.get(name)
+        return row[index].strip() if index is not None and index < len(row) else ""
+
+    first, last = get("first_name"), get("last_name")
+    login = checked_login(get("login")) if "login" in columns else ""
+    if not login and not (first or last):
+        raise LineRejected("", "no login and no name to derive one from")
+    return RosterEntry(
+        line=n, login=login, password=checked_password(get("password"), login),
+        role=parse_role(get("role"), login), classes=parse_classes(get("classes")),
+        first_name=first, last_name=last, email=get("email"), birth_date=get("birth_date"),
+    )
+
+
+def reject_duplicates(roster):
+    """JupyterHub lowercases names, so logins equal after lowercasing are one account.
+
+    Two lines with the very same login: both rejected, neither applied. A line that differs
+    from a valid lower-case line only by case: that line alone is rejected. A lone upper-case
+    login is lowered.
+    """
+    by_key = {}
+    for entry in roster.entries:
+        if entry.login:
+            by_key.setdefault(entry.login.lower(), []).append(entry)
+    dropped = set()
+    for key, group in by_key.items():
+        exact = [e for e in group if e.login == key]
+        if len(group) == 1:
+            group[0].login = key
+            continue
+        if len(exact) == 1:
+            for e in group:
+                if e is not exact[0]:
+                    dropped.add(id(e))
+                    roster.rejected.append(Rejection(e.line, e.login, (
+                        f"differs only by case from line {exact[0].line} ({key}); "
+                        "JupyterHub would treat them as the same account")))
+            continue
+        lines = ", ".join(str(e.line) for e in group)
+        for e in group:
+            dropped.add(id(e))
+            roster.rejected.append(Rejection(e.line, e.login, f"duplicate login {key!r} on lines {lines}"))
+    roster.entries = [e for e in roster.entries if id(e) not in dropped]
+    roster.rejected.sort(key=lambda r: r.line)

@@ -1,0 +1,1 @@
+"""The admin-only JupyterHub managed service (tornado)."""

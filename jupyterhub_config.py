@@ -1,0 +1,107 @@
+"""JupyterHub configuration for a school server (the image uses this file as it is).
+
+PAM logins on local accounts, one local process per user, Notebook 7 / JupyterLab 4, the
+admin-only jhub-admin service and the idle culler. Everything site-specific comes from
+environment variables, so that tests and the container use this very file.
+"""
+import os
+import secrets
+import sys
+
+c = get_config()  # noqa: F821 (injected by JupyterHub)
+
+
+def env(name, default):
+    return os.environ.get(name) or default
+
+
+data_dir = env("JHUB_DATA_DIR", "/srv/jupyterhub")
+os.makedirs(data_dir, mode=0o700, exist_ok=True)
+
+
+def secret_file(name):
+    """A token kept on the data volume, generated once, mode 0600."""
+    path = os.path.join(data_dir, name)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        with open(path) as f:
+            return f.read().strip()
+    token = secrets.token_hex(32)
+    with os.fdopen(fd, "w") as f:
+        f.write(token + "\n")
+    return token
+
+
+# Network
+c.JupyterHub.bind_url = env("JHUB_BIND_URL", "http://:8000")
+c.JupyterHub.hub_bind_url = env("JHUB_HUB_BIND_URL", "http://127.0.0.1:8081")
+c.ConfigurableHTTPProxy.api_url = env("JHUB_PROXY_API_URL", "http://127.0.0.1:8001")
+
+# State on the data volume: survives container recreation
+c.JupyterHub.db_url = "sqlite:///" + os.path.join(data_dir, "jupyterhub.sqlite")
+c.JupyterHub.cookie_secret_file = os.path.join(data_dir, "jupyterhub_cookie_secret")
+c.ConfigurableHTTPProxy.pid_file = os.path.join(data_dir, "jupyterhub-proxy.pid")
+
+# Accounts: PAM on local accounts. Only users present in the hub (created by jhub-admin
+# through the REST API, or the first admin below) may log in, so a system account with a
+# password can never open a server. Disabling an account removes it from the hub.
+c.JupyterHub.authenticator_class = "pam"
+c.Authenticator.allow_existing_users = True
+c.Authenticator.admin_users = {env("JHUB_ADMIN_USER", "admin")}
+c.PAMAuthenticator.open_sessions = False
+
+# One local process per user, JupyterLab 4 by default (Notebook 7 at /tree)
+c.JupyterHub.spawner_class = "localprocess"
+c.Spawner.default_url = env("JHUB_DEFAULT_URL", "/lab")
+c.Spawner.cmd = [env("JHUB_SINGLEUSER_CMD", os.path.join(os.path.dirname(sys.executable), "jupyterhub-singleuser"))]
+c.Spawner.start_timeout = 120
+c.Spawner.http_timeout = 120
+c.Spawner.environment = {"LANG": env("LANG", "fr_FR.UTF-8")}
+if os.environ.get("JHUB_MEM_LIMIT"):
+    c.Spawner.mem_limit = os.environ["JHUB_MEM_LIMIT"]
+
+# The admin service and the idle culler
+service_port = int(env("JHUB_ADMIN_SERVICE_PORT", "10101"))
+registry = env("JHUB_ADMIN_REGISTRY", os.path.join(data_dir, "jhub-admin.sqlite"))
+passthrough = ("JHUB_ADMIN_HOME_ROOT", "JHUB_ADMIN_ARCHIVE_DIR", "JHUB_ADMIN_PUBLIC_URL",
+               "JHUB_ADMIN_SIDECAR_URL", "JHUB_ADMIN_SIDECAR_SECRET_FILE", "JHUB_EXCHANGE_ROOT", "PATH", "LANG")
+c.JupyterHub.services = [
+    {
+        "name": "jhub-admin",
+        "display": True,
+        "url": f"http://127.0.0.1:{service_port}",
+        "command": [sys.executable, "-m", "jhub_admin_service.service.app"],
+        "api_token": secret_file("jhub-admin-api-token"),
+        "oauth_no_confirm": True,
+        "environment": {
+            "JHUB_ADMIN_REGISTRY": registry,
+            **{name: os.environ[name] for name in passthrough if os.environ.get(name)},
+        },
+    },
+    {
+        "name": "idle-culler",
+        "command": [
+            sys.executable, "-m", "jupyterhub_idle_culler",
+            f"--timeout={int(env('JHUB_IDLE_TIMEOUT', '3600'))}",
+        ],
+    },
+]
+c.JupyterHub.load_roles = [
+    {
+        # Only what the admin service does: manage users, groups and servers, read activity.
+        "name": "jhub-admin-service",
+        "scopes": ["admin:users", "admin:groups", "admin:servers", "read:hub", "read:users:activity"],
+        "services": ["jhub-admin"],
+    },
+    {
+        "name": "idle-culler",
+        "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
+        "services": ["idle-culler"],
+    },
+]
+
+# Extra settings for a site: a file beside this one, never overwritten by upgrades.
+site_config = env("JHUB_SITE_CONFIG", os.path.join(data_dir, "jupyterhub_site_config.py"))
+if os.path.exists(site_config):
+    load_subconfig(site_config)  # noqa: F821

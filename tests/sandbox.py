@@ -1,0 +1,107 @@
+"""A private machine view for tests that create real local accounts.
+
+Processes started through a Sandbox run in their own mount namespace (``unshare --mount``)
+where /etc, /home and /srv are private copies under a temporary folder. The shadow tools, PAM
+and JupyterHub inside see those copies; the host's own /etc/passwd is never touched. The test
+process itself reads the copies from outside (``sandbox.etc / "shadow"``).
+
+/root is replaced by a 0711 folder holding only the Python installation, so that the local
+users a test creates can run Python (a pyenv install lives under /root, mode 0700).
+"""
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def namespaces_available():
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        return False
+    probe = subprocess.run(["unshare", "--mount", "true"], capture_output=True)
+    return probe.returncode == 0
+
+
+class Sandbox:
+    def __init__(self, root):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.etc = self.root / "etc"
+        self.home = self.root / "home"
+        self.srv = self.root / "srv"
+        self.fake_root = self.root / "rootdir"
+        subprocess.run(["cp", "-a", "/etc", str(self.etc)], check=True)
+        shutil.copy(REPO / "docker" / "pam.d" / "newusers", self.etc / "pam.d" / "newusers")
+        for d in (self.home, self.srv):
+            d.mkdir()
+        self.fake_root.mkdir(mode=0o711)
+        self.fake_root.chmod(0o711)
+        self.python_home = self._python_under_root()
+        self.env = dict(os.environ)
+
+    def _python_under_root(self):
+        """The top folder under /root that holds this Python, if any (e.g. /root/.pyenv)."""
+        prefix = Path(sys.prefix).resolve()
+        try:
+            top = prefix.relative_to("/root").parts[0]
+        except (ValueError, IndexError):
+            return None
+        (self.fake_root / top).mkdir()
+        return Path("/root") / top
+
+    def _script(self):
+        binds = [(self.etc, "/etc"), (self.home, "/home"), (self.srv, "/srv"), (self.fake_root, "/root")]
+        lines = [f"mount --bind {src} {dst}" for src, dst in binds]
+        if self.python_home:
+            lines.append(f"mount --bind {self.root}/.python-home {self.python_home}")
+        return " && ".join(lines) + ' && exec "$@"'
+
+    def command(self, argv):
+        """argv wrapped so that it runs inside the sandbox."""
+        if self.python_home and not (self.root / ".python-home").exists():
+            # A second path to the real Python folder, reachable while /root is covered.
+            (self.root / ".python-home").mkdir()
+            subprocess.run(["mount", "--bind", str(self.python_home), str(self.root / ".python-home")], check=True)
+        return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", self._script(), "sandbox",
+                *map(str, argv)]
+
+    def run(self, argv, check=True, **kwargs):
+        kwargs.setdefault("capture_output", True)
+        kwargs.setdefault("text", True)
+        kwargs.setdefault("env", self.env)
+        proc = subprocess.run(self.command(argv), **kwargs)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"{argv} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+        return proc
+
+    def popen(self, argv, **kwargs):
+        kwargs.setdefault("env", self.env)
+        return subprocess.Popen(self.command(argv), **kwargs)
+
+    def as_user(self, login, shell_command, check=True, **kwargs):
+        """Run a shell command as a local user of the sandbox, with a login environment."""
+        return self.run(["runuser", "-l", login, "-c", shell_command], check=check, **kwargs)
+
+    def passwd(self):
+        entries = {}
+        for line in (self.etc / "passwd").read_text().splitlines():
+            parts = line.split(":")
+            entries[parts[0]] = parts
+        return entries
+
+    def shadow(self):
+        return {line.split(":")[0]: line.split(":")[1] for line in (self.etc / "shadow").read_text().splitlines()}
+
+    def group_members(self, name):
+        for line in (self.etc / "group").read_text().splitlines():
+            parts = line.split(":")
+            if parts[0] == name:
+                return {m for m in parts[3].split(",") if m}
+        return None
+
+    def cleanup(self):
+        if (self.root / ".python-home").exists():
+            subprocess.run(["umount", "-l", str(self.root / ".python-home")])
+        shutil.rmtree(self.root, ignore_errors=True)
