@@ -1,0 +1,281 @@
+"""Async client of the Docker-socket sidecar (exports and restores).
+
+The admin service's Exports page and the ``jhub-admin exports`` commands use
+this module; it is the only way the rest of the product reaches the sidecar.
+
+Configuration (environment, overridable by arguments):
+
+* ``JHUB_ADMIN_SIDECAR_URL`` (default ``http://sidecar:8750``)
+* ``JHUB_ADMIN_SIDECAR_SECRET_FILE`` (default
+  ``/srv/jupyterhub/secrets/sidecar.secret``); the secret is sent as
+  ``Authorization: Bearer <secret>``.
+
+Example (inside a tornado handler)::
+
+    client = ExportsClient()
+    job = await client.export("all")                 # {"id", "state", "bytes", ...}
+    job = await client.wait_job(job["id"])           # until done / failed
+    archives = await client.list_archives()          # newest first
+    await client.stream(name, write)                 # chunk by chunk, bounded memory
+
+Every method raises :class:`SidecarError` (with ``status`` and the sidecar's
+message) when the sidecar refuses or fails; :class:`SidecarUnavailable` when
+it cannot be reached.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import inspect
+import json
+import os
+import time
+from typing import Awaitable, Callable, Optional, Union
+from urllib.parse import quote
+
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
+
+DEFAULT_URL = "http://sidecar:8750"
+DEFAULT_SECRET_FILE = "/srv/jupyterhub/secrets/sidecar.secret"
+#: Bytes fetched per HTTP range request when streaming an archive.
+STREAM_RANGE = 8 * 1024 * 1024
+TARGETS = ("home", "exchange", "data", "all")
+
+
+class SidecarError(Exception):
+    """The sidecar answered with an error.  ``status`` is the HTTP status
+    (400 bad input, 401 secret, 404 unknown archive, 409 busy/refused
+    volume, 500 failed job, 503 discovery), ``message`` its explanation."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__("%s (HTTP %s)" % (message, status))
+        self.status = status
+        self.message = message
+
+
+class SidecarUnavailable(SidecarError):
+    def __init__(self, message: str):
+        super().__init__(599, message)
+
+
+def _read_secret(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read().strip()
+    except OSError as e:
+        raise SidecarUnavailable("cannot read the sidecar secret %s: %s" % (path, e)) from None
+
+
+Chunk = Callable[[bytes], Union[None, Awaitable[None]]]
+
+
+class ExportsClient:
+    """Client of the sidecar API.  All methods are coroutines.
+
+    Archives are dicts as recorded by the sidecar: ``name``, ``target``
+    (home/exchange/data/all), ``targets``, ``size``, ``sha256``, ``created``
+    (ISO UTC), ``created_ts``, ``kind`` (manual/scheduled/safety),
+    ``compression``, ``tools``...  Jobs are dicts: ``id``, ``kind``
+    (export/restore), ``state`` (queued/running/done/failed), ``phase``,
+    ``bytes`` (written so far), ``result`` (the archive's metadata, or the
+    restore summary with ``safety_archive``), ``error``.
+    """
+
+    def __init__(self, url: Optional[str] = None, secret: Optional[str] = None,
+                 secret_file: Optional[str] = None, request_timeout: float = 300.0):
+        self.url = (url or os.environ.get("JHUB_ADMIN_SIDECAR_URL") or DEFAULT_URL).rstrip("/")
+        self._secret = secret
+        self.secret_file = (secret_file or os.environ.get("JHUB_ADMIN_SIDECAR_SECRET_FILE")
+                            or DEFAULT_SECRET_FILE)
+        self.request_timeout = request_timeout
+        self.http = AsyncHTTPClient()
+
+    # plumbing -----------------------------------------------------------------------
+    @property
+    def secret(self) -> str:
+        if self._secret is None:
+            self._secret = _read_secret(self.secret_file)
+        return self._secret
+
+    def _headers(self, extra=None) -> dict:
+        h = {"Authorization": "Bearer %s" % self.secret, "Accept": "application/json"}
+        if extra:
+            h.update(extra)
+        return h
+
+    async def _request(self, method: str, path: str, body=None, timeout=None):
+        kwargs = {}
+        if body is not None:
+            kwargs["body"] = json.dumps(body)
+            headers = self._headers({"Content-Type": "application/json"})
+        else:
+            headers = self._headers()
+            if method in ("POST", "PUT"):
+                kwargs["body"] = ""
+        req = HTTPRequest(self.url + path, method=method, headers=headers,
+                          request_timeout=timeout or self.request_timeout,
+                          connect_timeout=10, **kwargs)
+        try:
+            resp = await self.http.fetch(req, raise_error=False)
+        except (OSError, asyncio.TimeoutError) as e:
+            raise SidecarUnavailable("sidecar unreachable at %s: %s" % (self.url, e)) from None
+        if resp.code == 599:
+            raise SidecarUnavailable("sidecar unreachable at %s: %s" % (self.url, resp.error))
+        try:
+            data = json.loads(resp.body or b"{}")
+        except ValueError:
+            data = {"error": (resp.body or b"")[:200].decode("utf-8", "replace")}
+        if resp.code >= 400:
+            raise SidecarError(resp.code, data.get("error") or resp.reason or "error")
+        return data
+
+    @staticmethod
+    def _name(name: str) -> str:
+        # Quoted so that "/" or ".." reach the sidecar as data and get refused there.
+        return quote(str(name), safe="")
+
+    # operations -------------------------------------------------------------------------
+    async def health(self) -> bool:
+        """True when the sidecar answers (no secret needed)."""
+        try:
+            resp = await self.http.fetch(self.url + "/health", request_timeout=10,
+                                         raise_error=False)
+        except OSError:
+            return False
+        return resp.code == 200
+
+    async def info(self) -> dict:
+        """Image, compose project, discovered volumes, compressor, tool versions."""
+        return await self._request("GET", "/api/info")
+
+    async def list_archives(self) -> list:
+        """All archives, newest first."""
+        return (await self._request("GET", "/api/archives"))["archives"]
+
+    async def get_archive(self, name: str) -> dict:
+        return await self._request("GET", "/api/archives/" + self._name(name))
+
+    async def export(self, target: str = "all") -> dict:
+        """Start an export of ``home``, ``exchange``, ``data`` or ``all``;
+        returns the job (poll it with :meth:`job` or :meth:`wait_job`)."""
+        return (await self._request("POST", "/api/exports", {"target": target}))["job"]
+
+    async def jobs(self) -> list:
+        return (await self._request("GET", "/api/jobs"))["jobs"]
+
+    async def job(self, job_id: str) -> dict:
+        return await self._request("GET", "/api/jobs/" + self._name(job_id))
+
+    async def wait_job(self, job_id: str, poll: float = 1.0, timeout: Optional[float] = None,
+                       progress: Optional[Callable[[dict], None]] = None) -> dict:
+        """Poll a job until it is done or failed; ``progress(job)`` is called
+        at each poll.  Returns the final job (check ``job["state"]``)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            job = await self.job(job_id)
+            if progress is not None:
+                progress(job)
+            if job["state"] in ("done", "failed"):
+                return job
+            if deadline is not None and time.monotonic() > deadline:
+                raise SidecarError(504, "job %s still %s after %ss" % (job_id, job["state"], timeout))
+            await asyncio.sleep(poll)
+
+    async def verify(self, name: str) -> dict:
+        """Recompute the archive's sha256: ``{"ok", "sha256", "recorded_sha256", "size"}``."""
+        return await self._request("POST", "/api/archives/%s/verify" % self._name(name),
+                                   timeout=3600)
+
+    async def delete(self, name: str) -> dict:
+        return await self._request("DELETE", "/api/archives/" + self._name(name))
+
+    async def restore(self, name: str, sha256: str, user: Optional[str] = None,
+                      targets: Optional[list] = None) -> dict:
+        """Start a restore; ``sha256`` must be the archive's recorded sha256
+        (the confirmation).  With ``user``, only that user's home is
+        restored.  A safety export is taken first.  Returns the job."""
+        body = {"sha256": sha256}
+        if user is not None:
+            body["user"] = user
+        if targets is not None:
+            body["targets"] = targets
+        return (await self._request("POST", "/api/archives/%s/restore" % self._name(name),
+                                    body))["job"]
+
+    async def prune(self, keep: Optional[int] = None, days: Optional[int] = None) -> dict:
+        """Apply a retention policy (default: the saved settings).  The newest
+        archive is never deleted.  Returns ``{"kept": [...], "deleted": [...]}``."""
+        body = {}
+        if keep is not None:
+            body["keep"] = keep
+        if days is not None:
+            body["days"] = days
+        return await self._request("POST", "/api/prune", body)
+
+    async def get_settings(self) -> dict:
+        """``{"schedule": {"enabled", "time": "HH:MM", "target"},
+        "retention": {"keep", "days"}, "last_scheduled_run"}``"""
+        return await self._request("GET", "/api/settings")
+
+    async def set_settings(self, settings: dict) -> dict:
+        """Update (partially) the schedule and retention settings."""
+        return await self._request("PUT", "/api/settings", settings)
+
+    async def stream(self, name: str, on_chunk: Chunk, range_size: int = STREAM_RANGE) -> dict:
+        """Stream an archive to ``on_chunk(bytes)`` (a function or coroutine
+        function), chunk by chunk, with memory bounded by ``range_size``: the
+        archive is fetched in HTTP range requests and the next range is only
+        requested once ``on_chunk`` has returned (in a tornado handler:
+        ``async def on_chunk(b): self.write(b); await self.flush()``).
+
+        Returns the archive's metadata; raises :class:`SidecarError` if the
+        bytes received do not match the recorded sha256."""
+        meta = await self.get_archive(name)
+        size = meta["size"]
+        digest = hashlib.sha256()
+        offset = 0
+        while offset < size:
+            end = min(offset + range_size, size) - 1
+            pieces = []
+            req = HTTPRequest(
+                self.url + "/api/archives/%s/download" % self._name(name),
+                headers=self._headers({"Range": "bytes=%d-%d" % (offset, end),
+                                       "Accept": "application/octet-stream"}),
+                streaming_callback=pieces.append, request_timeout=self.request_timeout,
+                connect_timeout=10)
+            try:
+                resp = await self.http.fetch(req, raise_error=False)
+            except OSError as e:
+                raise SidecarUnavailable("sidecar unreachable: %s" % e) from None
+            if resp.code not in (200, 206):
+                raise SidecarError(resp.code, "download of %s failed: %s" % (name, resp.reason))
+            for piece in pieces:
+                digest.update(piece)
+                offset += len(piece)
+                ret = on_chunk(piece)
+                if inspect.isawaitable(ret):
+                    await ret
+            pieces.clear()
+            if resp.code == 200:  # server ignored the range: it sent everything
+                break
+        if offset != size or digest.hexdigest() != meta.get("sha256"):
+            raise SidecarError(502, "archive %s: received %d bytes, sha256 %s; expected %d, %s"
+                               % (name, offset, digest.hexdigest(), size, meta.get("sha256")))
+        return meta
+
+    async def download(self, name: str, path: str) -> dict:
+        """Download an archive to ``path`` (written as ``path.part`` then
+        renamed once the sha256 matches)."""
+        part = path + ".part"
+        with open(part, "wb") as f:
+            try:
+                meta = await self.stream(name, f.write)
+            except BaseException:
+                f.close()
+                os.unlink(part)
+                raise
+        os.replace(part, path)
+        return meta
+
+
+__all__ = ["ExportsClient", "SidecarError", "SidecarUnavailable", "TARGETS"]

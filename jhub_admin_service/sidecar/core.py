@@ -1,0 +1,268 @@
+"""The sidecar's operations, independent of HTTP: export, restore, verify,
+delete, prune, settings and the daily schedule."""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import platform
+import secrets
+import shutil
+import subprocess
+import time
+
+from .. import __version__
+from .engine import DockerEngine, HelperFailed, parse_export_output
+from .jobs import JobManager
+from .store import ArchiveStore
+from .template import export_body, restore_body
+from .validation import (
+    COMPRESSORS,
+    ValidationError,
+    expand_target,
+    make_archive_name,
+    plan_prune,
+    schedule_due,
+    validate_archive_name,
+    validate_login,
+    validate_retention,
+    validate_settings,
+    validate_sha256,
+    validate_target,
+)
+
+DEFAULT_LEVELS = {"zstd": 3, "pigz": 6, "gzip": 6}
+
+
+class Conflict(RuntimeError):
+    """The request is valid but refused in the current state (HTTP 409)."""
+
+
+def pick_compressor(preference: str = "auto") -> str:
+    """The fastest compressor available in the image: zstd, pigz, gzip."""
+    order = list(COMPRESSORS) if preference in ("", "auto") else [preference]
+    for name in order:
+        if name not in COMPRESSORS:
+            raise ValueError("unknown compressor %r" % name)
+        if shutil.which(name):
+            return name
+    raise RuntimeError("no compressor available (tried %s)" % ", ".join(order))
+
+
+def _first_line(cmd) -> str:
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
+        text = (out.stdout or out.stderr).strip().splitlines()
+        return text[0].strip() if text else ""
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def tool_versions(compressor: str) -> dict:
+    return {
+        "tar": _first_line(["tar", "--version"]),
+        compressor: _first_line([compressor, "--version"]),
+        "sha256sum": _first_line(["sha256sum", "--version"]),
+        "jhub-admin-sidecar": __version__,
+        "python": platform.python_version(),
+    }
+
+
+class Sidecar:
+    def __init__(self, *, store: ArchiveStore, engine: DockerEngine, jobs: JobManager,
+                 compressor="auto", level=None, threads=0, fsync=True,
+                 helper_timeout=6 * 3600, log=None):
+        self.store = store
+        self.engine = engine
+        self.jobs = jobs
+        self.log = log or logging.getLogger("jhub_admin_service.sidecar")
+        self.compressor = pick_compressor(compressor)
+        self.level = DEFAULT_LEVELS[self.compressor] if level is None else int(level)
+        self.threads = int(threads)
+        self.fsync = fsync
+        self.helper_timeout = helper_timeout
+        self.tools = tool_versions(self.compressor)
+
+    # info -----------------------------------------------------------------------
+    def info(self) -> dict:
+        return {"compressor": self.compressor, "level": self.level, "tools": self.tools,
+                "discovery": self.engine.discover().to_dict(), "busy": self.jobs.busy}
+
+    # export ---------------------------------------------------------------------
+    def start_export(self, target: str, kind: str = "manual"):
+        validate_target(target)
+        return self.jobs.submit("export", {"target": target, "kind": kind},
+                                lambda job: self._export(job, target, kind))
+
+    def _export(self, job, target: str, kind: str) -> dict:
+        disc = self.engine.discover()
+        targets = expand_target(target)
+        now = dt.datetime.now(dt.timezone.utc)
+        name = make_archive_name(target, now, secrets.token_hex(3), self.compressor)
+        tmp = self.store.tmp_path(name)
+        body = export_body(image=disc.image, project=disc.project, job_id=job.id,
+                           volumes=disc.volumes, backups_volume=disc.backups_volume,
+                           targets=targets, tmp_name=os.path.basename(tmp),
+                           compressor=self.compressor, level=self.level,
+                           threads=self.threads)
+        job.phase = "export %s" % target
+        job.progress_path = tmp
+        started = time.monotonic()
+        try:
+            stdout, stderr = self.engine.run_helper(body, timeout=self.helper_timeout)
+            sha, tar_status = parse_export_output(stdout)
+            meta = {
+                "target": target, "targets": targets, "kind": kind, "sha256": sha,
+                "created": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "created_ts": now.timestamp(),
+                "compression": self.compressor, "compression_level": self.level,
+                "format": "tar (GNU format, numeric owners, modes preserved)",
+                "members": ["%s/" % t for t in targets],
+                "tools": self.tools, "volumes": {t: disc.volumes[t] for t in targets},
+                "duration_s": round(time.monotonic() - started, 3),
+                "warnings": stderr.strip()[-2000:] if tar_status == 1 else "",
+                "job": job.id,
+            }
+            meta = self.store.commit(name, meta, fsync=self.fsync)
+        except BaseException:
+            self.store.discard_tmp(name)
+            raise
+        job.bytes = meta["size"]
+        self.log.info("export %s -> %s (%d bytes, sha256 %s)", target, name, meta["size"], sha)
+        return meta
+
+    # restore ----------------------------------------------------------------------
+    def start_restore(self, name: str, sha256: str, user=None, targets=None):
+        validate_archive_name(name)
+        sha256 = validate_sha256(sha256)
+        meta = self.store.meta(name)  # ArchiveNotFound -> 404
+        archived = meta.get("targets") or expand_target(meta.get("target", ""))
+        if user is not None:
+            validate_login(user)
+            if "home" not in archived:
+                raise ValidationError("archive %s holds no home volume" % name)
+            if targets not in (None, ["home"], "home"):
+                raise ValidationError("a single user's restore applies to the home target only")
+            targets = ["home"]
+        elif targets is None:
+            targets = list(archived)
+        else:
+            if isinstance(targets, str):
+                targets = expand_target(targets)
+            if not isinstance(targets, list) or not targets:
+                raise ValidationError("targets must be a non-empty list")
+            for t in targets:
+                if t not in archived:
+                    raise ValidationError("archive %s holds no %r volume" % (name, t))
+        if meta.get("sha256") != sha256:
+            raise ValidationError(
+                "confirmation refused: the sha256 given is not the archive's recorded sha256")
+        params = {"archive": name, "targets": targets, "user": user}
+        return self.jobs.submit("restore", params,
+                                lambda job: self._restore(job, name, sha256, targets, user))
+
+    def _restore(self, job, name, sha256, targets, user) -> dict:
+        meta = self.store.meta(name)
+        job.phase = "verify"
+        job.total_bytes = meta.get("size")
+
+        def progress(n):
+            job.bytes = n
+
+        check = self.store.verify(name, progress)
+        if not check["ok"] or check["sha256"] != sha256:
+            raise HelperFailed("archive %s is corrupt: sha256 %s, recorded %s"
+                               % (name, check["sha256"], check["recorded_sha256"]))
+        # A safety export of what is about to be overwritten, first.
+        job.phase = "safety export"
+        safety_target = targets[0] if len(targets) == 1 else "all"
+        safety = self._export(job, safety_target, "safety")
+        job.phase = "restore"
+        job.progress_path = None
+        disc = self.engine.discover()
+        body = restore_body(image=disc.image, project=disc.project, job_id=job.id,
+                            volumes=disc.volumes, backups_volume=disc.backups_volume,
+                            targets=targets, archive=name,
+                            compressor=meta.get("compression", self.compressor), user=user)
+        stdout, _ = self.engine.run_helper(body, timeout=self.helper_timeout)
+        restored = [line.split(" ", 1)[1] for line in stdout.splitlines()
+                    if line.startswith("JHUB-RESTORED ")]
+        self.log.info("restore of %s (%s%s) done; safety export %s", name, ",".join(targets),
+                      " user %s" % user if user else "", safety["name"])
+        return {"archive": name, "restored": restored, "safety_archive": safety["name"],
+                "targets": targets, "user": user}
+
+    # archives ---------------------------------------------------------------------
+    def list(self):
+        return self.store.list()
+
+    def verify(self, name: str) -> dict:
+        res = self.store.verify(validate_archive_name(name))
+        self.log.info("verify %s: %s", name, "ok" if res["ok"] else "MISMATCH")
+        return res
+
+    def delete(self, name: str) -> dict:
+        validate_archive_name(name)
+        if self.jobs.busy:
+            raise Conflict("a job is running; try again when it is finished")
+        self.store.delete(name)
+        self.log.info("deleted archive %s", name)
+        return {"deleted": name}
+
+    def prune(self, keep=None, days=None) -> dict:
+        if keep is None and days is None:
+            rules = self.store.load_settings()["retention"]
+        else:
+            rules = validate_retention(keep, days)
+        if self.jobs.busy:
+            raise Conflict("a job is running; try again when it is finished")
+        kept, deleted = plan_prune(self.store.list(), rules["keep"], rules["days"])
+        for arch in deleted:
+            self.store.delete(arch["name"])
+            self.log.info("pruned archive %s", arch["name"])
+        return {"retention": rules, "kept": [a["name"] for a in kept],
+                "deleted": [a["name"] for a in deleted]}
+
+    # settings and schedule --------------------------------------------------------
+    def get_settings(self) -> dict:
+        settings = self.store.load_settings()
+        settings["last_scheduled_run"] = self.store.load_state().get("last_scheduled_run")
+        return settings
+
+    def set_settings(self, data: dict) -> dict:
+        data = {k: v for k, v in data.items() if k != "last_scheduled_run"}
+        settings = validate_settings(data, self.store.load_settings())
+        self.store.save_settings(settings)
+        # The next run is the next occurrence of the time, not "right now".
+        now = dt.datetime.now()
+        hh, mm = map(int, settings["schedule"]["time"].split(":"))
+        state = self.store.load_state()
+        if (now.hour, now.minute) >= (hh, mm):
+            state["last_scheduled_run"] = now.date().isoformat()
+        else:
+            state.pop("last_scheduled_run", None)
+        self.store.save_state(state)
+        self.log.info("settings changed: %s", settings)
+        return self.get_settings()
+
+    def scheduled_tick(self, now=None):
+        """Called every minute: start the daily export when it is due."""
+        now = now or dt.datetime.now()
+        settings = self.store.load_settings()
+        state = self.store.load_state()
+        if not schedule_due(settings, now, state.get("last_scheduled_run")) or self.jobs.busy:
+            return None
+        state["last_scheduled_run"] = now.date().isoformat()
+        self.store.save_state(state)
+        target = settings["schedule"]["target"]
+        retention = settings["retention"]
+
+        def work(job):
+            meta = self._export(job, target, "scheduled")
+            kept, deleted = plan_prune(self.store.list(), retention["keep"], retention["days"])
+            for arch in deleted:
+                self.store.delete(arch["name"])
+                self.log.info("pruned archive %s (schedule)", arch["name"])
+            return dict(meta, pruned=[a["name"] for a in deleted])
+
+        self.log.info("scheduled export of %s", target)
+        return self.jobs.submit("export", {"target": target, "kind": "scheduled"}, work)

@@ -1,0 +1,257 @@
+"""Fixed templates for every Docker request the sidecar makes.
+
+Nothing here talks to Docker: these functions return the exact JSON body that
+is POSTed to ``/containers/create``, so the unit tests can assert on it.  The
+caller of the sidecar never supplies any part of this body: the image is the
+sidecar's own, the mounts are the volumes discovered from the sidecar's own
+compose project (checked by :func:`check_volume`), and every other field is a
+constant.  Parameters that reach the helper's shell script are validated
+first (targets, login, archive name) and passed as environment variables,
+never interpolated into the script.
+"""
+from __future__ import annotations
+
+from .validation import (
+    COMPRESSORS,
+    VOLUME_TARGETS,
+    ValidationError,
+    validate_archive_name,
+    validate_login,
+)
+
+HELPER_LABEL = "org.jhub-admin.sidecar-helper"
+PROJECT_LABEL = "com.docker.compose.project"
+VOLUME_LABEL = "com.docker.compose.volume"
+
+#: Where the helper sees the archives directory.
+HELPER_BACKUPS = "/backups"
+
+#: Capabilities: exports only need to read every file (0600 homes of other
+#: uids); restores need what tar needs to recreate owners, modes and times,
+#: and to replace files in the sticky exchange directory.
+EXPORT_CAPS = ["DAC_READ_SEARCH"]
+RESTORE_CAPS = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID"]
+
+EXPORT_SCRIPT = r"""
+set -u -o pipefail
+set -f
+targets=($JHUB_TARGETS)
+case "$JHUB_COMPRESSOR" in
+  zstd) compress() { zstd -q -c -T"$JHUB_THREADS" -"$JHUB_LEVEL"; } ;;
+  pigz) compress() { pigz -c -"$JHUB_LEVEL"; } ;;
+  gzip) compress() { gzip -c -"$JHUB_LEVEL"; } ;;
+  *) echo "unknown compressor" >&2; exit 90 ;;
+esac
+cd /src || exit 91
+tar --create --file=- --numeric-owner -- "${targets[@]}" \
+  | compress | tee -- "$JHUB_OUT" | sha256sum
+st=("${PIPESTATUS[@]}")
+echo "JHUB-STATUS ${st[*]}"
+# tar exits 1 when a file changed while it was read: a warning, not a failure.
+if [ "${st[0]}" -gt 1 ]; then exit 92; fi
+for s in "${st[@]:1}"; do [ "$s" -eq 0 ] || exit 93; done
+exit 0
+"""
+
+RESTORE_SCRIPT = r"""
+set -eu -o pipefail
+set -f
+targets=($JHUB_TARGETS)
+decompress() {
+  case "$JHUB_COMPRESSOR" in
+    zstd) zstd -q -d -c -- "$JHUB_ARCHIVE" ;;
+    pigz|gzip) gzip -d -c -- "$JHUB_ARCHIVE" ;;
+    *) echo "unknown compressor" >&2; return 90 ;;
+  esac
+}
+untar() {
+  tar --extract --file=- --numeric-owner --same-owner --same-permissions "$@"
+}
+cleanup() { for t in "${targets[@]}"; do rm -rf -- "/dst/$t/$JHUB_STAGE"; done; }
+trap cleanup EXIT
+if [ -n "${JHUB_USER:-}" ]; then
+  # One user's home: extract into a staging directory of the same volume,
+  # then swap it in with a rename; the old home is replaced.
+  stage="/dst/home/$JHUB_STAGE"
+  mkdir -m 0700 -- "$stage"
+  decompress | untar -C "$stage" -- "home/$JHUB_USER"
+  test -d "$stage/home/$JHUB_USER"
+  rm -rf -- "/dst/home/$JHUB_USER"
+  mv -- "$stage/home/$JHUB_USER" "/dst/home/$JHUB_USER"
+  echo "JHUB-RESTORED home/$JHUB_USER"
+  exit 0
+fi
+# Full restore: extract every target first (nothing is touched if the
+# archive is unreadable), then replace each volume's content.
+for t in "${targets[@]}"; do
+  mkdir -m 0700 -- "/dst/$t/$JHUB_STAGE"
+  decompress | untar -C "/dst/$t/$JHUB_STAGE" -- "$t"
+  test -d "/dst/$t/$JHUB_STAGE/$t"
+done
+for t in "${targets[@]}"; do
+  dst="/dst/$t"; src="$dst/$JHUB_STAGE/$t"
+  find "$dst" -mindepth 1 -maxdepth 1 ! -name "$JHUB_STAGE" -exec rm -rf -- {} +
+  find "$src" -mindepth 1 -maxdepth 1 -exec mv -t "$dst" -- {} +
+  chown --reference="$src" -- "$dst"
+  chmod --reference="$src" -- "$dst"
+  touch --reference="$src" -- "$dst"
+  echo "JHUB-RESTORED $t"
+done
+exit 0
+"""
+
+
+class VolumeRefused(RuntimeError):
+    """A volume that the sidecar will not mount (not local, bind, device...)."""
+
+
+def check_volume(attrs: dict, project: str, key: str) -> str:
+    """Check a ``docker volume inspect`` result; return the volume name.
+
+    The volume must belong to the sidecar's own compose project under the
+    expected key, use the ``local`` driver, and carry no driver options at
+    all (``o: bind``, ``device``, ``type`` would let a volume point anywhere
+    on the host or at a remote share).
+    """
+    name = attrs.get("Name") or "?"
+    labels = attrs.get("Labels") or {}
+    if labels.get(PROJECT_LABEL) != project or labels.get(VOLUME_LABEL) != key:
+        raise VolumeRefused(
+            "volume %s is not %s of compose project %s" % (name, key, project)
+        )
+    if attrs.get("Driver") != "local":
+        raise VolumeRefused("volume %s uses driver %r, only 'local' is allowed" % (name, attrs.get("Driver")))
+    options = attrs.get("Options") or {}
+    if options:
+        bad = ", ".join("%s=%s" % (k, v) for k, v in sorted(options.items()))
+        raise VolumeRefused(
+            "volume %s has driver options (%s): bind or device volumes are refused" % (name, bad)
+        )
+    if attrs.get("Scope", "local") != "local":
+        raise VolumeRefused("volume %s is not a local-scope volume" % name)
+    return name
+
+
+def _mount(source: str, target: str, read_only: bool) -> dict:
+    if not source or "/" in source or source.startswith("."):
+        # Volume names never contain "/": a path here would be a host bind.
+        raise VolumeRefused("refusing mount source %r: only named volumes" % (source,))
+    return {
+        "Type": "volume",
+        "Source": source,
+        "Target": target,
+        "ReadOnly": bool(read_only),
+        "VolumeOptions": {"NoCopy": True},
+    }
+
+
+def _body(image, script, env, mounts, caps, labels):
+    if not image or not isinstance(image, str):
+        raise ValueError("the helper image is required")
+    return {
+        "Image": image,
+        "Entrypoint": ["/bin/bash", "-c", script, "jhub-helper"],
+        "Cmd": [],
+        "Env": ["%s=%s" % kv for kv in sorted(env.items())],
+        "Labels": labels,
+        "User": "0:0",
+        "WorkingDir": "/",
+        "NetworkDisabled": True,
+        "AttachStdin": False,
+        "AttachStdout": False,
+        "AttachStderr": False,
+        "Tty": False,
+        "OpenStdin": False,
+        "Healthcheck": {"Test": ["NONE"]},
+        "HostConfig": {
+            "Mounts": mounts,
+            "NetworkMode": "none",
+            "CapDrop": ["ALL"],
+            "CapAdd": list(caps),
+            "SecurityOpt": ["no-new-privileges"],
+            "ReadonlyRootfs": True,
+            "Privileged": False,
+            "PidsLimit": 256,
+            "AutoRemove": False,
+            "RestartPolicy": {"Name": "no"},
+            "LogConfig": {"Type": "json-file", "Config": {"max-size": "1m"}},
+        },
+    }
+
+
+def helper_labels(project: str, operation: str, job_id: str) -> dict:
+    return {
+        HELPER_LABEL: "1",
+        "org.jhub-admin.project": project,
+        "org.jhub-admin.operation": operation,
+        "org.jhub-admin.job": job_id,
+    }
+
+
+def _check_targets(targets, volumes):
+    if not targets:
+        raise ValidationError("no target")
+    for t in targets:
+        if t not in VOLUME_TARGETS:
+            raise ValidationError("unknown target %r" % (t,))
+        if t not in volumes:
+            raise VolumeRefused("no volume configured for target %r" % (t,))
+    return [t for t in VOLUME_TARGETS if t in targets]
+
+
+def export_body(*, image, project, job_id, volumes, backups_volume, targets,
+                tmp_name, compressor, level, threads=0) -> dict:
+    """The container body of an export helper.
+
+    ``volumes`` maps target -> volume name (from discovery); only the
+    requested targets are mounted, read-only, under /src; the archives volume
+    is mounted at /backups, where the helper writes ``tmp_name``.
+    """
+    targets = _check_targets(targets, volumes)
+    if compressor not in COMPRESSORS:
+        raise ValidationError("unknown compressor %r" % (compressor,))
+    if not tmp_name.startswith(".tmp-"):
+        raise ValidationError("bad temporary name")
+    validate_archive_name(tmp_name[len(".tmp-"):])
+    mounts = [_mount(volumes[t], "/src/" + t, True) for t in targets]
+    mounts.append(_mount(backups_volume, HELPER_BACKUPS, False))
+    env = {
+        "JHUB_TARGETS": " ".join(targets),
+        "JHUB_OUT": HELPER_BACKUPS + "/" + tmp_name,
+        "JHUB_COMPRESSOR": compressor,
+        "JHUB_LEVEL": str(int(level)),
+        "JHUB_THREADS": str(int(threads)),
+    }
+    return _body(image, EXPORT_SCRIPT, env, mounts, EXPORT_CAPS,
+                 helper_labels(project, "export", job_id))
+
+
+def restore_body(*, image, project, job_id, volumes, backups_volume, targets,
+                 archive, compressor, user=None) -> dict:
+    """The container body of a restore helper.
+
+    The targets being restored are mounted read-write under /dst, the
+    archives volume read-only at /backups.  With ``user``, only the home
+    volume is mounted and only ``home/<user>`` is extracted.
+    """
+    validate_archive_name(archive)
+    if user is not None:
+        validate_login(user)
+        if list(targets) != ["home"]:
+            raise ValidationError("a single user's restore applies to the home target only")
+    targets = _check_targets(targets, volumes)
+    if compressor not in COMPRESSORS:
+        raise ValidationError("unknown compressor %r" % (compressor,))
+    mounts = [_mount(volumes[t], "/dst/" + t, False) for t in targets]
+    mounts.append(_mount(backups_volume, HELPER_BACKUPS, True))
+    env = {
+        "JHUB_TARGETS": " ".join(targets),
+        "JHUB_ARCHIVE": HELPER_BACKUPS + "/" + archive,
+        "JHUB_COMPRESSOR": compressor,
+        "JHUB_STAGE": ".jhub-restore-" + job_id,
+        "JHUB_USER": user or "",
+    }
+    if not job_id.isalnum():
+        raise ValidationError("bad job id")
+    return _body(image, RESTORE_SCRIPT, env, mounts, RESTORE_CAPS,
+                 helper_labels(project, "restore", job_id))
