@@ -1,0 +1,156 @@
+"""Local accounts made by the real shadow tools, in a private mount namespace (never the host's /etc)."""
+import os
+import shutil
+import stat
+import sys
+import tarfile
+
+from jhub_admin_service.passwords import verify_password
+
+from .conftest import pam_ok as pam
+
+
+def import_historical(jhub, rosters, sandbox, *extra):
+    out = sandbox.root / "credentials.csv"
+    return jhub("import", str(rosters / "comptes-historique.csv"), "--credentials", str(out), *extra)
+
+
+def test_import_creates_accounts_with_uid_home_mode_and_groups(jhub, rosters, sandbox):
+    import_historical(jhub, rosters, sandbox)
+    passwd = sandbox.passwd()
+    uids = {login: int(passwd[login][2]) for login in passwd if login.startswith(("eleve", "prof"))}
+    assert len(uids) == 15 and all(uid >= 10000 for uid in uids.values()) and len(set(uids.values())) == 15
+    home = sandbox.home / "eleve1"
+    st = home.stat()
+    assert stat.S_IMODE(st.st_mode) == 0o700 and st.st_uid == uids["eleve1"]
+    assert passwd["eleve1"][5] == "/home/eleve1"
+    assert sandbox.group_members("jh-teachers") == {"prof1", "prof2", "prof3"}
+    assert "eleve12" in sandbox.group_members("jh-students")
+
+
+def test_password_verifies_by_crypt_and_pam(jhub, rosters, sandbox):
+    import_historical(jhub, rosters, sandbox)
+    shadow = sandbox.shadow()
+    assert shadow["eleve3"].startswith("$y$")
+    assert verify_password("mdp-03x", shadow["eleve3"])
+    assert pam(sandbox, "prof1", "Prof-1-pass")
+    assert not pam(sandbox, "prof1", "wrong")
+
+
+def test_registry_holds_hashes_never_clear_passwords(jhub, rosters, sandbox):
+    import_historical(jhub, rosters, sandbox)
+    registry = (sandbox.srv / "jupyterhub" / "jhub-admin.sqlite").read_bytes()
+    assert b"mdp-01x" not in registry and b"Prof-1-pass" not in registry
+    assert stat.S_IMODE(os.stat(sandbox.srv / "jupyterhub" / "jhub-admin.sqlite").st_mode) == 0o600
+
+
+def test_root_line_leaves_root_untouched(jhub, sandbox, tmp_path):
+    before = sandbox.shadow()["root"]
+    roster = tmp_path / "evil.csv"
+    roster.write_text("root;x;1\ndaemon;x;\neleve1;pw-eleve1;\n")
+    proc = jhub("import", str(roster), "--credentials", str(tmp_path / "c.csv"))
+    assert sandbox.shadow()["root"] == before and sandbox.shadow()["daemon"] == shadow_of_host("daemon")
+    assert "reserved" in proc.stdout and "eleve1" in sandbox.passwd()
+
+
+def shadow_of_host(login):
+    with open("/etc/shadow") as f:
+        return next(line.split(":")[1] for line in f if line.startswith(login + ":"))
+
+
+def test_reconcile_after_wipe_restores_same_uids_and_hashes(jhub, rosters, sandbox):
+    import_historical(jhub, rosters, sandbox)
+    before_passwd, before_shadow = sandbox.passwd(), sandbox.shadow()
+    sandbox.as_user("eleve2", "echo 'my work' > ~/work.txt")
+    # A recreated container: pristine /etc, the same volumes (home, registry).
+    for name in ("passwd", "shadow", "group", "gshadow"):
+        shutil.copy(f"/etc/{name}", sandbox.etc / name)
+    assert "eleve2" not in sandbox.passwd()
+    jhub("reconcile", "--local-only")
+    after_passwd, after_shadow = sandbox.passwd(), sandbox.shadow()
+    for login in ("eleve1", "eleve2", "prof3"):
+        assert after_passwd[login][2:4] == before_passwd[login][2:4]
+        assert after_shadow[login] == before_shadow[login]
+    assert (sandbox.home / "eleve2" / "work.txt").stat().st_uid == int(before_passwd["eleve2"][2])
+    assert pam(sandbox, "eleve2", "mdp-02x")
+
+
+def test_reimport_changes_nothing_and_keeps_passwords(jhub, rosters, sandbox):
+    import_historical(jhub, rosters, sandbox)
+    shadow = sandbox.shadow()
+    proc = import_historical(jhub, rosters, sandbox, "--json")
+    assert '"create": 0' in proc.stdout and '"update": 0' in proc.stdout
+    assert sandbox.shadow() == shadow
+
+
+def test_killed_import_converges_on_rerun(jhub, rosters, sandbox):
+    # The registry transaction committed, then the process died before any local account was made.
+    code = (
+        "import sys\n"
+        "from jhub_admin_service.accounts import AccountManager\n"
+        "from jhub_admin_service.settings import AdminSettings\n"
+        "from jhub_admin_service.passwords import hash_many\n"
+        "m = AccountManager(AdminSettings(registry_path='/srv/jupyterhub/jhub-admin.sqlite'))\n"
+        "plan = m.preview(open(sys.argv[1], 'rb').read())\n"
+        "m._write_plan(plan, dict(zip([p.login for p in plan.create], hash_many([p.password for p in plan.create]))))\n"
+        "import os; os._exit(9)\n"
+    )
+    proc = sandbox.run([sys.executable, "-c", code, str(rosters / "comptes-historique.csv")], check=False)
+    assert proc.returncode == 9 and "eleve1" not in sandbox.passwd()
+    import_historical(jhub, rosters, sandbox)
+    passwd = sandbox.passwd()
+    assert sum(login.startswith(("eleve", "prof")) for login in passwd) == 15
+    assert pam(sandbox, "eleve7", "mdp-07x")
+
+
+def test_disable_enable_reset_and_remove(jhub, rosters, sandbox):
+    import_historical(jhub, rosters, sandbox)
+    jhub("accounts", "disable", "eleve4")
+    assert sandbox.shadow()["eleve4"].startswith("!") and not pam(sandbox, "eleve4", "mdp-04x")
+    jhub("accounts", "enable", "eleve4")
+    assert pam(sandbox, "eleve4", "mdp-04x")
+    new = jhub("accounts", "reset-password", "eleve4").stdout.strip().rsplit(" ", 1)[-1]
+    assert pam(sandbox, "eleve4", new) and not pam(sandbox, "eleve4", "mdp-04x")
+    (sandbox.home / "eleve5" / "notes.ipynb").write_text("{}")
+    out = jhub("accounts", "remove", "eleve5").stdout
+    archive = out.strip().rsplit(" ", 1)[-1]
+    assert "eleve5" not in sandbox.passwd() and not (sandbox.home / "eleve5").exists()
+    with tarfile.open(sandbox.srv / archive.removeprefix("/srv/")) as tar:
+        assert "eleve5/notes.ipynb" in tar.getnames()
+
+
+def test_user_changed_password_survives_recreation(jhub, rosters, sandbox):
+    import_historical(jhub, rosters, sandbox)
+    sandbox.run(["sh", "-c", "echo 'eleve6:my-own-password' | chpasswd"])  # as `passwd` in a terminal would
+    jhub("reconcile", "--local-only")
+    for name in ("passwd", "shadow", "group", "gshadow"):
+        shutil.copy(f"/etc/{name}", sandbox.etc / name)
+    jhub("reconcile", "--local-only")
+    assert pam(sandbox, "eleve6", "my-own-password")
+
+
+def test_change_class_and_role_moves_local_groups(jhub, sandbox, tmp_path):
+    roster = tmp_path / "r.csv"
+    roster.write_text("login;classe\nalice;T1\n")
+    jhub("import", str(roster), "--credentials", str(tmp_path / "c.csv"))
+    assert sandbox.group_members("jh-class-t1") == {"alice"}
+    jhub("accounts", "set", "alice", "--classes", "T2", "--role", "teacher")
+    assert sandbox.group_members("jh-class-t1") == set() and sandbox.group_members("jh-class-t2") == {"alice"}
+    assert "alice" in sandbox.group_members("jh-teachers")
+
+
+def test_bad_file_exits_2_and_changes_nothing(jhub, rosters, sandbox):
+    before = (sandbox.etc / "passwd").read_text()
+    proc = jhub("import", str(rosters / "bad" / "binary.csv"), check=False)
+    assert proc.returncode == 2 and "not a class list" in proc.stderr
+    assert (sandbox.etc / "passwd").read_text() == before
+
+
+def test_credentials_file_is_0600(jhub, sandbox, tmp_path):
+    roster = tmp_path / "r.csv"
+    roster.write_text("Nom;Prénom;Classe\nDupont;Léa;T1\n")
+    jhub("import", str(roster), "--credentials", str(tmp_path / "creds.csv"))
+    creds = tmp_path / "creds.csv"
+    assert stat.S_IMODE(creds.stat().st_mode) == 0o600
+    login, password = creds.read_text(encoding="utf-8-sig").splitlines()[1].split(";")[:2]
+    assert login == "lea.dupont" and pam(sandbox, login, password)

@@ -1,0 +1,81 @@
+"""Planning: desired state (a roster) against current state (registry accounts, local accounts)."""
+import json
+
+from jhub_admin_service.plan import make_plan
+from jhub_admin_service.registry import Account
+from jhub_admin_service.roster import read_roster
+
+SYSTEM = {"root", "daemon", "www-data", "postgres", "cloudsdk"}
+
+
+def account(login, role="student", classes=(), **kw):
+    return Account(login=login, uid=10000 + len(login), gid=10000 + len(login), role=role, classes=list(classes),
+                   password_hash="$y$x", **kw)
+
+
+def plan_for(data, managed=(), system=SYSTEM, **kw):
+    return make_plan(read_roster(data), {a.login: a for a in managed}, system | {a.login for a in managed}, **kw)
+
+
+def test_new_file_creates_with_given_and_generated_passwords():
+    plan = plan_for(b"login;password;role;classe\nalice;given-pw;student;T1\nbob;;prof;\n")
+    assert [(p.login, p.password_source) for p in plan.create] == [("alice", "given"), ("bob", "generated")]
+    assert plan.create[0].password == "given-pw" and len(plan.create[1].password) >= 10
+
+
+def test_json_never_contains_passwords():
+    plan = plan_for(b"alice;very-secret-pw;\n")
+    text = json.dumps(plan.to_json())
+    assert "very-secret-pw" not in text
+    assert set(plan.to_json()) >= {"format", "encoding", "delimiter", "create", "update", "unchanged",
+                                   "absent", "rejected"}
+    assert plan.to_json()["create"][0]["role"] == "student"
+
+
+def test_reimport_is_unchanged_and_keeps_passwords():
+    managed = [account("alice", classes=["T1"])]
+    plan = plan_for(b"login;password;classe\nalice;new-pw;T1\n", managed)
+    assert [p.login for p in plan.unchanged] == ["alice"] and not plan.create and not plan.update
+    assert plan.unchanged[0].password == ""  # kept: no new password without a reset
+
+
+def test_reset_passwords_updates_password():
+    plan = plan_for(b"alice;new-pw;\n", [account("alice")], reset_passwords=True)
+    assert plan.update[0].password == "new-pw" and "password" in plan.update[0].changes
+
+
+def test_class_and_role_change_are_updates():
+    plan = plan_for(b"login;classe;profil\nalice;T2;prof\n", [account("alice", classes=["T1"])])
+    assert plan.update[0].changes == {"role": ("student", "teacher"), "classes": (["T1"], ["T2"])}
+
+
+def test_historical_file_keeps_classes_it_does_not_know():
+    plan = plan_for(b"alice;pw;\n", [account("alice", classes=["T1"])])
+    assert [p.login for p in plan.unchanged] == ["alice"]
+
+
+def test_absent_accounts_listed_never_deleted():
+    plan = plan_for(b"alice;pw;\n", [account("alice"), account("zoe")])
+    assert [p.login for p in plan.absent] == ["zoe"]
+
+
+def test_existing_unmanaged_system_account_rejected():
+    plan = plan_for(b"postgres;pw;\ncloudsdk;pw;1\nalice;pw;\n")
+    assert {r.login for r in plan.rejected} == {"postgres", "cloudsdk"}
+    assert [p.login for p in plan.create] == ["alice"]
+
+
+def test_derived_logins_collide_with_existing_accounts(rosters):
+    data = (rosters / "siecle-eleves-par-division.csv").read_bytes()
+    plan = plan_for(data, [account("lea.dupont", classes=["2nde1"])])
+    created = {p.login for p in plan.create}
+    assert {"lea.dupont2", "lea.dupont3"} <= created and "lea.dupont" not in created
+
+
+def test_derived_logins_are_stable_across_reimports(rosters):
+    data = (rosters / "siecle-eleves-par-division.csv").read_bytes()
+    first = plan_for(data)
+    managed = [account(p.login, classes=p.classes, first_name=p.first_name, last_name=p.last_name,
+                       identity_key=p.identity_key) for p in first.create]
+    second = plan_for(data, managed)
+    assert not second.create and not second.update and len(second.unchanged) == 10

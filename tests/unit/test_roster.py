@@ -1,0 +1,150 @@
+"""Reading class lists: every format variant and every bad case, on the sample files and on crafted ones."""
+import codecs
+
+import pytest
+
+from jhub_admin_service.roster import MAX_ROWS, RosterError, read_roster
+
+
+def entries_by_login(roster):
+    return {e.login: e for e in roster.entries}
+
+
+def reasons(roster):
+    return {r.line: r.reason for r in roster.rejected}
+
+
+def test_historical_sample(rosters):
+    roster = read_roster((rosters / "comptes-historique.csv").read_bytes())
+    assert (roster.format, roster.delimiter) == ("historical", "semicolon")
+    by = entries_by_login(roster)
+    assert len(by) == 15 and not roster.rejected
+    assert sum(e.role == "teacher" for e in by.values()) == 3
+    assert by["eleve1"].password == "mdp-01x" and by["eleve1"].role == "student"
+    assert by["prof2"].password == "Prof-2-pass" and by["prof2"].role == "teacher"
+
+
+def test_siecle_sample(rosters):
+    roster = read_roster((rosters / "siecle-eleves-par-division.csv").read_bytes())
+    assert roster.format == "siecle" and roster.encoding in ("windows-1252", "iso-8859-1")
+    assert len(roster.entries) == 10 and not roster.rejected
+    lea = [e for e in roster.entries if e.first_name == "Léa"]
+    assert [e.classes for e in lea] == [["2nde3"], ["2nde4"]]
+    assert all(e.login == "" and e.password == "" for e in roster.entries)
+    assert lea[0].identity_key != lea[1].identity_key  # two people, not one
+
+
+def test_ent_sample(rosters):
+    roster = read_roster((rosters / "ent-export-comptes.csv").read_bytes())
+    assert (roster.format, roster.encoding) == ("ent", "utf-8-sig")
+    by = entries_by_login(roster)
+    assert by["sophie.lambert"].role == "teacher"
+    assert by["camille.rousseau"].classes == ["T NSI"] and by["camille.rousseau"].role == "student"
+    assert all(e.password == "" for e in roster.entries)  # the activation code is not a password
+
+
+def test_comma_historical_is_read(rosters):
+    roster = read_roster((rosters / "bad" / "comma-historical.csv").read_bytes())
+    assert roster.delimiter == "comma"
+    assert {e.login: e.role for e in roster.entries} == {"eleve1": "student", "eleve2": "teacher"}
+
+
+def test_duplicates_rejected_on_every_line(rosters):
+    roster = read_roster((rosters / "bad" / "duplicates.csv").read_bytes())
+    assert [e.login for e in roster.entries] == ["eleve2"]
+    assert set(reasons(roster)) == {1, 3}
+    assert all("duplicate" in r for r in reasons(roster).values())
+
+
+def test_system_and_invalid(rosters):
+    roster = read_roster((rosters / "bad" / "system-and-invalid.csv").read_bytes())
+    assert [e.login for e in roster.entries] == ["eleve1"]
+    why = reasons(roster)
+    assert set(why) == {2, 3, 4, 5, 6, 7, 8}
+    assert "reserved" in why[2] and "reserved" in why[3]
+    assert "case" in why[4]
+    assert "empty" in why[5] and "space" in why[6] and "'-'" in why[7] and "digits" in why[8]
+
+
+def test_unknown_role_lists_accepted_roles(rosters):
+    roster = read_roster((rosters / "bad" / "unknown-role.csv").read_bytes())
+    assert not roster.entries
+    assert "surveillant" in roster.rejected[0].reason and "enseignant" in roster.rejected[0].reason
+
+
+def test_binary_refused_whole(rosters):
+    with pytest.raises(RosterError, match="binary"):
+        read_roster((rosters / "bad" / "binary.csv").read_bytes())
+
+
+@pytest.mark.parametrize("data", [b"", b"   \n\n", b"\x00\x01\x02\x03" * 100, bytes(range(256)) * 20])
+def test_empty_or_binary_refused(data):
+    with pytest.raises(RosterError):
+        read_roster(data)
+
+
+def test_unrecognised_columns_refused():
+    with pytest.raises(RosterError, match="Unrecognised columns"):
+        read_roster(b"a;b;c;d;e\n1;2;3;4;5\n")
+
+
+def test_too_many_lines_refused():
+    data = "".join(f"e{i};pw;\n" for i in range(MAX_ROWS + 10)).encode()
+    with pytest.raises(RosterError, match="at most"):
+        read_roster(data)
+
+
+def excel_header_file():
+    return "Nom;Prénom;Classe;Profil;Mot de passe\r\nŒUVRAY;Cécile;1ère G1;élève;\r\nDurand;Paul;;Prof;s3cret:x\r\n"
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "cp1252"])
+def test_header_format_in_every_encoding(encoding):
+    text = excel_header_file()
+    if encoding == "cp1252":
+        text = text.replace("Œ", "OE")  # cp1252 has Œ, keep it simple for latin-1 readers too
+    roster = read_roster(text.encode(encoding))
+    assert roster.format == "header"
+    first, second = roster.entries
+    assert first.first_name == "Cécile" and first.classes == ["1ère G1"] and first.role == "student"
+    assert second.role == "teacher" and second.password == "s3cret:x"  # ':' is carried: we hash it ourselves
+
+
+def test_utf16_without_bom_is_not_silently_garbage():
+    data = codecs.encode(excel_header_file(), "utf-16-le")
+    with pytest.raises(RosterError):
+        read_roster(data)
+
+
+def test_tab_quotes_blank_lines_and_spaces():
+    data = b'login\tpassword\trole\n\n  "alice"  \t "pw 1" \tteacher\n\nbob\t\t\n'
+    roster = read_roster(data)
+    assert roster.delimiter == "tab"
+    assert {e.login: (e.password, e.role) for e in roster.entries} == {
+        "alice": ("pw 1", "teacher"), "bob": ("", "student")}
+
+
+def test_password_with_newline_rejected():
+    roster = read_roster(b'login;password\nalice;"two\nlines"\nbob;ok\n')
+    assert [e.login for e in roster.entries] == ["bob"]
+    assert "line break" in roster.rejected[0].reason
+
+
+def test_lone_uppercase_login_is_lowered():
+    roster = read_roster(b"Camille.Rousseau;pw;\n")
+    assert roster.entries[0].login == "camille.rousseau"
+
+
+def test_long_login_rejected():
+    roster = read_roster(("a" * 33 + ";pw;\n").encode())
+    assert "32" in roster.rejected[0].reason
+
+
+def test_multiple_classes():
+    roster = read_roster("identifiant;classes\nzoe;TG1, TG2\n".encode())
+    assert roster.entries[0].classes == ["TG1", "TG2"]
+
+
+def test_line_numbers_are_physical_lines():
+    roster = read_roster(b'login;password\n\nalice;"a\nb"\n\nroot;x\n')
+    assert {r.login: r.line for r in roster.rejected} == {"alice": 3, "root": 6}
