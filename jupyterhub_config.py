@@ -89,9 +89,11 @@ c.JupyterHub.services = [
 ]
 c.JupyterHub.load_roles = [
     {
-        # Only what the admin service does: manage users, groups and servers, read activity.
-        "name": "jhub-admin-service",
-        "scopes": ["admin:users", "admin:groups", "admin:servers", "read:hub", "read:users:activity"],
+        # The admin service manages users, groups and servers, and sets the hub's admin flag
+        # for accounts whose role is admin. JupyterHub lets only an admin grant that flag
+        # (it checks `current_user.admin`, which follows the admin role), so the service holds
+        # the admin role: no narrower set of scopes can do it.
+        "name": "admin",
         "services": ["jhub-admin"],
     },
     {

@@ -116,23 +116,26 @@ def decode(data):
     return text, encoding
 
 
-def detect_delimiter(lines):
-    """The delimiter that splits the first lines most consistently."""
-    sample = [ln for ln in lines[:50] if ln.strip()]
+def detect_delimiter(text):
+    """The delimiter that splits the first rows most consistently (quoted fields respected).
+
+    None when no candidate appears on every row: a one-column file, or not a class list.
+    """
     best, best_score = None, 0
     for delimiter in DELIMITERS:
-        counts = [len(next(csv.reader([ln], delimiter=delimiter))) - 1 for ln in sample]
+        reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+        counts = []
+        for row in reader:
+            if any(cell.strip() for cell in row):
+                counts.append(len(row) - 1)
+            if len(counts) == 50:
+                break
         if not counts or min(counts) == 0:
             continue
-        # Prefer delimiters present on every line, then the most columns.
+        # Prefer delimiters present on every row, then the most columns.
         score = min(counts) * 1000 + sum(counts) / len(counts)
         if score > best_score:
             best, best_score = delimiter, score
-    if best is None:
-        raise RosterError(
-            "No column separator found: a class list has one line per account with columns "
-            "separated by ';', ',' or a tab."
-        )
     return best
 
 
@@ -140,10 +143,14 @@ def read_roster(data, max_rows=MAX_ROWS):
     """Read bytes into a Roster, or raise RosterError for a file that is not a class list."""
     text, encoding = decode(data)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    lines = text.split("\n")
-    delimiter = detect_delimiter(lines)
-    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter, skipinitialspace=True))
-    numbered = [(n, [c.strip() for c in row]) for n, row in enumerate(rows, 1) if any(c.strip() for c in row)]
+    delimiter = detect_delimiter(text)
+    numbered = numbered_rows(text, delimiter or ";")
+    if delimiter is None and not one_column_list(numbered):
+        raise RosterError(
+            "No column separator found: a class list has one line per account with columns "
+            "separated by ';', ',' or a tab."
+        )
+    delimiter = delimiter or ";"
     if len(numbered) > max_rows + 1:
         raise RosterError(f"The file has {len(numbered)} lines; at most {max_rows} accounts can be imported at once.")
     if not numbered:
@@ -175,6 +182,28 @@ class LineRejected(Exception):
     def __init__(self, login, reason):
         super().__init__(reason)
         self.login, self.reason = login, reason
+
+
+def one_column_list(numbered):
+    """A plain list of logins (with or without a 'login' header): most lines are valid logins."""
+    cells = [row[0] for _, row in numbered if len(row) == 1]
+    if len(cells) != len(numbered):
+        return False
+    if header_columns(cells[:1]):
+        cells = cells[1:]
+    valid = sum(login_problem(c.lower()) is None for c in cells)
+    return bool(cells) and valid >= 0.8 * len(cells)
+
+
+def numbered_rows(text, delimiter):
+    """[(physical line where the record starts, stripped cells)] for every non-blank record."""
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter, skipinitialspace=True)
+    numbered, previous_end = [], 0
+    for row in reader:
+        if any(cell.strip() for cell in row):
+            numbered.append((previous_end + 1, [cell.strip() for cell in row]))
+        previous_end = reader.line_num
+    return numbered
 
 
 def header_columns(cells):

@@ -148,3 +148,13 @@ def test_multiple_classes():
 def test_line_numbers_are_physical_lines():
     roster = read_roster(b'login;password\n\nalice;"a\nb"\n\nroot;x\n')
     assert {r.login: r.line for r in roster.rejected} == {"alice": 3, "root": 6}
+
+
+def test_one_column_list_of_logins():
+    assert [e.login for e in read_roster(b"login\nalice\nbob\n").entries] == ["alice", "bob"]
+    assert [e.login for e in read_roster(b"alice\nbob\n").entries] == ["alice", "bob"]
+
+
+def test_prose_is_not_a_class_list():
+    with pytest.raises(RosterError, match="separator"):
+        read_roster("Bonjour à tous\nVoici la liste des élèves de seconde\nMerci\n".encode())
