@@ -166,7 +166,8 @@ class SidecarEnv:
 
     def http(self, method, path, body=None, secret="__file__", host="sidecar", headers=None,
              raw_body=None):
-        """A raw HTTP request from the client container: (status, body text)."""
+        """A raw HTTP request from the client container: (status, body text).
+        ``raw_body`` may be a string or an int (that many bytes of "x")."""
         script = r'''
 import http.client, json, sys
 method, path, body, secret, host, headers, raw = json.loads(sys.argv[1])
@@ -175,6 +176,8 @@ if secret == "__file__":
 h = dict(headers or {})
 if secret is not None:
     h["Authorization"] = "Bearer " + secret
+if isinstance(raw, int):
+    raw = "x" * raw
 data = raw.encode() if raw is not None else (json.dumps(body).encode() if body is not None else None)
 if data is not None:
     h["Content-Type"] = "application/json"
