@@ -1,0 +1,233 @@
+"""A throw-away jhub-admin deployment from docker/compose.yaml, for the
+end-to-end tests.
+
+Each Stack has a unique compose project name and a free host port;
+:meth:`Stack.destroy` removes its containers, networks and volumes.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import requests
+
+REPO = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = REPO / "docker" / "compose.yaml"
+# Debian's 20.10 client has BuildKit built in; some machines have another
+# client first on PATH without buildx.
+DOCKER = "/usr/bin/docker" if os.path.exists("/usr/bin/docker") else (shutil.which("docker") or "docker")
+IMAGE_TAG = os.environ.get("JHUB_IMAGE_TAG", "latest")
+HUB_IMAGE = f"jhub-admin/hub:{IMAGE_TAG}"
+SIDECAR_IMAGE = f"jhub-admin/sidecar:{IMAGE_TAG}"
+
+
+def compose_command() -> list[str] | None:
+    """docker-compose v1, else the Compose v2 plugin."""
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    for client in (DOCKER, "docker"):
+        try:
+            if subprocess.run([client, "compose", "version"], capture_output=True).returncode == 0:
+                return [client, "compose"]
+        except OSError:
+            pass
+    return None
+
+
+def docker_available() -> bool:
+    try:
+        return subprocess.run([DOCKER, "info"], capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def image_exists(image: str) -> bool:
+    return subprocess.run([DOCKER, "image", "inspect", image], capture_output=True).returncode == 0
+
+
+def build_images() -> float:
+    """docker/build.sh (BuildKit, optional CA secret); returns the seconds it took."""
+    start = time.monotonic()
+    res = subprocess.run([str(REPO / "docker" / "build.sh")], cwd=REPO, capture_output=True, text=True,
+                         env=dict(os.environ, JHUB_IMAGE_TAG=IMAGE_TAG))
+    if res.returncode != 0:
+        raise RuntimeError(f"docker/build.sh failed:\n{res.stdout[-3000:]}\n{res.stderr[-6000:]}")
+    return time.monotonic() - start
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Stack:
+    def __init__(self, env: dict | None = None):
+        self.project = "jhube2e" + uuid.uuid4().hex[:10]
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.compose_cmd = compose_command()
+        self.env = dict(os.environ, JHUB_HTTP_PORT=str(self.port), JHUB_IMAGE_TAG=IMAGE_TAG)
+        # The first admin's settings come only from what the test passes.
+        for name in ("JHUB_ADMIN_USER", "JHUB_ADMIN_PASSWORD", "COMPOSE_PROJECT_NAME"):
+            self.env.pop(name, None)
+        self.env.update(env or {})
+
+    # compose -----------------------------------------------------------------
+    def compose(self, *args, check=True, timeout=600) -> subprocess.CompletedProcess:
+        cmd = [*self.compose_cmd, "-p", self.project, "-f", str(COMPOSE_FILE), *args]
+        res = subprocess.run(cmd, env=self.env, capture_output=True, text=True, timeout=timeout)
+        if check and res.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd)} failed ({res.returncode}):\n{res.stdout}\n{res.stderr}")
+        return res
+
+    def up(self):
+        self.compose("up", "-d", "--no-build")
+
+    def down(self, volumes=False):
+        args = ["down", "--remove-orphans", "--timeout", "20"]
+        if volumes:
+            args.append("-v")
+        self.compose(*args, check=False)
+
+    def destroy(self):
+        self.down(volumes=True)
+        # Anything left behind with our project label (helper containers, volumes).
+        label = f"label=com.docker.compose.project={self.project}"
+        ids = subprocess.run([DOCKER, "ps", "-aq", "--filter", label], capture_output=True, text=True).stdout.split()
+        if ids:
+            subprocess.run([DOCKER, "rm", "-f", *ids], capture_output=True)
+        vols = subprocess.run([DOCKER, "volume", "ls", "-q", "--filter", label],
+                              capture_output=True, text=True).stdout.split()
+        if vols:
+            subprocess.run([DOCKER, "volume", "rm", "-f", *vols], capture_output=True)
+
+    def logs(self, service: str = "", tail: int | None = None) -> str:
+        args = ["logs", "--no-color"]
+        if tail:
+            args += ["--tail", str(tail)]
+        if service:
+            args.append(service)
+        return self.compose(*args, check=False).stdout
+
+    # containers --------------------------------------------------------------
+    def container(self, service: str) -> str:
+        cid = self.compose("ps", "-q", service).stdout.strip()
+        if not cid:
+            raise RuntimeError(f"no container for service {service}")
+        return cid
+
+    def inspect(self, service: str) -> dict:
+        import json
+
+        out = subprocess.run([DOCKER, "inspect", self.container(service)], capture_output=True, text=True, check=True)
+        return json.loads(out.stdout)[0]
+
+    def exec(self, service: str, *cmd, check=True, env: dict | None = None, input: str | None = None):
+        args = [DOCKER, "exec", "-i"]
+        for k, v in (env or {}).items():
+            args += ["-e", f"{k}={v}"]
+        res = subprocess.run([*args, self.container(service), *cmd], capture_output=True, text=True,
+                             input=input, timeout=600)
+        if check and res.returncode != 0:
+            raise RuntimeError(f"exec {cmd} in {service} failed ({res.returncode}):\n{res.stdout}\n{res.stderr}")
+        return res
+
+    def copy_to(self, service: str, src: Path, dest: str):
+        subprocess.run([DOCKER, "cp", str(src), f"{self.container(service)}:{dest}"], check=True,
+                       capture_output=True)
+
+    # hub ---------------------------------------------------------------------
+    def wait_for_hub(self, timeout=180):
+        """Until /hub/health answers 200 and the admin service is routed."""
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            try:
+                r = requests.get(self.url + "/hub/health", timeout=5)
+                if r.status_code == 200:
+                    r = requests.get(self.url + "/hub/api/", timeout=5)
+                    if r.status_code == 200:
+                        return
+                last = r.status_code
+            except requests.RequestException as e:
+                last = e
+            state = self.compose("ps", check=False).stdout
+            if "Exit" in state or "exited" in state:
+                break
+            time.sleep(1)
+        raise RuntimeError(f"the hub did not answer on {self.url} ({last}):\n{self.logs(tail=80)}")
+
+    def wait_for_health_status(self, service: str, want="healthy", timeout=150) -> str:
+        deadline = time.monotonic() + timeout
+        status = None
+        while time.monotonic() < deadline:
+            status = (self.inspect(service)["State"].get("Health") or {}).get("Status")
+            if status == want or status == "unhealthy":
+                return status
+            time.sleep(2)
+        return status
+
+    def initial_admin_password(self) -> str | None:
+        m = re.search(r"initial password: (\S+)", self.logs("hub"))
+        return m.group(1) if m else None
+
+
+class HubUser:
+    """A browser-like session of one user: PAM login form, then a token."""
+
+    def __init__(self, stack: Stack, name: str, password: str):
+        self.stack, self.name, self.password = stack, name, password
+        self.session = requests.Session()
+        self.token = None
+
+    def xsrf(self) -> str | None:
+        for cookie in self.session.cookies:
+            if cookie.name == "_xsrf" and cookie.path.startswith("/hub"):
+                return cookie.value
+        return None
+
+    def login(self) -> bool:
+        base = self.stack.url
+        self.session.get(base + "/hub/login", timeout=30).raise_for_status()
+        r = self.session.post(base + "/hub/login",
+                              data={"username": self.name, "password": self.password,
+                                    "_xsrf": self.xsrf()},
+                              allow_redirects=False, timeout=60)
+        return r.status_code == 302 and "/hub/login" not in r.headers.get("Location", "")
+
+    def make_token(self) -> str:
+        r = self.session.post(self.stack.url + f"/hub/api/users/{self.name}/tokens",
+                              json={"note": "e2e", "expires_in": 3600},
+                              headers={"X-XSRFToken": self.xsrf()},
+                              timeout=30)
+        r.raise_for_status()
+        self.token = r.json()["token"]
+        return self.token
+
+    def api(self, method: str, path: str, **kw) -> requests.Response:
+        """A request with the user's token (hub API, services, single-user server)."""
+        headers = kw.pop("headers", {})
+        headers["Authorization"] = f"token {self.token}"
+        return requests.request(method, self.stack.url + path, headers=headers, timeout=kw.pop("timeout", 60), **kw)
+
+    def start_server(self, timeout=120) -> dict:
+        r = self.api("POST", f"/hub/api/users/{self.name}/server")
+        assert r.status_code in (201, 202, 400), r.text  # 400: already running
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            model = self.api("GET", f"/hub/api/users/{self.name}").json()
+            server = (model.get("servers") or {}).get("")
+            if server and server.get("ready"):
+                return server
+            time.sleep(1)
+        raise AssertionError(f"the server of {self.name} did not start:\n{self.stack.logs('hub', tail=60)}")
+
+    def stop_server(self):
+        self.api("DELETE", f"/hub/api/users/{self.name}/server")

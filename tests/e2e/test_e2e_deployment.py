@@ -1,0 +1,252 @@
+"""End-to-end: the product as the README starts it, on a real Docker engine.
+
+One compose project for the whole module, in order: the hub answers, the
+first admin logs in, accounts are imported (CLI, and the service's JSON API),
+a student logs in through PAM and starts a server, the Docker socket stays in
+the sidecar, and recreating the containers (volumes kept) loses nothing.
+"""
+import json
+import socket
+import subprocess
+import time
+
+import pytest
+import requests
+
+from e2e_stack import DOCKER, HubUser
+
+# The first admin gets a non-default name and no password: the entrypoint
+# must generate one, print it once and keep it in a 0600 file.
+ADMIN = "e2eadmin"
+STACK_ENV = {"JHUB_ADMIN_USER": ADMIN}
+HUB_API = "http://127.0.0.1:8081/hub/api"
+TOKEN_FILE = "/srv/jupyterhub/jhub-admin-api-token"
+
+
+@pytest.fixture(scope="module")
+def admin(stack):
+    password = stack.initial_admin_password()
+    assert password, "the hub logs do not show the generated first-admin password:\n" + stack.logs("hub", tail=60)
+    user = HubUser(stack, ADMIN, password)
+    assert user.login(), "the first admin cannot log in with the generated password"
+    user.make_token()
+    return user
+
+
+@pytest.fixture(scope="module")
+def accounts(stack, tmp_path_factory):
+    """Two students and a teacher imported with the CLI inside the hub container."""
+    import secrets
+
+    people = {
+        "eleve1": ("student", "Élise", "Durand"),
+        "eleve2": ("student", "Hugo", "Martin"),
+        "prof1": ("teacher", "Anne", "Lefèvre"),
+    }
+    passwords = {login: "E2e-" + secrets.token_urlsafe(9) for login in people}
+    roster = tmp_path_factory.mktemp("roster") / "classe.csv"
+    lines = ["login;password;role;class;first_name;last_name"]
+    lines += [f"{login};{passwords[login]};{role};2nde1;{first};{last}"
+              for login, (role, first, last) in people.items()]
+    roster.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    stack.copy_to("hub", roster, "/tmp/classe.csv")
+    res = stack.exec("hub", "bash", "-c",
+                     f"JUPYTERHUB_API_URL={HUB_API} JUPYTERHUB_API_TOKEN=$(cat {TOKEN_FILE}) "
+                     "jhub-admin import /tmp/classe.csv --json; rc=$?; rm -f /tmp/classe.csv; exit $rc")
+    return {"passwords": passwords, "people": people, "import_output": res.stdout}
+
+
+# uids of the processes running jupyterhub-singleuser (no procps in the image).
+SINGLEUSER_OWNERS = """
+import os
+for pid in filter(str.isdigit, os.listdir('/proc')):
+    try:
+        cmd = open(f'/proc/{pid}/cmdline', 'rb').read()
+        if b'jupyterhub-singleuser' in cmd:
+            print(os.stat(f'/proc/{pid}').st_uid)
+    except OSError:
+        pass
+"""
+
+
+def uid_of(stack, login):
+    return stack.exec("hub", "id", "-u", login).stdout.strip()
+
+
+# --- basic run ---------------------------------------------------------------
+
+def test_hub_answers(stack):
+    r = requests.get(stack.url + "/hub/health", timeout=10)
+    assert r.status_code == 200
+    r = requests.get(stack.url + "/hub/login", timeout=10)
+    assert r.status_code == 200 and "password" in r.text.lower()
+
+
+def test_first_admin_logs_in(stack, admin):
+    me = admin.api("GET", "/hub/api/user").json()
+    assert me["name"] == ADMIN and me["admin"] is True
+    # Kept once, 0600, on the data volume; printed once in the logs.
+    res = stack.exec("hub", "stat", "-c", "%a %U", "/srv/jupyterhub/initial-admin-password")
+    assert res.stdout.split() == ["600", "root"]
+    assert stack.exec("hub", "cat", "/srv/jupyterhub/initial-admin-password").stdout.strip() == admin.password
+    assert stack.logs("hub").count(admin.password) == 1
+    # A wrong password is refused.
+    assert not HubUser(stack, ADMIN, admin.password + "x").login()
+
+
+def test_exchange_and_secret_prepared(stack):
+    assert stack.exec("hub", "stat", "-c", "%a %U", "/srv/nbgrader/exchange").stdout.split() == ["1777", "root"]
+    assert stack.exec("hub", "stat", "-c", "%a %U", "/srv/jupyterhub-secrets/sidecar.secret").stdout.split() \
+        == ["600", "root"]
+
+
+def test_cli_import_creates_local_and_hub_accounts(stack, admin, accounts):
+    for login, (role, _, _) in accounts["people"].items():
+        uid = int(uid_of(stack, login))
+        assert uid >= 1000
+        assert stack.exec("hub", "stat", "-c", "%a %u", f"/home/{login}").stdout.split() == ["700", str(uid)]
+        model = admin.api("GET", f"/hub/api/users/{login}")
+        assert model.status_code == 200, f"{login} is not a hub user: {model.text}"
+    groups = {g["name"]: g for g in admin.api("GET", "/hub/api/groups").json()}
+    assert set(groups["students"]["users"]) >= {"eleve1", "eleve2"}
+    assert "prof1" in groups["teachers"]["users"]
+
+
+def test_import_through_service_json_api(stack, admin):
+    """Import a class list through the admin service's JSON API (preview, then apply)."""
+    base = "/services/jhub-admin/api/imports"
+    probe = admin.api("GET", base, allow_redirects=False)
+    if probe.status_code == 404:
+        pytest.skip(f"the service's JSON API {base} does not exist yet (404)")
+    roster = "login;password;role;class\nsvc-eleve1;Svc-Passw0rd-1;student;1ere2\n"
+    r = admin.api("POST", base, files={"file": ("classe.csv", roster.encode(), "text/csv")},
+                  allow_redirects=False)
+    assert r.status_code in (200, 201, 202), r.text
+    body = r.json()
+    # The service answers with a preview (plan) and an id to apply it.
+    assert [a["login"] for a in body["plan"]["create"]] == ["svc-eleve1"], body
+    r = admin.api("POST", f"{base}/{body['id']}/apply", json={})
+    assert r.status_code in (200, 201, 202), r.text
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if admin.api("GET", "/hub/api/users/svc-eleve1").status_code == 200 and \
+                stack.exec("hub", "id", "svc-eleve1", check=False).returncode == 0:
+            break
+        time.sleep(1)
+    else:
+        raise AssertionError("the service import did not create svc-eleve1")
+    assert HubUser(stack, "svc-eleve1", "Svc-Passw0rd-1").login()
+
+
+def test_non_admin_cannot_see_the_service(stack, accounts):
+    student = HubUser(stack, "eleve2", accounts["passwords"]["eleve2"])
+    assert student.login()
+    student.make_token()
+    r = student.api("GET", "/services/jhub-admin/", allow_redirects=False)
+    assert r.status_code in (403, 404), (r.status_code, r.text[:300])
+
+
+def test_student_logs_in_and_starts_a_server(stack, accounts):
+    student = HubUser(stack, "eleve1", accounts["passwords"]["eleve1"])
+    assert student.login(), "eleve1 cannot log in through PAM"
+    student.make_token()
+    student.start_server()
+    # Write a file through the student's own Jupyter server.
+    r = student.api("PUT", "/user/eleve1/api/contents/devoir.txt",
+                    json={"type": "file", "format": "text", "content": "bonjour e2e\n"})
+    assert r.status_code in (200, 201), r.text
+    uid = uid_of(stack, "eleve1")
+    assert stack.exec("hub", "cat", "/home/eleve1/devoir.txt").stdout == "bonjour e2e\n"
+    assert stack.exec("hub", "stat", "-c", "%u", "/home/eleve1/devoir.txt").stdout.strip() == uid
+    # The server runs as the student, not as root.
+    owners = stack.exec("hub", "python3", "-c", SINGLEUSER_OWNERS).stdout.split()
+    assert owners and set(owners) == {uid}, owners
+    student.stop_server()
+
+
+def test_a_wrong_password_or_unmanaged_account_is_refused(stack, accounts):
+    assert not HubUser(stack, "eleve1", "not-the-password").login()
+    assert not HubUser(stack, "root", "root").login()
+
+
+def test_containers_are_healthy(stack):
+    assert stack.wait_for_health_status("hub") == "healthy"
+    assert stack.wait_for_health_status("sidecar") == "healthy"
+
+
+# --- the Docker socket stays in the sidecar ----------------------------------
+
+def test_hub_container_has_no_docker_socket(stack):
+    hub = stack.inspect("hub")
+    sources = [m.get("Source", "") for m in hub["Mounts"]]
+    assert not any("docker.sock" in src for src in sources), sources
+    assert stack.exec("hub", "test", "-e", "/var/run/docker.sock", check=False).returncode != 0
+    assert not any(e.startswith("DOCKER_HOST=") for e in hub["Config"]["Env"])
+    assert not hub["HostConfig"].get("Privileged")
+    # ...and the sidecar is the one that has it.
+    sidecar = stack.inspect("sidecar")
+    assert any(m.get("Source") == "/var/run/docker.sock" for m in sidecar["Mounts"])
+
+
+def test_no_sidecar_port_is_reachable_from_the_host(stack):
+    sidecar = stack.inspect("sidecar")
+    published = {port: bindings for port, bindings in (sidecar["NetworkSettings"]["Ports"] or {}).items()
+                 if bindings}
+    assert published == {}, f"the sidecar publishes ports: {published}"
+    assert not sidecar["HostConfig"].get("PortBindings")
+    # Only on the internal network shared with the hub.
+    networks = sidecar["NetworkSettings"]["Networks"]
+    assert list(networks) == [f"{stack.project}_backend"]
+    net = json.loads(subprocess.run([DOCKER, "network", "inspect", f"{stack.project}_backend"],
+                                    capture_output=True, text=True, check=True).stdout)[0]
+    assert net["Internal"] is True
+    # Nothing listens on the host for it.
+    with socket.socket() as s:
+        s.settimeout(2)
+        assert s.connect_ex(("127.0.0.1", 8750)) != 0 or _port_is_not_ours(8750)
+    # The hub reaches it by name over the internal network.
+    res = stack.exec("hub", "python3", "-c",
+                     "import urllib.request; print(urllib.request.urlopen('http://sidecar:8750/health', timeout=10).status)")
+    assert res.stdout.strip() == "200"
+
+
+def _port_is_not_ours(port):
+    """Another program on this machine may use 8750; it is then not our sidecar."""
+    for cid in subprocess.run([DOCKER, "ps", "-q"], capture_output=True, text=True).stdout.split():
+        out = subprocess.run([DOCKER, "port", cid], capture_output=True, text=True).stdout
+        if f":{port}" in out:
+            return False
+    return True
+
+
+# --- recreation: down (volumes kept), up --------------------------------------
+
+def test_recreation_keeps_accounts_passwords_uids_and_files(stack, admin, accounts):
+    logins = sorted(accounts["passwords"])
+    uids = {login: uid_of(stack, login) for login in [ADMIN, *logins]}
+    before = stack.exec("hub", "stat", "-c", "%u %g %a %s", "/home/eleve1/devoir.txt").stdout
+    old_hub = stack.container("hub")
+
+    stack.down(volumes=False)
+    stack.up()
+    stack.wait_for_hub()
+    assert stack.container("hub") != old_hub, "the hub container was not recreated"
+
+    # The admin password is not generated again, and still works.
+    assert stack.logs("hub").count("initial password") == 0
+    assert HubUser(stack, ADMIN, admin.password).login()
+    for login in logins:
+        assert uid_of(stack, login) == uids[login], f"uid of {login} changed"
+        assert HubUser(stack, login, accounts["passwords"][login]).login(), f"{login} lost its password"
+    assert uid_of(stack, ADMIN) == uids[ADMIN]
+    assert stack.exec("hub", "stat", "-c", "%u %g %a %s", "/home/eleve1/devoir.txt").stdout == before
+    assert stack.exec("hub", "cat", "/home/eleve1/devoir.txt").stdout == "bonjour e2e\n"
+
+    # The student can start a server again and sees the file.
+    student = HubUser(stack, "eleve1", accounts["passwords"]["eleve1"])
+    assert student.login()
+    student.make_token()
+    student.start_server()
+    r = student.api("GET", "/user/eleve1/api/contents/devoir.txt")
+    assert r.status_code == 200 and r.json()["content"] == "bonjour e2e\n"
+    student.stop_server()
