@@ -1,0 +1,259 @@
+"""Base handlers of the admin service: admins only, XSRF on every state change, French first.
+
+Every page and API handler of the service (and of plugged page modules) derives from
+:class:`BaseHandler` (HTML pages) or :class:`APIHandler` (JSON). Both:
+
+- authenticate through the hub (``HubOAuthenticated``: OAuth cookie, or an ``Authorization:
+  token ...`` header carrying a hub API token);
+- accept only hub users whose model has ``admin: true`` (:meth:`check_hub_user`); anybody else
+  gets 403, on every URL;
+- check the XSRF token of every state-changing request (``_xsrf`` form field or ``X-XSRFToken``
+  header), except for requests authenticated by an ``Authorization`` header (API scripts: a
+  token cannot be sent by a foreign page);
+- pick French or English from the browser (``Accept-Language``), French by default.
+"""
+import datetime
+import hmac
+import json
+import logging
+import traceback
+from http.client import responses
+from urllib.parse import urlencode
+
+from jupyterhub.services.auth import HubOAuthenticated, UserNotAllowed
+from jupyterhub.utils import url_path_join
+from tornado import web
+
+from . import i18n
+
+log = logging.getLogger("jhub_admin_service.service")
+
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+FLASH_COOKIE = "jhub-admin-flash"
+
+
+class AdminAuthMixin(HubOAuthenticated):
+    """Admin-only authentication and XSRF, for any tornado RequestHandler subclass."""
+
+    #: Set by handlers that read their body in a streaming way (uploads): the body is not
+    #: parsed in prepare(), so they call ``self.check_xsrf()`` themselves once it is.
+    deferred_xsrf = False
+    #: JSON errors and no redirection to the login page.
+    is_api = False
+
+    _refused_user = None
+    _xsrf_checked = False
+
+    # Authentication
+
+    def check_hub_user(self, model):
+        """The hub's own access check (``access:services``), then the admin field itself."""
+        model = super().check_hub_user(model)
+        if model.get("kind", "user") != "user" or not model.get("admin"):
+            self._refused_user = model.get("name")
+            raise UserNotAllowed(model)
+        return model
+
+    @property
+    def token_authenticated(self):
+        """Authenticated by an ``Authorization`` header (not by the OAuth cookie)."""
+        return bool(getattr(self, "_token_authenticated", False)
+                    and self.request.headers.get("Authorization"))
+
+    async def prepare(self):
+        user = self.current_user
+        if user is None:
+            if self._refused_user or self.request.headers.get("Authorization"):
+                raise web.HTTPError(403, "This service is reserved to the hub's administrators.")
+            if self.is_api or self.request.method not in SAFE_METHODS:
+                raise web.HTTPError(403, "Not authenticated: log in on the hub first.")
+            self.redirect(self.get_login_url())
+            return
+        if not self.deferred_xsrf:
+            self.check_xsrf()
+
+    # XSRF. tornado calls check_xsrf_cookie() before authentication, and the hub's cookie
+    # authentication calls it too; both are deferred to check_xsrf(), which runs once the
+    # user is known, so that token-authenticated requests can skip it and cookie ones never.
+
+    def check_xsrf_cookie(self):
+        return
+
+    def check_xsrf(self):
+        if self._xsrf_checked or self.request.method in SAFE_METHODS:
+            return
+        self._xsrf_checked = True
+        if self.token_authenticated:
+            return
+        token = (self.get_argument("_xsrf", None) or self.request.headers.get("X-XSRFToken")
+                 or self.request.headers.get("X-CSRFToken"))
+        if not token:
+            raise web.HTTPError(403, "XSRF token missing: reload the page and try again.")
+        if not hmac.compare_digest(token.encode("utf-8", "replace"), self.xsrf_token):
+            raise web.HTTPError(403, "XSRF token invalid: reload the page and try again.")
+
+    # Locale
+
+    def get_browser_locale(self, default=i18n.DEFAULT_LANGUAGE):
+        return super().get_browser_locale(default)
+
+    def _(self, message, plural=None, count=None):
+        return i18n.translate(self.locale, message, plural, count)
+
+    def engine_text(self, message):
+        """An English message of the engine (rejection reason, file error), translated."""
+        return i18n.translate_engine(self.locale, str(message))
+
+    # Context
+
+    @property
+    def ctx(self):
+        """The service's shared state: see app.ServiceContext."""
+        return self.settings["jhub_admin"]
+
+    @property
+    def prefix(self):
+        return self.ctx.prefix
+
+    def url(self, *parts, **query):
+        """An absolute path under the service's prefix, e.g. self.url("accounts", page=2)."""
+        path = url_path_join(self.prefix, *[str(p) for p in parts]) if parts else self.prefix
+        query = {k: v for k, v in query.items() if v not in (None, "")}
+        return path + ("?" + urlencode(query) if query else "")
+
+    @property
+    def admin_name(self):
+        return (self.current_user or {}).get("name", "")
+
+
+class BaseHandler(AdminAuthMixin, web.RequestHandler):
+    """An HTML page of the admin service. Render with :meth:`render_page`."""
+
+    def get_template_namespace(self):
+        ns = super().get_template_namespace()
+        ns.update(
+            _=self._, engine_text=self.engine_text, url=self.url, prefix=self.prefix,
+            hub_prefix=self.ctx.hub_prefix, nav=self.ctx.nav_entries(), user=self.current_user,
+            lang=self.locale.code[:2], languages=i18n.LANGUAGES, active=getattr(self, "nav_key", ""),
+            fmt_bytes=fmt_bytes, fmt_time=self.fmt_time, fmt_ago=self.fmt_ago, flash=self.pop_flash(),
+            json_dumps=json.dumps,
+        )
+        return ns
+
+    def render_page(self, template, **namespace):
+        """Render a template of service/templates (it extends layout.html)."""
+        self.set_header("Cache-Control", "no-store")
+        return self.render(template, **namespace)
+
+    # Flash messages, shown once on the next page (after a POST/redirect)
+
+    def flash(self, message, level="success"):
+        self.set_signed_cookie(FLASH_COOKIE, json.dumps([level, message]), expires_days=None,
+                               path=self.prefix, httponly=True)
+
+    def pop_flash(self):
+        if getattr(self, "_flash_popped", False):
+            return self._flash
+        self._flash_popped = True
+        self._flash = None
+        raw = self.get_signed_cookie(FLASH_COOKIE, max_age_days=1)
+        if raw:
+            self.clear_cookie(FLASH_COOKIE, path=self.prefix)
+            try:
+                level, message = json.loads(raw)
+                self._flash = {"level": level, "message": message}
+            except ValueError:
+                pass
+        return self._flash
+
+    def fmt_time(self, value):
+        """A timestamp (epoch seconds or ISO 8601) as a local date and time."""
+        if value in (None, "", 0):
+            return "—"
+        try:
+            if isinstance(value, str):
+                when = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+            else:
+                when = datetime.datetime.fromtimestamp(value, datetime.timezone.utc)
+        except (ValueError, OverflowError, OSError):
+            return str(value)
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=datetime.timezone.utc)
+        when = when.astimezone()
+        return when.strftime("%d/%m/%Y %H:%M") if self.locale.code.startswith("fr") else when.strftime(
+            "%Y-%m-%d %H:%M")
+
+    def fmt_ago(self, value):
+        """How long ago an ISO timestamp was, e.g. '12 min'."""
+        if not value:
+            return "—"
+        try:
+            when = datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            return str(value)
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=datetime.timezone.utc)
+        minutes = int((datetime.datetime.now(datetime.timezone.utc) - when).total_seconds() // 60)
+        if minutes < 60:
+            return self._("%(n)d min") % {"n": max(minutes, 0)}
+        if minutes < 48 * 60:
+            return self._("%(n)d h") % {"n": minutes // 60}
+        return self._("%(n)d days") % {"n": minutes // 1440}
+
+    def write_error(self, status_code, **kwargs):
+        message = self._reason
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, web.HTTPError) and exc.log_message:
+            message = exc.log_message % exc.args if exc.args else exc.log_message
+        if self.settings.get("serve_traceback") and "exc_info" in kwargs:
+            message += "\n" + "".join(traceback.format_exception(*kwargs["exc_info"]))
+        try:
+            self.render("error.html", status_code=status_code, title=responses.get(status_code, "Error"),
+                        message=self.engine_text(message))
+        except Exception:  # the error page itself failed: plain text
+            log.exception("error page")
+            self.set_header("Content-Type", "text/plain; charset=UTF-8")
+            self.finish(f"{status_code}: {message}")
+
+
+class APIHandler(AdminAuthMixin, web.RequestHandler):
+    """A JSON endpoint under PREFIX/api/. Errors come back as {"error": message, "status": code}."""
+
+    is_api = True
+
+    def set_default_headers(self):
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.set_header("Cache-Control", "no-store")
+
+    def write_json(self, data, status=200):
+        self.set_status(status)
+        self.finish(json.dumps(data, ensure_ascii=False, indent=1))
+
+    def json_body(self):
+        if not self.request.body:
+            return {}
+        try:
+            data = json.loads(self.request.body)
+        except ValueError:
+            raise web.HTTPError(400, "The request body is not valid JSON.") from None
+        if not isinstance(data, dict):
+            raise web.HTTPError(400, "The request body must be a JSON object.")
+        return data
+
+    def write_error(self, status_code, **kwargs):
+        message = self._reason
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, web.HTTPError) and exc.log_message:
+            message = exc.log_message % exc.args if exc.args else exc.log_message
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.finish(json.dumps({"status": status_code, "error": message}, ensure_ascii=False))
+
+
+def fmt_bytes(n):
+    if n is None:
+        return "—"
+    n = float(n)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(n) < 1024 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024

@@ -1,0 +1,142 @@
+"""Dashboard: accounts by role and class, running servers, disk use, last export, warnings."""
+import asyncio
+import collections
+import logging
+import os
+import shutil
+import time
+
+from jupyterhub.utils import url_path_join
+
+from .base import APIHandler, BaseHandler
+from .i18n import N_
+
+log = logging.getLogger(__name__)
+
+NAV = {"key": "dashboard", "label": N_("Dashboard"), "path": "", "order": 10}
+DU_REFRESH = 600  # seconds between two measures of a folder's size
+
+_sizes = {}  # path -> {"bytes": int | None, "measured": float, "task": Task | None}
+
+
+async def _du(path):
+    proc = await asyncio.create_subprocess_exec(
+        "du", "-s", "-x", "-B1", path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), 300)
+    except asyncio.TimeoutError:
+        proc.kill()
+        return None
+    try:
+        return int(out.split()[0])
+    except (IndexError, ValueError):
+        return None
+
+
+def folder_size(path):
+    """The size of a folder, measured in the background (None while the first measure runs)."""
+    entry = _sizes.setdefault(path, {"bytes": None, "measured": 0.0, "task": None})
+    stale = time.time() - entry["measured"] > DU_REFRESH
+    if stale and (entry["task"] is None or entry["task"].done()) and os.path.isdir(path):
+        async def measure():
+            entry["bytes"] = await _du(path)
+            entry["measured"] = time.time()
+        entry["task"] = asyncio.ensure_future(measure())
+    return entry["bytes"]
+
+
+def disk(path):
+    out = {"path": path, "exists": os.path.isdir(path), "used": None, "total": None, "free": None,
+           "percent": None, "size": None}
+    if out["exists"]:
+        usage = shutil.disk_usage(path)
+        out.update(used=usage.used, total=usage.total, free=usage.free,
+                   percent=round(100 * usage.used / usage.total) if usage.total else None,
+                   size=folder_size(path))
+    return out
+
+
+async def gather(ctx):
+    """Everything the dashboard shows, as JSON-ready data (warnings are English msgids + values)."""
+    accounts = ctx.reader.accounts()
+    roles = collections.Counter(a.role for a in accounts if not a.disabled)
+    classes = collections.defaultdict(lambda: {"student": 0, "teacher": 0, "admin": 0})
+    for a in accounts:
+        if not a.disabled:
+            for klass in a.classes:
+                classes[klass][a.role] += 1
+    warnings = []
+    initial = [a.login for a in accounts if a.role == "admin" and a.initial_password and not a.disabled]
+    if initial:
+        warnings.append({"level": "warning", "text": N_(
+            "The admin account(s) %(logins)s still have their initial password: log in as them and change it "
+            "(in a terminal: passwd)."), "values": {"logins": ", ".join(initial)}})
+    servers = None
+    try:
+        servers = await asyncio.wait_for(ctx.hub.running_servers(), 10) if ctx.hub.configured else None
+    except Exception as exc:  # hub down or refusing: say so, show the rest
+        warnings.append({"level": "danger", "text": N_("JupyterHub did not answer: %(error)s"),
+                         "values": {"error": str(exc)}})
+    report = ctx.startup_report
+    if report.get("state") == "failed":
+        warnings.append({"level": "danger", "text": N_("The start-up reconcile of hub users and groups failed: "
+                                                       "%(error)s"), "values": {"error": report.get("message")}})
+    for job in ctx.jobs.interrupted_at_start:
+        warnings.append({"level": "warning", "text": N_(
+            "Job %(id)s (%(kind)s) was interrupted by a restart of the service: check its result and run it "
+            "again if needed."), "values": {"id": job.id, "kind": job.kind}, "job": job.id})
+    disks = {"home": disk(ctx.home_root), "exchange": disk(ctx.exchange_root)}
+    for d in disks.values():
+        if d["percent"] is not None and d["percent"] >= 90:
+            warnings.append({"level": "danger", "text": N_("The disk holding %(path)s is %(percent)s %% full."),
+                             "values": {"path": d["path"], "percent": d["percent"]}})
+    export = await last_export(ctx)
+    if export.get("state") == "ok" and export.get("archive"):
+        age_days = (time.time() - (export["archive"].get("created_ts") or time.time())) / 86400
+        if age_days > 7:
+            warnings.append({"level": "warning", "text": N_("The last export is %(days)d days old."),
+                             "values": {"days": int(age_days)}})
+    elif export.get("state") == "ok":
+        warnings.append({"level": "warning", "text": N_("No export has been made yet."), "values": {}})
+    return {
+        "accounts": {"total": len(accounts), "disabled": sum(a.disabled for a in accounts),
+                     "by_role": {r: roles.get(r, 0) for r in ("student", "teacher", "admin")},
+                     "by_class": {k: classes[k] for k in sorted(classes)}},
+        "servers": None if servers is None else {"running": len(servers), "users": sorted(servers)},
+        "disks": disks,
+        "export": export,
+        "warnings": warnings,
+        "jobs": [j.to_json() for j in ctx.jobs.list()[:5]],
+        "startup_reconcile": report,
+    }
+
+
+async def last_export(ctx):
+    client = ctx.exports()
+    if client is None:
+        return {"state": "not_configured"}
+    try:
+        archives = await asyncio.wait_for(client.list_archives(), 5)
+    except Exception as exc:  # sidecar down: the dashboard still shows
+        return {"state": "unavailable", "error": str(exc)}
+    return {"state": "ok", "archive": archives[0] if archives else None, "count": len(archives)}
+
+
+class DashboardHandler(BaseHandler):
+    nav_key = "dashboard"
+
+    async def get(self):
+        data = await gather(self.ctx)
+        self.render_page("dashboard.html", data=data)
+
+
+class DashboardAPIHandler(APIHandler):
+    async def get(self):
+        self.write_json(await gather(self.ctx))
+
+
+def routes(prefix):
+    return [
+        (prefix, DashboardHandler),
+        (url_path_join(prefix, "api/dashboard"), DashboardAPIHandler),
+    ]
