@@ -9,6 +9,7 @@ import fcntl
 import logging
 import os
 import pwd
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -38,10 +39,19 @@ class Report:
     hub: dict = field(default_factory=dict)
     credentials: list = field(default_factory=list)  # clear passwords: shown once, never logged
     warnings: list = field(default_factory=list)
+    seconds: dict = field(default_factory=dict)  # time spent per stage
 
     def to_json(self):
         return {"counts": self.counts, "local": self.local, "hub": self.hub, "warnings": self.warnings,
-                "credentials": len(self.credentials)}
+                "credentials": len(self.credentials), "seconds": {k: round(v, 3) for k, v in self.seconds.items()}}
+
+    @contextmanager
+    def stage(self, name):
+        start = time.monotonic()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.monotonic() - start
 
 
 def noop_progress(stage, done, total):
@@ -81,11 +91,13 @@ class AccountManager:
             report = Report(counts=plan.counts())
             with_password = [p for p in plan.create + plan.update if p.password]
             progress("hashing", 0, len(with_password))
-            hashes = await asyncio.get_running_loop().run_in_executor(
-                None, hash_many, [p.password for p in with_password], self.settings.hash_workers or None)
+            with report.stage("hashing"):
+                hashes = await asyncio.get_running_loop().run_in_executor(
+                    None, hash_many, [p.password for p in with_password], self.settings.hash_workers or None)
             hash_of = {p.login: h for p, h in zip(with_password, hashes)}
             progress("hashing", len(with_password), len(with_password))
-            self._write_plan(plan, hash_of)
+            with report.stage("registry"):
+                self._write_plan(plan, hash_of)
             report.credentials = [
                 {"login": p.login, "password": p.password, "role": p.role, "classes": list(p.classes),
                  "first_name": p.first_name, "last_name": p.last_name}
@@ -120,13 +132,15 @@ class AccountManager:
     async def _reconcile(self, report, progress, local=True, hub=True):
         if local and self.settings.manage_local_accounts:
             progress("local accounts", 0, 1)
-            report.local = await asyncio.get_running_loop().run_in_executor(None, self._reconcile_local)
+            with report.stage("local accounts"):
+                report.local = await asyncio.get_running_loop().run_in_executor(None, self._reconcile_local)
             progress("local accounts", 1, 1)
         if hub:
             if self.hub.configured:
                 progress("hub", 0, 1)
                 try:
-                    report.hub = await self._reconcile_hub()
+                    with report.stage("hub"):
+                        report.hub = await self._reconcile_hub()
                 except (OSError, hubmod.HubUnreachable) as exc:
                     report.warnings.append(f"JupyterHub not reachable ({exc}): local accounts are done; hub "
                                            "users and groups will follow with `jhub-admin reconcile`.")

@@ -1,0 +1,140 @@
+"""Import benchmark (issue 2): jhub-admin against the floor and the historical per-account loop.
+
+Run as root: python bench/import_bench.py [--accounts 1500]
+
+Everything runs in private mount namespaces (tests/sandbox.py): the host's /etc is never touched.
+Measured in one run, on this machine:
+- floor: one `chpasswd` batch hashing the same passwords (PAM, yescrypt), accounts pre-made;
+- naive: useradd + chpasswd + mkdir + chown per account, as the historical bash importer did;
+- jhub-admin: a full import (local accounts, homes, hub users and groups against a running hub);
+- re-import of the unchanged roster; a dry run of a 40,000-line file; the importer's peak RSS.
+Targets: jhub-admin <= 1.3x floor and >= 3x faster than naive; re-import <= 2 s with zero hashing;
+40,000-line dry run <= 10 s; memory <= 150 MB.
+"""
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from hubtools import RunningHub  # noqa: E402
+from sandbox import Sandbox  # noqa: E402
+
+CLI = [sys.executable, "-m", "jhub_admin_service.cli"]
+
+
+def roster_rows(n_accounts, n_teachers=50, n_classes=40):
+    rows = []
+    for i in range(n_accounts - n_teachers):
+        rows.append((f"eleve{i:04d}", f"pw-eleve-{i:04d}", "eleve", f"C{i % n_classes:02d}"))
+    for i in range(n_teachers):
+        rows.append((f"prof{i:03d}", f"pw-prof-{i:03d}", "prof", ""))
+    return rows
+
+
+def write_roster(path, rows):
+    path.write_text("login;password;role;classe\n" + "".join(";".join(r) + "\n" for r in rows))
+
+
+def timed(fn):
+    start = time.monotonic()
+    result = fn()
+    return time.monotonic() - start, result
+
+
+def measure_floor(rows, workdir):
+    box = Sandbox(workdir / "floor")
+    try:
+        lines = "".join(f"{login}::{20000 + i}:{20000 + i}::/home/{login}:/bin/bash\n"
+                        for i, (login, *_rest) in enumerate(rows))
+        box.run(["newusers"], input=lines, check=False)  # untimed: the accounts exist before the floor
+        batch = "".join(f"{login}:{password}\n" for login, password, *_ in rows)
+        seconds, _ = timed(lambda: box.run(["chpasswd"], input=batch))
+        assert box.shadow()[rows[0][0]].startswith("$y$")
+        return seconds
+    finally:
+        box.cleanup()
+
+
+def measure_naive(rows, workdir):
+    box = Sandbox(workdir / "naive")
+    script = workdir / "naive.sh"
+    # The historical importer: one process chain per account.
+    script.write_text(
+        "while IFS=';' read -r login password role classe; do\n"
+        "  useradd -M -s /bin/bash \"$login\"\n"
+        "  echo \"$login:$password\" | chpasswd\n"
+        "  mkdir -p \"/home/$login\"\n"
+        "  chown \"$login:$login\" \"/home/$login\"\n"
+        "done < \"$1\"\n")
+    data = workdir / "naive.csv"
+    data.write_text("".join(";".join(r) + "\n" for r in rows))
+    try:
+        seconds, _ = timed(lambda: box.run(["bash", str(script), str(data)]))
+        return seconds
+    finally:
+        box.cleanup()
+
+
+def measure_jhub_admin(rows, workdir):
+    box = Sandbox(workdir / "jhub")
+    hub = RunningHub(box).start()
+    roster = workdir / "roster.csv"
+    write_roster(roster, rows)
+    env = hub.cli_env()
+    try:
+        cmd = [*CLI, "import", str(roster), "--json", "--credentials", str(workdir / "creds.csv")]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        seconds, proc = timed(lambda: box.run(cmd, env=env))
+        peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        report = json.loads(proc.stdout)
+        assert report["local"]["created"] == len(rows) and report["hub"]["created"] == len(rows), report
+        again, proc2 = timed(lambda: box.run([*CLI, "import", str(roster), "--json"], env=env))
+        report2 = json.loads(proc2.stdout)
+        assert report2["counts"]["create"] == 0 and report2["local"]["passwords_set"] == 0, report2
+        hashed_again = report2["credentials"]
+        return seconds, again, hashed_again, max(peak_kb, before) / 1024
+    finally:
+        hub.stop()
+        box.cleanup()
+
+
+def measure_dry_run(workdir, lines=40_000):
+    big = workdir / "big.csv"
+    write_roster(big, roster_rows(lines, n_teachers=100, n_classes=200))
+    registry = workdir / "empty.sqlite"
+    cmd = [*CLI, "--registry", str(registry), "import", str(big), "--dry-run", "--json"]
+    seconds, proc = timed(lambda: subprocess.run(cmd, capture_output=True, check=True))
+    assert json.loads(proc.stdout)["counts"]["create"] == lines
+    assert not registry.exists()
+    return seconds
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--accounts", type=int, default=1500)
+    args = parser.parse_args()
+    rows = roster_rows(args.accounts)
+    with tempfile.TemporaryDirectory(prefix="jhub-bench-") as tmp:
+        workdir = Path(tmp)
+        floor = measure_floor(rows, workdir)
+        print(f"floor (one chpasswd batch, {len(rows)} passwords): {floor:8.2f} s", flush=True)
+        ours, again, hashed_again, rss_mb = measure_jhub_admin(rows, workdir)
+        print(f"jhub-admin full import (local + homes + hub):      {ours:8.2f} s", flush=True)
+        naive = measure_naive(rows, workdir)
+        print(f"naive per-account loop (useradd/chpasswd/mkdir/chown): {naive:8.2f} s", flush=True)
+        dry = measure_dry_run(workdir)
+    print()
+    print(f"jhub-admin / floor         = {ours / floor:5.2f}x   (target <= 1.30x)")
+    print(f"naive / jhub-admin         = {naive / ours:5.2f}x   (target >= 3x)")
+    print(f"re-import unchanged        = {again:5.2f} s, passwords hashed: {hashed_again}   (target <= 2 s, 0)")
+    print(f"dry run of 40,000 lines    = {dry:5.2f} s   (target <= 10 s)")
+    print(f"importer peak RSS          = {rss_mb:5.1f} MB   (target <= 150 MB)")
+
+
+if __name__ == "__main__":
+    main()
