@@ -24,7 +24,6 @@ setup(
         "jupyterhub>=6.1,<6.2",
         "tornado>=6.4",
         "traitlets>=5.9",
-        "charset-normalizer>=3",
     ],
     extras_require={
         "nbgrader": ["nbgrader>=0.9,<0.10", "notebook>=7,<8", "jupyterlab>=4,<5"],
