@@ -1,0 +1,319 @@
+"""Import: upload or paste a class list, preview the plan, apply it as a job, then credentials
+and printable slips (memory only, until dismissed). JSON: api/imports, api/jobs."""
+import asyncio
+import secrets
+import time
+from urllib.parse import quote
+
+from jupyterhub.utils import url_path_join
+from tornado import httputil, web
+
+from ..accounts import Busy
+from ..credentials import credentials_csv
+from ..jobs import IMPORT_STAGES, JobConflict
+from ..roster import RosterError
+from .base import APIHandler, BaseHandler
+from .i18n import N_
+
+NAV = [
+    {"key": "import", "label": N_("Import"), "path": "import", "order": 20},
+    {"key": "slips", "label": N_("Slips"), "path": "slips", "order": 25},
+]
+#: Rows of each category shown in the preview page (the JSON has them all).
+PREVIEW_ROWS = 500
+UPLOAD_TTL = 3600  # seconds an uploaded file is kept in memory for its preview and apply
+#: Beyond this, the request body is read and dropped (so that the answer is a clear message,
+#: not a reset connection), then refused.
+DISCARD_LIMIT = 1 << 30
+
+
+def too_large_message(handler):
+    mb = handler.ctx.max_upload_bytes / (1024 * 1024)
+    return handler._("The file is too large: at most %(mb)s MB can be imported at once. Split the class "
+                     "list into several files.") % {"mb": f"{mb:g}"}
+
+
+class UploadMixin:
+    """Read the request body as a stream, keeping at most the upload limit in memory."""
+
+    deferred_xsrf = True
+
+    async def prepare(self):
+        self._chunks, self._size = [], 0
+        if self.request.method == "POST":
+            self.request.connection.set_max_body_size(DISCARD_LIMIT)
+        await super().prepare()
+
+    def data_received(self, chunk):
+        self._size += len(chunk)
+        if self._size <= self.ctx.max_upload_bytes + 256 * 1024:  # the file plus its form envelope
+            self._chunks.append(chunk)
+        else:
+            self._chunks = None
+
+    def read_body(self):
+        """Parse the body (form or raw file) into self.request.arguments / files; 413 if too big."""
+        if self._chunks is None:
+            raise web.HTTPError(413, too_large_message(self))
+        self.request.body = b"".join(self._chunks)
+        self._chunks = []
+        content_type = self.request.headers.get("Content-Type", "")
+        if content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
+            httputil.parse_body_arguments(content_type, self.request.body, self.request.body_arguments,
+                                          self.request.files, self.request.headers)
+            for name, values in self.request.body_arguments.items():
+                self.request.arguments.setdefault(name, []).extend(values)
+        self.check_xsrf()
+
+    def check_size(self, data):
+        if len(data) > self.ctx.max_upload_bytes:
+            raise web.HTTPError(413, too_large_message(self))
+        return data
+
+
+def start_import(handler, data, reset_passwords, name=""):
+    """Plan, then start the apply job. Raises 409 when an import (or the CLI) is running."""
+    ctx = handler.ctx
+    current = ctx.jobs.running("accounts")
+    if current is not None:
+        raise web.HTTPError(409, handler.engine_text(str(JobConflict(current))))
+    try:
+        with ctx.manager.locked():
+            pass
+    except Busy as exc:
+        raise web.HTTPError(409, handler.engine_text(str(exc))) from None
+    plan = ctx.previewer.preview(data, reset_passwords=reset_passwords)
+
+    async def work(job):
+        report = await ctx.manager.apply(plan, progress=job.progress)
+        job.summary = report.to_json()
+        job.warnings = list(report.warnings)
+        job.credentials = report.credentials
+
+    return ctx.jobs.start("import", work, user=handler.admin_name, group="accounts", stages=IMPORT_STAGES,
+                          counts=plan.counts(), meta={"file": name, "format": plan.format,
+                                                      "reset_passwords": reset_passwords})
+
+
+def forget_old_uploads(ctx):
+    now = time.time()
+    for key in [k for k, (created, _, _) in ctx.uploads.items() if now - created > UPLOAD_TTL]:
+        del ctx.uploads[key]
+
+
+def import_page_values(handler, error=None):
+    jobs = handler.ctx.jobs
+    return {"error": error, "running": jobs.running("accounts"), "recent": jobs.list("import")[:8],
+            "max_mb": f"{handler.ctx.max_upload_bytes / (1024 * 1024):g}"}
+
+
+@web.stream_request_body
+class ImportHandler(UploadMixin, BaseHandler):
+    nav_key = "import"
+
+    def get(self):
+        self.render_page("import.html", **import_page_values(self))
+
+    def write_error(self, status_code, **kwargs):
+        if status_code in (400, 413) and self.current_user:
+            exc = kwargs.get("exc_info", (None, None, None))[1]
+            message = exc.log_message if isinstance(exc, web.HTTPError) else self._reason
+            self.render_page("import.html", **import_page_values(self, error=message))
+            return
+        super().write_error(status_code, **kwargs)
+
+    def post(self):
+        self.read_body()
+        files = self.request.files.get("file") or []
+        text = self.get_body_argument("text", "")
+        if files and files[0]["body"]:
+            name, data = files[0]["filename"], files[0]["body"]
+        elif text.strip():
+            name, data = self._("pasted text"), text.encode("utf-8")
+        else:
+            raise web.HTTPError(400, self._("Choose a file or paste a class list."))
+        self.check_size(data)
+        forget_old_uploads(self.ctx)
+        upload_id = secrets.token_urlsafe(12)
+        self.ctx.uploads[upload_id] = (time.time(), name, data)
+        reset = "1" if self.get_body_argument("reset_passwords", "") else ""
+        self.redirect(self.url("import/preview", upload_id, reset=reset), status=303)
+
+
+class PreviewHandler(BaseHandler):
+    nav_key = "import"
+
+    def upload(self, upload_id):
+        forget_old_uploads(self.ctx)
+        entry = self.ctx.uploads.get(upload_id)
+        if entry is None:
+            raise web.HTTPError(404, self._("This preview has expired: upload the file again."))
+        return entry
+
+    def get(self, upload_id):
+        _, name, data = self.upload(upload_id)
+        reset = self.get_argument("reset", "") == "1"
+        try:
+            plan = self.ctx.previewer.preview(data, reset_passwords=reset)
+        except RosterError as exc:
+            self.set_status(400)
+            self.render_page("import.html", **import_page_values(self, error=self.engine_text(exc)))
+            return
+        self.render_page("import_preview.html", plan=plan.to_json(), name=name, upload_id=upload_id, reset=reset,
+                         rows=PREVIEW_ROWS, running=self.ctx.jobs.running("accounts"))
+
+    def post(self, upload_id):
+        _, name, data = self.upload(upload_id)
+        reset = self.get_body_argument("reset_passwords", "") == "1"
+        try:
+            job = start_import(self, data, reset, name)
+        except RosterError as exc:
+            raise web.HTTPError(400, self.engine_text(exc)) from None
+        except web.HTTPError as exc:
+            if exc.status_code != 409:
+                raise
+            self.flash(exc.log_message, "danger")
+            self.redirect(self.url("import/preview", upload_id, reset="1" if reset else ""), status=303)
+            return
+        self.ctx.uploads.pop(upload_id, None)
+        self.redirect(self.url("jobs", job.id), status=303)
+
+
+class JobHandler(BaseHandler):
+    nav_key = "import"
+
+    def job(self, job_id):
+        job = self.ctx.jobs.get(job_id)
+        if job is None:
+            raise web.HTTPError(404, self._("No such job (jobs are kept for a while, then forgotten)."))
+        return job
+
+    def get(self, job_id):
+        job = self.job(job_id)
+        self.render_page("job.html", job=job.to_json())
+
+
+class CredentialsCSVHandler(JobHandler):
+    def get(self, job_id):
+        job = self.job(job_id)
+        if not job.credentials:
+            raise web.HTTPError(410, self._("These passwords are no longer available: they were dismissed, "
+                                            "or the service restarted. Reset the passwords again if needed."))
+        filename = f"{self._('credentials')}-{job.id}.csv"
+        self.set_header("Content-Type", "text/csv; charset=utf-8")
+        self.set_header("Content-Disposition", f"attachment; filename*=UTF-8''{quote(filename)}")
+        self.set_header("Cache-Control", "no-store")
+        self.finish(credentials_csv(job.credentials).encode("utf-8"))
+
+
+class SlipsHandler(JobHandler):
+    nav_key = "slips"
+
+    def get(self, job_id):
+        job = self.job(job_id)
+        groups = {}
+        for c in sorted(job.credentials, key=lambda c: (c["last_name"].lower(), c["first_name"].lower(), c["login"])):
+            groups.setdefault(", ".join(c["classes"]) or self._("No class"), []).append(c)
+        self.render_page("slips.html", job=job.to_json(), groups=sorted(groups.items()),
+                         hub_url=self.ctx.admin_settings.hub_public_url)
+
+
+class SlipsListHandler(BaseHandler):
+    nav_key = "slips"
+
+    def get(self):
+        jobs = [j.to_json() for j in self.ctx.jobs.list() if j.credentials]
+        self.render_page("slips_list.html", jobs=jobs)
+
+
+class DismissHandler(JobHandler):
+    def post(self, job_id):
+        self.job(job_id)
+        self.ctx.jobs.dismiss(job_id)
+        self.flash(self._("The passwords of this operation are forgotten."))
+        self.redirect(self.get_body_argument("next", "") or self.url("jobs", job_id), status=303)
+
+
+# JSON API
+
+
+@web.stream_request_body
+class ImportsAPIHandler(UploadMixin, APIHandler):
+    """POST api/imports[?dry_run=1][&reset_passwords=1] with the file as the body (or a form)."""
+
+    def get(self):
+        self.write_json({"jobs": [j.to_json() for j in self.ctx.jobs.list("import")]})
+
+    def post(self):
+        self.read_body()
+        files = self.request.files.get("file") or []
+        data = files[0]["body"] if files else self.request.body
+        self.check_size(data)
+        if not data:
+            raise web.HTTPError(400, "empty request body: send the class list file as the body")
+        reset = self.get_query_argument("reset_passwords", "") in ("1", "true", "yes")
+        try:
+            if self.get_query_argument("dry_run", "") in ("1", "true", "yes"):
+                self.write_json(self.ctx.previewer.preview(data, reset_passwords=reset).to_json())
+                return
+            job = start_import(self, data, reset, self.get_query_argument("name", ""))
+        except RosterError as exc:
+            raise web.HTTPError(400, str(exc)) from None
+        self.set_header("Location", self.url("api/jobs", job.id))
+        self.write_json({"id": job.id, "state": job.state, "url": self.url("api/jobs", job.id),
+                         "page": self.url("jobs", job.id)}, status=202)
+
+
+class JobsAPIHandler(APIHandler):
+    def get(self):
+        self.write_json({"jobs": [j.to_json() for j in self.ctx.jobs.list()]})
+
+
+class JobAPIHandler(APIHandler):
+    def job(self, job_id):
+        job = self.ctx.jobs.get(job_id)
+        if job is None:
+            raise web.HTTPError(404, f"no job {job_id!r}")
+        return job
+
+    async def get(self, job_id):
+        job = self.job(job_id)
+        wait = float(self.get_query_argument("wait", "0") or 0)
+        if wait > 0 and job.active:  # long poll: answer when the job ends, or after `wait` seconds
+            try:
+                await self.ctx.jobs.wait(job_id, timeout=min(wait, 60))
+            except asyncio.TimeoutError:
+                pass
+        self.write_json(job.to_json())
+
+
+class JobCredentialsAPIHandler(JobAPIHandler):
+    """The passwords of a job, for scripts: GET them (once shown, DELETE to forget them)."""
+
+    def get(self, job_id):
+        job = self.job(job_id)
+        if not job.credentials:
+            raise web.HTTPError(410, "these passwords are no longer available (dismissed, expired or restarted)")
+        self.write_json({"credentials": job.credentials})
+
+    def delete(self, job_id):
+        self.job(job_id)
+        self.ctx.jobs.dismiss(job_id)
+        self.write_json({"dismissed": True})
+
+
+def routes(prefix):
+    job = r"(?P<job_id>[0-9A-Za-z_-]+)"
+    return [
+        (url_path_join(prefix, "import"), ImportHandler),
+        (url_path_join(prefix, r"import/preview/(?P<upload_id>[0-9A-Za-z_-]+)"), PreviewHandler),
+        (url_path_join(prefix, "jobs/" + job), JobHandler),
+        (url_path_join(prefix, "jobs/" + job + "/credentials.csv"), CredentialsCSVHandler),
+        (url_path_join(prefix, "jobs/" + job + "/slips"), SlipsHandler),
+        (url_path_join(prefix, "jobs/" + job + "/dismiss"), DismissHandler),
+        (url_path_join(prefix, "slips"), SlipsListHandler),
+        (url_path_join(prefix, "api/imports"), ImportsAPIHandler),
+        (url_path_join(prefix, "api/jobs"), JobsAPIHandler),
+        (url_path_join(prefix, "api/jobs/" + job), JobAPIHandler),
+        (url_path_join(prefix, "api/jobs/" + job + "/credentials"), JobCredentialsAPIHandler),
+    ]
