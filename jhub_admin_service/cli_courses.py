@@ -1,0 +1,123 @@
+"""`jhub-admin courses ...`: nbgrader courses, enrolment and the exchange from a shell.
+
+Every write goes to the registry first, then `sync` converges the teachers' homes (as the
+teachers) and the hub groups, as the import path does.
+"""
+import asyncio
+import json
+import sys
+
+from .courses import CourseError, CourseManager, prepare_exchange
+
+
+def register(subparsers):
+    courses = subparsers.add_parser("courses", help="nbgrader courses, enrolment, exchange").add_subparsers(
+        dest="action", required=True, metavar="ACTION")
+
+    p = courses.add_parser("list", help="list courses with their teacher, classes, students, assignments")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_list)
+
+    p = courses.add_parser("create", help="give a teacher a course")
+    p.add_argument("course")
+    p.add_argument("--teacher", required=True, metavar="LOGIN")
+    p.add_argument("--default", action="store_true",
+                   help="make it the teacher's default course (replaces an unused automatic cours_<login>)")
+    p.set_defaults(func=cmd_create)
+
+    for name, helptext in (("enrol", "enrol a class or students in a course"),
+                           ("unenrol", "unenrol a class or students (their work is kept)")):
+        p = courses.add_parser(name, help=helptext)
+        p.add_argument("course")
+        p.add_argument("--class", dest="classes", action="append", default=[], metavar="CLASS",
+                       help="a class name as in the class lists (repeatable)")
+        p.add_argument("--students", default="", metavar="A,B,...", help="comma-separated logins")
+        p.set_defaults(func=cmd_enrol, unenrol=name == "unenrol")
+
+    p = courses.add_parser("sync", help="converge default courses, teachers' course folders and "
+                                        "gradebooks, and hub groups with the registry")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--local-only", action="store_true", help="homes and exchange only (before the hub starts)")
+    group.add_argument("--hub-only", action="store_true", help="hub groups only")
+    p.set_defaults(func=cmd_sync)
+
+    p = courses.add_parser("prepare-exchange", help="create the nbgrader exchange root with mode 1777")
+    p.add_argument("--root", help="default: $JHUB_EXCHANGE_ROOT or /srv/nbgrader/exchange")
+    p.set_defaults(func=cmd_prepare_exchange)
+
+
+def _manager(args, readonly=False):
+    from .cli import manager
+    return CourseManager(manager(args, readonly=readonly))
+
+
+def _fail(exc):
+    print(f"jhub-admin: {exc}", file=sys.stderr)
+    return 2
+
+
+def _sync_and_report(cm, args, message):
+    with cm.mgr.locked():
+        report = asyncio.run(cm.sync())
+    print(message)
+    for warning in report.get("warnings", []):
+        print(f"warning: {warning}", file=sys.stderr)
+    if not cm.mgr.hub.configured:
+        print("warning: JupyterHub API not configured: hub groups will follow with `jhub-admin courses sync`",
+              file=sys.stderr)
+    return 0
+
+
+def cmd_list(args):
+    courses = _manager(args, readonly=True).list()
+    if args.json:
+        json.dump(courses, sys.stdout, ensure_ascii=False, indent=1)
+        print()
+        return 0
+    print(f"{'course':28} {'teacher':24} {'students':>8} {'assign.':>7}  classes")
+    for c in courses:
+        mark = "*" if c["is_default"] else " "
+        print(f"{c['course_id']:27}{mark} {c['teacher']:24} {c['n_students']:>8} {c['assignments']:>7}  "
+              f"{', '.join(c['classes'])}")
+    print(f"{len(courses)} course(s); * = the teacher's default course")
+    return 0
+
+
+def cmd_create(args):
+    cm = _manager(args)
+    try:
+        with cm.mgr.locked():
+            cm.create(args.course, args.teacher, as_default=args.default)
+    except CourseError as exc:
+        return _fail(exc)
+    return _sync_and_report(cm, args, f"course {args.course} created for {args.teacher}")
+
+
+def cmd_enrol(args):
+    students = [s.strip() for s in args.students.split(",") if s.strip()]
+    if not args.classes and not students:
+        return _fail("give --class CLASS and/or --students a,b")
+    cm = _manager(args)
+    try:
+        with cm.mgr.locked():
+            (cm.unenrol if args.unenrol else cm.enrol)(args.course, classes=args.classes, students=students)
+    except CourseError as exc:
+        return _fail(exc)
+    verb = "unenrolled from" if args.unenrol else "enrolled in"
+    return _sync_and_report(cm, args, f"{', '.join(args.classes + students)} {verb} {args.course}")
+
+
+def cmd_sync(args):
+    cm = _manager(args)
+    with cm.mgr.locked():
+        report = asyncio.run(cm.sync(local=not args.hub_only, hub=not args.local_only))
+    warnings = report.pop("warnings", [])
+    print(json.dumps(report))
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return 1 if warnings else 0
+
+
+def cmd_prepare_exchange(args):
+    print(prepare_exchange(args.root))
+    return 0
