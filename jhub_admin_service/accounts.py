@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from . import hub as hubmod
 from . import system
+from .groups import HUB_GROUPS, LOCAL_GROUPS
 from .logins import generate_password, login_problem, password_problem
 from .passwords import hash_many, hash_password
 from .plan import make_plan
@@ -176,11 +177,7 @@ class AccountManager:
                 self.registry.update(db, login, hash_pending=False)
             for login, current in pull.items():
                 self.registry.update(db, login, password_hash=current, hash_pending=False, initial_password=False)
-        wanted = system.wanted_groups(accounts)
-        for name in state.groups:
-            if name.startswith(system.CLASS_GROUP_PREFIX) and name not in wanted:
-                wanted[name] = set()
-        self.local.set_group_members(wanted, state)
+        self.local.set_group_members(LOCAL_GROUPS.membership(accounts, state.groups), state)
         return {"created": len(missing), "passwords_set": len(push), "passwords_kept_from_system": len(pull)}
 
     async def _reconcile_hub(self):
@@ -202,10 +199,7 @@ class AccountManager:
                 await self.hub.delete_user(a.login)
                 removed += 1
         groups = await self.hub.groups()
-        wanted = hubmod.wanted_hub_groups(accounts)
-        for name in groups:
-            if hubmod.is_managed_group(name) and name not in wanted:
-                wanted[name] = set()
+        wanted = HUB_GROUPS.membership(accounts, groups)
         await self.hub.sync_groups(wanted, groups)
         return {"created": len(new), "admin_flag_changed": flagged, "disabled_removed": removed,
                 "groups": len(wanted)}

@@ -11,23 +11,9 @@ from urllib.parse import quote, urlencode
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
-from .logins import class_slug
-
 log = logging.getLogger(__name__)
 
 PAGINATION = "application/jupyterhub-pagination+json"
-ROLE_GROUPS = {"student": "students", "teacher": "teachers", "admin": "admins"}
-CLASS_GROUP_PREFIX = "class-"
-
-
-def class_group(klass):
-    return CLASS_GROUP_PREFIX + class_slug(klass)
-
-
-def is_managed_group(name):
-    return name in ROLE_GROUPS.values() or name.startswith(CLASS_GROUP_PREFIX)
-
-
 class HubAPIError(RuntimeError):
     def __init__(self, code, message):
         super().__init__(f"JupyterHub API error {code}: {message}")
@@ -145,13 +131,3 @@ class HubClient:
             await self.add_to_group(name, members - current)
             await self.remove_from_group(name, current - members)
 
-
-def wanted_hub_groups(accounts):
-    groups = {name: set() for name in ROLE_GROUPS.values()}
-    for a in accounts:
-        if a.disabled:
-            continue
-        groups[ROLE_GROUPS[a.role]].add(a.login)
-        for klass in a.classes:
-            groups.setdefault(class_group(klass), set()).add(a.login)
-    return groups

@@ -18,13 +18,9 @@ import tarfile
 import time
 from dataclasses import dataclass, field
 
-from .logins import class_slug
-
 log = logging.getLogger(__name__)
 
 SHELL = "/bin/bash"
-ROLE_GROUPS = {"student": "jh-students", "teacher": "jh-teachers", "admin": "jh-admins"}
-CLASS_GROUP_PREFIX = "jh-class-"
 
 
 class ShadowToolError(RuntimeError):
@@ -130,14 +126,3 @@ class LocalAccounts:
     def remove_home(self, login):
         shutil.rmtree(self.home_of(login), ignore_errors=True)
 
-
-def wanted_groups(accounts):
-    """Local groups from the registry: one per role, one per class."""
-    groups = {name: set() for name in ROLE_GROUPS.values()}
-    for a in accounts:
-        if a.disabled:
-            continue
-        groups[ROLE_GROUPS[a.role]].add(a.login)
-        for klass in a.classes:
-            groups.setdefault(CLASS_GROUP_PREFIX + class_slug(klass), set()).add(a.login)
-    return groups
