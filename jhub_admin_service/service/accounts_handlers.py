@@ -1,0 +1,207 @@
+"""Accounts: search, filter, paginate; reset a password (shown once, with a slip), disable or
+enable, change class or role, remove (home archived first). JSON: api/accounts, api/classes."""
+import math
+
+from jupyterhub.utils import url_path_join
+from tornado import web
+
+from ..accounts import AccountError, Busy
+from ..roster import ROLES
+from .base import APIHandler, BaseHandler
+from .i18n import N_
+
+NAV = {"key": "accounts", "label": N_("Accounts"), "path": "accounts", "order": 30}
+PAGE_SIZE = 50
+
+
+def filtered(ctx, args):
+    """Accounts matching the request's filters: q (search), class, role, state."""
+    accounts = ctx.reader.accounts(role=args.get("role") or None, klass=args.get("class") or None,
+                                   search=(args.get("q") or "").strip() or None)
+    state = args.get("state")
+    if state == "disabled":
+        accounts = [a for a in accounts if a.disabled]
+    elif state == "active":
+        accounts = [a for a in accounts if not a.disabled]
+    return accounts
+
+
+def credential_of(account, password):
+    return {"login": account.login, "password": password, "role": account.role, "classes": list(account.classes),
+            "first_name": account.first_name, "last_name": account.last_name}
+
+
+class EngineCallMixin:
+    """Run one engine call; turn its refusals into a clear message."""
+
+    async def engine(self, coro):
+        try:
+            return await coro
+        except Busy as exc:
+            raise web.HTTPError(409, self.engine_text(str(exc))) from None
+        except AccountError as exc:
+            raise web.HTTPError(400, self.engine_text(str(exc))) from None
+
+
+class AccountsHandler(BaseHandler):
+    nav_key = "accounts"
+
+    def get(self):
+        args = {k: self.get_argument(k, "") for k in ("q", "class", "role", "state")}
+        accounts = filtered(self.ctx, args)
+        pages = max(1, math.ceil(len(accounts) / PAGE_SIZE))
+        try:
+            page = min(max(1, int(self.get_argument("page", "1"))), pages)
+        except ValueError:
+            page = 1
+        shown = accounts[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
+        self.render_page("accounts.html", accounts=shown, total=len(accounts), page=page, pages=pages, args=args,
+                         classes=self.ctx.reader.classes(), roles=ROLES)
+
+
+class AccountHandler(EngineCallMixin, BaseHandler):
+    nav_key = "accounts"
+
+    def account(self, login):
+        account = self.ctx.reader.get(login)
+        if account is None:
+            raise web.HTTPError(404, self.engine_text(f"no account {login!r} is managed by jhub-admin"))
+        return account
+
+    def get(self, login, action=None):
+        if action:
+            self.redirect(self.url("accounts", login))
+            return
+        self.render_page("account.html", account=self.account(login), roles=ROLES, error=None,
+                         classes=self.ctx.reader.classes())
+
+    def write_error(self, status_code, **kwargs):
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        login = self.path_kwargs.get("login")
+        if status_code in (400, 409) and self.current_user and login and self.ctx.reader.get(login):
+            message = exc.log_message if isinstance(exc, web.HTTPError) else self._reason
+            self.render_page("account.html", account=self.ctx.reader.get(login), roles=ROLES, error=message,
+                             classes=self.ctx.reader.classes())
+            return
+        super().write_error(status_code, **kwargs)
+
+    async def post(self, login, action=None):
+        account = self.account(login)
+        mgr = self.ctx.manager
+        if action == "reset":
+            password = await self.engine(mgr.reset_password(login))
+            job = self.ctx.jobs.record("password reset", user=self.admin_name, meta={"login": login},
+                                       credentials=[credential_of(account, password)], summary={"credentials": 1})
+            # Shown once: this answer is the only page with the password in clear (besides the slip).
+            self.render_page("password_reset.html", account=account, password=password, job=job.to_json())
+            return
+        if action in ("disable", "enable"):
+            await self.engine(mgr.set_disabled(login, action == "disable"))
+            self.flash(self._("%(login)s is disabled: it can no longer log in.") % {"login": login}
+                       if action == "disable" else self._("%(login)s is enabled again.") % {"login": login})
+        elif action == "change":
+            role = self.get_body_argument("role", "") or None
+            classes = [c for c in self.get_body_argument("classes", "").replace(";", ",").split(",")]
+            await self.engine(mgr.change(login, role=role, classes=classes))
+            self.flash(self._("%(login)s is updated.") % {"login": login})
+        elif action == "remove":
+            if self.get_body_argument("confirm", "") != login:
+                raise web.HTTPError(400, self._("To remove %(login)s, type its login in the confirmation field.")
+                                    % {"login": login})
+            archive = await self.engine(mgr.remove(login))
+            self.flash(self._("%(login)s is removed; its home was archived to %(archive)s.")
+                       % {"login": login, "archive": archive or "—"})
+            self.redirect(self.url("accounts"), status=303)
+            return
+        else:
+            raise web.HTTPError(404)
+        self.redirect(self.url("accounts", login), status=303)
+
+
+# JSON API
+
+
+class AccountsAPIHandler(APIHandler):
+    """GET api/accounts[?role=&class=&q=&state=&offset=&limit=]"""
+
+    def get(self):
+        args = {k: self.get_argument(k, "") for k in ("q", "class", "role", "state")}
+        args["q"] = args["q"] or self.get_argument("search", "")
+        accounts = filtered(self.ctx, args)
+        try:
+            offset = max(0, int(self.get_argument("offset", "0")))
+            limit = int(self.get_argument("limit", "0")) or None
+        except ValueError:
+            raise web.HTTPError(400, "offset and limit must be integers") from None
+        shown = accounts[offset: offset + limit if limit else None]
+        self.write_json({"total": len(accounts), "offset": offset, "limit": limit,
+                         "accounts": [a.to_json() for a in shown]})
+
+
+class ClassesAPIHandler(APIHandler):
+    def get(self):
+        self.write_json({"classes": self.ctx.reader.classes()})
+
+
+class AccountAPIHandler(EngineCallMixin, APIHandler):
+    def engine_text(self, message):
+        return str(message)  # the API speaks English
+
+    def account(self, login):
+        account = self.ctx.reader.get(login)
+        if account is None:
+            raise web.HTTPError(404, f"no account {login!r} is managed by jhub-admin")
+        return account
+
+    def get(self, login, action=None):
+        if action:
+            raise web.HTTPError(405, "use POST")
+        self.write_json(self.account(login).to_json())
+
+    async def patch(self, login, action=None):
+        if action:
+            raise web.HTTPError(405, "use POST")
+        self.account(login)
+        body = self.json_body()
+        classes = body.get("classes")
+        if isinstance(classes, str):
+            classes = classes.split(",")
+        if classes is not None and not isinstance(classes, list):
+            raise web.HTTPError(400, "classes must be a list of class names")
+        await self.engine(self.ctx.manager.change(login, role=body.get("role"), classes=classes))
+        self.write_json(self.ctx.reader.get(login).to_json())
+
+    async def delete(self, login, action=None):
+        if action:
+            raise web.HTTPError(405, "use POST")
+        self.account(login)
+        archive = await self.engine(self.ctx.manager.remove(login))
+        self.write_json({"removed": login, "archive": archive})
+
+    async def post(self, login, action=None):
+        account = self.account(login)
+        if action == "reset-password":
+            password = await self.engine(self.ctx.manager.reset_password(login))
+            job = self.ctx.jobs.record("password reset", user=self.admin_name, meta={"login": login},
+                                       credentials=[credential_of(account, password)], summary={"credentials": 1})
+            self.write_json({"login": login, "password": password, "job": job.id})
+        elif action in ("disable", "enable"):
+            await self.engine(self.ctx.manager.set_disabled(login, action == "disable"))
+            self.write_json(self.ctx.reader.get(login).to_json())
+        else:
+            raise web.HTTPError(404, f"unknown action {action!r}")
+
+
+def routes(prefix):
+    login = r"(?P<login>[^/]+)"
+    return [
+        (url_path_join(prefix, "accounts"), AccountsHandler),
+        (url_path_join(prefix, "accounts/" + login), AccountHandler),
+        (url_path_join(prefix, "accounts/" + login + r"/(?P<action>reset|disable|enable|change|remove)"),
+         AccountHandler),
+        (url_path_join(prefix, "api/accounts"), AccountsAPIHandler),
+        (url_path_join(prefix, "api/classes"), ClassesAPIHandler),
+        (url_path_join(prefix, "api/accounts/" + login), AccountAPIHandler),
+        (url_path_join(prefix, "api/accounts/" + login + r"/(?P<action>reset-password|disable|enable)"),
+         AccountAPIHandler),
+    ]

@@ -1,0 +1,136 @@
+"""Servers: see running servers; stop all of them, or only the idle ones, after a confirmation
+(what the historical killJup.sh did by hand). JSON: api/servers, api/servers/stop."""
+import asyncio
+import datetime
+
+from jupyterhub.utils import url_path_join
+from tornado import web
+
+from .base import APIHandler, BaseHandler
+from .i18n import N_
+
+NAV = {"key": "servers", "label": N_("Servers"), "path": "servers", "order": 40}
+IDLE_CHOICES = (15, 30, 60, 120, 240)
+
+
+def idle_minutes(server, now=None):
+    """Minutes since the server's last activity (None when unknown)."""
+    value = server.get("last_activity") or server.get("started")
+    if not value:
+        return None
+    try:
+        when = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.timezone.utc)
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    return max(0, int((now - when).total_seconds() // 60))
+
+
+async def running(ctx):
+    servers = await ctx.hub.running_servers()
+    return [{"user": name, "started": s.get("started"), "last_activity": s.get("last_activity"),
+             "pending": s.get("pending"), "ready": s.get("ready"), "idle_minutes": idle_minutes(s)}
+            for name, s in sorted(servers.items())]
+
+
+def select(servers, mode, minutes=None, users=None):
+    if mode == "all":
+        return servers
+    if mode == "idle":
+        return [s for s in servers if s["idle_minutes"] is not None and s["idle_minutes"] >= minutes]
+    if mode == "users":
+        wanted = set(users or ())
+        return [s for s in servers if s["user"] in wanted]
+    raise web.HTTPError(400, "mode must be all, idle or users")
+
+
+async def stop(ctx, users, parallel=10):
+    """Stop these users' servers, a few at a time; returns (stopped, {user: error})."""
+    semaphore = asyncio.Semaphore(parallel)
+    errors = {}
+
+    async def one(name):
+        async with semaphore:
+            try:
+                await ctx.hub.stop_server(name)
+            except Exception as exc:  # one failure must not stop the others
+                errors[name] = str(exc)
+
+    await asyncio.gather(*(one(u) for u in users))
+    return [u for u in users if u not in errors], errors
+
+
+class HubMixin:
+    async def servers(self):
+        if not self.ctx.hub.configured:
+            raise web.HTTPError(503, self._("The JupyterHub API is not configured for this service."))
+        try:
+            return await running(self.ctx)
+        except Exception as exc:
+            raise web.HTTPError(503, self._("JupyterHub did not answer: %(error)s") % {"error": exc}) from None
+
+
+class ServersHandler(HubMixin, BaseHandler):
+    nav_key = "servers"
+
+    async def get(self):
+        self.render_page("servers.html", servers=await self.servers(), choices=IDLE_CHOICES, confirm=None)
+
+    async def post(self):
+        mode = self.get_body_argument("mode", "")
+        minutes = int(self.get_body_argument("minutes", "60") or 60)
+        if self.get_body_argument("confirm", "") != "1":
+            chosen = select(await self.servers(), mode, minutes, self.get_body_arguments("user"))
+            self.render_page("servers.html", servers=chosen, choices=IDLE_CHOICES,
+                             confirm={"mode": mode, "minutes": minutes})
+            return
+        users = self.get_body_arguments("user")
+        stopped, errors = await stop(self.ctx, users)
+        if errors:
+            self.flash(self._("%(n)d server(s) stopped; failed: %(errors)s")
+                       % {"n": len(stopped), "errors": "; ".join(f"{u}: {e}" for u, e in errors.items())}, "danger")
+        else:
+            self.flash(self._("%(n)d server(s) stopped.") % {"n": len(stopped)})
+        self.redirect(self.url("servers"), status=303)
+
+
+class ServersAPIHandler(HubMixin, APIHandler):
+    def _(self, message, plural=None, count=None):
+        return message
+
+    async def get(self):
+        self.write_json({"servers": await self.servers()})
+
+
+class StopServersAPIHandler(HubMixin, APIHandler):
+    """POST api/servers/stop {"all": true} | {"idle_minutes": 60} | {"users": [...]}"""
+
+    def _(self, message, plural=None, count=None):
+        return message
+
+    async def post(self):
+        body = self.json_body()
+        servers = await self.servers()
+        if body.get("all"):
+            chosen = select(servers, "all")
+        elif body.get("idle_minutes") is not None:
+            try:
+                chosen = select(servers, "idle", int(body["idle_minutes"]))
+            except (TypeError, ValueError):
+                raise web.HTTPError(400, "idle_minutes must be an integer") from None
+        elif isinstance(body.get("users"), list):
+            chosen = select(servers, "users", users=body["users"])
+        else:
+            raise web.HTTPError(400, 'give {"all": true}, {"idle_minutes": N} or {"users": [...]}')
+        stopped, errors = await stop(self.ctx, [s["user"] for s in chosen])
+        self.write_json({"stopped": stopped, "errors": errors})
+
+
+def routes(prefix):
+    return [
+        (url_path_join(prefix, "servers"), ServersHandler),
+        (url_path_join(prefix, "api/servers"), ServersAPIHandler),
+        (url_path_join(prefix, "api/servers/stop"), StopServersAPIHandler),
+    ]
