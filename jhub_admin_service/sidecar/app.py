@@ -307,6 +307,8 @@ class SidecarApp(Application):
     fsync = Bool(True, help="fsync each archive before the atomic rename.").tag(config=True)
     max_body_size = Integer(64 * 1024, help="Largest accepted request body, in bytes.").tag(config=True)
     helper_timeout = Integer(6 * 3600, help="Seconds before a helper container is killed.").tag(config=True)
+    secret_wait = Integer(600, help="Seconds to wait for the secret file when it cannot be "
+                                    "created here (read-only mount).").tag(config=True)
     schedule_interval = Integer(60, help="Seconds between checks of the daily schedule.").tag(config=True)
     docker_url = Unicode(help="Docker API URL (default: DOCKER_HOST or the local socket).").tag(config=True)
 
@@ -366,7 +368,9 @@ class SidecarApp(Application):
 
     def build(self):
         os.makedirs(self.backup_dir, exist_ok=True)
-        secret = load_or_create(self.secret_file)
+        self.log.info("shared secret: %s (created here if absent and writable, "
+                      "else waiting for the hub to create it)", self.secret_file)
+        secret = load_or_create(self.secret_file, timeout=self.secret_wait)
         store = ArchiveStore(self.backup_dir)
         engine = DockerEngine(container_id=self.container_id, volume_keys=self.volume_keys,
                               backups_volume_key=self.backups_volume_key,

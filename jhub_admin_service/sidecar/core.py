@@ -8,6 +8,7 @@ import os
 import platform
 import secrets
 import shutil
+import ssl
 import subprocess
 import time
 
@@ -62,7 +63,7 @@ def tool_versions(compressor: str) -> dict:
     return {
         "tar": _first_line(["tar", "--version"]),
         compressor: _first_line([compressor, "--version"]),
-        "sha256sum": _first_line(["sha256sum", "--version"]),
+        "sha256": "python hashlib, %s" % ssl.OPENSSL_VERSION,
         "jhub-admin-sidecar": __version__,
         "python": platform.python_version(),
     }
@@ -95,6 +96,7 @@ class Sidecar:
                                 lambda job: self._export(job, target, kind))
 
     def _export(self, job, target: str, kind: str) -> dict:
+        t0 = time.monotonic()
         disc = self.engine.discover()
         targets = expand_target(target)
         now = dt.datetime.now(dt.timezone.utc)
@@ -110,6 +112,7 @@ class Sidecar:
         started = time.monotonic()
         try:
             stdout, stderr = self.engine.run_helper(body, timeout=self.helper_timeout)
+            helper_done = time.monotonic()
             sha, tar_status = parse_export_output(stdout)
             meta = {
                 "target": target, "targets": targets, "kind": kind, "sha256": sha,
@@ -122,7 +125,10 @@ class Sidecar:
                 "warnings": stderr.strip()[-2000:] if tar_status == 1 else "",
                 "job": job.id,
             }
+            meta["timings_s"] = {"discovery": round(started - t0, 3),
+                                 "helper": round(helper_done - started, 3)}
             meta = self.store.commit(name, meta, fsync=self.fsync)
+            meta["timings_s"]["commit"] = round(time.monotonic() - helper_done, 3)
         except BaseException:
             self.store.discard_tmp(name)
             raise

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -152,10 +153,15 @@ class DockerEngine:
                                    % (code, stderr.strip()[-2000:]), code, stderr)
             return stdout, stderr
         finally:
-            try:
-                api.remove_container(cid, force=True)
-            except Exception as e:  # already gone
-                log.warning("could not remove helper %s: %s", cid[:12], e)
+            # The helper has exited (or is killed by force): its removal does
+            # not delay the job's result.
+            threading.Thread(target=self._remove, args=(cid,), daemon=True).start()
+
+    def _remove(self, cid):
+        try:
+            self.api.remove_container(cid, force=True)
+        except Exception as e:  # already gone
+            log.warning("could not remove helper %s: %s", cid[:12], e)
 
     def remove_stale_helpers(self, project: str) -> int:
         """Remove helper containers left by a previous sidecar process."""

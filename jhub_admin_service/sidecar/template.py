@@ -44,13 +44,38 @@ case "$JHUB_COMPRESSOR" in
 esac
 cd /src || exit 91
 tar --create --file=- --numeric-owner -- "${targets[@]}" \
-  | compress | tee -- "$JHUB_OUT" | sha256sum
+  | compress | python3 -I -S -c "$JHUB_WRITER" "$JHUB_OUT"
 st=("${PIPESTATUS[@]}")
 echo "JHUB-STATUS ${st[*]}"
 # tar exits 1 when a file changed while it was read: a warning, not a failure.
 if [ "${st[0]}" -gt 1 ]; then exit 92; fi
 for s in "${st[@]:1}"; do [ "$s" -eq 0 ] || exit 93; done
 exit 0
+"""
+
+# Writes stdin to the temporary archive while hashing it (OpenSSL's sha256,
+# several times faster than coreutils' sha256sum), in one pass and one copy.
+WRITER_SCRIPT = r"""
+import fcntl, hashlib, os, sys
+try:
+    fcntl.fcntl(0, 1031, 1 << 20)  # F_SETPIPE_SZ: bigger reads from the compressor
+except OSError:
+    pass
+h = hashlib.sha256()
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+buf = bytearray(1 << 20)
+view = memoryview(buf)
+read = sys.stdin.buffer.raw.readinto
+while True:
+    n = read(buf)
+    if not n:
+        break
+    chunk = view[:n]
+    h.update(chunk)
+    while chunk:
+        chunk = chunk[os.write(fd, chunk):]
+os.close(fd)
+print(h.hexdigest() + "  -")
 """
 
 RESTORE_SCRIPT = r"""
@@ -221,6 +246,7 @@ def export_body(*, image, project, job_id, volumes, backups_volume, targets,
         "JHUB_COMPRESSOR": compressor,
         "JHUB_LEVEL": str(int(level)),
         "JHUB_THREADS": str(int(threads)),
+        "JHUB_WRITER": WRITER_SCRIPT,
     }
     return _body(image, EXPORT_SCRIPT, env, mounts, EXPORT_CAPS,
                  helper_labels(project, "export", job_id))

@@ -126,7 +126,11 @@ def test_export_list_verify_stream_delete(tmp_path):
             await c.delete(name)
             assert await c.list_archives() == []
             assert os.listdir(h.dir) == []
-            # the helper was removed each time
+            # the helper was removed each time (in the background)
+            for _ in range(100):
+                if len(h.api.removed) == len(h.api.created):
+                    break
+                await asyncio.sleep(0.01)
             assert len(h.api.removed) == len(h.api.created) == 1
     run(go())
 
@@ -204,6 +208,10 @@ def test_failed_helper_leaves_no_archive(tmp_path):
                                           timeout=10)
             assert job["state"] == "failed" and "status 2" in job["error"]
             assert os.listdir(h.dir) == []
+            for _ in range(100):
+                if h.api.removed:
+                    break
+                await asyncio.sleep(0.01)
             assert h.api.removed  # removed even on failure
     run(go())
 
