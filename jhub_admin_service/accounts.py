@@ -108,7 +108,14 @@ class AccountManager:
             return report
 
     def _write_plan(self, plan, hash_of):
-        used = self.local.snapshot().used_ids if self.settings.manage_local_accounts else set()
+        state = self.local.snapshot() if self.settings.manage_local_accounts else None
+        used = state.used_ids if state else set()
+        # The plan was made earlier (a preview page may be minutes old): never adopt an account
+        # that appeared on the machine since.
+        appeared = [p.login for p in plan.create if state and p.login in state.users]
+        if appeared:
+            raise AccountError(f"{', '.join(appeared[:10])}: local account(s) created since the preview, "
+                               "not by jhub-admin; nothing was applied")
         with self.registry.transaction() as db:
             for p in plan.create:
                 uid = self.registry.next_uid(db, reserved=used)
