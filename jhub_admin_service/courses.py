@@ -332,11 +332,12 @@ def run_as_teacher(login, spec, home):
     gradebooks). Returns its JSON report."""
     env = {
         "HOME": home, "USER": login, "LOGNAME": login, "LANG": os.environ.get("LANG", "C.UTF-8"),
-        "PATH": os.path.dirname(sys.executable) + ":/usr/local/bin:/usr/bin:/bin",
+        "PATH": os.path.dirname(sys.executable) + ":/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
     }
     argv = [sys.executable, "-m", "jhub_admin_service.courses", "teacher-apply"]
     if os.geteuid() == 0 and pwd.getpwuid(os.geteuid()).pw_name != login:
-        argv = ["runuser", "-u", login, "--", *argv]
+        runuser = shutil.which("runuser") or shutil.which("runuser", path="/usr/sbin:/sbin:/usr/bin:/bin")
+        argv = [runuser or "runuser", "-u", login, "--", *argv]
     proc = subprocess.run(argv, input=json.dumps(spec), capture_output=True, text=True, env=env, cwd=home,
                           timeout=600)
     if proc.returncode != 0:
