@@ -57,7 +57,14 @@ def translate(locale, message, plural=None, count=None):
 ENGINE_PATTERNS = [
     (r"duplicate login '(?P<login>[^']*)' on lines (?P<lines>.+)", N_("duplicate login '%(login)s' on lines %(lines)s")),
     (r"login longer than (?P<n>\d+) characters", N_("login longer than %(n)s characters")),
-    (r"unknown role '(?P<role>[^']*)'(?P<rest>.*)", N_("unknown role '%(role)s'%(rest)s")),
+    (r"unknown role '(?P<role>[^']*)'; accepted roles: (?P<roles>.*)",
+     N_("unknown role '%(role)s'; accepted roles: %(roles)s")),
+    (r"differs only by case from line (?P<line>\d+) \((?P<login>[^)]*)\); JupyterHub would treat them as the same "
+     r"account", N_("differs only by case from line %(line)s (%(login)s); JupyterHub would treat them as the same "
+                    "account")),
+    (r"JupyterHub not reachable \((?P<error>.*)\): local accounts are done; hub users and groups will follow with "
+     r"`jhub-admin reconcile`\.", N_("JupyterHub not reachable (%(error)s): local accounts are done; hub users and "
+                                     "groups will follow with `jhub-admin reconcile`.")),
     (r"The file has (?P<lines>\d+) lines; at most (?P<max>\d+) accounts can be imported at once\.",
      N_("The file has %(lines)s lines; at most %(max)s accounts can be imported at once.")),
     (r"Unrecognised columns: (?P<columns>.*?)\. Expected a header.*",
@@ -100,9 +107,56 @@ def compile_catalogues():
         print(f"{lang}: {len(catalog)} messages")
 
 
+def source_msgids():
+    """Literal msgids of the service's code and templates: _("..."), N_("...")."""
+    import ast
+    import glob
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    ids = []
+    for path in sorted(glob.glob(os.path.join(here, "*.py"))):
+        with open(path, encoding="utf-8") as f:
+            tree = ast.parse(f.read())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
+                fn = node.func
+                name = fn.id if isinstance(fn, ast.Name) else getattr(fn, "attr", None)
+                if name in ("_", "N_") and isinstance(node.args[0].value, str):
+                    ids.append(node.args[0].value)
+    literal = re.compile(r"""\b_\(\s*("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')\s*[,)]""")
+    for path in sorted(glob.glob(os.path.join(here, "templates", "*.html"))):
+        with open(path, encoding="utf-8") as f:
+            ids.extend(ast.literal_eval(m.group(1)) for m in literal.finditer(f.read()))
+    return list(dict.fromkeys(ids))
+
+
+def check_catalogues():
+    """Print the msgids of the sources that the French catalogue does not translate."""
+    from babel.messages.pofile import read_po
+
+    with open(os.path.join(TRANSLATIONS_DIR, "fr", "LC_MESSAGES", DOMAIN + ".po"), "rb") as f:
+        catalog = read_po(f, locale="fr")
+    translated = {m.id for m in catalog if m.id and m.string}
+    import importlib
+
+    from .app import PAGE_MODULES
+    for name in PAGE_MODULES:
+        try:
+            register_messages(getattr(importlib.import_module(name), "MESSAGES", None))
+        except ImportError:
+            pass
+    plugged = set(_extra.get("fr", {}))
+    missing = [i for i in source_msgids() if i not in translated and i not in plugged]
+    for msgid in missing:
+        print(f"missing: {msgid!r}")
+    return missing
+
+
 if __name__ == "__main__":
     if sys.argv[1:] == ["compile"]:
         compile_catalogues()
+    elif sys.argv[1:] == ["check"]:
+        sys.exit(1 if check_catalogues() else 0)
     else:
-        print("usage: python -m jhub_admin_service.service.i18n compile", file=sys.stderr)
+        print("usage: python -m jhub_admin_service.service.i18n compile|check", file=sys.stderr)
         sys.exit(2)
