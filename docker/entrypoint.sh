@@ -33,6 +33,9 @@ if [ "$prepare" = 1 ]; then
     mkdir -p "$EXCHANGE_ROOT"
     chown root:root "$EXCHANGE_ROOT"
     chmod 1777 "$EXCHANGE_ROOT"
+    if jhub-admin courses prepare-exchange --help >/dev/null 2>&1; then
+        jhub-admin courses prepare-exchange --root "$EXCHANGE_ROOT" >/dev/null
+    fi
 
     # 2. Sidecar shared secret (read-only for the sidecar, never logged).
     if [ ! -s "$SECRET_FILE" ]; then
@@ -44,6 +47,10 @@ if [ "$prepare" = 1 ]; then
     fi
     chmod 0600 "$SECRET_FILE"
 
+    # The hub is not up yet: the commands below must not try to reach it
+    # (the CLI would otherwise find the service token on the data volume).
+    export JHUB_ADMIN_TOKEN_FILE=/nonexistent JUPYTERHUB_API_URL=
+
     # 3. Local accounts from the registry (no hub yet: local side only).
     if [ -e "$JHUB_ADMIN_REGISTRY" ]; then
         log "reconciling local accounts from $JHUB_ADMIN_REGISTRY"
@@ -54,6 +61,7 @@ if [ "$prepare" = 1 ]; then
 
     # 4. First admin (idempotent: does nothing once it exists).
     jhub-admin bootstrap-admin
+    unset JHUB_ADMIN_TOKEN_FILE JUPYTERHUB_API_URL
 fi
 
 exec "$@"
