@@ -33,7 +33,7 @@ import time
 from typing import Awaitable, Callable, Optional, Union
 from urllib.parse import quote
 
-from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
+from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
 DEFAULT_URL = "http://sidecar:8750"
 DEFAULT_SECRET_FILE = "/srv/jupyterhub/secrets/sidecar.secret"

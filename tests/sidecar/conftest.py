@@ -1,7 +1,6 @@
 """Fixtures of the sidecar tests.  The real-Docker fixture builds the
 sidecar image and runs a throw-away deployment under a unique compose
 project name; everything is removed afterwards."""
-import os
 import sys
 from pathlib import Path
 

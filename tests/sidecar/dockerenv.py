@@ -115,6 +115,8 @@ class SidecarEnv:
                 self.vol("jh_secrets"): {"bind": "/srv/jupyterhub-secrets", "mode": "rw"},
             },
             network=self.network.name,
+            # As compose should run it: no capabilities, read-only root.
+            cap_drop=["ALL"], security_opt=["no-new-privileges"], read_only=True,
             detach=True)
         # Alias on the internal network (no published port anywhere).
         self.network.disconnect(ctr)

@@ -3,11 +3,10 @@ volumes, an internal network, the sidecar with the socket and a client
 container on that network), and assertions on the real archives."""
 import json
 import socket
-import stat
 
 import pytest
 
-pytestmark = pytest.mark.timeout(600) if hasattr(pytest.mark, "timeout") else []
+pytestmark = pytest.mark.docker
 
 
 def create(env, target):
