@@ -386,17 +386,18 @@ class SidecarApp(Application):
 
     def start(self):
         app = self.build()
-        removed = self.sidecar.store.cleanup()
-        if removed:
-            self.log.info("removed leftovers of interrupted jobs: %s", ", ".join(removed))
         try:
             disc = self.sidecar.engine.discover()
             self.log.info("discovered %s", disc.to_dict())
+            # Helpers of a previous sidecar process first, then their files.
             n = self.sidecar.engine.remove_stale_helpers(disc.project)
             if n:
                 self.log.info("removed %d stale helper container(s)", n)
         except Exception as e:  # reported again on each operation
             self.log.error("discovery failed (operations will fail until fixed): %s", e)
+        removed = self.sidecar.store.cleanup()
+        if removed:
+            self.log.info("removed leftovers of interrupted jobs: %s", ", ".join(removed))
         self.log.info("compressor %s level %s; tools %s", self.sidecar.compressor,
                       self.sidecar.level, self.sidecar.tools)
         server = httpserver.HTTPServer(app, max_body_size=self.max_body_size,

@@ -43,7 +43,7 @@ case "$JHUB_COMPRESSOR" in
   *) echo "unknown compressor" >&2; exit 90 ;;
 esac
 cd /src || exit 91
-tar --create --file=- --numeric-owner -- "${targets[@]}" \
+tar --create --file=- --numeric-owner --exclude='*/.jhub-restore-*' -- "${targets[@]}" \
   | compress | python3 -I -S -c "$JHUB_WRITER" "$JHUB_OUT"
 st=("${PIPESTATUS[@]}")
 echo "JHUB-STATUS ${st[*]}"
@@ -94,6 +94,10 @@ untar() {
 }
 cleanup() { for t in "${targets[@]}"; do rm -rf -- "/dst/$t/$JHUB_STAGE"; done; }
 trap cleanup EXIT
+# Staging directories left by an interrupted restore are removed first.
+for t in "${targets[@]}"; do
+  find "/dst/$t" -mindepth 1 -maxdepth 1 -name '.jhub-restore-*' -exec rm -rf -- {} +
+done
 if [ -n "${JHUB_USER:-}" ]; then
   # One user's home: extract into a staging directory of the same volume,
   # then swap it in with a rename; the old home is replaced.
