@@ -25,6 +25,7 @@ enrolled by the next sync (the import path runs it). Unenrolling removes the stu
 hub group and from the gradebook, never any file: submissions stay in the exchange and in the
 teacher's ``submitted/`` folder.
 """
+import asyncio
 import json
 import logging
 import os
@@ -499,7 +500,10 @@ class CourseManager:
         if local:
             prepare_exchange()
             if self.settings.manage_local_accounts:
-                report["homes"] = self.sync_homes(courses, accounts, report["warnings"])
+                # One process per teacher, a second or so each: off the event loop (the service).
+                loop = asyncio.get_running_loop()
+                report["homes"] = await loop.run_in_executor(
+                    None, self.sync_homes, courses, accounts, report["warnings"])
         if hub and self.mgr.hub.configured:
             report["hub"] = await self.sync_hub(courses, accounts)
         return report

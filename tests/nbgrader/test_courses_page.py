@@ -1,0 +1,86 @@
+"""The Courses page and API of the admin service, against a real JupyterHub running the service."""
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "service"))
+
+from nbtools import ROSTER, gradebook_students, hub_group, import_roster, jhub, nbgrader_box, start_hub  # noqa: E402
+from sandbox import namespaces_available  # noqa: E402
+from servicetools import ADMIN, ADMIN_PASSWORD, login, service_url, wait_for_service, xsrf_of  # noqa: E402
+
+pytestmark = [pytest.mark.hub, pytest.mark.sandbox]
+
+
+@pytest.fixture(scope="module")
+def hub():
+    if not namespaces_available():
+        pytest.skip("needs root and unshare --mount to isolate local accounts from the host")
+    box = nbgrader_box()
+    running = None
+    try:
+        running = start_hub(box)
+        wait_for_service(running)
+        import_roster(running, ROSTER)
+        jhub(running, "courses", "sync")
+        yield running
+    finally:
+        if running:
+            running.stop()
+        box.cleanup()
+
+
+@pytest.fixture(scope="module")
+def admin(hub):
+    return login(hub, ADMIN, ADMIN_PASSWORD, lang="fr")
+
+
+def test_page_lists_courses_in_french_and_english(hub, admin):
+    r = admin.get(service_url(hub, "courses"))
+    assert r.status_code == 200
+    assert "cours_prof_martin" in r.text and "prof.martin" in r.text and "Cours nbgrader" in r.text
+    en = login(hub, ADMIN, ADMIN_PASSWORD, lang="en")
+    assert "nbgrader courses" in en.get(service_url(hub, "courses")).text
+
+
+def test_create_enrol_unenrol_from_the_page(hub, admin):
+    page = admin.get(service_url(hub, "courses")).text
+    xsrf = xsrf_of(page)
+    r = admin.post(service_url(hub, "courses"), data={"_xsrf": xsrf, "action": "create", "course": "nsi_terminale",
+                                                      "teacher": "prof.martin"})
+    assert r.status_code == 200 and "nsi_terminale" in r.text
+    r = admin.post(service_url(hub, "courses"), data={"_xsrf": xsrf, "action": "enrol", "course": "nsi_terminale",
+                                                      "class": "T NSI", "students": ""})
+    assert r.status_code == 200
+    assert hub_group(hub, "nbgrader-nsi_terminale") == {"alice", "bob"}
+    assert set(gradebook_students(hub.sandbox, "prof.martin", "nsi_terminale")) == {"alice", "bob"}
+    r = admin.post(service_url(hub, "courses"), data={"_xsrf": xsrf, "action": "unenrol", "course": "nsi_terminale",
+                                                      "class": "T NSI"})
+    assert r.status_code == 200
+    assert hub_group(hub, "nbgrader-nsi_terminale") == set()
+    # A bad id is refused with a message, nothing is created.
+    r = admin.post(service_url(hub, "courses"), data={"_xsrf": xsrf, "action": "create", "course": "NSI-T",
+                                                      "teacher": "prof.martin"})
+    assert r.status_code == 200 and "NSI-T" not in jhub(hub, "courses", "list").stdout
+    # Without XSRF: refused.
+    r = admin.post(service_url(hub, "courses"), data={"action": "sync"}, allow_redirects=False)
+    assert r.status_code == 403
+
+
+def test_api_with_admin_token_and_refusals(hub):
+    token = hub.user_token(ADMIN)
+    headers = {"Authorization": f"token {token}"}
+    r = requests.post(service_url(hub, "api/courses/cours_prof_martin/enrol"), headers=headers,
+                      json={"students": ["carol"]})
+    assert r.status_code == 200, r.text
+    assert "carol" in hub_group(hub, "nbgrader-cours_prof_martin")
+    courses = {c["course_id"]: c for c in requests.get(service_url(hub, "api/courses"), headers=headers).json()["courses"]}
+    assert courses["cours_prof_martin"]["members"] == ["carol"]
+    r = requests.post(service_url(hub, "api/courses"), headers=headers, json={"course_id": "x-y", "teacher": "prof.martin"})
+    assert r.status_code == 400 and "course id" in r.json()["error"]
+    student = {"Authorization": f"token {hub.user_token('alice')}"}
+    assert requests.get(service_url(hub, "api/courses"), headers=student).status_code == 403
+    teacher = {"Authorization": f"token {hub.user_token('prof.martin')}"}
+    assert requests.get(service_url(hub, "courses"), headers=teacher, allow_redirects=False).status_code == 403
