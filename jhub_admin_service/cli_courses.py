@@ -39,6 +39,8 @@ def register(subparsers):
     group = p.add_mutually_exclusive_group()
     group.add_argument("--local-only", action="store_true", help="homes and exchange only (before the hub starts)")
     group.add_argument("--hub-only", action="store_true", help="hub groups only")
+    p.add_argument("--force", action="store_true", help="rewrite every teacher's course files and gradebooks, "
+                                                       "even those unchanged since the last sync")
     p.set_defaults(func=cmd_sync)
 
     p = courses.add_parser("prepare-exchange", help="create the nbgrader exchange root with mode 1777")
@@ -110,7 +112,7 @@ def cmd_enrol(args):
 def cmd_sync(args):
     cm = _manager(args)
     with cm.mgr.locked():
-        report = asyncio.run(cm.sync(local=not args.hub_only, hub=not args.local_only))
+        report = asyncio.run(cm.sync(local=not args.hub_only, hub=not args.local_only, force=args.force))
     warnings = report.pop("warnings", [])
     print(json.dumps(report))
     for warning in warnings:

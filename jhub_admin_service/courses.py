@@ -35,6 +35,7 @@ import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,8 @@ HEADER_NOTEBOOK = "header.ipynb"
 #: First line of every file jhub-admin writes in a teacher's home; a file without it was edited
 #: (or made) by the teacher and is never overwritten.
 MANAGED_MARK = "# Managed by jhub-admin"
+#: Teachers' batches run at the same time (each is one short process).
+TEACHER_BATCHES = 4
 ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "nbgrader_assets")
 
 SCHEMA = """
@@ -70,6 +73,11 @@ CREATE TABLE IF NOT EXISTS course_students (
     login TEXT NOT NULL,
     enrolled INTEGER NOT NULL,
     PRIMARY KEY (course_id, login)
+);
+-- What the last successful batch wrote in each teacher's home (JSON), to skip unchanged teachers.
+CREATE TABLE IF NOT EXISTS course_sync (
+    teacher TEXT PRIMARY KEY,
+    spec TEXT NOT NULL
 );
 """
 
@@ -273,6 +281,16 @@ class CourseStore:
         db.execute("INSERT INTO courses (course_id, teacher, is_default, auto, created_at) VALUES (?, ?, ?, ?, ?)",
                    (course_id, teacher, int(is_default), int(auto), time.time()))
 
+    def last_specs(self):
+        db = self._db()
+        if db is None:
+            return {}
+        return {row[0]: json.loads(row[1]) for row in db.execute("SELECT teacher, spec FROM course_sync")}
+
+    def save_spec(self, db, teacher, spec):
+        db.execute("INSERT OR REPLACE INTO course_sync (teacher, spec) VALUES (?, ?)",
+                   (teacher, json.dumps(spec, sort_keys=True)))
+
     def delete(self, db, course_id):
         for table in ("course_classes", "course_students", "courses"):
             db.execute(f"DELETE FROM {table} WHERE course_id = ?", (course_id,))
@@ -314,6 +332,12 @@ def count_assignments(course_dir):
             return sum(1 for e in it if e.is_dir() and not e.name.startswith("."))
     except OSError:
         return 0
+
+
+def course_files_present(spec):
+    """Whether every course folder of a teacher's spec still has its config and gradebook."""
+    return all(os.path.exists(os.path.join(spec["home"], c["course_id"], name))
+               for c in spec["courses"] for name in ("nbgrader_config.py", "gradebook.db"))
 
 
 def released_assignments(course_id, root=None):
@@ -492,7 +516,7 @@ class CourseManager:
 
     # Convergence
 
-    async def sync(self, local=True, hub=True):
+    async def sync(self, local=True, hub=True, force=False):
         """Default courses, then the teachers' homes (as the teachers), then the hub groups."""
         report = {"default_courses": [cid for cid, _ in self.ensure_default_courses()], "warnings": []}
         accounts = self.accounts()
@@ -503,17 +527,20 @@ class CourseManager:
                 # One process per teacher, a second or so each: off the event loop (the service).
                 loop = asyncio.get_running_loop()
                 report["homes"] = await loop.run_in_executor(
-                    None, self.sync_homes, courses, accounts, report["warnings"])
+                    None, self.sync_homes, courses, accounts, report["warnings"], force)
         if hub and self.mgr.hub.configured:
             report["hub"] = await self.sync_hub(courses, accounts)
         return report
 
-    def sync_homes(self, courses, accounts, warnings):
-        managed = sorted(login for login, a in accounts.items() if a.role == "student")
+    def sync_homes(self, courses, accounts, warnings, force=False):
+        """One batch per teacher whose courses changed since the last sync (or whose course files
+        are missing), a few teachers at a time. Returns {teacher: report}."""
+        all_students = sorted(login for login, a in accounts.items() if a.role == "student")
         by_teacher = {}
         for c in courses:
             by_teacher.setdefault(c.teacher, []).append(c)
-        out = {}
+        last = self.store.last_specs()
+        todo = []
         for teacher, own in sorted(by_teacher.items()):
             a = accounts.get(teacher)
             if a is None or a.disabled:
@@ -524,14 +551,38 @@ class CourseManager:
                 warnings.append(f"{teacher}: no local account yet; run `jhub-admin reconcile` first")
                 continue
             spec = {"home": home, "courses": [
-                {"course_id": c.course_id, "is_default": c.is_default, "managed": managed,
+                {"course_id": c.course_id, "is_default": c.is_default,
                  "students": [{"id": s, "first_name": accounts[s].first_name, "last_name": accounts[s].last_name}
                               for s in sorted(members(c, accounts))]}
                 for c in sorted(own, key=lambda c: (not c.is_default, c.course_id))]}
-            try:
-                out[teacher] = run_as_teacher(teacher, spec, home)
-            except (TeacherBatchError, OSError, subprocess.TimeoutExpired, ValueError) as exc:
-                warnings.append(str(exc))
+            previous = last.get(teacher)
+            if not force and previous == spec and course_files_present(spec):
+                continue
+            before = {c["course_id"]: [s["id"] for s in c["students"]] for c in (previous or {}).get("courses", [])}
+            for c in spec["courses"]:
+                # Removed from the gradebook: only students jhub-admin put there.
+                c["managed"] = before.get(c["course_id"], all_students) if previous else all_students
+            todo.append((teacher, home, spec))
+
+        def one(item):
+            teacher, home, spec = item
+            return teacher, run_as_teacher(teacher, spec, home)
+
+        out = {}
+        if todo:
+            with ThreadPoolExecutor(max_workers=min(TEACHER_BATCHES, len(todo))) as pool:
+                futures = {pool.submit(one, item): item for item in todo}
+                for future in futures:
+                    teacher, home, spec = futures[future]
+                    try:
+                        out[teacher] = future.result()[1]
+                    except (TeacherBatchError, OSError, subprocess.TimeoutExpired, ValueError) as exc:
+                        warnings.append(str(exc))
+                        continue
+                    for c in spec["courses"]:
+                        del c["managed"]
+                    with self.registry.transaction() as db:
+                        self.store.save_spec(db, teacher, spec)
         return out
 
     async def sync_hub(self, courses, accounts):

@@ -112,6 +112,7 @@ def make_pre_spawn_hook(root, previous=None):
         spawner.environment = env
         spawner.log.info("nbgrader profile for %s: %s", spawner.user.name, profile)
 
+    pre_spawn_hook.jhub_admin_previous = previous
     return pre_spawn_hook
 
 
@@ -119,6 +120,8 @@ def configure(c, profiles_root=None):
     """Call from jupyterhub_config.py after the Spawner settings: ``hub_hooks.configure(c)``."""
     root = write_profiles(profiles_root)
     previous = c.Spawner.pre_spawn_hook if "pre_spawn_hook" in c.Spawner else None
+    if hasattr(previous, "jhub_admin_previous"):  # configure() called twice: replace, don't chain
+        previous = previous.jhub_admin_previous
     c.Spawner.pre_spawn_hook = make_pre_spawn_hook(root, previous)
     c.Spawner.server_token_scopes = SERVER_TOKEN_SCOPES
     return root

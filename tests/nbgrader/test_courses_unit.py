@@ -154,3 +154,30 @@ def test_formgrader_csp():
     assert hub_hooks.formgrader_csp("frame-ancestors 'none'") == "frame-ancestors 'self'"
     assert hub_hooks.formgrader_csp("frame-ancestors 'none'; report-uri /x") == "frame-ancestors 'self'; report-uri /x"
     assert hub_hooks.formgrader_csp("default-src 'self'") == "default-src 'self'"
+
+
+def test_configure_sets_hook_and_scopes_once(tmp_path):
+    import asyncio
+    import logging
+    from types import SimpleNamespace
+
+    from traitlets.config import Config
+
+    calls = []
+    c = Config()
+    c.Spawner.pre_spawn_hook = lambda spawner: calls.append(spawner.user.name)
+    hub_hooks.configure(c, str(tmp_path / "p"))
+    hub_hooks.configure(c, str(tmp_path / "p"))  # twice: replaced, not chained twice
+    assert "read:users:groups!user" in c.Spawner.server_token_scopes
+
+    def spawner(name, groups):
+        return SimpleNamespace(user=SimpleNamespace(name=name, groups=[SimpleNamespace(name=g) for g in groups]),
+                               environment={"LANG": "fr_FR.UTF-8"}, log=logging.getLogger("test"))
+
+    teacher, student = spawner("t", ["teachers"]), spawner("s", ["students", "nbgrader-nsi"])
+    asyncio.run(c.Spawner.pre_spawn_hook(teacher))
+    asyncio.run(c.Spawner.pre_spawn_hook(student))
+    assert calls == ["t", "s"]
+    assert teacher.environment["JUPYTER_CONFIG_PATH"] == str(tmp_path / "p" / "teacher")
+    assert student.environment["JUPYTER_CONFIG_PATH"] == str(tmp_path / "p" / "student")
+    assert teacher.environment["LANG"] == "fr_FR.UTF-8"

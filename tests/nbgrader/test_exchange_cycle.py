@@ -4,7 +4,7 @@ a sandbox, against a real JupyterHub (JupyterHubAuthPlugin reads the users' hub 
 Each user gets what a single-user server gives them: JUPYTERHUB_API_URL, JUPYTERHUB_USER and a
 token of that user made through the hub API.
 """
-import os
+import json
 import stat
 
 import pytest
@@ -121,12 +121,32 @@ def test_unenrol_keeps_work(hub):
     assert hub_group(hub, f"nbgrader-{COURSE}") == {"alice", "bob"}
 
 
+def hook_installed():
+    import inspect
+
+    from jhub_admin_service import accounts
+    return "after_reconcile" in inspect.getsource(accounts)
+
+
 def test_later_import_into_enrolled_class_is_enrolled(hub):
     import_roster(hub, ROSTER + "dave;Dave;Moreau;élève;T NSI\n", name="roster2.csv")
-    # The import path runs the course sync (accounts.py hook); `courses sync` converges it too.
-    jhub(hub, "courses", "sync")
+    if not hook_installed():
+        # Until accounts.py calls courses.after_reconcile, the container start and the service
+        # run `courses sync`; it converges the same way.
+        jhub(hub, "courses", "sync")
     assert "dave" in hub_group(hub, f"nbgrader-{COURSE}")
     assert gradebook_students(hub.sandbox, "prof.martin", COURSE)["dave"] == ("Dave", "Moreau")
+
+
+def test_sync_skips_unchanged_teachers_and_repairs_missing_files(hub):
+    report = json.loads(jhub(hub, "courses", "sync").stdout)
+    assert report["homes"] == {}  # nothing changed: no process run as the teacher
+    gradebook = home(hub.sandbox, "prof.martin") / COURSE / "gradebook.db"
+    gradebook.rename(gradebook.with_name("gradebook.old"))
+    report = json.loads(jhub(hub, "courses", "sync").stdout)
+    assert set(report["homes"]) == {"prof.martin"} and gradebook.exists()
+    assert gradebook.stat().st_uid == int(hub.sandbox.passwd()["prof.martin"][2])
+    gradebook.with_name("gradebook.old").replace(gradebook)
 
 
 def test_more_courses_and_bad_ids(hub):
