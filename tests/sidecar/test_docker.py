@@ -253,3 +253,14 @@ def test_helpers_removed_and_labelled(docker_env):
         all=True, filters={"label": "org.jhub-admin.sidecar-helper=1"})
     assert [c for c in left if c.labels.get("org.jhub-admin.project") == env.project] == []
     assert "helper" in env.logs() and "created (export)" in env.logs()
+
+
+def test_restore_of_a_user_absent_from_the_archive_changes_nothing(docker_env):
+    env = docker_env
+    meta = create(env, "home")
+    before = env.run_in_volumes("ls -lnA /v/home")
+    code, job, _ = env.cli("restore", meta["name"], "--sha256", meta["sha256"], "--user", "zed",
+                           check=False)
+    assert code == 1 and job["state"] == "failed"
+    assert "zed" in job["error"]
+    assert env.run_in_volumes("ls -lnA /v/home") == before
