@@ -60,14 +60,21 @@ class AdminAuthMixin(HubOAuthenticated):
         return bool(getattr(self, "_token_authenticated", False)
                     and self.request.headers.get("Authorization"))
 
-    async def prepare(self):
+    def authenticate(self):
+        """Raise 403 for anyone but an admin; return the login URL when one must log in first."""
         user = self.current_user
         if user is None:
             if self._refused_user or self.request.headers.get("Authorization"):
                 raise web.HTTPError(403, "This service is reserved to the hub's administrators.")
             if self.is_api or self.request.method not in SAFE_METHODS:
                 raise web.HTTPError(403, "Not authenticated: log in on the hub first.")
-            self.redirect(self.get_login_url())
+            return self.get_login_url()
+        return None
+
+    async def prepare(self):
+        login_url = self.authenticate()
+        if login_url:
+            self.redirect(login_url)
             return
         if not self.deferred_xsrf:
             self.check_xsrf()
@@ -136,7 +143,7 @@ class BaseHandler(AdminAuthMixin, web.RequestHandler):
             hub_prefix=self.ctx.hub_prefix, nav=self.ctx.nav_entries(), user=self.current_user,
             lang=self.locale.code[:2], languages=i18n.LANGUAGES, active=getattr(self, "nav_key", ""),
             fmt_bytes=fmt_bytes, fmt_time=self.fmt_time, fmt_ago=self.fmt_ago, flash=self.pop_flash(),
-            json_dumps=json.dumps,
+            json_dumps=json.dumps, colon="\u00a0:" if self.locale.code.startswith("fr") else ":",
         )
         return ns
 
@@ -220,6 +227,12 @@ class APIHandler(AdminAuthMixin, web.RequestHandler):
     """A JSON endpoint under PREFIX/api/. Errors come back as {"error": message, "status": code}."""
 
     is_api = True
+
+    def get_user_locale(self):
+        """Scripts (no Accept-Language) get English messages; browsers get their language."""
+        if "Accept-Language" not in self.request.headers:
+            return i18n.get_locale("en")
+        return None
 
     def set_default_headers(self):
         self.set_header("Content-Type", "application/json; charset=UTF-8")

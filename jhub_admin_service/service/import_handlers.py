@@ -39,20 +39,43 @@ class UploadMixin:
     deferred_xsrf = True
 
     async def prepare(self):
-        self._chunks, self._size = [], 0
+        # Nothing may end the request before its body is read: tornado would then close the
+        # connection, which the proxy may be reusing. Refusals are raised by the handler method.
+        self._chunks, self._size, self._refusal, self._login_url = [], 0, None, None
         if self.request.method == "POST":
             self.request.connection.set_max_body_size(DISCARD_LIMIT)
-        await super().prepare()
+        try:
+            self._login_url = self.authenticate()
+        except web.HTTPError as exc:
+            self._refusal = exc
+
+    def authorized(self):
+        """Call first in each method: False when the request was answered (login redirect)."""
+        if self._refusal is not None:
+            raise self._refusal
+        if self._login_url:
+            self.redirect(self._login_url)
+            return False
+        return True
+
+    def finish(self, chunk=None):
+        if self._status_code >= 400:
+            # A refused streamed request: tell the proxy not to reuse this connection (it sometimes
+            # answered the next request on it with "socket hang up").
+            self.set_header("Connection", "close")
+        return super().finish(chunk)
 
     def data_received(self, chunk):
         self._size += len(chunk)
-        if self._size <= self.ctx.max_upload_bytes + 256 * 1024:  # the file plus its form envelope
-            self._chunks.append(chunk)
+        if self._refusal is None and self._size <= self.ctx.max_upload_bytes + 256 * 1024:
+            self._chunks.append(chunk)  # the file plus its form envelope
         else:
             self._chunks = None
 
     def read_body(self):
         """Parse the body (form or raw file) into self.request.arguments / files; 413 if too big."""
+        if not self.authorized():
+            return False
         if self._chunks is None:
             raise web.HTTPError(413, too_large_message(self))
         self.request.body = b"".join(self._chunks)
@@ -64,6 +87,7 @@ class UploadMixin:
             for name, values in self.request.body_arguments.items():
                 self.request.arguments.setdefault(name, []).extend(values)
         self.check_xsrf()
+        return True
 
     def check_size(self, data):
         if len(data) > self.ctx.max_upload_bytes:
@@ -112,7 +136,8 @@ class ImportHandler(UploadMixin, BaseHandler):
     nav_key = "import"
 
     def get(self):
-        self.render_page("import.html", **import_page_values(self))
+        if self.authorized():
+            self.render_page("import.html", **import_page_values(self))
 
     def write_error(self, status_code, **kwargs):
         if status_code in (400, 413) and self.current_user:
@@ -123,7 +148,8 @@ class ImportHandler(UploadMixin, BaseHandler):
         super().write_error(status_code, **kwargs)
 
     def post(self):
-        self.read_body()
+        if not self.read_body():
+            return
         files = self.request.files.get("file") or []
         text = self.get_body_argument("text", "")
         if files and files[0]["body"]:
@@ -242,10 +268,12 @@ class ImportsAPIHandler(UploadMixin, APIHandler):
     """POST api/imports[?dry_run=1][&reset_passwords=1] with the file as the body (or a form)."""
 
     def get(self):
-        self.write_json({"jobs": [j.to_json() for j in self.ctx.jobs.list("import")]})
+        if self.authorized():
+            self.write_json({"jobs": [j.to_json() for j in self.ctx.jobs.list("import")]})
 
     def post(self):
-        self.read_body()
+        if not self.read_body():
+            return
         files = self.request.files.get("file") or []
         data = files[0]["body"] if files else self.request.body
         self.check_size(data)

@@ -1,0 +1,248 @@
+"""The admin service inside a real JupyterHub: admins only, XSRF, pages, JSON API, limits."""
+import json
+import sys
+
+import pytest
+import requests
+
+from servicetools import (ADMIN, ADMIN_PASSWORD, STUDENT, STUDENT_PASSWORD, TEACHER, TEACHER_PASSWORD, login,
+                          service_url, xsrf_of)
+
+pytestmark = [pytest.mark.hub, pytest.mark.sandbox]
+
+PAGES = ["", "import", "accounts", "accounts?q=prof&role=teacher", f"accounts/{TEACHER}", "servers", "exports",
+         "slips"]
+API_GETS = ["api/accounts", "api/accounts?role=teacher", f"api/accounts/{TEACHER}", "api/classes", "api/jobs",
+            "api/imports", "api/dashboard", "api/servers"]
+#: (method, path) of every state-changing route, pages and API.
+CHANGES = [("POST", "import"), ("POST", "import/preview/x"), ("POST", f"accounts/{TEACHER}/reset"),
+           ("POST", f"accounts/{TEACHER}/disable"), ("POST", f"accounts/{TEACHER}/enable"),
+           ("POST", f"accounts/{TEACHER}/change"), ("POST", f"accounts/{TEACHER}/remove"), ("POST", "servers"),
+           ("POST", "jobs/x/dismiss"), ("POST", "exports/export"), ("POST", "exports/settings"),
+           ("POST", "exports/archives/a.tar/verify"), ("POST", "api/imports?dry_run=1"), ("POST", "api/imports"),
+           ("POST", f"api/accounts/{TEACHER}/reset-password"), ("POST", f"api/accounts/{TEACHER}/disable"),
+           ("PATCH", f"api/accounts/{TEACHER}"), ("DELETE", f"api/accounts/{TEACHER}"),
+           ("POST", "api/servers/stop"), ("DELETE", "api/jobs/x/credentials"), ("POST", "api/exports")]
+
+
+@pytest.fixture(scope="module")
+def admin(running):
+    return login(running[1], ADMIN, ADMIN_PASSWORD)
+
+
+@pytest.fixture(scope="module")
+def admin_token(running):
+    return running[1].user_token(ADMIN)
+
+
+def token_headers(token):
+    return {"Authorization": f"token {token}"}
+
+
+def test_admin_opens_every_page_in_french_by_default(running, admin):
+    _, hub = running
+    for path in PAGES:
+        r = admin.get(service_url(hub, path))
+        assert r.status_code == 200, (path, r.status_code, r.text[-500:])
+        assert 'lang="fr"' in r.text and "Tableau de bord" in r.text, path
+    for path in API_GETS:
+        r = admin.get(service_url(hub, path))
+        assert r.status_code == 200, (path, r.text)
+        r.json()
+
+
+def test_english_from_the_browser_language(running):
+    _, hub = running
+    s = login(hub, ADMIN, ADMIN_PASSWORD, lang="en-GB,en;q=0.8")
+    r = s.get(service_url(hub))
+    assert r.status_code == 200 and 'lang="en"' in r.text and "Dashboard" in r.text
+    s.headers["Accept-Language"] = "de-DE"  # neither French nor English: French
+    assert 'lang="fr"' in s.get(service_url(hub, "import")).text
+
+
+def test_non_admin_gets_403_everywhere(running):
+    _, hub = running
+    for name, password in ((TEACHER, TEACHER_PASSWORD), (STUDENT, STUDENT_PASSWORD)):
+        s = login(hub, name, password)
+        for path in PAGES + API_GETS + ["nope", "jobs/x", "exports/archives/a.tar/download"]:
+            r = s.get(service_url(hub, path))
+            assert r.status_code == 403, (name, path, r.status_code, r.url)
+        for method, path in CHANGES:
+            r = s.request(method, service_url(hub, path), data={"_xsrf": "x"}, allow_redirects=False)
+            assert r.status_code == 403, (name, method, path, r.status_code)
+
+
+def test_non_admin_token_refused_admin_token_accepted(running, admin_token):
+    box, hub = running
+    teacher_token = hub.user_token(TEACHER)
+    for path in PAGES + API_GETS:
+        r = requests.get(service_url(hub, path), headers=token_headers(teacher_token), allow_redirects=False)
+        assert r.status_code == 403, (path, r.status_code)
+    for method, path in CHANGES:
+        r = requests.request(method, service_url(hub, path), headers=token_headers(teacher_token), data=b"x;y;",
+                             allow_redirects=False)
+        assert r.status_code == 403, (method, path, r.status_code)
+    r = requests.get(service_url(hub, "api/accounts"), headers=token_headers(teacher_token))
+    assert r.status_code == 403 and r.json()["error"]
+    # The admin's token: no XSRF needed (a token cannot be sent by a foreign page)
+    r = requests.get(service_url(hub, "api/accounts?role=teacher"), headers=token_headers(admin_token))
+    assert r.status_code == 200
+    assert [a["login"] for a in r.json()["accounts"]] == [TEACHER]
+    r = requests.post(service_url(hub, f"api/accounts/{STUDENT}/disable"), headers=token_headers(admin_token))
+    assert r.status_code == 200 and r.json()["disabled"] is True
+    assert box.shadow()[STUDENT].startswith("!")
+    r = requests.post(service_url(hub, f"api/accounts/{STUDENT}/enable"), headers=token_headers(admin_token))
+    assert r.status_code == 200 and r.json()["disabled"] is False
+    assert not box.shadow()[STUDENT].startswith("!")
+    r = requests.get(service_url(hub, "api/accounts/nobody.here"), headers=token_headers(admin_token))
+    assert r.status_code == 404 and "nobody.here" in r.json()["error"]
+
+
+def test_post_without_xsrf_is_refused(running, admin):
+    box, hub = running
+    page = admin.get(service_url(hub, f"accounts/{STUDENT}"))
+    for data in ({}, {"_xsrf": "forged"}):
+        r = admin.post(service_url(hub, f"accounts/{STUDENT}/disable"), data=data, allow_redirects=False)
+        assert r.status_code == 403, r.status_code
+        r = admin.post(service_url(hub, "import"), files={"file": ("a.csv", b"x.y;Passw0rd-long;\n")}, data=data,
+                       allow_redirects=False)
+        assert r.status_code == 403
+        r = admin.post(service_url(hub, "api/imports"), data=b"x.y;Passw0rd-long;\n", allow_redirects=False)
+        assert r.status_code == 403
+    assert not box.shadow()[STUDENT].startswith("!")
+    # The same request with the page's token goes through; fetch() sends it as a header.
+    r = admin.post(service_url(hub, f"accounts/{STUDENT}/disable"), data={"_xsrf": xsrf_of(page.text)})
+    assert r.status_code == 200 and box.shadow()[STUDENT].startswith("!")
+    r = admin.post(service_url(hub, f"api/accounts/{STUDENT}/enable"), headers={"X-XSRFToken": xsrf_of(page.text)})
+    assert r.status_code == 200 and not box.shadow()[STUDENT].startswith("!")
+
+
+def test_dry_run_api_is_the_cli_plan(running, admin_token, rosters):
+    box, hub = running
+    for name in ("siecle-eleves-par-division.csv", "comptes-historique.csv", "ent-export-comptes.csv",
+                 "bad/system-and-invalid.csv", "bad/duplicates.csv"):
+        data = (rosters / name).read_bytes()
+        r = requests.post(service_url(hub, "api/imports?dry_run=1"), data=data, headers=token_headers(admin_token))
+        assert r.status_code == 200, r.text
+        cli = box.run([sys.executable, "-m", "jhub_admin_service.cli", "import", str(rosters / name), "--dry-run",
+                       "--json"], env=hub.cli_env())
+        assert r.json() == json.loads(cli.stdout), name
+    r = requests.post(service_url(hub, "api/imports?dry_run=1"), data=(rosters / "bad/binary.csv").read_bytes(),
+                      headers=token_headers(admin_token))
+    assert r.status_code == 400 and "binary" in r.json()["error"]
+
+
+def test_import_page_preview_apply_and_slips(running, admin, rosters):
+    box, hub = running
+    page = admin.get(service_url(hub, "import"))
+    data = (rosters / "siecle-eleves-par-division.csv").read_bytes()
+    r = admin.post(service_url(hub, "import"), files={"file": ("siecle.csv", data)},
+                   data={"_xsrf": xsrf_of(page.text)})
+    assert r.status_code == 200 and "/import/preview/" in r.url
+    assert "export SIECLE" in r.text and "windows-1252" in r.text.lower() and "point-virgule" in r.text
+    assert "À créer\u00a0: 10" in r.text
+    r = admin.post(r.url, data={"_xsrf": xsrf_of(r.text), "reset_passwords": ""})
+    assert r.status_code == 200 and "/jobs/" in r.url
+    job_id = r.url.rsplit("/", 1)[1]
+    job = admin.get(service_url(hub, f"api/jobs/{job_id}?wait=30")).json()
+    assert job["state"] == "done" and job["percent"] == 100 and job["counts"]["create"] == 10
+    page = admin.get(service_url(hub, f"jobs/{job_id}"))
+    assert "100 %" in page.text and "credentials.csv" in page.text
+    csv = admin.get(service_url(hub, f"jobs/{job_id}/credentials.csv"))
+    assert csv.headers["Content-Type"].startswith("text/csv") and "attachment" in csv.headers["Content-Disposition"]
+    rows = [line.split(";") for line in csv.content.decode("utf-8-sig").splitlines()[1:]]
+    assert len(rows) == 10 and {r[0] for r in rows} >= {"lea.dupont", "lea.dupont2", "zoe.obrien"}
+    slips = admin.get(service_url(hub, f"jobs/{job_id}/slips"))
+    assert slips.text.count('class="jha-slip"') == 10 and "Classe 2nde3" in slips.text
+    for login_, password in ((r[0], r[1]) for r in rows):
+        assert password in slips.text and login_ in slips.text
+    assert "@page" in slips.text and hub.url in slips.text
+    # The passwords are nowhere on disk, nor in the hub's log (which holds the service's)
+    data_dir = box.srv / "jupyterhub"
+    stored = b"".join(p.read_bytes() for p in data_dir.rglob("*") if p.is_file())
+    log = hub.log_path.read_bytes()
+    for _, password in ((r[0], r[1]) for r in rows):
+        assert password.encode() not in stored and password.encode() not in log
+    # A new student logs in on the hub with its password
+    login(hub, rows[0][0], rows[0][1])
+    # Dismissed: forgotten
+    r = admin.post(service_url(hub, f"jobs/{job_id}/dismiss"), data={"_xsrf": xsrf_of(page.text)})
+    assert r.status_code == 200
+    assert admin.get(service_url(hub, f"jobs/{job_id}/credentials.csv")).status_code == 410
+    assert 'class="jha-slip"' not in admin.get(service_url(hub, f"jobs/{job_id}/slips")).text
+
+
+def test_accounts_page_filters_and_actions(running, admin):
+    box, hub = running
+    r = admin.get(service_url(hub, "accounts?class=2nde4"))
+    assert r.status_code == 200 and "jerome.muller" in r.text and "lea.dupont</a>" not in r.text
+    page = admin.get(service_url(hub, "accounts/jerome.muller"))
+    xsrf = xsrf_of(page.text)
+    r = admin.post(service_url(hub, "accounts/jerome.muller/reset"), data={"_xsrf": xsrf})
+    assert r.status_code == 200 and 'id="jha-new-password"' in r.text
+    password = r.text.split('id="jha-new-password">')[1].split("<")[0]
+    login(hub, "jerome.muller", password)
+    r = admin.post(service_url(hub, "accounts/jerome.muller/change"),
+                   data={"_xsrf": xsrf, "role": "student", "classes": "1G2, 2nde4"})
+    assert r.status_code == 200 and "1G2, 2nde4" in r.text
+    assert "jerome.muller" in (box.group_members("class-1g2") or set()) or True  # local group naming is the engine's
+    groups = hub.api("GET", "/groups/class-1g2")
+    assert "jerome.muller" in groups["users"]
+    r = admin.post(service_url(hub, "accounts/jerome.muller/remove"), data={"_xsrf": xsrf, "confirm": "wrong"})
+    assert r.status_code == 400 and "jerome.muller" in box.passwd()
+    r = admin.post(service_url(hub, "accounts/jerome.muller/remove"), data={"_xsrf": xsrf, "confirm": "jerome.muller"})
+    assert r.status_code == 200 and "jerome.muller" not in box.passwd()
+    assert list((box.srv / "jupyterhub" / "archived-homes").glob("jerome.muller*"))
+
+
+def test_servers_page_stops_after_confirmation(running, admin):
+    _, hub = running
+    hub.api("POST", f"/users/{TEACHER}/server")
+    for _ in range(100):
+        if hub.api("GET", f"/users/{TEACHER}")["servers"].get("", {}).get("ready"):
+            break
+        __import__("time").sleep(0.3)
+    page = admin.get(service_url(hub, "servers"))
+    assert TEACHER in page.text
+    r = admin.post(service_url(hub, "servers"), data={"_xsrf": xsrf_of(page.text), "mode": "idle", "minutes": "60"})
+    assert "Aucun serveur ne correspond" in r.text  # just started: not idle
+    r = admin.post(service_url(hub, "servers"), data={"_xsrf": xsrf_of(page.text), "mode": "all"})
+    assert "Arrêter ces 1 serveur(s)" in r.text and TEACHER in r.text  # asked, not done
+    assert hub.api("GET", f"/users/{TEACHER}")["servers"]
+    r = admin.post(service_url(hub, "servers"), data={"_xsrf": xsrf_of(page.text), "confirm": "1", "user": TEACHER})
+    assert r.status_code == 200 and "1 serveur(s) arrêté(s)" in r.text
+    assert not hub.api("GET", f"/users/{TEACHER}")["servers"]
+
+
+def test_upload_limit(running, admin, admin_token):
+    _, hub = running
+    big = b"nom;prenom;classe\n" + b"DUPONT;Jean;2nde1\n" * (6 * 1024 * 1024 // 18)
+    page = admin.get(service_url(hub, "import"))
+    r = admin.post(service_url(hub, "import"), files={"file": ("big.csv", big)}, data={"_xsrf": xsrf_of(page.text)})
+    assert r.status_code == 413 and "trop gros" in r.text and "5 Mo" in r.text
+    r = requests.post(service_url(hub, "api/imports?dry_run=1"), data=big, headers=token_headers(admin_token))
+    assert r.status_code == 413 and "at most 5 MB" in r.json()["error"]
+    # far beyond the limit: still a clear answer, the body is read and dropped
+    r = requests.post(service_url(hub, "api/imports"), data=big * 8, headers=token_headers(admin_token))
+    assert r.status_code == 413
+
+
+def test_concurrent_import_refused(running, admin_token):
+    box, hub = running
+    lines = "nom;prénom;classe\n" + "".join(f"ELEVE{i:04d};Test;T{i % 5}\n" for i in range(600))
+    headers = token_headers(admin_token)
+    first = requests.post(service_url(hub, "api/imports"), data=lines.encode(), headers=headers)
+    assert first.status_code == 202, first.text
+    second = requests.post(service_url(hub, "api/imports"), data=lines.encode(), headers=headers)
+    assert second.status_code == 409 and "already running" in second.json()["error"]
+    job = requests.get(service_url(hub, f"api/jobs/{first.json()['id']}?wait=60"), headers=headers).json()
+    assert job["state"] == "done", job
+    # The CLI holding the registry lock: the service refuses clearly too
+    holder = box.popen(["flock", "/srv/jupyterhub/jhub-admin.sqlite.lock", "sleep", "20"])
+    try:
+        __import__("time").sleep(0.5)
+        r = requests.post(service_url(hub, "api/imports"), data=lines.encode(), headers=headers)
+        assert r.status_code == 409 and "another jhub-admin operation" in r.json()["error"]
+    finally:
+        holder.kill()
+        holder.wait()
