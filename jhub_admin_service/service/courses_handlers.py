@@ -77,7 +77,8 @@ class CoursesHandler(BaseHandler):
     def get(self):
         cm = manager_for(self.ctx, reads_only=True)
         reader = self.ctx.reader
-        teachers = [a for a in reader.accounts() if a.role in ("teacher", "admin") and not a.disabled]
+        teachers = sorted((a for a in reader.accounts() if a.role in ("teacher", "admin") and not a.disabled),
+                          key=lambda a: (a.role != "teacher", a.login))
         self.render_page("courses.html", courses=cm.list(), teachers=teachers, classes=reader.classes())
 
     async def post(self):

@@ -119,3 +119,25 @@ def test_student_sees_assignment_list_and_no_formgrader(browser, hub, passwords)
         page.screenshot(path=str(ARTIFACTS / "student-no-formgrader.png"))
     finally:
         context.close()
+
+
+def test_admin_courses_page(browser, hub):
+    """The Courses page of the admin service, as an admin sees it (screenshot for the README)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 800}, locale="fr-FR")
+    page = context.new_page()
+    try:
+        page.goto(hub.url + "/hub/login?next=/services/jhub-admin/courses")
+        page.fill("#username_input", hub.env["JHUB_ADMIN_USER"])
+        page.fill("#password_input", hub.admin_password)
+        page.click("#login_submit")
+        page.wait_for_url(re.compile(r"/services/jhub-admin/courses"), timeout=60_000)
+        row = page.locator(f"#jha-course-{COURSE}")
+        row.wait_for(timeout=30_000)
+        assert "T NSI" in row.inner_text() and "prof.martin" in row.inner_text()
+        # Enrol the other class from the page.
+        row.locator("select[name=class]").select_option("1 NSI")
+        row.locator("button[type=submit]:has-text('Inscrire')").click()
+        page.wait_for_selector(f"#jha-course-{COURSE} .badge:has-text('1 NSI')", timeout=60_000)
+        page.screenshot(path=str(ARTIFACTS / "admin-courses.png"), full_page=True)
+    finally:
+        context.close()
