@@ -146,7 +146,7 @@ def _load_jupyter_server_extension(serverapp):
     prefix = serverapp.web_app.settings.get("base_url", "/").rstrip("/") + "/formgrader/"
 
     class FormgraderFrameAncestors(OutputTransform):
-        """Let the teacher's own JupyterLab frame the formgrader pages (and nothing else)."""
+        """frame-ancestors 'self' on this server's formgrader pages only (its JupyterLab panel is an iframe)."""
 
         def __init__(self, request):
             super().__init__(request)
