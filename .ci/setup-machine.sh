@@ -38,6 +38,12 @@ fi
 
 # --- 2. Docker engine --------------------------------------------------------
 if ! $DOCKER info >/dev/null 2>&1; then
+    # A dockerd killed with the previous session leaves its pid files behind.
+    for pidfile in /var/run/docker.pid /var/run/docker/containerd/containerd.pid; do
+        if [ -f "$pidfile" ] && ! kill -0 "$(cat "$pidfile" 2>/dev/null)" 2>/dev/null; then
+            rm -f "$pidfile"
+        fi
+    done
     log "starting dockerd (log: /var/log/dockerd.log)"
     nohup /usr/sbin/dockerd >>/var/log/dockerd.log 2>&1 </dev/null &
     for _ in $(seq 1 60); do
