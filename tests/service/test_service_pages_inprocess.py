@@ -1,0 +1,210 @@
+"""Page logic that needs no real hub: 2,000 accounts stay instant, the exports page against a
+fake sidecar, the catalogues."""
+import hashlib
+import json
+import time
+
+import pytest
+from tornado import web
+from tornado.httpserver import HTTPServer
+from tornado.testing import bind_unused_port
+
+from inprocess import InProcessService
+
+from jhub_admin_service.registry import Account
+from jhub_admin_service.service import i18n
+
+
+@pytest.fixture
+async def service(tmp_path, monkeypatch):
+    svc = InProcessService(tmp_path, monkeypatch)
+    yield svc
+    svc.close()
+
+
+def fill_registry(registry, n=2000):
+    with registry.transaction() as db:
+        for i in range(n):
+            registry.insert(db, Account(login=f"eleve{i:04d}", uid=10000 + i, gid=10000 + i, role="student",
+                                        classes=[f"C{i % 60:02d}"], first_name="Prénom", last_name=f"NOM{i:04d}",
+                                        password_hash="$y$x"))
+
+
+async def test_two_thousand_accounts_stay_instant(service):
+    fill_registry(service.ctx.manager.registry)
+    timings = {}
+    for path in ("accounts", "accounts?page=40", "accounts?q=nom1999", "accounts?class=C07&role=student",
+                 "api/accounts?limit=50&offset=1950", ""):
+        start = time.perf_counter()
+        r = await service.fetch(path)
+        timings[path] = time.perf_counter() - start
+        assert r.code == 200, (path, r.body[:300])
+    body = (await service.fetch("accounts?page=40")).body.decode()
+    assert body.count("<tr>") == 51 and "eleve1999" in body and "2000 compte(s)" in body
+    assert "eleve1999" in (await service.fetch("accounts?q=nom1999")).body.decode()
+    print(timings)
+    assert max(timings.values()) < 0.5, timings
+    data = json.loads((await service.fetch("api/accounts?limit=50&offset=1950")).body)
+    assert data["total"] == 2000 and len(data["accounts"]) == 50
+
+
+async def test_dashboard_without_hub_nor_sidecar(service):
+    r = await service.fetch("")
+    text = r.body.decode()
+    assert r.code == 200 and "pas configuré sur ce serveur" in text
+    r = await service.fetch("", lang="en")
+    assert "Server administration" in r.body.decode()
+
+
+async def test_engine_messages_are_translated(service):
+    data = b"login;password;role\nroot;Passw0rd-long;eleve\nAB CD;Passw0rd-long;eleve\nx.y;Passw0rd-long;chef\n"
+    r = await service.fetch("api/imports?dry_run=1", method="POST", body=data)
+    reasons = [x["reason"] for x in json.loads(r.body)["rejected"]]
+    locale = i18n.get_locale("fr")
+    french = [i18n.translate_engine(locale, reason) for reason in reasons]
+    assert all(f != e for f, e in zip(french, reasons)), list(zip(reasons, french))
+    assert i18n.translate_engine(locale, "duplicate login 'a.b' on lines 2, 3") == \
+        "identifiant « a.b » en double aux lignes 2, 3"
+    r = await service.fetch("api/imports?dry_run=1", method="POST", body=b"\x00\x01\x02" * 100)
+    assert r.code == 400 and "binary" in json.loads(r.body)["error"]
+
+
+def test_catalogues_cover_every_message():
+    assert i18n.check_catalogues() == []
+
+
+class FakeSidecar:
+    """The sidecar's documented API, in memory (the real one is tested with Docker)."""
+
+    def __init__(self, secret):
+        self.secret = secret
+        data = b"archive-bytes-" * 50000
+        self.archives = {"jhub-all-20261125-0200.tar.zst": {
+            "name": "jhub-all-20261125-0200.tar.zst", "target": "all", "size": len(data),
+            "sha256": hashlib.sha256(data).hexdigest(), "created": "2026-11-25T02:00:00Z", "created_ts": time.time(),
+            "kind": "scheduled", "data": data}}
+        self.jobs, self.settings, self.restores = {}, {"schedule": {"enabled": False, "time": "02:00",
+                                                                    "target": "all"},
+                                                       "retention": {"keep": 7, "days": None}}, []
+
+    def public(self, a):
+        return {k: v for k, v in a.items() if k != "data"}
+
+    def app(self):
+        fake = self
+
+        class H(web.RequestHandler):
+            def prepare(self):
+                if self.request.headers.get("Authorization") != f"Bearer {fake.secret}":
+                    raise web.HTTPError(401)
+
+            def body(self):
+                return json.loads(self.request.body or b"{}")
+
+        class Archives(H):
+            def get(self):
+                self.write({"archives": [fake.public(a) for a in fake.archives.values()]})
+
+        class Archive(H):
+            def get(self, name):
+                if name not in fake.archives:
+                    raise web.HTTPError(404)
+                self.write(fake.public(fake.archives[name]))
+
+            def delete(self, name):
+                fake.archives.pop(name)
+                self.write({"deleted": name})
+
+        class Download(H):
+            def get(self, name):
+                data = fake.archives[name]["data"]
+                start, end = map(int, self.request.headers["Range"].split("=")[1].split("-"))
+                self.set_status(206)
+                self.write(data[start:end + 1])
+
+        class Verify(H):
+            def post(self, name):
+                a = fake.archives[name]
+                self.write({"ok": True, "sha256": a["sha256"], "recorded_sha256": a["sha256"], "size": a["size"]})
+
+        class Restore(H):
+            def post(self, name):
+                fake.restores.append((name, self.body()))
+                fake.jobs["r1"] = {"id": "r1", "kind": "restore", "state": "running", "bytes": 0}
+                self.write({"job": fake.jobs["r1"]})
+
+        class Exports(H):
+            def post(self):
+                job = {"id": "e1", "kind": "export", "state": "running", "phase": "archiving", "bytes": 1234,
+                       "target": self.body()["target"]}
+                fake.jobs["e1"] = job
+                self.write({"job": job})
+
+        class Jobs(H):
+            def get(self):
+                self.write({"jobs": list(fake.jobs.values())})
+
+        class Job(H):
+            def get(self, job_id):
+                self.write(fake.jobs[job_id])
+
+        class Settings(H):
+            def get(self):
+                self.write(fake.settings)
+
+            def put(self):
+                fake.settings.update(self.body())
+                self.write(fake.settings)
+
+        return web.Application([
+            (r"/api/archives", Archives), (r"/api/archives/([^/]+)", Archive),
+            (r"/api/archives/([^/]+)/download", Download), (r"/api/archives/([^/]+)/verify", Verify),
+            (r"/api/archives/([^/]+)/restore", Restore), (r"/api/exports", Exports), (r"/api/jobs", Jobs),
+            (r"/api/jobs/([^/]+)", Job), (r"/api/settings", Settings)])
+
+
+async def test_exports_page_against_a_fake_sidecar(tmp_path, monkeypatch):
+    fake = FakeSidecar("s3cret")
+    sock, port = bind_unused_port()
+    server = HTTPServer(fake.app())
+    server.add_sockets([sock])
+    (tmp_path / "sidecar.secret").write_text("s3cret\n")
+    svc = InProcessService(tmp_path, monkeypatch, env={"JHUB_ADMIN_SIDECAR_URL": f"http://127.0.0.1:{port}",
+                                                       "JHUB_ADMIN_SIDECAR_SECRET_FILE": str(tmp_path / "sidecar.secret")})
+    try:
+        name = "jhub-all-20261125-0200.tar.zst"
+        r = await svc.fetch("exports")
+        text = r.body.decode()
+        assert r.code == 200 and name in text and "planifiée" in text and fake.archives[name]["sha256"][:16] in text
+        assert "Dernière exportation" in (await svc.fetch("")).body.decode()
+        r = await svc.fetch("exports/export", method="POST", body="target=home")
+        assert r.code == 303 and "job=e1" in r.headers["Location"] and fake.jobs["e1"]["target"] == "home"
+        assert "archiving" in (await svc.fetch("exports?job=e1")).body.decode()
+        assert json.loads((await svc.fetch("api/exports/jobs/e1")).body)["bytes"] == 1234
+        r = await svc.fetch(f"exports/archives/{name}/download")
+        assert r.code == 200 and r.body == fake.archives[name]["data"]
+        assert "attachment" in r.headers["Content-Disposition"]
+        r = await svc.fetch(f"exports/archives/{name}/verify", method="POST", body="")
+        assert r.code == 303
+        r = await svc.fetch(f"exports/archives/{name}/restore")
+        assert "sha256" in r.body.decode()
+        r = await svc.fetch(f"exports/archives/{name}/restore", method="POST", body="sha256=deadbeef&user=")
+        assert r.code == 200 and "8 premiers" in r.body.decode() and not fake.restores  # refused
+        sha = fake.archives[name]["sha256"]
+        r = await svc.fetch(f"exports/archives/{name}/restore", method="POST", body=f"sha256={sha[:8]}&user=lea.dupont")
+        assert r.code == 303 and fake.restores == [(name, {"sha256": sha, "user": "lea.dupont"})]
+        r = await svc.fetch("exports/settings", method="POST", body="enabled=1&time=03:15&target=all&keep=5&days=30")
+        assert r.code == 303 and fake.settings["schedule"] == {"enabled": True, "time": "03:15", "target": "all"}
+        assert fake.settings["retention"] == {"keep": 5, "days": 30}
+        r = await svc.fetch(f"exports/archives/{name}/delete", method="POST", body="")
+        assert r.code == 303 and name in fake.archives  # not confirmed
+        r = await svc.fetch(f"exports/archives/{name}/delete", method="POST", body="confirm=1")
+        assert r.code == 303 and name not in fake.archives
+        # The sidecar gone: a clear message, the page still shows
+        server.stop()
+        r = await svc.fetch("exports")
+        text = r.body.decode()
+        assert r.code == 200 and ("ne répond pas" in text or "a refusé" in text)
+    finally:
+        server.stop()
+        svc.close()
