@@ -6,7 +6,7 @@ import time
 from urllib.parse import quote
 
 from jupyterhub.utils import url_path_join
-from tornado import httputil, web
+from tornado import httputil, ioloop, web
 
 from ..accounts import Busy
 from ..credentials import credentials_csv
@@ -123,6 +123,16 @@ def forget_old_uploads(ctx):
     now = time.time()
     for key in [k for k, (created, _, _) in ctx.uploads.items() if now - created > UPLOAD_TTL]:
         del ctx.uploads[key]
+
+
+async def startup(ctx):
+    """Forget expired uploads and passwords even when nobody opens a page."""
+    def sweep():
+        forget_old_uploads(ctx)
+        ctx.jobs.list()  # drops the credentials past their time to live
+
+    ctx.sweeper = ioloop.PeriodicCallback(sweep, 60 * 1000)
+    ctx.sweeper.start()
 
 
 def import_page_values(handler, error=None):
