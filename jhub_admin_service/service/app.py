@@ -141,6 +141,10 @@ class AdminService(Application):
         config=True)
     page_modules = List(Unicode(), help="Page modules to load (a missing one is skipped).").tag(config=True)
 
+    @default("log_level")
+    def _log_level(self):
+        return logging.INFO
+
     @default("page_modules")
     def _page_modules(self):
         return list(PAGE_MODULES)

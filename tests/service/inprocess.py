@@ -4,7 +4,6 @@ For tests of page logic that need no real hub (2,000 accounts, the exports page 
 sidecar). Access control itself is tested against the real hub in test_service_access.py.
 """
 import json
-import os
 
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 from tornado.httpserver import HTTPServer

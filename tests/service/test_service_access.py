@@ -172,8 +172,12 @@ def test_import_page_preview_apply_and_slips(running, admin, rosters):
     assert 'class="jha-slip"' not in admin.get(service_url(hub, f"jobs/{job_id}/slips")).text
 
 
-def test_accounts_page_filters_and_actions(running, admin):
+def test_accounts_page_filters_and_actions(running, admin, admin_token, rosters):
     box, hub = running
+    data = (rosters / "siecle-eleves-par-division.csv").read_bytes()  # already imported, or now
+    r = requests.post(service_url(hub, "api/imports"), data=data, headers=token_headers(admin_token))
+    r = requests.get(service_url(hub, f"api/jobs/{r.json()['id']}?wait=30"), headers=token_headers(admin_token))
+    assert r.json()["state"] == "done"
     r = admin.get(service_url(hub, "accounts?class=2nde4"))
     assert r.status_code == 200 and "jerome.muller" in r.text and "lea.dupont</a>" not in r.text
     page = admin.get(service_url(hub, "accounts/jerome.muller"))
@@ -185,13 +189,12 @@ def test_accounts_page_filters_and_actions(running, admin):
     r = admin.post(service_url(hub, "accounts/jerome.muller/change"),
                    data={"_xsrf": xsrf, "role": "student", "classes": "1G2, 2nde4"})
     assert r.status_code == 200 and "1G2, 2nde4" in r.text
-    assert "jerome.muller" in (box.group_members("class-1g2") or set()) or True  # local group naming is the engine's
     groups = hub.api("GET", "/groups/class-1g2")
     assert "jerome.muller" in groups["users"]
     r = admin.post(service_url(hub, "accounts/jerome.muller/remove"), data={"_xsrf": xsrf, "confirm": "wrong"})
     assert r.status_code == 400 and "jerome.muller" in box.passwd()
     r = admin.post(service_url(hub, "accounts/jerome.muller/remove"), data={"_xsrf": xsrf, "confirm": "jerome.muller"})
-    assert r.status_code == 200 and "jerome.muller" not in box.passwd()
+    assert r.status_code == 200 and "jerome.muller" not in box.passwd(), (r.status_code, r.text[-2000:])
     assert list((box.srv / "jupyterhub" / "archived-homes").glob("jerome.muller*"))
 
 
@@ -229,7 +232,7 @@ def test_upload_limit(running, admin, admin_token):
 
 def test_concurrent_import_refused(running, admin_token):
     box, hub = running
-    lines = "nom;prénom;classe\n" + "".join(f"ELEVE{i:04d};Test;T{i % 5}\n" for i in range(600))
+    lines = "nom;prénom;classe\n" + "".join(f"ELEVE{i:04d};Test;T{i % 5}\n" for i in range(300))
     headers = token_headers(admin_token)
     first = requests.post(service_url(hub, "api/imports"), data=lines.encode(), headers=headers)
     assert first.status_code == 202, first.text
