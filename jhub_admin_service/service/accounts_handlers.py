@@ -31,8 +31,17 @@ def credential_of(account, password):
             "first_name": account.first_name, "last_name": account.last_name}
 
 
+SELF_LOCKOUT = N_("You cannot disable or remove your own account, nor take away your own admin role.")
+
+
 class EngineCallMixin:
     """Run one engine call; turn its refusals into a clear message."""
+
+    def refuse_self_lockout(self, login, action, role=None):
+        """An admin must not lock themselves out of the service."""
+        if login == self.admin_name and (action in ("disable", "remove")
+                                         or (action == "change" and role not in (None, "", "admin"))):
+            raise web.HTTPError(400, self._(SELF_LOCKOUT))
 
     async def engine(self, coro):
         try:
@@ -88,6 +97,7 @@ class AccountHandler(EngineCallMixin, BaseHandler):
     async def post(self, login, action=None):
         account = self.account(login)
         mgr = self.ctx.manager
+        self.refuse_self_lockout(login, action, self.get_body_argument("role", None))
         if action == "reset":
             password = await self.engine(mgr.reset_password(login))
             job = self.ctx.jobs.record("password reset", user=self.admin_name, meta={"login": login},
@@ -163,6 +173,7 @@ class AccountAPIHandler(EngineCallMixin, APIHandler):
             raise web.HTTPError(405, "use POST")
         self.account(login)
         body = self.json_body()
+        self.refuse_self_lockout(login, "change", body.get("role"))
         classes = body.get("classes")
         if isinstance(classes, str):
             classes = classes.split(",")
@@ -175,11 +186,13 @@ class AccountAPIHandler(EngineCallMixin, APIHandler):
         if action:
             raise web.HTTPError(405, "use POST")
         self.account(login)
+        self.refuse_self_lockout(login, "remove")
         archive = await self.engine(self.ctx.manager.remove(login))
         self.write_json({"removed": login, "archive": archive})
 
     async def post(self, login, action=None):
         account = self.account(login)
+        self.refuse_self_lockout(login, action)
         if action == "reset-password":
             password = await self.engine(self.ctx.manager.reset_password(login))
             job = self.ctx.jobs.record("password reset", user=self.admin_name, meta={"login": login},

@@ -208,3 +208,35 @@ async def test_exports_page_against_a_fake_sidecar(tmp_path, monkeypatch):
     finally:
         server.stop()
         svc.close()
+
+
+async def test_paste_preview_and_reset_option(service):
+    fill_registry(service.ctx.manager.registry, n=3)
+    text = "identifiant;nom;prénom;classe\neleve0000;NOM0000;Prénom;C00\neleve0001;NOM0001;Prénom;C99\nroot;X;Y;C00\n"
+    from urllib.parse import urlencode
+    r = await service.fetch("import", method="POST", body=urlencode({"text": text}))
+    assert r.code == 303 and "/import/preview/" in r.headers["Location"]
+    preview = r.headers["Location"].split("/services/jhub-admin/")[1]
+    page = (await service.fetch(preview)).body.decode()
+    assert "texte collé" in page and "liste avec en-tête" in page
+    assert "Inchangés\u00a0: 1" in page and "À modifier\u00a0: 1" in page and "Rejetés\u00a0: 1" in page
+    assert "Absents du fichier\u00a0: 1" in page and "nom réservé au système" in page  # root, translated
+    assert "C00 → C99" in page
+    page = (await service.fetch(preview + "?reset=1")).body.decode()
+    assert "À modifier\u00a0: 2" in page and "nouveau mot de passe" in page
+    r = await service.fetch("import", method="POST", body=urlencode({"text": ""}))
+    assert r.code == 400 and "Choisissez un fichier" in r.body.decode()
+    assert (await service.fetch("import/preview/unknown")).code == 404
+
+
+async def test_an_admin_cannot_lock_themselves_out(service):
+    registry = service.ctx.manager.registry
+    with registry.transaction() as db:
+        registry.insert(db, Account(login="admin", uid=9999, gid=9999, role="admin", password_hash="$y$x"))
+    for path, body in (("accounts/admin/disable", ""), ("accounts/admin/remove", "confirm=admin"),
+                       ("accounts/admin/change", "role=teacher&classes=")):
+        r = await service.fetch(path, method="POST", body=body)
+        assert r.code == 400 and "votre propre compte" in r.body.decode(), path
+    r = await service.fetch("api/accounts/admin", method="DELETE")
+    assert r.code == 400 and "your own account" in json.loads(r.body)["error"]
+    assert registry.get("admin").role == "admin" and not registry.get("admin").disabled
