@@ -221,7 +221,7 @@ async def test_paste_preview_and_reset_option(service):
     assert "texte collé" in page and "liste avec en-tête" in page
     assert "Inchangés\u00a0: 1" in page and "À modifier\u00a0: 1" in page and "Rejetés\u00a0: 1" in page
     assert "Absents du fichier\u00a0: 1" in page and "nom réservé au système" in page  # root, translated
-    assert "C00 → C99" in page
+    assert "C01 → C99" in page
     page = (await service.fetch(preview + "?reset=1")).body.decode()
     assert "À modifier\u00a0: 2" in page and "nouveau mot de passe" in page
     r = await service.fetch("import", method="POST", body=urlencode({"text": ""}))
