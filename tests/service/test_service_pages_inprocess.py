@@ -237,6 +237,6 @@ async def test_an_admin_cannot_lock_themselves_out(service):
                        ("accounts/admin/change", "role=teacher&classes=")):
         r = await service.fetch(path, method="POST", body=body)
         assert r.code == 400 and "votre propre compte" in r.body.decode(), path
-    r = await service.fetch("api/accounts/admin", method="DELETE")
+    r = await service.fetch("api/accounts/admin", method="DELETE", lang="en")
     assert r.code == 400 and "your own account" in json.loads(r.body)["error"]
     assert registry.get("admin").role == "admin" and not registry.get("admin").disabled
