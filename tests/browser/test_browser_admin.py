@@ -6,9 +6,10 @@ import re
 import shutil
 
 import pytest
-from playwright.sync_api import expect
 
-from conftest import ARTIFACTS, SCREENSHOTS
+from browsertools import ARTIFACTS, SCREENSHOTS
+
+expect = pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed").expect
 from servicetools import ADMIN, ADMIN_PASSWORD, TEACHER, TEACHER_PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.hub, pytest.mark.sandbox]
