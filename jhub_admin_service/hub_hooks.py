@@ -118,7 +118,13 @@ def make_pre_spawn_hook(root, previous=None):
 
 def configure(c, profiles_root=None):
     """Call from jupyterhub_config.py after the Spawner settings: ``hub_hooks.configure(c)``."""
-    root = write_profiles(profiles_root)
+    try:
+        root = write_profiles(profiles_root)
+    except PermissionError:
+        # A development hub not running as root: a private, world-readable copy instead.
+        import tempfile
+        root = write_profiles(tempfile.mkdtemp(prefix="jhub-admin-profiles-"))
+        os.chmod(root, 0o755)
     previous = c.Spawner.pre_spawn_hook if "pre_spawn_hook" in c.Spawner else None
     if hasattr(previous, "jhub_admin_previous"):  # configure() called twice: replace, don't chain
         previous = previous.jhub_admin_previous

@@ -39,8 +39,16 @@ def nbgrader_box():
     return box
 
 
+def config_has_hooks():
+    """Whether the repository's jupyterhub_config.py already calls hub_hooks.configure(c)."""
+    return "hub_hooks.configure(c)" in (REPO / "jupyterhub_config.py").read_text()
+
+
 def start_hub(box, extra_env=None):
-    env = {"JHUB_SITE_CONFIG": str(box.root / "site_config.py"), **(extra_env or {})}
+    # Until jupyterhub_config.py calls hub_hooks.configure(c), the same lines come in through the
+    # config's site-config hook (JHUB_SITE_CONFIG).
+    env = {} if config_has_hooks() else {"JHUB_SITE_CONFIG": str(box.root / "site_config.py")}
+    env.update(extra_env or {})
     return RunningHub(box, extra_env=env).start()
 
 
