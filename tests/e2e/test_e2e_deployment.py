@@ -152,7 +152,7 @@ def test_non_admin_cannot_see_the_service(stack, accounts):
     assert student.login()
     student.make_token()
     r = student.api("GET", "/services/jhub-admin/", allow_redirects=False)
-    assert r.status_code in (403, 404), (r.status_code, r.text[:300])
+    assert r.status_code == 403, (r.status_code, r.text[:300])
 
 
 def test_student_logs_in_and_starts_a_server(stack, accounts):
