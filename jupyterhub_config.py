@@ -61,6 +61,12 @@ c.Spawner.environment = {"LANG": env("LANG", "fr_FR.UTF-8")}
 if os.environ.get("JHUB_MEM_LIMIT"):
     c.Spawner.mem_limit = os.environ["JHUB_MEM_LIMIT"]
 
+# nbgrader: teacher-only tools (a shared config profile per role, chosen by a pre_spawn_hook),
+# the formgrader's frame policy on teachers' servers, hub API scopes for the exchange.
+from jhub_admin_service import hub_hooks  # noqa: E402
+
+hub_hooks.configure(c)
+
 # The admin service and the idle culler
 service_port = int(env("JHUB_ADMIN_SERVICE_PORT", "10101"))
 registry = env("JHUB_ADMIN_REGISTRY", os.path.join(data_dir, "jhub-admin.sqlite"))

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from . import hub as hubmod
 from . import system
+from .courses import after_reconcile
 from .groups import HUB_GROUPS, LOCAL_GROUPS
 from .logins import generate_password, login_problem, password_problem
 from .passwords import hash_many, hash_password
@@ -156,6 +157,8 @@ class AccountManager:
             else:
                 report.warnings.append("JupyterHub API not configured: hub users and groups will be "
                                        "brought in line by `jhub-admin reconcile` once the hub runs.")
+        # nbgrader courses follow the accounts (default courses, class enrolment, groups).
+        await after_reconcile(self, report, local=local, hub=hub)
 
     def _reconcile_local(self):
         accounts = self.registry.accounts()
