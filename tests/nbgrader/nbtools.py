@@ -5,12 +5,14 @@ import shlex
 import shutil
 import sys
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import nbformat
+import pytest
 
 from hubtools import RunningHub
-from sandbox import REPO, Sandbox
+from sandbox import REPO, Sandbox, namespaces_available
 
 BIN = os.path.dirname(sys.executable)
 EXCHANGE = "/srv/nbgrader/exchange"  # inside the sandbox
@@ -50,6 +52,29 @@ def start_hub(box, extra_env=None):
     env = {} if config_has_hooks() else {"JHUB_SITE_CONFIG": str(box.root / "site_config.py")}
     env.update(extra_env or {})
     return RunningHub(box, extra_env=env).start()
+
+
+@contextmanager
+def course_hub(before_import=None):
+    """A sandboxed hub with ROSTER imported and courses synced; stopped and cleaned up afterwards.
+
+    before_import(hub), when given, runs once the hub is up and before the import.
+    """
+    if not namespaces_available():
+        pytest.skip("needs root and unshare --mount to isolate local accounts from the host")
+    box = nbgrader_box()
+    running = None
+    try:
+        running = start_hub(box)
+        if before_import:
+            before_import(running)
+        import_roster(running, ROSTER)
+        jhub(running, "courses", "sync")
+        yield running
+    finally:
+        if running:
+            running.stop()
+        box.cleanup()
 
 
 def jhub(hub, *args, check=True):

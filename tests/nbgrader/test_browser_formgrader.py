@@ -9,8 +9,8 @@ import shutil
 
 import pytest
 
-from nbtools import (ROSTER, UserShell, import_roster, jhub, nbgrader_box, start_hub, write_assignment)
-from sandbox import REPO, namespaces_available
+from nbtools import UserShell, course_hub, jhub, write_assignment
+from sandbox import REPO
 
 pytestmark = [pytest.mark.browser, pytest.mark.hub, pytest.mark.sandbox]
 COURSE = "cours_prof_martin"
@@ -22,24 +22,13 @@ ARTIFACTS = REPO / "test-artifacts" / "nbgrader"
 
 @pytest.fixture(scope="module")
 def hub():
-    if not namespaces_available():
-        pytest.skip("needs root and unshare --mount to isolate local accounts from the host")
-    box = nbgrader_box()
-    running = None
-    try:
-        running = start_hub(box)
-        import_roster(running, ROSTER)
-        jhub(running, "courses", "sync")
+    with course_hub() as running:
         jhub(running, "courses", "enrol", COURSE, "--class", "T NSI")
         teacher = UserShell(running, "prof.martin")
-        write_assignment(box, "prof.martin", COURSE, "ps1")
+        write_assignment(running.sandbox, "prof.martin", COURSE, "ps1")
         teacher.run("nbgrader generate_assignment ps1", cwd=f"~/{COURSE}")
         teacher.run("nbgrader release_assignment ps1", cwd=f"~/{COURSE}")
         yield running
-    finally:
-        if running:
-            running.stop()
-        box.cleanup()
 
 
 @pytest.fixture(scope="module")

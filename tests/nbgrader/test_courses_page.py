@@ -7,8 +7,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "service"))
 
-from nbtools import ROSTER, gradebook_students, hub_group, import_roster, jhub, nbgrader_box, start_hub  # noqa: E402
-from sandbox import namespaces_available  # noqa: E402
+from nbtools import course_hub, gradebook_students, hub_group, jhub  # noqa: E402
 from servicetools import ADMIN, ADMIN_PASSWORD, login, service_url, wait_for_service, xsrf_of  # noqa: E402
 
 pytestmark = [pytest.mark.hub, pytest.mark.sandbox]
@@ -16,20 +15,8 @@ pytestmark = [pytest.mark.hub, pytest.mark.sandbox]
 
 @pytest.fixture(scope="module")
 def hub():
-    if not namespaces_available():
-        pytest.skip("needs root and unshare --mount to isolate local accounts from the host")
-    box = nbgrader_box()
-    running = None
-    try:
-        running = start_hub(box)
-        wait_for_service(running)
-        import_roster(running, ROSTER)
-        jhub(running, "courses", "sync")
+    with course_hub(before_import=wait_for_service) as running:
         yield running
-    finally:
-        if running:
-            running.stop()
-        box.cleanup()
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,8 @@ import stat
 
 import pytest
 
-from nbtools import (EXCHANGE, ROSTER, UserShell, answer, courses_json, gradebook_students, home, hub_group,
-                     import_roster, jhub, nbgrader_box, start_hub, write_assignment)
-from sandbox import namespaces_available
+from nbtools import (EXCHANGE, ROSTER, UserShell, answer, course_hub, courses_json, gradebook_students, home,
+                     hub_group, import_roster, jhub, write_assignment)
 
 pytestmark = [pytest.mark.hub, pytest.mark.sandbox]
 COURSE = "cours_prof_martin"
@@ -19,19 +18,8 @@ COURSE = "cours_prof_martin"
 
 @pytest.fixture(scope="module")
 def hub():
-    if not namespaces_available():
-        pytest.skip("needs root and unshare --mount to isolate local accounts from the host")
-    box = nbgrader_box()
-    running = None
-    try:
-        running = start_hub(box)
-        import_roster(running, ROSTER)
-        jhub(running, "courses", "sync")
+    with course_hub() as running:
         yield running
-    finally:
-        if running:
-            running.stop()
-        box.cleanup()
 
 
 def test_default_course_folder_groups_and_exchange(hub):
