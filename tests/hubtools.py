@@ -89,6 +89,16 @@ class RunningHub:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
 
+    def service_pid(self):
+        """The pid of the jhub-admin service, a managed service spawned by the hub."""
+        out = subprocess.run(["ps", "-o", "pid=,args=", "--ppid", str(self.proc.pid)], capture_output=True,
+                             text=True).stdout
+        for line in out.splitlines():
+            pid, _, args = line.strip().partition(" ")
+            if "jhub_admin_service.service.app" in args:
+                return int(pid)
+        raise RuntimeError(f"no jhub-admin service process under the hub:\n{out}")
+
     def log_tail(self, n=60):
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])

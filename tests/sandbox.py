@@ -39,6 +39,8 @@ class Sandbox:
         self.fake_root.mkdir(mode=0o711)
         self.fake_root.chmod(0o711)
         self.python_home = self._python_under_root()
+        if self.python_home:
+            (self.root / ".python-home").mkdir()  # an empty mount point, seen from the host
         self.env = dict(os.environ)
 
     def _python_under_root(self):
@@ -53,17 +55,19 @@ class Sandbox:
 
     def _script(self):
         binds = [(self.etc, "/etc"), (self.home, "/home"), (self.srv, "/srv"), (self.fake_root, "/root")]
-        lines = [f"mount --bind {src} {dst}" for src, dst in binds]
+        lines = []
+        if self.python_home:
+            # A second path to the real Python folder, reachable once /root is covered. It is made
+            # inside the private namespace only: a bind mount visible from the host would let an
+            # rmtree of the sandbox folder walk into the real Python installation and delete it.
+            lines.append(f"mount --bind {self.python_home} {self.root}/.python-home")
+        lines += [f"mount --bind {src} {dst}" for src, dst in binds]
         if self.python_home:
             lines.append(f"mount --bind {self.root}/.python-home {self.python_home}")
         return " && ".join(lines) + ' && exec "$@"'
 
     def command(self, argv):
         """argv wrapped so that it runs inside the sandbox."""
-        if self.python_home and not (self.root / ".python-home").exists():
-            # A second path to the real Python folder, reachable while /root is covered.
-            (self.root / ".python-home").mkdir()
-            subprocess.run(["mount", "--bind", str(self.python_home), str(self.root / ".python-home")], check=True)
         return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", self._script(), "sandbox",
                 *map(str, argv)]
 
@@ -102,6 +106,4 @@ class Sandbox:
         return None
 
     def cleanup(self):
-        if (self.root / ".python-home").exists():
-            subprocess.run(["umount", "-l", str(self.root / ".python-home")])
         shutil.rmtree(self.root, ignore_errors=True)

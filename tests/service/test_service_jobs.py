@@ -4,7 +4,6 @@ import asyncio
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 
@@ -69,16 +68,6 @@ async def test_credentials_expire(tmp_path):
     assert not jobs.get(job.id).credentials
 
 
-def service_pid(hub):
-    out = subprocess.run(["ps", "-o", "pid=,args=", "--ppid", str(hub.proc.pid)], capture_output=True,
-                         text=True).stdout
-    for line in out.splitlines():
-        pid, _, args = line.strip().partition(" ")
-        if "jhub_admin_service.service.app" in args:
-            return int(pid)
-    raise AssertionError(f"no service process under the hub:\n{out}")
-
-
 @pytest.mark.hub
 @pytest.mark.sandbox
 def test_restart_interrupts_the_job_and_reconciles_the_hub(rosters):
@@ -93,7 +82,7 @@ def test_restart_interrupts_the_job_and_reconciles_the_hub(rosters):
         while requests.get(service_url(hub, f"api/jobs/{job_id}"), headers=headers).json()["stage"] != "hashing":
             assert time.monotonic() < deadline
             time.sleep(0.05)
-        os.kill(service_pid(hub), signal.SIGKILL)  # the service dies in the middle of the import
+        os.kill(hub.service_pid(), signal.SIGKILL)  # the service dies in the middle of the import
         # Meanwhile, an account made by the CLI while the hub API is unreachable: local only
         late = box.root / "late.csv"
         late.write_text("late.user;Late-Passw0rd-1;\n")
