@@ -31,12 +31,10 @@ import logging
 import os
 import pwd
 import re
-import shutil
-import subprocess
-import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+
+from .teacher_homes import TeacherBatchError, apply_as_teachers, course_files_present
 
 log = logging.getLogger(__name__)
 
@@ -46,13 +44,6 @@ DEFAULT_PREFIX = "cours_"
 STUDENT_GROUP_PREFIX = "nbgrader-"
 GRADER_GROUP_PREFIX = "formgrade-"
 DEFAULT_EXCHANGE_ROOT = "/srv/nbgrader/exchange"
-HEADER_NOTEBOOK = "header.ipynb"
-#: First line of every file jhub-admin writes in a teacher's home; a file without it was edited
-#: (or made) by the teacher and is never overwritten.
-MANAGED_MARK = "# Managed by jhub-admin"
-#: Teachers' batches run at the same time (each is one short process).
-TEACHER_BATCHES = 4
-ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "nbgrader_assets")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS courses (
@@ -195,44 +186,6 @@ def plan_unenrol(course, accounts, classes=(), students=()):
     return new_classes, new_students, new_excluded
 
 
-def course_config_text(course_id, course_root):
-    """The course's nbgrader_config.py (in its folder: nbgrader reads it from the working directory)."""
-    db = "sqlite:///" + os.path.join(course_root, "gradebook.db")
-    return (f"{MANAGED_MARK} (remove this line to keep your own changes).\n"
-            "c = get_config()  # noqa: F821\n"
-            f"c.CourseDirectory.course_id = {course_id!r}\n"
-            f"c.CourseDirectory.root = {course_root!r}\n"
-            f"c.CourseDirectory.db_url = {db!r}\n"
-            "c.ClearSolutions.code_stub = {'python': '# VOTRE CODE ICI / YOUR CODE HERE\\nraise NotImplementedError()'}\n"
-            f"c.IncludeHeaderFooter.header = {os.path.join(course_root, 'source', HEADER_NOTEBOOK)!r}\n")
-
-
-def user_config_text(courses, home):
-    """~/.jupyter/nbgrader_config.py: which course the formgrader of the teacher's server shows.
-
-    The default course, or the one named in ~/.jupyter/nbgrader_course (then restart the server).
-    """
-    by_id = {c["course_id"]: os.path.join(home, c["course_id"]) for c in courses}
-    default = next((c["course_id"] for c in courses if c.get("is_default")), courses[0]["course_id"])
-    return (f"{MANAGED_MARK} (remove this line to keep your own changes).\n"
-            "# The formgrader shows one course: the default one, or the one whose id you write in\n"
-            "# ~/.jupyter/nbgrader_course (then restart your server from the hub's control panel).\n"
-            "import os\n"
-            "c = get_config()  # noqa: F821\n"
-            f"courses = {by_id!r}\n"
-            f"active = {default!r}\n"
-            "try:\n"
-            "    with open(os.path.expanduser('~/.jupyter/nbgrader_course')) as f:\n"
-            "        active = f.read().strip() or active\n"
-            "except OSError:\n"
-            "    pass\n"
-            f"active = active if active in courses else {default!r}\n"
-            "c.CourseDirectory.course_id = active\n"
-            "c.CourseDirectory.root = courses[active]\n"
-            "c.CourseDirectory.db_url = 'sqlite:///' + os.path.join(courses[active], 'gradebook.db')\n"
-            "c.IncludeHeaderFooter.header = os.path.join(courses[active], 'source', 'header.ipynb')\n")
-
-
 # The registry tables ---------------------------------------------------------------------------
 
 class CourseStore:
@@ -334,101 +287,12 @@ def count_assignments(course_dir):
         return 0
 
 
-def course_files_present(spec):
-    """Whether every course folder of a teacher's spec still has its config and gradebook."""
-    return all(os.path.exists(os.path.join(spec["home"], c["course_id"], name))
-               for c in spec["courses"] for name in ("nbgrader_config.py", "gradebook.db"))
-
-
 def released_assignments(course_id, root=None):
     try:
         with os.scandir(os.path.join(root or exchange_root(), course_id, "outbound")) as it:
             return sorted(e.name for e in it if e.is_dir())
     except OSError:
         return []
-
-
-class TeacherBatchError(RuntimeError):
-    pass
-
-
-def run_as_teacher(login, spec, home):
-    """One process per teacher, running as the teacher, applies spec (course folders, configs,
-    gradebooks). Returns its JSON report."""
-    env = {
-        "HOME": home, "USER": login, "LOGNAME": login, "LANG": os.environ.get("LANG", "C.UTF-8"),
-        "PATH": os.path.dirname(sys.executable) + ":/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
-    }
-    argv = [sys.executable, "-m", "jhub_admin_service.courses", "teacher-apply"]
-    if os.geteuid() == 0 and pwd.getpwuid(os.geteuid()).pw_name != login:
-        runuser = shutil.which("runuser") or shutil.which("runuser", path="/usr/sbin:/sbin:/usr/bin:/bin")
-        argv = [runuser or "runuser", "-u", login, "--", *argv]
-    proc = subprocess.run(argv, input=json.dumps(spec), capture_output=True, text=True, env=env, cwd=home,
-                          timeout=600)
-    if proc.returncode != 0:
-        raise TeacherBatchError(f"course update as {login} failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-def teacher_apply(spec):
-    """Runs AS the teacher (see run_as_teacher). spec: {"home", "courses": [{"course_id",
-    "is_default", "students": [{"id", "first_name", "last_name"}], "managed": [logins]}]}.
-
-    For each course: its folder with source/ and the header notebook, its nbgrader_config.py, and
-    its gradebook's students: the enrolled ones added or updated, and managed accounts that are no
-    longer enrolled removed (students the teacher added by hand are left alone). Files are never
-    deleted.
-    """
-    from nbgrader.api import Gradebook, MissingEntry
-
-    home = spec["home"]
-    report = {}
-    os.umask(0o077)
-    for course in spec["courses"]:
-        cid = course["course_id"]
-        root = os.path.join(home, cid)
-        os.makedirs(os.path.join(root, "source"), exist_ok=True)
-        header = os.path.join(root, "source", HEADER_NOTEBOOK)
-        if not os.path.exists(header):
-            shutil.copyfile(os.path.join(ASSETS, HEADER_NOTEBOOK), header)
-        _write_managed(os.path.join(root, "nbgrader_config.py"), course_config_text(cid, root))
-        wanted = {s["id"]: s for s in course["students"]}
-        managed = set(course["managed"])
-        added = removed = 0
-        with Gradebook("sqlite:///" + os.path.join(root, "gradebook.db"), cid) as gb:
-            current = {s.id: s for s in gb.students}
-            for sid, s in sorted(wanted.items()):
-                cur = current.get(sid)
-                if cur is None or cur.first_name != s["first_name"] or cur.last_name != s["last_name"]:
-                    gb.update_or_create_student(sid, first_name=s["first_name"], last_name=s["last_name"])
-                    added += cur is None
-            for sid in sorted(set(current) - set(wanted)):
-                if sid in managed:
-                    try:
-                        gb.remove_student(sid)
-                        removed += 1
-                    except MissingEntry:
-                        pass
-        report[cid] = {"students": len(wanted), "added": added, "removed": removed}
-    if spec["courses"]:
-        os.makedirs(os.path.join(home, ".jupyter"), exist_ok=True)
-        _write_managed(os.path.join(home, ".jupyter", "nbgrader_config.py"), user_config_text(spec["courses"], home))
-    return report
-
-
-def _write_managed(path, text):
-    """Write path unless it exists without the jhub-admin mark (the teacher's own version)."""
-    try:
-        with open(path) as f:
-            current = f.read()
-    except FileNotFoundError:
-        current = None
-    if current is not None and (current == text or not current.startswith(MANAGED_MARK)):
-        return
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 class CourseManager:
@@ -516,25 +380,31 @@ class CourseManager:
 
     # Convergence
 
-    async def sync(self, local=True, hub=True, force=False):
-        """Default courses, then the teachers' homes (as the teachers), then the hub groups."""
+    async def sync(self, local=True, hub=True, force=False, hub_users_ready=None):
+        """Default courses, then the teachers' homes (as the teachers), then the hub groups.
+
+        ``hub_users_ready``: an awaitable that the hub groups wait for (the accounts' own hub
+        sync, which runs meanwhile: a course group can only hold users the hub knows). It gives
+        the names of the hub's users, or None to read them from the hub."""
         report = {"default_courses": [cid for cid, _ in self.ensure_default_courses()], "warnings": []}
         accounts = self.accounts()
         courses = self.store.courses()
         if local:
             prepare_exchange()
             if self.settings.manage_local_accounts:
-                # One process per teacher, a second or so each: off the event loop (the service).
+                # The helper process does the work: off the event loop (the service).
                 loop = asyncio.get_running_loop()
-                report["homes"] = await loop.run_in_executor(
-                    None, self.sync_homes, courses, accounts, report["warnings"], force)
+                todo = self.homes_to_update(courses, accounts, report["warnings"], force)
+                results = await loop.run_in_executor(None, apply_as_teachers, todo)
+                report["homes"] = self.record_homes(todo, results, report["warnings"])
+        hub_users = await hub_users_ready if hub_users_ready is not None else None
         if hub and self.mgr.hub.configured:
-            report["hub"] = await self.sync_hub(courses, accounts)
+            report["hub"] = await self.sync_hub(courses, accounts, hub_users)
         return report
 
-    def sync_homes(self, courses, accounts, warnings, force=False):
-        """One batch per teacher whose courses changed since the last sync (or whose course files
-        are missing), a few teachers at a time. Returns {teacher: report}."""
+    def homes_to_update(self, courses, accounts, warnings, force=False):
+        """[(teacher, spec)] for each teacher whose courses changed since the last sync (or whose
+        course files are missing)."""
         all_students = sorted(login for login, a in accounts.items() if a.role == "student")
         by_teacher = {}
         for c in courses:
@@ -562,62 +432,41 @@ class CourseManager:
             for c in spec["courses"]:
                 # Removed from the gradebook: only students jhub-admin put there.
                 c["managed"] = before.get(c["course_id"], all_students) if previous else all_students
-            todo.append((teacher, home, spec))
+            todo.append((teacher, spec))
+        return todo
 
-        def one(item):
-            teacher, home, spec = item
-            return teacher, run_as_teacher(teacher, spec, home)
-
+    def record_homes(self, todo, results, warnings):
+        """Remember what each teacher's batch wrote (to skip them next time); {teacher: report}."""
         out = {}
-        if todo:
-            with ThreadPoolExecutor(max_workers=min(TEACHER_BATCHES, len(todo))) as pool:
-                futures = {pool.submit(one, item): item for item in todo}
-                for future in futures:
-                    teacher, home, spec = futures[future]
-                    try:
-                        out[teacher] = future.result()[1]
-                    except (TeacherBatchError, OSError, subprocess.TimeoutExpired, ValueError) as exc:
-                        warnings.append(str(exc))
-                        continue
-                    for c in spec["courses"]:
-                        del c["managed"]
-                    with self.registry.transaction() as db:
-                        self.store.save_spec(db, teacher, spec)
+        with self.registry.transaction() as db:
+            for teacher, spec in todo:
+                result = results[teacher]
+                if isinstance(result, TeacherBatchError):
+                    warnings.append(str(result))
+                    continue
+                out[teacher] = result
+                for c in spec["courses"]:
+                    del c["managed"]
+                self.store.save_spec(db, teacher, spec)
         return out
 
-    async def sync_hub(self, courses, accounts):
+    async def sync_hub(self, courses, accounts, hub_users=None):
         hub = self.mgr.hub
         wanted = wanted_course_groups(courses, accounts)
         existing = await hub.groups()
         # Hub users first: a course group cannot hold a user the hub does not know yet.
-        users = set(await hub.users())
+        users = hub_users if hub_users is not None else set(await hub.users())
         wanted = {g: {u for u in m if u in users} for g, m in wanted.items()}
         await hub.sync_groups(wanted, existing)
         return {"groups": len(wanted)}
 
 
-async def after_reconcile(account_manager, report, local=True, hub=True):
+async def after_reconcile(account_manager, report, local=True, hub=True, hub_users_ready=None):
     """Hook for AccountManager._reconcile: keep courses in line after every import or change.
     Never fails the account operation: problems become warnings."""
     try:
-        result = await CourseManager(account_manager).sync(local=local, hub=hub)
+        result = await CourseManager(account_manager).sync(local=local, hub=hub, hub_users_ready=hub_users_ready)
         report.warnings.extend(result.get("warnings", []))
     except Exception as exc:  # noqa: BLE001 (the accounts are done; courses follow with `courses sync`)
         log.exception("course sync failed")
         report.warnings.append(f"courses not synchronised ({exc}); run `jhub-admin courses sync`")
-
-
-def main(argv=None):
-    """Internal entry point: `python -m jhub_admin_service.courses teacher-apply` (JSON on stdin)."""
-    argv = sys.argv[1:] if argv is None else argv
-    if argv != ["teacher-apply"]:
-        print("usage: python -m jhub_admin_service.courses teacher-apply < spec.json", file=sys.stderr)
-        return 2
-    logging.basicConfig(level=logging.WARNING)
-    result = teacher_apply(json.load(sys.stdin))
-    print(json.dumps(result))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

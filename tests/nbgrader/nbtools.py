@@ -6,7 +6,6 @@ import shutil
 import sys
 import tempfile
 from contextlib import contextmanager
-from pathlib import Path
 
 import nbformat
 import pytest

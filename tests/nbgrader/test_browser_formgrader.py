@@ -5,7 +5,6 @@ Screenshots go to test-artifacts/nbgrader/.
 import csv
 import os
 import re
-import shutil
 
 import pytest
 

@@ -5,6 +5,7 @@ import pytest
 
 from jhub_admin_service import courses as C
 from jhub_admin_service import hub_hooks
+from jhub_admin_service import teacher_homes as T
 from jhub_admin_service.registry import Account
 
 
@@ -95,12 +96,12 @@ def test_wanted_course_groups():
 
 
 def test_config_texts_are_valid_python(tmp_path):
-    text = C.course_config_text("cours_p", "/home/p/cours_p")
-    assert text.startswith(C.MANAGED_MARK)
+    text = T.course_config_text("cours_p", "/home/p/cours_p")
+    assert text.startswith(T.MANAGED_MARK)
     compile(text, "nbgrader_config.py", "exec")
     home = tmp_path / "home"
     (home / ".jupyter").mkdir(parents=True)
-    user = C.user_config_text([{"course_id": "cours_p", "is_default": True}, {"course_id": "nsi"}], str(home))
+    user = T.user_config_text([{"course_id": "cours_p", "is_default": True}, {"course_id": "nsi"}], str(home))
 
     class Cfg(dict):
         def __getattr__(self, name):
@@ -129,7 +130,7 @@ def test_config_texts_are_valid_python(tmp_path):
 
 def test_header_notebook_is_a_notebook():
     import nbformat
-    nb = nbformat.read(C.ASSETS + "/" + C.HEADER_NOTEBOOK, as_version=4)
+    nb = nbformat.read(T.ASSETS + "/" + T.HEADER_NOTEBOOK, as_version=4)
     nbformat.validate(nb)
 
 

@@ -9,7 +9,7 @@ import stat
 
 import pytest
 
-from nbtools import (EXCHANGE, ROSTER, UserShell, answer, course_hub, courses_json, gradebook_students, home,
+from nbtools import (ROSTER, UserShell, answer, course_hub, courses_json, gradebook_students, home,
                      hub_group, import_roster, jhub, write_assignment)
 
 pytestmark = [pytest.mark.hub, pytest.mark.sandbox]
@@ -109,19 +109,8 @@ def test_unenrol_keeps_work(hub):
     assert hub_group(hub, f"nbgrader-{COURSE}") == {"alice", "bob"}
 
 
-def hook_installed():
-    import inspect
-
-    from jhub_admin_service import accounts
-    return "after_reconcile" in inspect.getsource(accounts)
-
-
 def test_later_import_into_enrolled_class_is_enrolled(hub):
-    import_roster(hub, ROSTER + "dave;Dave;Moreau;élève;T NSI\n", name="roster2.csv")
-    if not hook_installed():
-        # Until accounts.py calls courses.after_reconcile, the container start and the service
-        # run `courses sync`; it converges the same way.
-        jhub(hub, "courses", "sync")
+    import_roster(hub, ROSTER + "dave;Dave;Moreau;élève;T NSI\n", name="roster2.csv")  # no `courses sync`
     assert "dave" in hub_group(hub, f"nbgrader-{COURSE}")
     assert gradebook_students(hub.sandbox, "prof.martin", COURSE)["dave"] == ("Dave", "Moreau")
 

@@ -1,0 +1,247 @@
+"""Course folders, configs and gradebooks in teachers' homes, written AS each teacher.
+
+A teacher owns their home: a path there written by root could be a symlink the teacher planted
+(to /etc/shadow, say). So every write happens in a process that runs as the teacher.
+
+One helper process (``python -m jhub_admin_service.teacher_homes``, as root) imports nbgrader
+once, then forks one child per teacher; the child drops to the teacher's uid, gid and groups
+before it touches the home. A fork costs milliseconds where a new Python with nbgrader costs
+about two seconds (and nbgrader starts a second one, ``alembic heads``, for each new gradebook):
+at the start of term, with fifty teachers, that is seconds instead of minutes.
+
+The helper is a process of its own, given nothing but the teachers' specs on stdin: no password,
+hash or token of the caller's is in the memory its children inherit.
+"""
+import json
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import sys
+import traceback
+
+HEADER_NOTEBOOK = "header.ipynb"
+ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "nbgrader_assets")
+#: First line of every file jhub-admin writes in a teacher's home; a file without it was edited
+#: (or made) by the teacher and is never overwritten.
+MANAGED_MARK = "# Managed by jhub-admin"
+#: A teacher's batch taking longer than this is killed (its teacher is reported as failed).
+CHILD_TIMEOUT = 600
+
+
+class TeacherBatchError(RuntimeError):
+    pass
+
+
+# What is written ------------------------------------------------------------------------------
+
+def course_config_text(course_id, course_root):
+    """The course's nbgrader_config.py (in its folder: nbgrader reads it from the working directory)."""
+    db = "sqlite:///" + os.path.join(course_root, "gradebook.db")
+    return (f"{MANAGED_MARK} (remove this line to keep your own changes).\n"
+            "c = get_config()  # noqa: F821\n"
+            f"c.CourseDirectory.course_id = {course_id!r}\n"
+            f"c.CourseDirectory.root = {course_root!r}\n"
+            f"c.CourseDirectory.db_url = {db!r}\n"
+            "c.ClearSolutions.code_stub = {'python': '# VOTRE CODE ICI / YOUR CODE HERE\\nraise NotImplementedError()'}\n"
+            f"c.IncludeHeaderFooter.header = {os.path.join(course_root, 'source', HEADER_NOTEBOOK)!r}\n")
+
+
+def user_config_text(courses, home):
+    """~/.jupyter/nbgrader_config.py: which course the formgrader of the teacher's server shows.
+
+    The default course, or the one named in ~/.jupyter/nbgrader_course (then restart the server).
+    """
+    by_id = {c["course_id"]: os.path.join(home, c["course_id"]) for c in courses}
+    default = next((c["course_id"] for c in courses if c.get("is_default")), courses[0]["course_id"])
+    return (f"{MANAGED_MARK} (remove this line to keep your own changes).\n"
+            "# The formgrader shows one course: the default one, or the one whose id you write in\n"
+            "# ~/.jupyter/nbgrader_course (then restart your server from the hub's control panel).\n"
+            "import os\n"
+            "c = get_config()  # noqa: F821\n"
+            f"courses = {by_id!r}\n"
+            f"active = {default!r}\n"
+            "try:\n"
+            "    with open(os.path.expanduser('~/.jupyter/nbgrader_course')) as f:\n"
+            "        active = f.read().strip() or active\n"
+            "except OSError:\n"
+            "    pass\n"
+            f"active = active if active in courses else {default!r}\n"
+            "c.CourseDirectory.course_id = active\n"
+            "c.CourseDirectory.root = courses[active]\n"
+            "c.CourseDirectory.db_url = 'sqlite:///' + os.path.join(courses[active], 'gradebook.db')\n"
+            "c.IncludeHeaderFooter.header = os.path.join(courses[active], 'source', 'header.ipynb')\n")
+
+
+def course_files_present(spec):
+    """Whether every course folder of a teacher's spec still has its config and gradebook."""
+    return all(os.path.exists(os.path.join(spec["home"], c["course_id"], name))
+               for c in spec["courses"] for name in ("nbgrader_config.py", "gradebook.db"))
+
+
+def teacher_apply(spec):
+    """Runs AS the teacher. spec: {"home", "courses": [{"course_id", "is_default",
+    "students": [{"id", "first_name", "last_name"}], "managed": [logins]}]}.
+
+    For each course: its folder with source/ and the header notebook, its nbgrader_config.py, and
+    its gradebook's students: the enrolled ones added or updated, and managed accounts that are no
+    longer enrolled removed (students the teacher added by hand are left alone). Files are never
+    deleted.
+    """
+    from nbgrader.api import Gradebook, MissingEntry
+
+    home = spec["home"]
+    report = {}
+    os.umask(0o077)
+    for course in spec["courses"]:
+        cid = course["course_id"]
+        root = os.path.join(home, cid)
+        os.makedirs(os.path.join(root, "source"), exist_ok=True)
+        header = os.path.join(root, "source", HEADER_NOTEBOOK)
+        if not os.path.exists(header):
+            shutil.copyfile(os.path.join(ASSETS, HEADER_NOTEBOOK), header)
+        _write_managed(os.path.join(root, "nbgrader_config.py"), course_config_text(cid, root))
+        wanted = {s["id"]: s for s in course["students"]}
+        managed = set(course["managed"])
+        added = removed = 0
+        with Gradebook("sqlite:///" + os.path.join(root, "gradebook.db"), cid) as gb:
+            current = {s.id: s for s in gb.students}
+            for sid, s in sorted(wanted.items()):
+                cur = current.get(sid)
+                if cur is None or cur.first_name != s["first_name"] or cur.last_name != s["last_name"]:
+                    gb.update_or_create_student(sid, first_name=s["first_name"], last_name=s["last_name"])
+                    added += cur is None
+            for sid in sorted(set(current) - set(wanted)):
+                if sid in managed:
+                    try:
+                        gb.remove_student(sid)
+                        removed += 1
+                    except MissingEntry:
+                        pass
+        report[cid] = {"students": len(wanted), "added": added, "removed": removed}
+    if spec["courses"]:
+        os.makedirs(os.path.join(home, ".jupyter"), exist_ok=True)
+        _write_managed(os.path.join(home, ".jupyter", "nbgrader_config.py"), user_config_text(spec["courses"], home))
+    return report
+
+
+def _write_managed(path, text):
+    """Write path unless it exists without the jhub-admin mark (the teacher's own version)."""
+    try:
+        with open(path) as f:
+            current = f.read()
+    except FileNotFoundError:
+        current = None
+    if current is not None and (current == text or not current.startswith(MANAGED_MARK)):
+        return
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+# The caller's side ----------------------------------------------------------------------------
+
+def apply_as_teachers(batches, workers=None):
+    """Apply each (login, spec) as its teacher, ``workers`` teachers at a time (default: one per
+    core). Returns {login: report}, with a TeacherBatchError as the value of a failed teacher."""
+    if not batches:
+        return {}
+    request = {"workers": workers or os.cpu_count() or 1,
+               "teachers": [{"login": login, "spec": spec} for login, spec in batches]}
+    env = {"LANG": os.environ.get("LANG", "C.UTF-8"),
+           # nbgrader runs `alembic` from the PATH, from the same installation as this Python.
+           "PATH": os.path.dirname(sys.executable) + ":/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"}
+    proc = subprocess.run([sys.executable, "-m", __name__], input=json.dumps(request), capture_output=True,
+                          text=True, env=env, timeout=CHILD_TIMEOUT * (1 + len(batches) // request["workers"]))
+    results = {}
+    for line in proc.stdout.splitlines():
+        item = json.loads(line)
+        results[item["login"]] = (TeacherBatchError(f"course update as {item['login']} failed: {item['error']}")
+                                  if "error" in item else item["report"])
+    for login, _spec in batches:
+        results.setdefault(login, TeacherBatchError(
+            f"course update as {login} failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}"))
+    return results
+
+
+# The helper's side ----------------------------------------------------------------------------
+
+def _preload_nbgrader():
+    """Import nbgrader once for every child. Its Gradebook asks a new `alembic heads` process for
+    the schema version of each new database; the answer cannot change during one batch."""
+    import nbgrader.api
+
+    head = nbgrader.api.get_alembic_version()
+    nbgrader.api.get_alembic_version = lambda: head
+
+
+def _become(login, home):
+    """Drop this (child) process to the teacher: groups, gid, then uid, for good."""
+    pw = pwd.getpwnam(login)
+    if pw.pw_uid == 0:
+        raise PermissionError("jhub-admin never writes course files as root")
+    if pw.pw_dir != home:
+        raise PermissionError(f"{login}'s home is {pw.pw_dir}, not {home}")
+    if os.geteuid() == 0:
+        os.setgroups(os.getgrouplist(login, pw.pw_gid))
+        os.setgid(pw.pw_gid)
+        os.setuid(pw.pw_uid)
+    elif os.geteuid() != pw.pw_uid:
+        raise PermissionError(f"only root can write in {login}'s home")
+    os.environ.update(HOME=home, USER=login, LOGNAME=login)
+    os.chdir(home)
+
+
+def _child(login, spec, out_fd):
+    code = 1
+    try:
+        try:
+            signal.alarm(CHILD_TIMEOUT)
+            _become(login, spec["home"])
+            result, code = {"report": teacher_apply(spec)}, 0
+        except Exception as exc:  # noqa: BLE001 (reported to the caller as this teacher's failure)
+            traceback.print_exc()
+            result = {"error": f"{type(exc).__name__}: {exc}"}
+        data = json.dumps(result).encode()
+        while data:
+            data = data[os.write(out_fd, data):]
+    finally:
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def _collect(pid, login, read_fd):
+    with os.fdopen(read_fd, "rb") as f:
+        out = f.read()  # until the child exits
+    _, status = os.waitpid(pid, 0)
+    try:
+        result = json.loads(out)
+    except ValueError:
+        result = {"error": f"the batch ended with status {os.waitstatus_to_exitcode(status)}"}
+    return {"login": login, **result}
+
+
+def main():
+    request = json.load(sys.stdin)
+    _preload_nbgrader()
+    queue, running = list(request["teachers"]), []
+    while queue or running:
+        while queue and len(running) < max(1, int(request["workers"])):
+            item = queue.pop(0)
+            read_fd, write_fd = os.pipe()
+            sys.stdout.flush()
+            pid = os.fork()
+            if pid == 0:
+                for fd in [read_fd, *(other for _pid, _login, other in running)]:
+                    os.close(fd)
+                _child(item["login"], item["spec"], write_fd)
+            os.close(write_fd)
+            running.append((pid, item["login"], read_fd))
+        print(json.dumps(_collect(*running.pop(0))), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
