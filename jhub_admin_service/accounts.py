@@ -6,6 +6,7 @@ the two is healed by running the same command again, or by the container's next 
 """
 import asyncio
 import fcntl
+import functools
 import logging
 import os
 import pwd
@@ -92,12 +93,19 @@ class AccountManager:
         with self.locked():
             report = Report(counts=plan.counts())
             with_password = [p for p in plan.create + plan.update if p.password]
-            progress("hashing", 0, len(with_password))
+            total = len(with_password)
+            progress("hashing", 0, total)
+            loop = asyncio.get_running_loop()
+
+            def hashed(done):  # called from the hashing thread
+                loop.call_soon_threadsafe(progress, "hashing", done, total)
+
             with report.stage("hashing"):
-                hashes = await asyncio.get_running_loop().run_in_executor(
-                    None, hash_many, [p.password for p in with_password], self.settings.hash_workers or None)
+                hashes = await loop.run_in_executor(None, functools.partial(
+                    hash_many, [p.password for p in with_password], self.settings.hash_workers or None,
+                    on_progress=hashed))
             hash_of = {p.login: h for p, h in zip(with_password, hashes)}
-            progress("hashing", len(with_password), len(with_password))
+            progress("hashing", total, total)
             with report.stage("registry"):
                 self._write_plan(plan, hash_of)
             report.credentials = [
@@ -144,21 +152,33 @@ class AccountManager:
             with report.stage("local accounts"):
                 report.local = await asyncio.get_running_loop().run_in_executor(None, self._reconcile_local)
             progress("local accounts", 1, 1)
-        if hub:
-            if self.hub.configured:
-                progress("hub", 0, 1)
-                try:
-                    with report.stage("hub"):
-                        report.hub = await self._reconcile_hub()
-                except (OSError, hubmod.HubUnreachable) as exc:
-                    report.warnings.append(f"JupyterHub not reachable ({exc}): local accounts are done; hub "
-                                           "users and groups will follow with `jhub-admin reconcile`.")
-                progress("hub", 1, 1)
-            else:
-                report.warnings.append("JupyterHub API not configured: hub users and groups will be "
-                                       "brought in line by `jhub-admin reconcile` once the hub runs.")
-        # nbgrader courses follow the accounts (default courses, class enrolment, groups).
-        await after_reconcile(self, report, local=local, hub=hub)
+        # The hub's users and groups (CPU in the hub) and the teachers' course folders (CPU in the
+        # course helper) do not depend on each other: they run side by side. The courses' hub
+        # groups wait for the hub users.
+        hub_users = asyncio.ensure_future(self._reconcile_hub_stage(report, progress)) if hub else None
+        try:
+            with report.stage("courses"):
+                await after_reconcile(self, report, local=local, hub=hub, hub_users_ready=hub_users)
+        finally:
+            if hub_users is not None:
+                await hub_users
+
+    async def _reconcile_hub_stage(self, report, progress):
+        """The hub side of a reconcile; returns the names of the hub's users (None if unknown)."""
+        if not self.hub.configured:
+            report.warnings.append("JupyterHub API not configured: hub users and groups will be "
+                                   "brought in line by `jhub-admin reconcile` once the hub runs.")
+            return None
+        progress("hub", 0, 1)
+        hub_users = None
+        try:
+            with report.stage("hub"):
+                report.hub, hub_users = await self._reconcile_hub()
+        except (OSError, hubmod.HubUnreachable) as exc:
+            report.warnings.append(f"JupyterHub not reachable ({exc}): local accounts are done; hub "
+                                   "users and groups will follow with `jhub-admin reconcile`.")
+        progress("hub", 1, 1)
+        return hub_users
 
     def _reconcile_local(self):
         accounts = self.registry.accounts()
@@ -211,8 +231,9 @@ class AccountManager:
         groups = await self.hub.groups()
         wanted = HUB_GROUPS.membership(accounts, groups)
         await self.hub.sync_groups(wanted, groups)
+        hub_users = (set(existing) | {a.login for a in new}) - {a.login for a in accounts if a.disabled}
         return {"created": len(new), "admin_flag_changed": flagged, "disabled_removed": removed,
-                "groups": len(wanted)}
+                "groups": len(wanted)}, hub_users
 
     # One account at a time
 

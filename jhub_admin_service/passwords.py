@@ -52,11 +52,18 @@ def verify_password(password, hashed):
         return False
 
 
-def hash_many(passwords, workers=None, prefix=DEFAULT_PREFIX):
-    """Hash a list of passwords on every core; results keep the input order."""
+def hash_many(passwords, workers=None, prefix=DEFAULT_PREFIX, on_progress=None):
+    """Hash a list of passwords on every core; results keep the input order.
+
+    ``on_progress(done)`` is called from this thread about a hundred times, for a progress bar.
+    """
     passwords = list(passwords)
-    if len(passwords) < 2:
-        return [hash_password(p, prefix) for p in passwords]
     workers = workers or os.cpu_count() or 1
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(lambda p: hash_password(p, prefix), passwords, chunksize=16))
+    step = max(1, len(passwords) // 100)
+    hashes = []
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(passwords)))) as pool:
+        for hashed in pool.map(lambda p: hash_password(p, prefix), passwords):
+            hashes.append(hashed)
+            if on_progress and (len(hashes) % step == 0 or len(hashes) == len(passwords)):
+                on_progress(len(hashes))
+    return hashes
