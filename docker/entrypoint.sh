@@ -3,7 +3,8 @@
 #   1. prepare the nbgrader exchange root (mode 1777);
 #   2. generate the hub <-> sidecar shared secret on first start;
 #   3. recreate the local accounts from the registry on the data volume, so a
-#      recreated container loses no account, password or uid;
+#      recreated container loses no account, password or uid (the same
+#      reconcile brings teachers' course folders and gradebooks in line);
 #   4. create the first admin on first start (JHUB_ADMIN_USER /
 #      JHUB_ADMIN_PASSWORD; a generated password is printed once and kept in
 #      a 0600 file on the data volume);
@@ -14,8 +15,9 @@ set -euo pipefail
 
 log() { printf '[entrypoint] %s\n' "$*" >&2; }
 
-DATA_DIR=${JHUB_ADMIN_DATA_DIR:-/srv/jupyterhub}
-EXCHANGE_ROOT=${JHUB_ADMIN_EXCHANGE_ROOT:-/srv/nbgrader/exchange}
+# The same variables, with the same defaults, as jupyterhub_config.py and nbgrader_config.py.
+DATA_DIR=${JHUB_DATA_DIR:-/srv/jupyterhub}
+export JHUB_EXCHANGE_ROOT=${JHUB_EXCHANGE_ROOT:-/srv/nbgrader/exchange}
 SECRET_FILE=${JHUB_ADMIN_SIDECAR_SECRET_FILE:-/srv/jupyterhub-secrets/sidecar.secret}
 export JHUB_ADMIN_REGISTRY=${JHUB_ADMIN_REGISTRY:-$DATA_DIR/jhub-admin.sqlite}
 
@@ -29,13 +31,8 @@ esac
 if [ "$prepare" = 1 ]; then
     # 1. Data volume and exchange.
     install -d -m 0700 -o root -g root "$DATA_DIR"
-    install -d -m 0755 "$(dirname "$EXCHANGE_ROOT")"
-    mkdir -p "$EXCHANGE_ROOT"
-    chown root:root "$EXCHANGE_ROOT"
-    chmod 1777 "$EXCHANGE_ROOT"
-    if jhub-admin courses prepare-exchange --help >/dev/null 2>&1; then
-        jhub-admin courses prepare-exchange --root "$EXCHANGE_ROOT" >/dev/null
-    fi
+    install -d -m 0755 "$(dirname "$JHUB_EXCHANGE_ROOT")"
+    jhub-admin courses prepare-exchange --root "$JHUB_EXCHANGE_ROOT" >/dev/null
 
     # 2. Sidecar shared secret (read-only for the sidecar, never logged).
     if [ ! -s "$SECRET_FILE" ]; then
