@@ -13,6 +13,7 @@ The helper is a process of its own, given nothing but the teachers' specs on std
 hash or token of the caller's is in the memory its children inherit.
 """
 import json
+import logging
 import os
 import pwd
 import shutil
@@ -26,6 +27,7 @@ ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "nbgrader_asse
 #: First line of every file jhub-admin writes in a teacher's home; a file without it was edited
 #: (or made) by the teacher and is never overwritten.
 MANAGED_MARK = "# Managed by jhub-admin"
+log = logging.getLogger(__name__)
 #: A teacher's batch taking longer than this is killed (its teacher is reported as failed).
 CHILD_TIMEOUT = 600
 
@@ -155,6 +157,8 @@ def apply_as_teachers(batches, workers=None):
            "PATH": os.path.dirname(sys.executable) + ":/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"}
     proc = subprocess.run([sys.executable, "-m", __name__], input=json.dumps(request), capture_output=True,
                           text=True, env=env, timeout=CHILD_TIMEOUT * (1 + len(batches) // request["workers"]))
+    if proc.stderr.strip():  # the failed teachers' tracebacks
+        log.info("course helper output:\n%s", proc.stderr.strip()[-8000:])
     results = {}
     for line in proc.stdout.splitlines():
         item = json.loads(line)

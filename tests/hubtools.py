@@ -24,6 +24,13 @@ def free_port():
         return s.getsockname()[1]
 
 
+def _cmdline(pid):
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+
+
 class RunningHub:
     def __init__(self, sandbox, extra_env=None):
         self.sandbox = sandbox
@@ -80,14 +87,30 @@ class RunningHub:
             time.sleep(0.3)
         raise RuntimeError(f"JupyterHub did not answer in {timeout}s:\n{self.log_tail()}")
 
+    def _descendants(self):
+        """{pid: command line} of every process under the hub."""
+        found, todo = {}, [self.proc.pid]
+        while todo:
+            out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(todo.pop())], capture_output=True, text=True).stdout
+            for pid in map(int, out.split()):
+                found[pid] = _cmdline(pid)
+                todo.append(pid)
+        return found
+
     def stop(self):
         if self.proc and self.proc.poll() is None:
+            # The proxy and the managed services run in sessions of their own: a hub that does
+            # not stop them in time must not leave them behind.
+            children = self._descendants()
             os.killpg(self.proc.pid, signal.SIGTERM)
             try:
                 self.proc.wait(20)
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
+            for pid, cmdline in children.items():
+                if cmdline and _cmdline(pid) == cmdline:  # still the same process
+                    os.kill(pid, signal.SIGKILL)
 
     def service_pid(self):
         """The pid of the jhub-admin service, a managed service spawned by the hub."""
