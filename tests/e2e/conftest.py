@@ -43,9 +43,14 @@ def e2e_images():
 
 @pytest.fixture(scope="module")
 def stack(request, e2e_images):
-    """One running deployment for a test module; removed with its volumes afterwards."""
+    """One running deployment for a test module; removed with its volumes afterwards.
+
+    A module sets STACK_ENV (the environment of compose) and COMPOSE ("v1" or "v2")."""
     env = getattr(request.module, "STACK_ENV", {})
-    s = Stack(env=env)
+    compose = getattr(request.module, "COMPOSE", None)
+    if compose_command(compose) is None:
+        pytest.skip(f"Compose {compose} is not installed")
+    s = Stack(env=env, compose=compose)
     failed_before = request.session.testsfailed
     try:
         start = time.monotonic()

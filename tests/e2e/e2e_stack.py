@@ -27,17 +27,19 @@ HUB_IMAGE = f"jhub-admin/hub:{IMAGE_TAG}"
 SIDECAR_IMAGE = f"jhub-admin/sidecar:{IMAGE_TAG}"
 
 
-def compose_command() -> list[str] | None:
-    """docker-compose v1, else the Compose v2 plugin."""
-    if shutil.which("docker-compose"):
-        return ["docker-compose"]
+def compose_command(version: str | None = None) -> list[str] | None:
+    """The compose CLI: "v1" (docker-compose), "v2" (the docker compose plugin), or by default
+    v1 if installed, else v2."""
+    v1 = ["docker-compose"] if shutil.which("docker-compose") else None
+    v2 = None
     for client in (DOCKER, "docker"):
         try:
             if subprocess.run([client, "compose", "version"], capture_output=True).returncode == 0:
-                return [client, "compose"]
+                v2 = [client, "compose"]
+                break
         except OSError:
             pass
-    return None
+    return {"v1": v1, "v2": v2}.get(version, v1 or v2)
 
 
 def docker_available() -> bool:
@@ -68,11 +70,11 @@ def free_port() -> int:
 
 
 class Stack:
-    def __init__(self, env: dict | None = None):
+    def __init__(self, env: dict | None = None, compose: str | None = None):
         self.project = "jhube2e" + uuid.uuid4().hex[:10]
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.compose_cmd = compose_command()
+        self.compose_cmd = compose_command(compose)
         self.env = dict(os.environ, JHUB_HTTP_PORT=str(self.port), JHUB_IMAGE_TAG=IMAGE_TAG)
         # The first admin's settings come only from what the test passes.
         for name in ("JHUB_ADMIN_USER", "JHUB_ADMIN_PASSWORD", "COMPOSE_PROJECT_NAME"):

@@ -278,6 +278,14 @@ def test_hub_container_has_no_docker_socket(stack):
     assert any(m.get("Source") == "/var/run/docker.sock" for m in sidecar["Mounts"])
 
 
+def test_sidecar_runs_without_privileges(stack):
+    host = stack.inspect("sidecar")["HostConfig"]
+    assert host["CapDrop"] == ["ALL"] and not host.get("CapAdd"), host
+    assert host["ReadonlyRootfs"] is True
+    assert any(opt.startswith("no-new-privileges") for opt in host["SecurityOpt"] or []), host["SecurityOpt"]
+    assert not host.get("Privileged")
+
+
 def test_no_sidecar_port_is_reachable_from_the_host(stack):
     sidecar = stack.inspect("sidecar")
     published = {port: bindings for port, bindings in (sidecar["NetworkSettings"]["Ports"] or {}).items()

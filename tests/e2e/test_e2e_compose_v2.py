@@ -1,0 +1,36 @@
+"""End-to-end under Compose v2 (`docker compose`); test_e2e_deployment.py runs under v1.
+
+The same compose file, with v2's own rules (it creates only the volumes a service uses, names
+containers with '-'): the hub answers, the first admin logs in, an import goes through the
+service, an export goes through the sidecar, and the sidecar keeps its isolation.
+"""
+import json
+import secrets
+
+from e2e_stack import HubUser
+from test_e2e_deployment import (test_hub_container_has_no_docker_socket,  # noqa: F401 (run here too)
+                                 test_no_sidecar_port_is_reachable_from_the_host,
+                                 test_sidecar_runs_without_privileges)
+
+COMPOSE = "v2"
+PASSWORD = "Given-" + secrets.token_urlsafe(12)
+STACK_ENV = {"JHUB_ADMIN_PASSWORD": PASSWORD}
+
+
+def test_admin_imports_and_exports_under_compose_v2(stack):
+    assert stack.compose("version").stdout.startswith("Docker Compose version v2"), stack.compose_cmd
+    admin = HubUser(stack, "admin", PASSWORD)
+    assert admin.login()
+    admin.make_token()
+    r = admin.api("POST", "/services/jhub-admin/api/imports?wait=60", data="v2eleve;V2-Passw0rd-42;\n".encode())
+    assert r.status_code in (200, 202), r.text
+    job = admin.api("GET", f"/services/jhub-admin/api/jobs/{r.json()['id']}?wait=60").json()
+    assert job["state"] == "done", job
+    assert stack.exec("hub", "id", "-u", "v2eleve").stdout.strip().isdigit()
+
+    export = json.loads(stack.exec("hub", "jhub-admin", "exports", "--json", "create", "home").stdout)
+    assert export["state"] == "done", export
+    archives = json.loads(stack.exec("hub", "jhub-admin", "exports", "--json", "list").stdout)
+    assert [a["sha256"] for a in archives] == [export["result"]["sha256"]]
+    volumes = stack.compose("config", "--volumes").stdout.split()
+    assert set(volumes) == {"jh_home", "jh_exchange", "jh_data", "jh_backups", "jh_secrets"}
