@@ -6,12 +6,13 @@ A teacher owns their home: a path there written by root could be a symlink the t
 One helper process (``python -m jhub_admin_service.teacher_homes``, as root) imports nbgrader
 once, then forks one child per teacher; the child drops to the teacher's uid, gid and groups
 before it touches the home. A fork costs milliseconds where a new Python with nbgrader costs
-about two seconds (and nbgrader starts a second one, ``alembic heads``, for each new gradebook):
+about two seconds (and nbgrader starts another one, ``alembic heads``, for each new gradebook):
 at the start of term, with fifty teachers, that is seconds instead of minutes.
 
 The helper is a process of its own, given nothing but the teachers' specs on stdin: no password,
 hash or token of the caller's is in the memory its children inherit.
 """
+import gc
 import json
 import logging
 import os
@@ -153,7 +154,6 @@ def apply_as_teachers(batches, workers=None):
     request = {"workers": workers or os.cpu_count() or 1,
                "teachers": [{"login": login, "spec": spec} for login, spec in batches]}
     env = {"LANG": os.environ.get("LANG", "C.UTF-8"),
-           # nbgrader runs `alembic` from the PATH, from the same installation as this Python.
            "PATH": os.path.dirname(sys.executable) + ":/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"}
     proc = subprocess.run([sys.executable, "-m", __name__], input=json.dumps(request), capture_output=True,
                           text=True, env=env, timeout=CHILD_TIMEOUT * (1 + len(batches) // request["workers"]))
@@ -173,12 +173,22 @@ def apply_as_teachers(batches, workers=None):
 # The helper's side ----------------------------------------------------------------------------
 
 def _preload_nbgrader():
-    """Import nbgrader once for every child. Its Gradebook asks a new `alembic heads` process for
-    the schema version of each new database; the answer cannot change during one batch."""
-    import nbgrader.api
+    """Make nbgrader ready once, for every child to inherit.
 
-    head = nbgrader.api.get_alembic_version()
+    * SQLAlchemy configures the gradebook's mappers at the first query, 0.2 s of CPU: done here.
+    * nbgrader's Gradebook asks a new `alembic heads` process for the schema version of each new
+      database (another Python, over a second of CPU); the same answer comes from nbgrader's
+      migration scripts, read here once.
+    """
+    import nbgrader.api
+    from alembic.script import ScriptDirectory
+    from sqlalchemy.orm import configure_mappers
+
+    configure_mappers()
+    scripts = os.path.join(os.path.dirname(nbgrader.api.__file__), "alembic")
+    head = ScriptDirectory(scripts).get_current_head()
     nbgrader.api.get_alembic_version = lambda: head
+    gc.freeze()  # the children's garbage collector leaves these objects (and their pages) alone
 
 
 def _become(login, home):

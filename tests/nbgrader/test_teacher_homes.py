@@ -4,6 +4,9 @@ A teacher owns their home and can plant symlinks in it: the writes must fail the
 land, as root, on what the link points to. One teacher's failure must not stop the others.
 """
 import json
+import os
+import sqlite3
+import subprocess
 import sys
 
 import pytest
@@ -23,6 +26,18 @@ def jhub(box, *args, check=True):
     return box.run([sys.executable, "-m", "jhub_admin_service.cli", *args], env=env, check=check)
 
 
+def nbgrader_schema_head():
+    """What nbgrader itself stamps a new gradebook with (it runs `alembic heads`)."""
+    env = {**os.environ, "PATH": os.path.dirname(sys.executable) + ":" + os.environ.get("PATH", "")}
+    return subprocess.run([sys.executable, "-c", "import nbgrader.api; print(nbgrader.api.get_alembic_version())"],
+                          env=env, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def gradebook_version(path):
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        return db.execute("SELECT version_num FROM alembic_version").fetchone()[0]
+
+
 def test_each_teacher_writes_as_themselves_and_a_planted_symlink_leads_nowhere(sandbox):
     box = sandbox
     roster = box.root / "roster.csv"
@@ -33,6 +48,8 @@ def test_each_teacher_writes_as_themselves_and_a_planted_symlink_leads_nowhere(s
         uid = int(box.passwd()[teacher][2])
         assert (box.home / teacher / course / "gradebook.db").stat().st_uid == uid
         assert (box.home / teacher / ".jupyter" / "nbgrader_config.py").stat().st_uid == uid
+
+    assert gradebook_version(box.home / "prof.a" / "cours_prof_a" / "gradebook.db") == nbgrader_schema_head()
 
     jhub(box, "courses", "enrol", "cours_prof_b", "--class", "T1")
     # prof.a replaces their course folder with a link to /etc (root's); the next sync redoes all.
