@@ -162,6 +162,8 @@ class Sidecar:
         if meta.get("sha256") != sha256:
             raise ValidationError(
                 "confirmation refused: the sha256 given is not the archive's recorded sha256")
+        if user is None:
+            self._check_not_in_use(targets)
         params = {"archive": name, "targets": targets, "user": user}
         return self.jobs.submit("restore", params,
                                 lambda job: self._restore(job, name, sha256, targets, user))
@@ -184,6 +186,8 @@ class Sidecar:
         safety = self._export(job, safety_target, "safety")
         job.phase = "restore"
         job.progress_path = None
+        if user is None:
+            self._check_not_in_use(targets)  # again: the hub may have been started meanwhile
         disc = self.engine.discover()
         body = restore_body(image=disc.image, project=disc.project, job_id=job.id,
                             volumes=disc.volumes, backups_volume=disc.backups_volume,
@@ -196,6 +200,21 @@ class Sidecar:
                       " user %s" % user if user else "", safety["name"])
         return {"archive": name, "restored": restored, "safety_archive": safety["name"],
                 "targets": targets, "user": user}
+
+    def _check_not_in_use(self, targets):
+        """A full restore replaces a volume's content: never under a running hub, whose
+        databases (hub, account registry) and users' servers have files open there. One user's
+        home may be restored while the hub runs."""
+        disc = self.engine.discover()
+        busy = {t: self.engine.containers_using(disc.volumes[t]) for t in targets}
+        busy = {t: names for t, names in busy.items() if names}
+        if busy:
+            raise Conflict(
+                "the %s volume(s) are in use by running container(s) %s. Stop them first "
+                "(docker compose stop hub), restore from a shell (docker compose run --rm --no-deps "
+                "hub jhub-admin exports restore ARCHIVE --sha256 SHA256), then start them again "
+                "(docker compose start hub)" % (", ".join(sorted(busy)),
+                                                ", ".join(sorted({n for names in busy.values() for n in names}))))
 
     # archives ---------------------------------------------------------------------
     def list(self):

@@ -25,6 +25,7 @@ from .template import (
 from .validation import VOLUME_TARGETS
 
 log = logging.getLogger("jhub_admin_service.sidecar")
+ONEOFF_LABEL = "com.docker.compose.oneoff"
 
 
 class DiscoveryError(RuntimeError):
@@ -162,6 +163,18 @@ class DockerEngine:
             self.api.remove_container(cid, force=True)
         except Exception as e:  # already gone
             log.warning("could not remove helper %s: %s", cid[:12], e)
+
+    def containers_using(self, volume: str) -> list:
+        """Names of the running containers that mount ``volume`` (the sidecar never does),
+        besides its helpers and compose's one-off containers (`docker compose run`: a shell
+        running the CLI, not the hub)."""
+        names = []
+        for c in self.api.containers(filters={"volume": volume, "status": "running"}):
+            labels = c.get("Labels") or {}
+            if labels.get(HELPER_LABEL) or labels.get(ONEOFF_LABEL) == "True":
+                continue
+            names.append(((c.get("Names") or ["?"])[0]).lstrip("/"))
+        return sorted(names)
 
     def remove_stale_helpers(self, project: str) -> int:
         """Remove helper containers left by a previous sidecar process."""

@@ -34,3 +34,22 @@ def test_admin_imports_and_exports_under_compose_v2(stack):
     assert [a["sha256"] for a in archives] == [export["result"]["sha256"]]
     volumes = stack.compose("config", "--volumes").stdout.split()
     assert set(volumes) == {"jh_home", "jh_exchange", "jh_data", "jh_backups", "jh_secrets"}
+
+
+def test_full_restore_waits_for_the_hub_to_stop(stack):
+    """The procedure of docs/exports.md: refused under the running hub; done from a one-off
+    container while the hub is stopped; the hub starts again on the restored data."""
+    full = json.loads(stack.exec("hub", "jhub-admin", "exports", "--json", "create", "all").stdout)["result"]
+    refused = stack.exec("hub", "jhub-admin", "exports", "restore", full["name"], "--sha256", full["sha256"],
+                         check=False)
+    assert refused.returncode != 0 and "docker compose stop hub" in refused.stdout + refused.stderr
+
+    stack.compose("stop", "hub")
+    run = stack.compose("run", "--rm", "--no-deps", "-T", "hub", "jhub-admin", "exports", "--json", "restore",
+                        full["name"], "--sha256", full["sha256"])
+    job = json.loads(run.stdout)
+    assert job["state"] == "done" and job["result"]["restored"] == ["home", "exchange", "data"], job
+    stack.compose("start", "hub")
+    stack.wait_for_hub()
+    assert HubUser(stack, "admin", PASSWORD).login()
+    assert stack.exec("hub", "id", "-u", "v2eleve").stdout.strip().isdigit()

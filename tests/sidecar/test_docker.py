@@ -264,3 +264,40 @@ def test_restore_of_a_user_absent_from_the_archive_changes_nothing(docker_env):
     assert code == 1 and job["state"] == "failed"
     assert "zed" in job["error"]
     assert env.run_in_volumes("ls -lnA /v/home") == before
+
+
+def test_full_restore_refused_while_a_container_uses_the_volume(docker_env):
+    """A stand-in for the running hub mounts home and exchange: a full restore of either is
+    refused (409) with how to do it; one user's home may still be restored; a `compose run`
+    one-off container (the admin's shell) does not count."""
+    env = docker_env
+    meta = create(env, "all")
+    mounts = {env.vol("jh_home"): {"bind": "/home", "mode": "rw"},
+              env.vol("jh_exchange"): {"bind": "/srv/nbgrader/exchange", "mode": "rw"}}
+
+    def start(name, oneoff):
+        labels = {**env.labels, "com.docker.compose.service": "hub",
+                  "com.docker.compose.oneoff": "True" if oneoff else "False"}
+        return env.client.containers.run(env.image, ["sleep", "300"], detach=True, name=name,
+                                         labels=labels, network_mode="none", volumes=mounts)
+
+    hub = start(env.prefix + "-hub-1", oneoff=False)
+    try:
+        code, out, err = env.cli("restore", meta["name"], "--sha256", meta["sha256"], check=False)
+        said = err + json.dumps(out)
+        assert code != 0, said
+        assert "in use by running container(s) %s-hub-1" % env.prefix in said
+        assert "docker compose stop hub" in said
+        status, _ = env.http("POST", "/api/archives/%s/restore" % meta["name"],
+                             {"sha256": meta["sha256"], "targets": ["exchange"]})
+        assert status == 409
+        _, job, _ = env.cli("restore", meta["name"], "--sha256", meta["sha256"], "--user", "alice")
+        assert job["state"] == "done", job
+    finally:
+        hub.remove(force=True)
+    shell = start(env.prefix + "-hub-run-1", oneoff=True)
+    try:
+        _, job, _ = env.cli("restore", meta["name"], "--sha256", meta["sha256"])
+        assert job["state"] == "done" and job["result"]["restored"] == ["home", "exchange", "data"], job
+    finally:
+        shell.remove(force=True)
