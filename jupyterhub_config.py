@@ -44,8 +44,11 @@ c.ConfigurableHTTPProxy.api_url = env("JHUB_PROXY_API_URL", "http://127.0.0.1:80
 # journal (a mode stored in the file): a commit costs one fsync instead of several, and the bulk
 # creation of a term's 1,500 users takes 5 s instead of 8 s.
 hub_db = os.path.join(data_dir, "jupyterhub.sqlite")
-with contextlib.closing(sqlite3.connect(hub_db)) as db:
-    db.execute("PRAGMA journal_mode=WAL")
+try:
+    with contextlib.closing(sqlite3.connect(hub_db, timeout=10)) as db:
+        db.execute("PRAGMA journal_mode=WAL")
+except sqlite3.Error as exc:  # a read-only volume, a locked file: the hub starts as it is
+    print(f"jupyterhub_config: hub database left in its journal mode ({exc})", file=sys.stderr)
 c.JupyterHub.db_url = "sqlite:///" + hub_db
 c.JupyterHub.cookie_secret_file = os.path.join(data_dir, "jupyterhub_cookie_secret")
 c.ConfigurableHTTPProxy.pid_file = os.path.join(data_dir, "jupyterhub-proxy.pid")

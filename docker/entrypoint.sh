@@ -16,8 +16,9 @@ set -euo pipefail
 log() { printf '[entrypoint] %s\n' "$*" >&2; }
 
 # The same variables, with the same defaults, as jupyterhub_config.py and nbgrader_config.py.
-DATA_DIR=${JHUB_DATA_DIR:-/srv/jupyterhub}
-export JHUB_EXCHANGE_ROOT=${JHUB_EXCHANGE_ROOT:-/srv/nbgrader/exchange}
+# (JHUB_ADMIN_DATA_DIR and JHUB_ADMIN_EXCHANGE_ROOT: their names before 2026-11-26.)
+DATA_DIR=${JHUB_DATA_DIR:-${JHUB_ADMIN_DATA_DIR:-/srv/jupyterhub}}
+export JHUB_EXCHANGE_ROOT=${JHUB_EXCHANGE_ROOT:-${JHUB_ADMIN_EXCHANGE_ROOT:-/srv/nbgrader/exchange}}
 SECRET_FILE=${JHUB_ADMIN_SIDECAR_SECRET_FILE:-/srv/jupyterhub-secrets/sidecar.secret}
 export JHUB_ADMIN_REGISTRY=${JHUB_ADMIN_REGISTRY:-$DATA_DIR/jhub-admin.sqlite}
 

@@ -159,9 +159,12 @@ class AccountManager:
         try:
             with report.stage("courses"):
                 await after_reconcile(self, report, local=local, hub=hub, hub_users_ready=hub_users)
-        finally:
+        except asyncio.CancelledError:
             if hub_users is not None:
-                await hub_users
+                hub_users.cancel()
+            raise
+        if hub_users is not None:
+            await hub_users  # its errors are the operation's
 
     async def _reconcile_hub_stage(self, report, progress):
         """The hub side of a reconcile; returns the names of the hub's users (None if unknown)."""

@@ -397,7 +397,12 @@ class CourseManager:
                 todo = self.homes_to_update(courses, accounts, report["warnings"], force)
                 results = await loop.run_in_executor(None, apply_as_teachers, todo)
                 report["homes"] = self.record_homes(todo, results, report["warnings"])
-        hub_users = await hub_users_ready if hub_users_ready is not None else None
+        hub_users = None
+        if hub_users_ready is not None:
+            try:
+                hub_users = await hub_users_ready
+            except Exception:  # noqa: BLE001 (the accounts' hub sync failed: it reports it itself)
+                return report
         if hub and self.mgr.hub.configured:
             report["hub"] = await self.sync_hub(courses, accounts, hub_users)
         return report

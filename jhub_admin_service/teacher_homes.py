@@ -17,10 +17,14 @@ import json
 import logging
 import os
 import pwd
+import resource
+import selectors
 import shutil
 import signal
+import stat
 import subprocess
 import sys
+import time
 import traceback
 
 HEADER_NOTEBOOK = "header.ipynb"
@@ -30,7 +34,11 @@ ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "nbgrader_asse
 MANAGED_MARK = "# Managed by jhub-admin"
 log = logging.getLogger(__name__)
 #: A teacher's batch taking longer than this is killed (its teacher is reported as failed).
-CHILD_TIMEOUT = 600
+CHILD_TIMEOUT = 120
+#: The address space of a teacher's batch: a home can hold anything (a link to /dev/zero...).
+CHILD_MEMORY = 2 << 30
+#: A batch's report is a few lines of JSON.
+MAX_REPORT = 1 << 20
 
 
 class TeacherBatchError(RuntimeError):
@@ -130,44 +138,69 @@ def teacher_apply(spec):
 
 
 def _write_managed(path, text):
-    """Write path unless it exists without the jhub-admin mark (the teacher's own version)."""
+    """Write path unless it exists without the jhub-admin mark (the teacher's own version).
+
+    Whatever the teacher put there is read with care: a link is not followed, a FIFO does not
+    block, and no more than the managed text's length is read."""
     try:
-        with open(path) as f:
-            current = f.read()
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except FileNotFoundError:
         current = None
+    except OSError:  # a symbolic link (ELOOP), or unreadable: the teacher's, left alone
+        return
+    else:
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return
+            current = f.read(len(text.encode()) + 1).decode("utf-8", "replace")
     if current is not None and (current == text or not current.startswith(MANAGED_MARK)):
         return
     tmp = path + ".tmp"
-    with open(tmp, "w") as f:
+    try:
+        os.unlink(tmp)  # whatever is there (a FIFO, a link) is not written through
+    except FileNotFoundError:
+        pass
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600), "w") as f:
         f.write(text)
     os.replace(tmp, path)
 
 
 # The caller's side ----------------------------------------------------------------------------
 
-def apply_as_teachers(batches, workers=None):
+def apply_as_teachers(batches, workers=None, timeout=CHILD_TIMEOUT):
     """Apply each (login, spec) as its teacher, ``workers`` teachers at a time (default: one per
-    core). Returns {login: report}, with a TeacherBatchError as the value of a failed teacher."""
+    core), each within ``timeout`` seconds. Returns {login: report}, with a TeacherBatchError as
+    the value of a failed teacher."""
     if not batches:
         return {}
-    request = {"workers": workers or os.cpu_count() or 1,
+    request = {"workers": workers or os.cpu_count() or 1, "timeout": timeout,
                "teachers": [{"login": login, "spec": spec} for login, spec in batches]}
     env = {"LANG": os.environ.get("LANG", "C.UTF-8"),
            "PATH": os.path.dirname(sys.executable) + ":/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"}
-    proc = subprocess.run([sys.executable, "-m", __name__], input=json.dumps(request), capture_output=True,
-                          text=True, env=env, timeout=CHILD_TIMEOUT * (1 + len(batches) // request["workers"]))
-    if proc.stderr.strip():  # the failed teachers' tracebacks
-        log.info("course helper output:\n%s", proc.stderr.strip()[-8000:])
+    rounds = -(-len(batches) // request["workers"])
+    # -I and cwd=/: the helper runs as root and must not import from wherever the admin stands
+    # (python -m puts the working directory first on sys.path).
+    try:
+        proc = subprocess.run([sys.executable, "-I", "-m", __name__], input=json.dumps(request), capture_output=True,
+                              text=True, env=env, cwd="/", timeout=timeout * rounds + 120)
+        stdout, stderr, status = proc.stdout, proc.stderr, proc.returncode
+    except subprocess.TimeoutExpired as exc:  # the helper itself hung: keep what it reported
+        stdout, stderr, status = _text(exc.stdout), _text(exc.stderr), "timeout"
+    if stderr.strip():  # the failed teachers' tracebacks
+        log.info("course helper output:\n%s", stderr.strip()[-8000:])
     results = {}
-    for line in proc.stdout.splitlines():
+    for line in stdout.splitlines():
         item = json.loads(line)
         results[item["login"]] = (TeacherBatchError(f"course update as {item['login']} failed: {item['error']}")
                                   if "error" in item else item["report"])
     for login, _spec in batches:
         results.setdefault(login, TeacherBatchError(
-            f"course update as {login} failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}"))
+            f"course update as {login} failed ({status}): {stderr.strip()[-2000:]}"))
     return results
+
+
+def _text(data):
+    return data.decode("utf-8", "replace") if isinstance(data, bytes) else (data or "")
 
 
 # The helper's side ----------------------------------------------------------------------------
@@ -212,7 +245,8 @@ def _child(login, spec, out_fd):
     code = 1
     try:
         try:
-            signal.alarm(CHILD_TIMEOUT)
+            os.dup2(2, 1)  # the helper's stdout carries the results: nothing else may reach it
+            resource.setrlimit(resource.RLIMIT_AS, (CHILD_MEMORY, CHILD_MEMORY))
             _become(login, spec["home"])
             result, code = {"report": teacher_apply(spec)}, 0
         except Exception as exc:  # noqa: BLE001 (reported to the caller as this teacher's failure)
@@ -226,34 +260,65 @@ def _child(login, spec, out_fd):
         os._exit(code)
 
 
-def _collect(pid, login, read_fd):
-    with os.fdopen(read_fd, "rb") as f:
-        out = f.read()  # until the child exits
-    _, status = os.waitpid(pid, 0)
-    try:
-        result = json.loads(out)
-    except ValueError:
-        result = {"error": f"the batch ended with status {os.waitstatus_to_exitcode(status)}"}
-    return {"login": login, **result}
+class _Running:
+    """A child at work: its pid, its teacher, the read end of its pipe, its deadline."""
+
+    def __init__(self, pid, login, read_fd, timeout):
+        self.pid, self.login, self.read_fd = pid, login, read_fd
+        self.deadline = time.monotonic() + timeout
+        self.output = b""
+
+    def result(self, killed_because=None):
+        if killed_because:
+            os.kill(self.pid, signal.SIGKILL)  # the teacher may have stopped it (kill -STOP)
+        os.close(self.read_fd)
+        _, status = os.waitpid(self.pid, 0)
+        if killed_because:
+            return {"login": self.login, "error": f"{killed_because}: stopped"}
+        try:
+            return {"login": self.login, **json.loads(self.output)}
+        except ValueError:
+            return {"login": self.login, "error": f"the batch ended with status {os.waitstatus_to_exitcode(status)}"}
+
+
+def _start(item, running, timeout):
+    read_fd, write_fd = os.pipe()
+    sys.stdout.flush()
+    pid = os.fork()
+    if pid == 0:
+        for fd in [read_fd, *(other.read_fd for other in running)]:
+            os.close(fd)
+        _child(item["login"], item["spec"], write_fd)
+    os.close(write_fd)
+    return _Running(pid, item["login"], read_fd, timeout)
 
 
 def main():
+    """The helper: results as JSON lines on stdout, in the order the teachers finish. Deadlines
+    are kept here, not in the children, which run as the teachers and could be stopped."""
     request = json.load(sys.stdin)
     _preload_nbgrader()
-    queue, running = list(request["teachers"]), []
-    while queue or running:
-        while queue and len(running) < max(1, int(request["workers"])):
-            item = queue.pop(0)
-            read_fd, write_fd = os.pipe()
-            sys.stdout.flush()
-            pid = os.fork()
-            if pid == 0:
-                for fd in [read_fd, *(other for _pid, _login, other in running)]:
-                    os.close(fd)
-                _child(item["login"], item["spec"], write_fd)
-            os.close(write_fd)
-            running.append((pid, item["login"], read_fd))
-        print(json.dumps(_collect(*running.pop(0))), flush=True)
+    queue, running = list(request["teachers"]), {}
+    with selectors.DefaultSelector() as selector:
+        while queue or running:
+            while queue and len(running) < max(1, int(request["workers"])):
+                child = _start(queue.pop(0), running.values(), request["timeout"])
+                running[child.read_fd] = child
+                selector.register(child.read_fd, selectors.EVENT_READ)
+            now = time.monotonic()
+            for key, _ in selector.select(timeout=max(0.0, min(c.deadline for c in running.values()) - now)):
+                child = running[key.fd]
+                chunk = os.read(key.fd, 65536)
+                child.output += chunk
+                if not chunk or len(child.output) > MAX_REPORT:
+                    selector.unregister(key.fd)
+                    reason = "report too long" if chunk else None
+                    print(json.dumps(running.pop(key.fd).result(reason)), flush=True)
+            for fd, child in list(running.items()):
+                if time.monotonic() > child.deadline:
+                    selector.unregister(fd)
+                    print(json.dumps(running.pop(fd).result(f"no answer after {request['timeout']} s")),
+                          flush=True)
     return 0
 
 

@@ -9,6 +9,7 @@ process itself reads the copies from outside (``sandbox.etc / "shadow"``).
 users a test creates can run Python (a pyenv install lives under /root, mode 0700).
 """
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -55,15 +56,14 @@ class Sandbox:
 
     def _script(self):
         binds = [(self.etc, "/etc"), (self.home, "/home"), (self.srv, "/srv"), (self.fake_root, "/root")]
-        lines = []
+        second_path = self.root / ".python-home"
         if self.python_home:
             # A second path to the real Python folder, reachable once /root is covered. It is made
             # inside the private namespace only: a bind mount visible from the host would let an
             # rmtree of the sandbox folder walk into the real Python installation and delete it.
-            lines.append(f"mount --bind {self.python_home} {self.root}/.python-home")
-        lines += [f"mount --bind {src} {dst}" for src, dst in binds]
-        if self.python_home:
-            lines.append(f"mount --bind {self.root}/.python-home {self.python_home}")
+            binds.insert(0, (self.python_home, second_path))
+            binds.append((second_path, self.python_home))
+        lines = [f"mount --bind {shlex.quote(str(src))} {shlex.quote(str(dst))}" for src, dst in binds]
         return " && ".join(lines) + ' && exec "$@"'
 
     def command(self, argv):

@@ -5,6 +5,7 @@ land, as root, on what the link points to. One teacher's failure must not stop t
 """
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import sys
 import pytest
 
 from nbtools import gradebook_students
+
 
 pytestmark = pytest.mark.sandbox
 ROSTER = ("login;password;role;classe;prénom;nom\n"
@@ -61,3 +63,43 @@ def test_each_teacher_writes_as_themselves_and_a_planted_symlink_leads_nowhere(s
     assert sync.returncode == 1 and "course update as prof.a failed: PermissionError" in sync.stderr, sync.stderr
     assert set(json.loads(sync.stdout)["homes"]) == {"prof.b"}  # the other teacher's batch went on
     assert gradebook_students(box, "prof.b", "cours_prof_b") == {"eleve.c": ("Chloé", "Cohen")}
+
+
+def test_a_teacher_who_stops_their_batch_is_dropped_at_the_deadline(sandbox):
+    """The child runs as the teacher, who can SIGSTOP it (a stopped process ignores its own
+    alarms): the helper, root, kills it at its deadline and the other teacher's batch is done.
+    The helper imports nothing from the caller's working directory either."""
+    box = sandbox
+    box.run(["newusers"], input="".join(f"t{i}:x:{31000 + i}:{31000 + i}::/home/t{i}:/bin/bash\n" for i in (1, 2)))
+    for i in (1, 2):
+        (box.home / f"t{i}").mkdir(exist_ok=True)
+        os.chown(box.home / f"t{i}", 31000 + i, 31000 + i)
+    planted = box.root / "trap"
+    (planted / "jhub_admin_service").mkdir(parents=True)
+    (planted / "jhub_admin_service" / "__init__.py").write_text("raise SystemExit('imported from the cwd')\n")
+    code = ("import json, sys, time\n"
+            "from jhub_admin_service.teacher_homes import apply_as_teachers\n"
+            "students = [{'id': f's{n:03d}', 'first_name': 'A', 'last_name': 'B'} for n in range(300)]\n"
+            "spec = lambda i: {'home': f'/home/t{i}', 'courses': [{'course_id': f'c{i}', 'is_default': True,"
+            " 'students': students if i == 1 else [], 'managed': []}]}\n"
+            "start = time.monotonic()\n"
+            "out = apply_as_teachers([('t1', spec(1)), ('t2', spec(2))], timeout=5)\n"
+            "print(json.dumps({k: str(v) for k, v in out.items()}), round(time.monotonic() - start))\n")
+    # t1 stops every process of theirs running the helper, as soon as it appears.
+    # (The pattern is anchored: the loop's own shell has it in its command line too.)
+    helper = "'^[^ ]*python[^ ]* -I -m jhub_admin_service[.]teacher_homes'"
+    stopper = box.popen(["runuser", "-u", "t1", "--", "sh", "-c",
+                         f"while :; do pkill -STOP -u t1 -f {helper}; sleep 0.005; done"], start_new_session=True)
+    try:
+        # -P: this caller itself does not look in its working directory; the helper must not either.
+        result, seconds = box.run([sys.executable, "-P", "-c", code], cwd=planted).stdout.rsplit(" ", 1)
+        left = subprocess.run(["pgrep", "-u", "31001", "-f", helper.strip("'")], capture_output=True).stdout
+    finally:
+        os.killpg(stopper.pid, signal.SIGKILL)
+        subprocess.run(["pkill", "-KILL", "-u", "31001"])  # the stopper loop, run as t1
+        stopper.wait()
+    result = json.loads(result)
+    assert "no answer after 5 s: stopped" in result["t1"], result
+    assert result["t2"] == str({"c2": {"students": 0, "added": 0, "removed": 0}}), result
+    assert int(seconds) < 60
+    assert not left  # the stopped child was killed, not left behind
