@@ -23,9 +23,11 @@ import time
 import urllib.request
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+TESTS = Path(__file__).resolve().parent.parent / "tests"
+sys.path[:0] = [str(TESTS), str(TESTS / "service")]
 from hubtools import RunningHub  # noqa: E402
 from sandbox import Sandbox  # noqa: E402
+from servicetools import wait_for_service  # noqa: E402
 
 CLI = [sys.executable, "-m", "jhub_admin_service.cli"]
 
@@ -142,15 +144,7 @@ def measure_service_import(rows, workdir):
     try:
         hub.start()
         token = hub.user_token("admin")
-        deadline = time.monotonic() + 60
-        while True:  # the managed service answers a little after the hub
-            try:
-                service_call(hub, token, "api/dashboard")
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.3)
+        wait_for_service(hub)  # the managed service answers a little after the hub
         pid = hub.service_pid()
         before = rss_mb(pid)
         start = time.monotonic()

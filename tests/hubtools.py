@@ -114,13 +114,11 @@ class RunningHub:
 
     def service_pid(self):
         """The pid of the jhub-admin service, a managed service spawned by the hub."""
-        out = subprocess.run(["ps", "-o", "pid=,args=", "--ppid", str(self.proc.pid)], capture_output=True,
-                             text=True).stdout
-        for line in out.splitlines():
-            pid, _, args = line.strip().partition(" ")
-            if "jhub_admin_service.service.app" in args:
-                return int(pid)
-        raise RuntimeError(f"no jhub-admin service process under the hub:\n{out}")
+        processes = self._descendants()
+        for pid, cmdline in processes.items():
+            if cmdline and b"jhub_admin_service.service.app" in cmdline:
+                return pid
+        raise RuntimeError(f"no jhub-admin service process under the hub: {processes}")
 
     def log_tail(self, n=60):
         try:

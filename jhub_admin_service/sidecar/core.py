@@ -163,7 +163,7 @@ class Sidecar:
             raise ValidationError(
                 "confirmation refused: the sha256 given is not the archive's recorded sha256")
         if user is None:
-            self._check_not_in_use(targets)
+            self._check_not_in_use(self.engine.discover(), targets)
         params = {"archive": name, "targets": targets, "user": user}
         return self.jobs.submit("restore", params,
                                 lambda job: self._restore(job, name, sha256, targets, user))
@@ -186,9 +186,9 @@ class Sidecar:
         safety = self._export(job, safety_target, "safety")
         job.phase = "restore"
         job.progress_path = None
-        if user is None:
-            self._check_not_in_use(targets)  # again: the hub may have been started meanwhile
         disc = self.engine.discover()
+        if user is None:
+            self._check_not_in_use(disc, targets)  # again: the hub may have been started meanwhile
         body = restore_body(image=disc.image, project=disc.project, job_id=job.id,
                             volumes=disc.volumes, backups_volume=disc.backups_volume,
                             targets=targets, archive=name,
@@ -201,20 +201,17 @@ class Sidecar:
         return {"archive": name, "restored": restored, "safety_archive": safety["name"],
                 "targets": targets, "user": user}
 
-    def _check_not_in_use(self, targets):
+    def _check_not_in_use(self, disc, targets):
         """A full restore replaces a volume's content: never under a running hub, whose
         databases (hub, account registry) and users' servers have files open there. One user's
         home may be restored while the hub runs."""
-        disc = self.engine.discover()
-        busy = {t: self.engine.containers_using(disc.volumes[t]) for t in targets}
-        busy = {t: names for t, names in busy.items() if names}
-        if busy:
+        users = sorted({name for t in targets for name in self.engine.containers_using(disc.volumes[t])})
+        if users:
             raise Conflict(
-                "the %s volume(s) are in use by running container(s) %s. Stop them first "
+                "the volumes to restore are in use by running container(s) %s. Stop them first "
                 "(docker compose stop hub), restore from a shell (docker compose run --rm --no-deps "
                 "hub jhub-admin exports restore ARCHIVE --sha256 SHA256), then start them again "
-                "(docker compose start hub)" % (", ".join(sorted(busy)),
-                                                ", ".join(sorted({n for names in busy.values() for n in names}))))
+                "(docker compose start hub)" % ", ".join(users))
 
     # archives ---------------------------------------------------------------------
     def list(self):

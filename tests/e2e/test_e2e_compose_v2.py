@@ -22,7 +22,7 @@ def test_admin_imports_and_exports_under_compose_v2(stack):
     admin = HubUser(stack, "admin", PASSWORD)
     assert admin.login()
     admin.make_token()
-    r = admin.api("POST", "/services/jhub-admin/api/imports?wait=60", data="v2eleve;V2-Passw0rd-42;\n".encode())
+    r = admin.api("POST", "/services/jhub-admin/api/imports", data="v2eleve;V2-Passw0rd-42;\n".encode())
     assert r.status_code in (200, 202), r.text
     job = admin.api("GET", f"/services/jhub-admin/api/jobs/{r.json()['id']}?wait=60").json()
     assert job["state"] == "done", job

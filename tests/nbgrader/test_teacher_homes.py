@@ -22,12 +22,6 @@ ROSTER = ("login;password;role;classe;prénom;nom\n"
           "eleve.c;Eleve-C-Passw0rd;eleve;T1;Chloé;Cohen\n")
 
 
-def jhub(box, *args, check=True):
-    env = {**box.env, "JHUB_ADMIN_REGISTRY": "/srv/jupyterhub/jhub-admin.sqlite", "JHUB_DATA_DIR": "/srv/jupyterhub",
-           "JHUB_EXCHANGE_ROOT": "/srv/nbgrader/exchange", "JUPYTERHUB_API_URL": "", "JUPYTERHUB_API_TOKEN": ""}
-    return box.run([sys.executable, "-m", "jhub_admin_service.cli", *args], env=env, check=check)
-
-
 def nbgrader_schema_head():
     """What nbgrader itself stamps a new gradebook with (it runs `alembic heads`)."""
     env = {**os.environ, "PATH": os.path.dirname(sys.executable) + ":" + os.environ.get("PATH", "")}
@@ -44,7 +38,7 @@ def test_each_teacher_writes_as_themselves_and_a_planted_symlink_leads_nowhere(s
     box = sandbox
     roster = box.root / "roster.csv"
     roster.write_text(ROSTER)
-    jhub(box, "import", str(roster), "--credentials", str(box.root / "creds.csv"))
+    box.jhub_admin("import", str(roster), "--credentials", str(box.root / "creds.csv"))
     for teacher in ("prof.a", "prof.b"):
         course = f"cours_{teacher.replace('.', '_')}"
         uid = int(box.passwd()[teacher][2])
@@ -53,11 +47,11 @@ def test_each_teacher_writes_as_themselves_and_a_planted_symlink_leads_nowhere(s
 
     assert gradebook_version(box.home / "prof.a" / "cours_prof_a" / "gradebook.db") == nbgrader_schema_head()
 
-    jhub(box, "courses", "enrol", "cours_prof_b", "--class", "T1")
+    box.jhub_admin("courses", "enrol", "cours_prof_b", "--class", "T1")
     # prof.a replaces their course folder with a link to /etc (root's); the next sync redoes all.
     box.as_user("prof.a", "rm -rf ~/cours_prof_a && ln -s /etc ~/cours_prof_a")
     etc_before = sorted(p.name for p in box.etc.iterdir())
-    sync = jhub(box, "courses", "sync", "--local-only", "--force", check=False)
+    sync = box.jhub_admin("courses", "sync", "--local-only", "--force", check=False)
 
     assert sorted(p.name for p in box.etc.iterdir()) == etc_before  # nothing written through the link
     assert sync.returncode == 1 and "course update as prof.a failed: PermissionError" in sync.stderr, sync.stderr
