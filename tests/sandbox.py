@@ -75,6 +75,9 @@ class Sandbox:
         kwargs.setdefault("capture_output", True)
         kwargs.setdefault("text", True)
         kwargs.setdefault("env", self.env)
+        # What a command writes to its working directory (the CLI's default credentials file)
+        # stays in the sandbox, never in the checkout.
+        kwargs.setdefault("cwd", self.root)
         proc = subprocess.run(self.command(argv), **kwargs)
         if check and proc.returncode != 0:
             raise AssertionError(f"{argv} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
@@ -82,6 +85,7 @@ class Sandbox:
 
     def popen(self, argv, **kwargs):
         kwargs.setdefault("env", self.env)
+        kwargs.setdefault("cwd", self.root)
         return subprocess.Popen(self.command(argv), **kwargs)
 
     def jhub_admin(self, *args, check=True, env=None):
