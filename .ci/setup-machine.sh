@@ -14,7 +14,7 @@ log() { printf '[setup-machine] %s\n' "$*" >&2; }
 DOCKER=/usr/bin/docker
 BASE_IMAGE=${JHUB_CI_BASE_IMAGE:-debian:bookworm-slim}  # override only to test this script
 ROOTFS_DIR=${JHUB_CI_ROOTFS_DIR:-/var/tmp/jhub-ci-bookworm-rootfs}
-APT_PACKAGES=(docker.io docker-compose debootstrap chromium chromium-driver fonts-dejavu-core
+APT_PACKAGES=(docker.io docker-compose debootstrap chromium chromium-driver fonts-dejavu-core zstd
               nodejs npm ca-certificates curl)
 
 if [ "$(id -u)" != 0 ]; then

@@ -13,7 +13,7 @@ image with the volume mounted read-only; the page cache is warmed first and
 the two are alternated for ``--rounds`` rounds; the best time of each is
 compared (the ratio of medians is printed too, and the ratio against
 the same pipeline timed around a whole ``docker run``).  The sidecar figure is the job's duration as recorded by the
-sidecar (helper container creation, tar | zstd | tee | sha256sum, fsync,
+sidecar (helper container creation, export_pipe.py's tar | zstd | sha256, fsync,
 metadata, atomic rename) and the client's wall-clock time is printed too.
 Target: sidecar <= 1.25 x tar.  Everything created is removed at the end.
 """

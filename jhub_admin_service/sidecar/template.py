@@ -32,51 +32,9 @@ HELPER_BACKUPS = "/backups"
 EXPORT_CAPS = ["DAC_READ_SEARCH"]
 RESTORE_CAPS = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID"]
 
-EXPORT_SCRIPT = r"""
-set -u -o pipefail
-set -f
-targets=($JHUB_TARGETS)
-case "$JHUB_COMPRESSOR" in
-  zstd) compress() { zstd -q -c -T"$JHUB_THREADS" -"$JHUB_LEVEL"; } ;;
-  pigz) compress() { pigz -c -"$JHUB_LEVEL"; } ;;
-  gzip) compress() { gzip -c -"$JHUB_LEVEL"; } ;;
-  *) echo "unknown compressor" >&2; exit 90 ;;
-esac
-cd /src || exit 91
-tar --create --file=- --numeric-owner --exclude='*/.jhub-restore-*' -- "${targets[@]}" \
-  | compress | python3 -I -S -c "$JHUB_WRITER" "$JHUB_OUT"
-st=("${PIPESTATUS[@]}")
-echo "JHUB-STATUS ${st[*]}"
-# tar exits 1 when a file changed while it was read: a warning, not a failure.
-if [ "${st[0]}" -gt 1 ]; then exit 92; fi
-for s in "${st[@]:1}"; do [ "$s" -eq 0 ] || exit 93; done
-exit 0
-"""
-
-# Writes stdin to the temporary archive while hashing it (OpenSSL's sha256,
-# several times faster than coreutils' sha256sum), in one pass and one copy.
-WRITER_SCRIPT = r"""
-import fcntl, hashlib, os, sys
-try:
-    fcntl.fcntl(0, 1031, 1 << 20)  # F_SETPIPE_SZ: bigger reads from the compressor
-except OSError:
-    pass
-h = hashlib.sha256()
-fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-buf = bytearray(1 << 20)
-view = memoryview(buf)
-read = sys.stdin.buffer.raw.readinto
-while True:
-    n = read(buf)
-    if not n:
-        break
-    chunk = view[:n]
-    h.update(chunk)
-    while chunk:
-        chunk = chunk[os.write(fd, chunk):]
-os.close(fd)
-print(h.hexdigest() + "  -")
-"""
+#: The export runs export_pipe.py (tar, the compressor and the hashing writer, with 1 MiB
+#: records and pipes) with the image's Python; its parameters come from the environment.
+EXPORT_ARGV = ["python3", "-I", "-m", "jhub_admin_service.sidecar.export_pipe"]
 
 RESTORE_SCRIPT = r"""
 set -eu -o pipefail
@@ -90,7 +48,9 @@ decompress() {
   esac
 }
 untar() {
-  tar --extract --file=- --numeric-owner --same-owner --same-permissions "$@"
+  # tar stops at the end-of-archive marker; the zero padding of the last record (up to
+  # 1 MiB) is read too, or the decompressor would fail on a closed pipe.
+  tar --extract --file=- --numeric-owner --same-owner --same-permissions "$@" && cat > /dev/null
 }
 cleanup() { for t in "${targets[@]}"; do rm -rf -- "/dst/$t/$JHUB_STAGE"; done; }
 trap cleanup EXIT
@@ -174,12 +134,12 @@ def _mount(source: str, target: str, read_only: bool) -> dict:
     }
 
 
-def _body(image, script, env, mounts, caps, labels):
+def _body(image, argv, env, mounts, caps, labels):
     if not image or not isinstance(image, str):
         raise ValueError("the helper image is required")
     return {
         "Image": image,
-        "Entrypoint": ["/bin/bash", "-c", script, "jhub-helper"],
+        "Entrypoint": list(argv),
         "Cmd": [],
         "Env": ["%s=%s" % kv for kv in sorted(env.items())],
         "Labels": labels,
@@ -250,9 +210,8 @@ def export_body(*, image, project, job_id, volumes, backups_volume, targets,
         "JHUB_COMPRESSOR": compressor,
         "JHUB_LEVEL": str(int(level)),
         "JHUB_THREADS": str(int(threads)),
-        "JHUB_WRITER": WRITER_SCRIPT,
     }
-    return _body(image, EXPORT_SCRIPT, env, mounts, EXPORT_CAPS,
+    return _body(image, EXPORT_ARGV, env, mounts, EXPORT_CAPS,
                  helper_labels(project, "export", job_id))
 
 
@@ -283,5 +242,5 @@ def restore_body(*, image, project, job_id, volumes, backups_volume, targets,
     }
     if not job_id.isalnum():
         raise ValidationError("bad job id")
-    return _body(image, RESTORE_SCRIPT, env, mounts, RESTORE_CAPS,
+    return _body(image, ["/bin/bash", "-c", RESTORE_SCRIPT, "jhub-helper"], env, mounts, RESTORE_CAPS,
                  helper_labels(project, "restore", job_id))

@@ -1,0 +1,74 @@
+"""The export pipeline that runs inside the helper container, run here on a temporary tree with
+the machine's own tar and compressors (the real-Docker tests run it in the image)."""
+import hashlib
+import io
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+
+import pytest
+
+from jhub_admin_service.sidecar import export_pipe
+
+
+@pytest.fixture
+def src(tmp_path, monkeypatch):
+    root = tmp_path / "src"
+    (root / "exchange" / "course1" / "inbound").mkdir(parents=True)
+    (root / "exchange" / "course1" / "inbound" / "alice+ps1.ipynb").write_text('{"cells": []}\n')
+    os.chmod(root / "exchange", 0o1777)
+    (root / "home" / "alice" / ".jhub-restore-abc").mkdir(parents=True)
+    (root / "home" / "alice" / "big.bin").write_bytes(os.urandom(3 << 20))  # more than one record
+    (root / "home" / "alice" / "private.txt").write_text("only alice\n")
+    os.chmod(root / "home" / "alice" / "private.txt", 0o600)
+    monkeypatch.setattr(export_pipe, "SOURCE_ROOT", str(root))
+    return root
+
+
+def decompress(path, compressor):
+    data = path.read_bytes()
+    if compressor == "zstd":
+        return subprocess.run(["zstd", "-d", "-c"], input=data, capture_output=True, check=True).stdout
+    return subprocess.run(["gzip", "-d", "-c"], input=data, capture_output=True, check=True).stdout
+
+
+@pytest.mark.parametrize("compressor", ["zstd", "gzip"])
+def test_archive_holds_the_tree_with_modes_and_its_sha256(src, tmp_path, compressor):
+    if not shutil.which(compressor):
+        pytest.skip(f"{compressor} is not installed on this machine")
+    out = tmp_path / "archive"
+    tar_status, comp_status, writer_status, sha = export_pipe.run(
+        ["home", "exchange"], str(out), export_pipe.compressor_argv(compressor, 3, 0))
+    assert (tar_status, comp_status, writer_status) == (0, 0, 0)
+    assert sha == hashlib.sha256(out.read_bytes()).hexdigest()
+    assert out.stat().st_mode & 0o777 == 0o600
+    raw = decompress(out, compressor)
+    assert len(raw) % (export_pipe.RECORD_BLOCKS * 512) == 0  # 1 MiB records
+    with tarfile.open(fileobj=io.BytesIO(raw)) as tar:
+        members = {m.name: m for m in tar.getmembers()}
+        assert members["exchange"].mode == 0o1777
+        assert members["home/alice/private.txt"].mode == 0o600
+        assert tar.extractfile("home/alice/big.bin").read() == (src / "home/alice/big.bin").read_bytes()
+    assert not any(".jhub-restore-" in name for name in members)  # a restore's leftovers
+
+
+def test_an_existing_output_is_never_overwritten(src, tmp_path):
+    out = tmp_path / "archive"
+    out.write_text("an earlier archive")
+    *_, writer_status, sha = export_pipe.run(
+        ["exchange"], str(out), export_pipe.compressor_argv("gzip", 1, 0))
+    assert writer_status == 1 and sha is None
+    assert out.read_text() == "an earlier archive"
+
+
+def test_main_reports_statuses_and_fails_on_a_missing_target(src, tmp_path):
+    env = dict(os.environ, JHUB_TARGETS="exchange data", JHUB_OUT=str(tmp_path / "a"),
+               JHUB_COMPRESSOR="gzip", JHUB_LEVEL="1", JHUB_THREADS="0")
+    code = ("import sys; from jhub_admin_service.sidecar import export_pipe as e; "
+            f"e.SOURCE_ROOT = {str(src)!r}; sys.exit(e.main())")
+    proc = subprocess.run([sys.executable, "-c", code], check=False, env=env, capture_output=True, text=True)
+    assert proc.returncode == export_pipe.TAR_FAILED  # "data" does not exist: tar exits 2
+    assert "JHUB-STATUS 2 0 0" in proc.stdout
+    assert "data" in proc.stderr
