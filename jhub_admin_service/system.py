@@ -94,14 +94,14 @@ class LocalAccounts:
             run(["chpasswd", "-e"], stdin="".join(f"{login}:{h}\n" for login, h in hashes.items()))
 
     def set_group_members(self, wanted, state):
-        """{group: set(logins)}: create missing groups, then set each changed member list."""
-        for name in sorted(wanted):
-            if name not in state.groups:
-                run(["groupadd", name])
+        """{group: set(logins)}: a missing group is created with its members (one groupadd),
+        an existing one gets its changed member list (one gpasswd)."""
         for name, members in sorted(wanted.items()):
-            current = state.groups.get(name, (None, set()))[1]
-            if set(members) != current:
-                run(["gpasswd", "-M", ",".join(sorted(members)), name])
+            listed = ",".join(sorted(members))
+            if name not in state.groups:
+                run(["groupadd", *(["--users", listed] if listed else []), name])
+            elif set(members) != state.groups[name][1]:
+                run(["gpasswd", "-M", listed, name])
 
     def delete(self, login):
         """Remove the account entry; the caller archived the home first."""
