@@ -47,10 +47,12 @@ class SidecarError(Exception):
     (400 bad input, 401 secret, 404 unknown archive, 409 busy/refused
     volume, 500 failed job, 503 discovery), ``message`` its explanation."""
 
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, code: str = "", detail: dict = None):
         super().__init__("%s (HTTP %s)" % (message, status))
         self.status = status
         self.message = message
+        self.code = code  # for a refusal (409): e.g. "busy", "volume_in_use"
+        self.detail = detail or {}
 
 
 class SidecarUnavailable(SidecarError):
@@ -126,7 +128,9 @@ class ExportsClient:
         except ValueError:
             data = {"error": (resp.body or b"")[:200].decode("utf-8", "replace")}
         if resp.code >= 400:
-            raise SidecarError(resp.code, data.get("error") or resp.reason or "error")
+            detail = data.get("detail")
+            raise SidecarError(resp.code, data.get("error") or resp.reason or "error",
+                               code=str(data.get("code") or ""), detail=detail if isinstance(detail, dict) else None)
         return data
 
     @staticmethod

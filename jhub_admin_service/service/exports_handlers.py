@@ -35,14 +35,26 @@ class ExportsMixin:
                                             "(JHUB_ADMIN_SIDECAR_URL and its secret file)."))
         return client
 
+    def refusal_text(self, exc):
+        """The sidecar's answer in the admin's language when it is a known refusal."""
+        code = getattr(exc, "code", "")
+        if code == "busy":
+            return self._("An export or a restore is running; try again when it is finished.")
+        if code == "volume_in_use":
+            return self._("A full restore replaces volumes in use by running containers "
+                          "(%(containers)s): it is done from a shell on the server, with the hub "
+                          "stopped, with the commands below. One user's home can be restored from "
+                          "here.") % {"containers": ", ".join(exc.detail.get("containers") or [])}
+        return (self._("The export sidecar refused or failed: %(error)s")
+                % {"error": getattr(exc, "message", str(exc))})
+
     async def call(self, coro, timeout=30):
         try:
             return await asyncio.wait_for(coro, timeout)
         except sidecar_errors() as exc:
             status = getattr(exc, "status", 502)
             raise web.HTTPError(status if 400 <= status < 600 and status != 599 else 502,
-                                self._("The export sidecar refused or failed: %(error)s")
-                                % {"error": getattr(exc, "message", str(exc))}) from None
+                                self.refusal_text(exc)) from None
         except (asyncio.TimeoutError, OSError) as exc:
             raise web.HTTPError(504, self._("The export sidecar does not answer: %(error)s")
                                 % {"error": exc or "timeout"}) from None
@@ -172,7 +184,14 @@ class ArchiveHandler(ExportsMixin, BaseHandler):
                         "Type at least the first 8 characters of the archive's sha256 to confirm the restore."))
                     return
                 user = self.get_body_argument("user", "").strip() or None
-                job = await self.call(client.restore(name, archive["sha256"], user=user))
+                try:
+                    job = await self.call(client.restore(name, archive["sha256"], user=user))
+                except web.HTTPError as exc:
+                    if exc.status_code != 409:
+                        raise
+                    # e.g. a full restore while the hub runs: the page gives the shell commands
+                    self.render_page("export_restore.html", archive=archive, error=exc.log_message)
+                    return
                 self.flash(self._("Restore started; a safety export is taken first."))
                 self.redirect(self.url("exports", job=job["id"]), status=303)
                 return

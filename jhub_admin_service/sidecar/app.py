@@ -96,8 +96,12 @@ class BaseHandler(web.RequestHandler):
         exc = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(exc, web.HTTPError) and exc.log_message:
             reason = exc.log_message
+        answer = {"error": reason, "status": status_code}
+        refusal = kwargs.get("refusal")
+        if refusal is not None:  # a Conflict's code and detail, for the client's own wording
+            answer.update(code=refusal.code, detail=refusal.detail)
         self.set_header("Content-Type", "application/json; charset=UTF-8")
-        self.finish(json.dumps({"error": reason, "status": status_code}))
+        self.finish(json.dumps(answer))
 
     def _handle_request_exception(self, e):
         # Map domain errors to clear HTTP errors; nothing was changed.
@@ -109,7 +113,8 @@ class BaseHandler(web.RequestHandler):
                 self.log.warning("%s %s refused (%d): %s", self.request.method,
                                  self.request.path, status, msg)
                 if not self._finished:
-                    self.send_error(status, exc_info=(type(e), web.HTTPError(status, msg), None))
+                    self.send_error(status, exc_info=(type(e), web.HTTPError(status, msg), None),
+                                    refusal=e if isinstance(e, Conflict) else None)
                 return
         return super()._handle_request_exception(e)
 

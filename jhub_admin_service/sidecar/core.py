@@ -36,7 +36,15 @@ DEFAULT_LEVELS = {"zstd": 3, "pigz": 6, "gzip": 6}
 
 
 class Conflict(RuntimeError):
-    """The request is valid but refused in the current state (HTTP 409)."""
+    """The request is valid but refused in the current state (HTTP 409).
+
+    ``code`` and ``detail`` reach the client in the JSON answer, so that the admin service can
+    say it in the admin's language."""
+
+    def __init__(self, message, code="conflict", **detail):
+        super().__init__(message)
+        self.code = code
+        self.detail = detail
 
 
 def pick_compressor(preference: str = "auto") -> str:
@@ -211,7 +219,7 @@ class Sidecar:
                 "the volumes to restore are in use by running container(s) %s. Stop them first "
                 "(docker compose stop hub), restore from a shell (docker compose run --rm --no-deps "
                 "hub jhub-admin exports restore ARCHIVE --sha256 SHA256), then start them again "
-                "(docker compose start hub)" % ", ".join(users))
+                "(docker compose start hub)" % ", ".join(users), code="volume_in_use", containers=users)
 
     # archives ---------------------------------------------------------------------
     def list(self):
@@ -225,7 +233,7 @@ class Sidecar:
     def delete(self, name: str) -> dict:
         validate_archive_name(name)
         if self.jobs.busy:
-            raise Conflict("a job is running; try again when it is finished")
+            raise Conflict("a job is running; try again when it is finished", code="busy")
         self.store.delete(name)
         self.log.info("deleted archive %s", name)
         return {"deleted": name}
@@ -236,7 +244,7 @@ class Sidecar:
         else:
             rules = validate_retention(keep, days)
         if self.jobs.busy:
-            raise Conflict("a job is running; try again when it is finished")
+            raise Conflict("a job is running; try again when it is finished", code="busy")
         kept, deleted = plan_prune(self.store.list(), rules["keep"], rules["days"])
         for arch in deleted:
             self.store.delete(arch["name"])

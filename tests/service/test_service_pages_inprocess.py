@@ -129,6 +129,12 @@ class FakeSidecar:
 
         class Restore(H):
             def post(self, name):
+                if not self.body().get("user"):  # the hub runs: the sidecar's refusal, as it words it
+                    self.set_status(409)
+                    self.write({"error": "the volumes to restore are in use by running container(s) "
+                                         "jhub-admin-hub-1 ...", "status": 409, "code": "volume_in_use",
+                                "detail": {"containers": ["jhub-admin-hub-1"]}})
+                    return
                 fake.restores.append((name, self.body()))
                 fake.jobs["r1"] = {"id": "r1", "kind": "restore", "state": "running", "bytes": 0}
                 self.write({"job": fake.jobs["r1"]})
@@ -191,6 +197,11 @@ async def test_exports_page_against_a_fake_sidecar(tmp_path, monkeypatch):
         r = await svc.fetch(f"exports/archives/{name}/restore", method="POST", body="sha256=deadbeef&user=")
         assert r.code == 200 and "8 premiers" in r.body.decode() and not fake.restores  # refused
         sha = fake.archives[name]["sha256"]
+        r = await svc.fetch(f"exports/archives/{name}/restore", method="POST", body=f"sha256={sha[:8]}&user=")
+        text = r.body.decode()  # a full restore under the running hub: said in French, with the commands
+        assert r.code == 200 and "Une restauration complète remplace des volumes" in text
+        assert "(jhub-admin-hub-1)" in text and f"exports restore {name} --sha256 {sha}" in text
+        assert not fake.restores
         r = await svc.fetch(f"exports/archives/{name}/restore", method="POST", body=f"sha256={sha[:8]}&user=lea.dupont")
         assert r.code == 303 and fake.restores == [(name, {"sha256": sha, "user": "lea.dupont"})]
         r = await svc.fetch("exports/settings", method="POST", body="enabled=1&time=03:15&target=all&keep=5&days=30")

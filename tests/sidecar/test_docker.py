@@ -288,9 +288,11 @@ def test_full_restore_refused_while_a_container_uses_the_volume(docker_env):
         assert code != 0, said
         assert "in use by running container(s) %s-hub-1" % env.prefix in said
         assert "docker compose stop hub" in said
-        status, _ = env.http("POST", "/api/archives/%s/restore" % meta["name"],
-                             {"sha256": meta["sha256"], "targets": ["exchange"]})
-        assert status == 409
+        status, body = env.http("POST", "/api/archives/%s/restore" % meta["name"],
+                                {"sha256": meta["sha256"], "targets": ["exchange"]})
+        refusal = json.loads(body)
+        assert status == 409 and refusal["code"] == "volume_in_use"  # for the service's own wording
+        assert refusal["detail"]["containers"] == [env.prefix + "-hub-1"]
         _, job, _ = env.cli("restore", meta["name"], "--sha256", meta["sha256"], "--user", "alice")
         assert job["state"] == "done", job
     finally:
