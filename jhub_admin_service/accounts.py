@@ -6,10 +6,10 @@ the two is healed by running the same command again, or by the container's next 
 """
 import asyncio
 import fcntl
-import functools
 import logging
 import os
 import pwd
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,10 +21,13 @@ from .groups import HUB_GROUPS, LOCAL_GROUPS
 from .logins import generate_password, login_problem, password_problem
 from .passwords import hash_many, hash_password
 from .plan import make_plan
-from .registry import Account, Registry
+from .registry import NO_PASSWORD, Account, Registry
 from .roster import ROLES, read_roster
 
 log = logging.getLogger(__name__)
+
+#: The hashing threads' nice value: the work beside them goes first, they take the idle CPU.
+HASHING_NICENESS = 10
 
 
 class AccountError(ValueError):
@@ -89,7 +92,14 @@ class AccountManager:
         return make_plan(roster, self.registry.by_login(), system_logins, reset_passwords=reset_passwords)
 
     async def apply(self, plan, progress=noop_progress):
-        """Write the plan to the registry, then converge local accounts and the hub."""
+        """Write the plan to the registry, then converge local accounts and the hub.
+
+        Hashing the passwords is most of an import's CPU: it runs on every core, at a lower
+        priority, while the registry, the local accounts, the hub users and the course folders
+        are made. New accounts are made locked (NO_PASSWORD) and get their hash in a second
+        transaction; an import killed before that leaves them locked, and importing them again
+        gives them a password (make_plan).
+        """
         with self.locked():
             report = Report(counts=plan.counts())
             with_password = [p for p in plan.create + plan.update if p.password]
@@ -100,23 +110,40 @@ class AccountManager:
             def hashed(done):  # called from the hashing thread
                 loop.call_soon_threadsafe(progress, "hashing", done, total)
 
-            with report.stage("hashing"):
-                hashes = await loop.run_in_executor(None, functools.partial(
-                    hash_many, [p.password for p in with_password], self.settings.hash_workers or None,
-                    on_progress=hashed))
-            hash_of = {p.login: h for p, h in zip(with_password, hashes)}
-            progress("hashing", total, total)
-            with report.stage("registry"):
-                self._write_plan(plan, hash_of)
+            stop = threading.Event()
+
+            def hash_all():  # in a thread of the executor
+                with report.stage("hashing"):
+                    return hash_many([p.password for p in with_password], self.settings.hash_workers or None,
+                                     on_progress=hashed, niceness=HASHING_NICENESS, stop=stop)
+
+            hashing = loop.run_in_executor(None, hash_all)
+            try:
+                with report.stage("registry"):
+                    self._write_plan(plan)
+                await self._reconcile(report, progress)
+                with report.stage("waiting for the hashes"):
+                    hashes = await hashing
+            except BaseException:
+                stop.set()  # the other hashes are of no use now
+                hashing.cancel()
+                raise
+            progress("passwords", 0, 1)
+            with report.stage("passwords"):
+                self._write_hashes({p.login: h for p, h in zip(with_password, hashes)})
+                if self.settings.manage_local_accounts and hashes:
+                    pushed = await loop.run_in_executor(None, self._reconcile_local)
+                    report.local["passwords_set"] = report.local.get("passwords_set", 0) + pushed["passwords_set"]
+            progress("passwords", 1, 1)
             report.credentials = [
                 {"login": p.login, "password": p.password, "role": p.role, "classes": list(p.classes),
                  "first_name": p.first_name, "last_name": p.last_name}
                 for p in with_password
             ]
-            await self._reconcile(report, progress)
             return report
 
-    def _write_plan(self, plan, hash_of):
+    def _write_plan(self, plan):
+        """The plan's accounts and changes in one transaction; new accounts have NO_PASSWORD yet."""
         state = self.local.snapshot() if self.settings.manage_local_accounts else None
         used = state.used_ids if state else set()
         # The plan was made earlier (a preview page may be minutes old): never adopt an account
@@ -131,12 +158,16 @@ class AccountManager:
                 self.registry.insert(db, Account(
                     login=p.login, uid=uid, gid=uid, role=p.role, classes=p.classes,
                     first_name=p.first_name, last_name=p.last_name, email=p.email,
-                    identity_key=p.identity_key, password_hash=hash_of[p.login]))
+                    identity_key=p.identity_key, password_hash=NO_PASSWORD))
             for p in plan.update:
                 fields = {name: new for name, (old, new) in p.changes.items() if name != "password"}
-                if p.login in hash_of:
-                    fields.update(password_hash=hash_of[p.login], hash_pending=True, initial_password=True)
-                self.registry.update(db, p.login, **fields)
+                if fields:
+                    self.registry.update(db, p.login, **fields)
+
+    def _write_hashes(self, hash_of):
+        with self.registry.transaction() as db:
+            for login, hashed in hash_of.items():
+                self.registry.update(db, login, password_hash=hashed, hash_pending=True, initial_password=True)
 
     # Convergence
 

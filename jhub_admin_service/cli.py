@@ -143,11 +143,27 @@ def save_credentials(path, credentials):
     return path
 
 
+class ProgressLine:
+    """One terminal line for the stages of an import, which run side by side."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.stages = {}
+
+    def __call__(self, stage, done, total):
+        self.stages[stage] = (done, total)
+        shown = " · ".join(f"{name} {d}/{t}" for name, (d, t) in self.stages.items())
+        finished = all(d >= t for d, t in self.stages.values())
+        self.stream.write(f"\r{shown}\x1b[K" + ("\n" if finished else ""))
+        self.stream.flush()
+        if finished:
+            self.stages.clear()
+
+
 def cli_progress(args):
     if args.json or not sys.stderr.isatty():
         return lambda stage, done, total: None
-    return lambda stage, done, total: print(f"\r{stage}: {done}/{total}", end="\n" if done == total else "",
-                                            file=sys.stderr)
+    return ProgressLine(sys.stderr)
 
 
 def cmd_reconcile(args):

@@ -22,8 +22,10 @@ log = logging.getLogger(__name__)
 ACTIVE = ("queued", "running")
 FINISHED = ("done", "failed", "interrupted")
 
-#: Share of the percentage given to each stage of the engine's apply() (start, end).
-IMPORT_STAGES = {"hashing": (2, 60), "local accounts": (60, 85), "hub": (85, 99)}
+#: Share of the percentage given to each stage of the engine's apply(). The stages run side by
+#: side (the hashing goes on while the accounts and hub users are made): the percentage is the
+#: weighted sum of their progress.
+IMPORT_STAGES = {"hashing": 60, "local accounts": 10, "hub": 25, "passwords": 5}
 
 
 class JobConflict(RuntimeError):
@@ -56,7 +58,8 @@ class Job:
     #: Clear passwords made by the job: memory only, shown once, forgotten on dismissal.
     credentials: list = field(default_factory=list, repr=False)
     credentials_dismissed: bool = False
-    stages: dict = field(default_factory=dict, repr=False)
+    stages: dict = field(default_factory=dict, repr=False)  # {stage: weight in the percentage}
+    fractions: dict = field(default_factory=dict, repr=False)  # {stage: done / total}
     credentials_expire: float = 0.0
 
     PERSISTED = ("id", "kind", "user", "state", "created", "started", "finished", "stage", "done", "total",
@@ -80,9 +83,10 @@ class Job:
     def progress(self, stage, done, total):
         """The engine's progress callback: progress(stage, done, total)."""
         self.stage, self.done, self.total = stage, int(done), int(total)
-        start, end = self.stages.get(stage, (self.percent, self.percent))
-        fraction = done / total if total else 1.0
-        self.percent = max(self.percent, min(99, int(start + (end - start) * fraction)))
+        if stage in self.stages:
+            self.fractions[stage] = done / total if total else 1.0
+            weighted = sum(w * self.fractions.get(name, 0.0) for name, w in self.stages.items())
+            self.percent = max(self.percent, min(99, int(99 * weighted / sum(self.stages.values()))))
 
 
 class JobStore:

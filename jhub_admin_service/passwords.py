@@ -8,6 +8,7 @@ import ctypes
 import ctypes.util
 import hmac
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 #: yescrypt is Debian 12's default (pam_unix "yescrypt", login.defs ENCRYPT_METHOD).
@@ -52,17 +53,40 @@ def verify_password(password, hashed):
         return False
 
 
-def hash_many(passwords, workers=None, prefix=DEFAULT_PREFIX, on_progress=None):
+class HashingStopped(RuntimeError):
+    """hash_many was asked to stop (the operation it served failed)."""
+
+
+def _lower_priority(niceness):
+    """Lower the calling thread's CPU priority (Linux: a thread's id is a valid PRIO_PROCESS)."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
+    except (OSError, AttributeError):
+        pass
+
+
+def hash_many(passwords, workers=None, prefix=DEFAULT_PREFIX, on_progress=None, niceness=0, stop=None):
     """Hash a list of passwords on every core; results keep the input order.
 
     ``on_progress(done)`` is called from this thread about a hundred times, for a progress bar.
+    ``niceness`` > 0 runs the hashing threads at a lower priority, so that work running beside
+    them (the hub, the shadow tools) goes first and the hashing takes the idle CPU.
+    ``stop``, a threading.Event: once set, the remaining passwords raise HashingStopped.
     """
     passwords = list(passwords)
     workers = workers or os.cpu_count() or 1
     step = max(1, len(passwords) // 100)
     hashes = []
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(passwords)))) as pool:
-        for hashed in pool.map(lambda p: hash_password(p, prefix), passwords):
+
+    def one(password):
+        if stop is not None and stop.is_set():
+            raise HashingStopped("password hashing stopped")
+        return hash_password(password, prefix)
+
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(passwords))),
+                            initializer=_lower_priority if niceness else None,
+                            initargs=(niceness,) if niceness else ()) as pool:
+        for hashed in pool.map(one, passwords):
             hashes.append(hashed)
             if on_progress and (len(hashes) % step == 0 or len(hashes) == len(passwords)):
                 on_progress(len(hashes))

@@ -6,6 +6,7 @@ and never appear in to_json().
 from dataclasses import dataclass, field
 
 from .logins import RESERVED_LOGINS, derive_login, generate_password, unique_login
+from .registry import NO_PASSWORD
 from .roster import Rejection
 
 COMPARED_FIELDS = ("role", "classes", "first_name", "last_name", "email")
@@ -117,6 +118,9 @@ def make_plan(roster, managed, system_logins, reset_passwords=False, new_passwor
         if reset_passwords:
             give_password(planned, entry.password, new_password)
             planned.changes["password"] = ("…", "reset")
+        elif current.password_hash == NO_PASSWORD:  # an import was killed before its hashes
+            give_password(planned, entry.password, new_password)
+            planned.changes["password"] = ("none", "new")
         (plan.update if planned.changes else plan.unchanged).append(planned)
     plan.absent = [
         PlannedAccount(line=0, login=a.login, role=a.role, classes=list(a.classes),

@@ -34,6 +34,10 @@ CREATE INDEX IF NOT EXISTS accounts_identity ON accounts (identity_key);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 DEFAULT_PATH = "/srv/jupyterhub/jhub-admin.sqlite"
+#: The password_hash of an account made before its password was hashed: locked, like a new
+#: account of newusers. An import sets its hash when ready; if it was killed first, the next
+#: import of the account gives it a password.
+NO_PASSWORD = "!"
 FIRST_UID = 10000
 LAST_UID = 59999
 

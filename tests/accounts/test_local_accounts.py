@@ -1,9 +1,12 @@
 """Local accounts made by the real shadow tools, in a private mount namespace (never the host's /etc)."""
+import json
 import os
 import shutil
 import stat
 import sys
 import tarfile
+
+import pytest
 
 from jhub_admin_service.passwords import verify_password
 
@@ -83,24 +86,35 @@ def test_reimport_changes_nothing_and_keeps_passwords(jhub, rosters, sandbox):
     assert sandbox.shadow() == shadow
 
 
-def test_killed_import_converges_on_rerun(jhub, rosters, sandbox):
-    # The registry transaction committed, then the process died before any local account was made.
+@pytest.mark.parametrize("dies_after", ["registry", "local accounts"])
+def test_killed_import_converges_on_rerun(jhub, rosters, sandbox, dies_after):
+    """An import writes the registry, makes the accounts locked while the passwords are hashed,
+    then sets the hashes. Killed before the hashes, the accounts stay locked; importing the same
+    file again gives them their passwords."""
     code = (
-        "import sys\n"
+        "import os, sys\n"
         "from jhub_admin_service.accounts import AccountManager\n"
         "from jhub_admin_service.settings import AdminSettings\n"
-        "from jhub_admin_service.passwords import hash_many\n"
         "m = AccountManager(AdminSettings(registry_path='/srv/jupyterhub/jhub-admin.sqlite'))\n"
-        "plan = m.preview(open(sys.argv[1], 'rb').read())\n"
-        "m._write_plan(plan, dict(zip([p.login for p in plan.create], hash_many([p.password for p in plan.create]))))\n"
-        "import os; os._exit(9)\n"
+        "m._write_plan(m.preview(open(sys.argv[1], 'rb').read()))\n"
+        "if sys.argv[2] == 'local accounts':\n"
+        "    m._reconcile_local()\n"
+        "os._exit(9)\n"
     )
-    proc = sandbox.run([sys.executable, "-c", code, str(rosters / "comptes-historique.csv")], check=False)
-    assert proc.returncode == 9 and "eleve1" not in sandbox.passwd()
+    proc = sandbox.run([sys.executable, "-c", code, str(rosters / "comptes-historique.csv"), dies_after],
+                       check=False)
+    assert proc.returncode == 9, proc.stderr
+    if dies_after == "registry":
+        assert "eleve1" not in sandbox.passwd()
+    else:
+        assert sandbox.shadow()["eleve7"] == "!" and not pam(sandbox, "eleve7", "mdp-07x")
+    plan = json.loads(import_historical(jhub, rosters, sandbox, "--dry-run", "--json").stdout)
+    assert plan["counts"]["create"] == 0 and plan["counts"]["update"] == 15
+    assert all(a["password"] == "given" and a["changes"]["password"] == ["none", "new"] for a in plan["update"])
     import_historical(jhub, rosters, sandbox)
     passwd = sandbox.passwd()
     assert sum(login.startswith(("eleve", "prof")) for login in passwd) == 15
-    assert pam(sandbox, "eleve7", "mdp-07x")
+    assert pam(sandbox, "eleve7", "mdp-07x") and pam(sandbox, "prof1", "Prof-1-pass")
 
 
 def test_disable_enable_reset_and_remove(jhub, rosters, sandbox):
