@@ -24,6 +24,7 @@ import signal
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 import traceback
 
@@ -91,14 +92,14 @@ def course_files_present(spec):
                for c in spec["courses"] for name in ("nbgrader_config.py", "gradebook.db"))
 
 
-def teacher_apply(spec):
+def teacher_apply(spec, template_fd=None):
     """Runs AS the teacher. spec: {"home", "courses": [{"course_id", "is_default",
     "students": [{"id", "first_name", "last_name"}], "managed": [logins]}]}.
 
     For each course: its folder with source/ and the header notebook, its nbgrader_config.py, and
     its gradebook's students: the enrolled ones added or updated, and managed accounts that are no
     longer enrolled removed (students the teacher added by hand are left alone). Files are never
-    deleted.
+    deleted. ``template_fd``: an empty gradebook to copy for a new course (see _gradebook_template).
     """
     from nbgrader.api import Gradebook, MissingEntry
 
@@ -116,7 +117,10 @@ def teacher_apply(spec):
         wanted = {s["id"]: s for s in course["students"]}
         managed = set(course["managed"])
         added = removed = 0
-        with Gradebook("sqlite:///" + os.path.join(root, "gradebook.db"), cid) as gb:
+        gradebook = os.path.join(root, "gradebook.db")
+        if template_fd is not None and not os.path.lexists(gradebook):
+            _copy_template(template_fd, gradebook)
+        with Gradebook("sqlite:///" + gradebook, cid) as gb:
             current = {s.id: s for s in gb.students}
             for sid, s in sorted(wanted.items()):
                 cur = current.get(sid)
@@ -213,6 +217,11 @@ def _preload_nbgrader():
       database (another Python, over a second of CPU); the same answer comes from nbgrader's
       migration scripts, read here once.
     """
+    # nbgrader imports jsonschema (through nbformat), which builds a parser for IRI formats when
+    # the optional rfc3987_syntax is installed: 0.6 s of CPU at every start of this helper, which
+    # never validates a notebook. A None entry in sys.modules makes that optional import fail,
+    # and jsonschema goes without those two format checkers.
+    sys.modules.setdefault("rfc3987_syntax", None)
     import nbgrader.api
     from alembic.script import ScriptDirectory
     from sqlalchemy.orm import configure_mappers
@@ -222,6 +231,31 @@ def _preload_nbgrader():
     head = ScriptDirectory(scripts).get_current_head()
     nbgrader.api.get_alembic_version = lambda: head
     gc.freeze()  # the children's garbage collector leaves these objects (and their pages) alone
+
+
+def _gradebook_template():
+    """An empty gradebook (nbgrader's tables and schema version, no course), made once by
+    nbgrader's own Gradebook: a new course's gradebook is a copy of it, instead of the tables made
+    again for each teacher. Returns a read-only descriptor: the children inherit it, and can
+    read it after they become the teachers."""
+    from nbgrader.api import Gradebook
+
+    with tempfile.TemporaryDirectory(prefix="jhub-admin-gradebook-") as folder:
+        path = os.path.join(folder, "gradebook.db")
+        with Gradebook("sqlite:///" + path, course_id=""):  # "": no course row
+            pass
+        return os.open(path, os.O_RDONLY)
+
+
+def _copy_template(template_fd, path):
+    """Write a copy of the template at path, a new file of the teacher's (never through a link)."""
+    data = os.pread(template_fd, os.fstat(template_fd).st_size, 0)
+    out = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        while data:
+            data = data[os.write(out, data):]
+    finally:
+        os.close(out)
 
 
 def _become(login, home):
@@ -241,14 +275,14 @@ def _become(login, home):
     os.chdir(home)
 
 
-def _child(login, spec, out_fd):
+def _child(login, spec, out_fd, template_fd):
     code = 1
     try:
         try:
             os.dup2(2, 1)  # the helper's stdout carries the results: nothing else may reach it
             resource.setrlimit(resource.RLIMIT_AS, (CHILD_MEMORY, CHILD_MEMORY))
             _become(login, spec["home"])
-            result, code = {"report": teacher_apply(spec)}, 0
+            result, code = {"report": teacher_apply(spec, template_fd)}, 0
         except Exception as exc:  # noqa: BLE001 (reported to the caller as this teacher's failure)
             traceback.print_exc()
             result = {"error": f"{type(exc).__name__}: {exc}"}
@@ -281,14 +315,14 @@ class _Running:
             return {"login": self.login, "error": f"the batch ended with status {os.waitstatus_to_exitcode(status)}"}
 
 
-def _start(item, running, timeout):
+def _start(item, running, timeout, template_fd):
     read_fd, write_fd = os.pipe()
     sys.stdout.flush()
     pid = os.fork()
     if pid == 0:
         for fd in [read_fd, *(other.read_fd for other in running)]:
             os.close(fd)
-        _child(item["login"], item["spec"], write_fd)
+        _child(item["login"], item["spec"], write_fd, template_fd)
     os.close(write_fd)
     return _Running(pid, item["login"], read_fd, timeout)
 
@@ -298,11 +332,12 @@ def main():
     are kept here, not in the children, which run as the teachers and could be stopped."""
     request = json.load(sys.stdin)
     _preload_nbgrader()
+    template_fd = _gradebook_template()
     queue, running = list(request["teachers"]), {}
     with selectors.DefaultSelector() as selector:
         while queue or running:
             while queue and len(running) < max(1, int(request["workers"])):
-                child = _start(queue.pop(0), running.values(), request["timeout"])
+                child = _start(queue.pop(0), running.values(), request["timeout"], template_fd)
                 running[child.read_fd] = child
                 selector.register(child.read_fd, selectors.EVENT_READ)
             now = time.monotonic()

@@ -34,6 +34,20 @@ def gradebook_version(path):
         return db.execute("SELECT version_num FROM alembic_version").fetchone()[0]
 
 
+def gradebook_tables_and_courses(path):
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        return (db.execute("SELECT type, name, sql FROM sqlite_master ORDER BY type, name").fetchall(),
+                db.execute("SELECT id FROM course").fetchall())
+
+
+def nbgrader_own_gradebook(path, course_id):
+    """A gradebook made the plain way, by nbgrader's Gradebook in a Python of its own."""
+    env = {**os.environ, "PATH": os.path.dirname(sys.executable) + ":" + os.environ.get("PATH", "")}
+    code = "import sys; from nbgrader.api import Gradebook; Gradebook('sqlite:///' + sys.argv[1], sys.argv[2]).close()"
+    subprocess.run([sys.executable, "-c", code, str(path), course_id], env=env, check=True)
+    return path
+
+
 def test_each_teacher_writes_as_themselves_and_a_planted_symlink_leads_nowhere(sandbox):
     box = sandbox
     roster = box.root / "roster.csv"
@@ -45,7 +59,11 @@ def test_each_teacher_writes_as_themselves_and_a_planted_symlink_leads_nowhere(s
         assert (box.home / teacher / course / "gradebook.db").stat().st_uid == uid
         assert (box.home / teacher / ".jupyter" / "nbgrader_config.py").stat().st_uid == uid
 
-    assert gradebook_version(box.home / "prof.a" / "cours_prof_a" / "gradebook.db") == nbgrader_schema_head()
+    made = box.home / "prof.a" / "cours_prof_a" / "gradebook.db"
+    assert gradebook_version(made) == nbgrader_schema_head()
+    # copied from the helper's template: the same tables and course as nbgrader makes them itself
+    reference = nbgrader_own_gradebook(box.root / "reference.db", "cours_prof_a")
+    assert gradebook_tables_and_courses(made) == gradebook_tables_and_courses(reference)
 
     box.jhub_admin("courses", "enrol", "cours_prof_b", "--class", "T1")
     # prof.a replaces their course folder with a link to /etc (root's); the next sync redoes all.
