@@ -206,17 +206,20 @@ def schedule_as_in_the_container(name="jhub-admin-bench"):
     root = cpu_cgroup_dir()
     if root is None or not AUTOGROUP.exists() or AUTOGROUP.read_text().strip() != "1" or not in_root_cgroup():
         return None
+    if root == Path("/sys/fs/cgroup") and "cpu" not in (root / "cgroup.subtree_control").read_text().split():
+        print("(cgroup v2 without the cpu controller for child groups: the hub and the importer are "
+              "scheduled by session)")
+        return None
     group = root / name
-    tasks = "tasks" if (root / "tasks").exists() else "cgroup.procs"
     try:
         group.mkdir(exist_ok=True)
-        (group / tasks).write_text(str(os.getpid()))
+        (group / "cgroup.procs").write_text(str(os.getpid()))  # the whole process, every thread
     except OSError as exc:
         print(f"(could not leave the root cgroup: {exc}; the hub and the importer are scheduled by session)")
         return None
 
     def back():
-        (root / tasks).write_text(str(os.getpid()))
+        (root / "cgroup.procs").write_text(str(os.getpid()))
         try:
             group.rmdir()
         except OSError:  # a process of the bench is still there
@@ -233,7 +236,6 @@ def main():
     rows = roster_rows(args.accounts)
     with tempfile.TemporaryDirectory(prefix="jhub-bench-") as tmp:
         workdir = Path(tmp)
-        by_session = None
         if args.bare_too and in_root_cgroup() and AUTOGROUP.exists() and AUTOGROUP.read_text().strip() == "1":
             (workdir / "bare").mkdir()
             by_session, *_ = measure_jhub_admin(rows, workdir / "bare")
@@ -242,17 +244,28 @@ def main():
         leave_cgroup = schedule_as_in_the_container()
         if leave_cgroup:
             print("every measurement below runs in a cgroup of its own, as in the container", flush=True)
-        floor = measure_floor(rows, workdir)
-        print(f"floor (one chpasswd batch, {len(rows)} passwords): {floor:8.2f} s", flush=True)
-        ours, again, hashed_again, cli_rss = measure_jhub_admin(rows, workdir)
-        print(f"jhub-admin full import (local + homes + hub):      {ours:8.2f} s", flush=True)
-        via_service, service_rss_before, service_rss = measure_service_import(rows, workdir)
-        print(f"the same import through the service's JSON API:    {via_service:8.2f} s", flush=True)
-        naive = measure_naive(rows, workdir)
-        print(f"naive per-account loop (useradd/chpasswd/mkdir/chown): {naive:8.2f} s", flush=True)
-        dry = measure_dry_run(workdir)
-        if leave_cgroup:
-            leave_cgroup()
+        try:
+            figures = measure_all(rows, workdir)
+        finally:
+            if leave_cgroup:
+                leave_cgroup()
+    report(*figures)
+
+
+def measure_all(rows, workdir):
+    floor = measure_floor(rows, workdir)
+    print(f"floor (one chpasswd batch, {len(rows)} passwords): {floor:8.2f} s", flush=True)
+    ours, again, hashed_again, cli_rss = measure_jhub_admin(rows, workdir)
+    print(f"jhub-admin full import (local + homes + hub):      {ours:8.2f} s", flush=True)
+    via_service, service_rss_before, service_rss = measure_service_import(rows, workdir)
+    print(f"the same import through the service's JSON API:    {via_service:8.2f} s", flush=True)
+    naive = measure_naive(rows, workdir)
+    print(f"naive per-account loop (useradd/chpasswd/mkdir/chown): {naive:8.2f} s", flush=True)
+    dry = measure_dry_run(workdir)
+    return floor, ours, again, hashed_again, cli_rss, via_service, service_rss_before, service_rss, naive, dry
+
+
+def report(floor, ours, again, hashed_again, cli_rss, via_service, service_rss_before, service_rss, naive, dry):
     print()
     print(f"jhub-admin / floor         = {ours / floor:5.2f}x   (target <= 1.30x)")
     print(f"naive / jhub-admin         = {naive / ours:5.2f}x   (target >= 3x)")

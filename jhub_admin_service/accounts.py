@@ -118,29 +118,44 @@ class AccountManager:
                                      on_progress=hashed, niceness=HASHING_NICENESS, stop=stop)
 
             hashing = loop.run_in_executor(None, hash_all)
+            written = False
             try:
                 with report.stage("registry"):
                     self._write_plan(plan)
+                written = True
                 await self._reconcile(report, progress)
-                with report.stage("waiting for the hashes"):
-                    hashes = await hashing
-            except BaseException:
-                stop.set()  # the other hashes are of no use now
+            except Exception:
+                if not written:
+                    stop.set()  # nothing was applied: the hashes are of no use
+                    hashing.cancel()
+                    raise
+                # The registry holds the plan: its accounts get their passwords all the same (a
+                # hub that refused its users must not leave them locked), then the failure shows.
+                await self._set_passwords(report, with_password, await hashing, progress)
+                raise
+            except BaseException:  # cancelled (the service stops, Ctrl-C): the next import finishes
+                stop.set()
                 hashing.cancel()
                 raise
-            progress("passwords", 0, 1)
-            with report.stage("passwords"):
-                self._write_hashes({p.login: h for p, h in zip(with_password, hashes)})
-                if self.settings.manage_local_accounts and hashes:
-                    pushed = await loop.run_in_executor(None, self._reconcile_local)
-                    report.local["passwords_set"] = report.local.get("passwords_set", 0) + pushed["passwords_set"]
-            progress("passwords", 1, 1)
+            with report.stage("waiting for the hashes"):
+                hashes = await hashing
+            await self._set_passwords(report, with_password, hashes, progress)
             report.credentials = [
                 {"login": p.login, "password": p.password, "role": p.role, "classes": list(p.classes),
                  "first_name": p.first_name, "last_name": p.last_name}
                 for p in with_password
             ]
             return report
+
+    async def _set_passwords(self, report, planned, hashes, progress):
+        """The import's second transaction: the hashes in the registry, then in /etc/shadow."""
+        progress("passwords", 0, 1)
+        with report.stage("passwords"):
+            self._write_hashes({p.login: h for p, h in zip(planned, hashes)})
+            if self.settings.manage_local_accounts and hashes:
+                pushed = await asyncio.get_running_loop().run_in_executor(None, self._reconcile_local)
+                report.local["passwords_set"] = report.local.get("passwords_set", 0) + pushed["passwords_set"]
+        progress("passwords", 1, 1)
 
     def _write_plan(self, plan):
         """The plan's accounts and changes in one transaction; new accounts have NO_PASSWORD yet."""
@@ -152,13 +167,20 @@ class AccountManager:
         if appeared:
             raise AccountError(f"{', '.join(appeared[:10])}: local account(s) created since the preview, "
                                "not by jhub-admin; nothing was applied")
+        # nor give a new password to an account that got one since (another import finished it)
+        managed = self.registry.by_login()
+        finished = [p.login for p in plan.update if p.changes.get("password") == ("none", "new")
+                    and p.login in managed and managed[p.login].password_hash != NO_PASSWORD]
+        if finished:
+            raise AccountError(f"{', '.join(finished[:10])}: given a password since the preview; preview "
+                               "the file again; nothing was applied")
         with self.registry.transaction() as db:
             for p in plan.create:
                 uid = self.registry.next_uid(db, reserved=used)
                 self.registry.insert(db, Account(
                     login=p.login, uid=uid, gid=uid, role=p.role, classes=p.classes,
                     first_name=p.first_name, last_name=p.last_name, email=p.email,
-                    identity_key=p.identity_key, password_hash=NO_PASSWORD))
+                    identity_key=p.identity_key, password_hash=NO_PASSWORD, hash_pending=False))
             for p in plan.update:
                 fields = {name: new for name, (old, new) in p.changes.items() if name != "password"}
                 if fields:
@@ -183,6 +205,8 @@ class AccountManager:
             with report.stage("local accounts"):
                 report.local = await asyncio.get_running_loop().run_in_executor(None, self._reconcile_local)
             progress("local accounts", 1, 1)
+        else:
+            progress("local accounts", 1, 1)  # nothing to do here
         # The hub's users and groups (CPU in the hub) and the teachers' course folders (CPU in the
         # course helper) do not depend on each other: they run side by side. The courses' hub
         # groups wait for the hub users.
@@ -202,6 +226,7 @@ class AccountManager:
         if not self.hub.configured:
             report.warnings.append("JupyterHub API not configured: hub users and groups will be "
                                    "brought in line by `jhub-admin reconcile` once the hub runs.")
+            progress("hub", 1, 1)  # nothing to do here
             return None
         progress("hub", 0, 1)
         hub_users = None

@@ -58,9 +58,11 @@ class HashingStopped(RuntimeError):
 
 
 def _lower_priority(niceness):
-    """Lower the calling thread's CPU priority (Linux: a thread's id is a valid PRIO_PROCESS)."""
+    """Lower the calling thread's CPU priority to niceness, never raise it (Linux: a thread's id
+    is a valid PRIO_PROCESS)."""
     try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
+        thread = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, thread, max(niceness, os.getpriority(os.PRIO_PROCESS, thread)))
     except (OSError, AttributeError):
         pass
 

@@ -248,14 +248,20 @@ def _gradebook_template():
 
 
 def _copy_template(template_fd, path):
-    """Write a copy of the template at path, a new file of the teacher's (never through a link)."""
+    """Make path a copy of the template, whole or not at all (a full disk or a deadline may stop
+    the copy): written under a temporary name, then linked in place, never through a link."""
     data = os.pread(template_fd, os.fstat(template_fd).st_size, 0)
-    out = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    partial = f"{path}.jhub-admin-{os.getpid()}"
+    out = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     try:
-        while data:
-            data = data[os.write(out, data):]
+        try:
+            while data:
+                data = data[os.write(out, data):]
+        finally:
+            os.close(out)
+        os.link(partial, path)  # fails if path appeared meanwhile: the teacher's file stays
     finally:
-        os.close(out)
+        os.unlink(partial)
 
 
 def _become(login, home):

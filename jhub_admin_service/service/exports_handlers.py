@@ -132,9 +132,18 @@ class ArchiveHandler(ExportsMixin, BaseHandler):
         if action == "download":
             await self.download(client, name, archive)
         elif action == "restore":
-            self.render_page("export_restore.html", archive=archive, error=None)
+            await self.restore_page(client, archive)
         else:
             self.redirect(self.url("exports"))
+
+    async def restore_page(self, client, archive, error=None):
+        """The restore form, and the shell commands of a full restore with the deployment's own
+        compose project (the sidecar found it: the name of the volumes' project)."""
+        try:
+            project = (await self.call(client.info(), 10)).get("discovery", {}).get("project")
+        except web.HTTPError:
+            project = None
+        self.render_page("export_restore.html", archive=archive, error=error, project=project or "jhub-admin")
 
     async def download(self, client, name, archive):
         self.set_header("Content-Type", "application/octet-stream")
@@ -180,7 +189,7 @@ class ArchiveHandler(ExportsMixin, BaseHandler):
                 archive = await self.call(client.get_archive(name))
                 sha256 = self.get_body_argument("sha256", "").strip().lower()
                 if not sha256 or sha256 != (archive.get("sha256") or "").lower()[:len(sha256)] or len(sha256) < 8:
-                    self.render_page("export_restore.html", archive=archive, error=self._(
+                    await self.restore_page(client, archive, self._(
                         "Type at least the first 8 characters of the archive's sha256 to confirm the restore."))
                     return
                 user = self.get_body_argument("user", "").strip() or None
@@ -190,7 +199,7 @@ class ArchiveHandler(ExportsMixin, BaseHandler):
                     if exc.status_code != 409:
                         raise
                     # e.g. a full restore while the hub runs: the page gives the shell commands
-                    self.render_page("export_restore.html", archive=archive, error=exc.log_message)
+                    await self.restore_page(client, archive, exc.log_message)
                     return
                 self.flash(self._("Restore started; a safety export is taken first."))
                 self.redirect(self.url("exports", job=job["id"]), status=303)

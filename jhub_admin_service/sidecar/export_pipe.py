@@ -104,10 +104,12 @@ def main():
     print("JHUB-STATUS %d %d %d" % (tar_status, comp_status, writer_status))
     if sha:
         print("%s  -" % sha)
+    if writer_status:  # tar and the compressor were killed because of it
+        return PIPE_FAILED
     # tar exits 1 when a file changed while it was read: a warning, not a failure.
     if tar_status not in (0, 1):
         return TAR_FAILED
-    if comp_status or writer_status:
+    if comp_status:
         return PIPE_FAILED
     return 0
 

@@ -86,11 +86,9 @@ def test_reimport_changes_nothing_and_keeps_passwords(jhub, rosters, sandbox):
     assert sandbox.shadow() == shadow
 
 
-@pytest.mark.parametrize("dies_after", ["registry", "local accounts"])
-def test_killed_import_converges_on_rerun(jhub, rosters, sandbox, dies_after):
-    """An import writes the registry, makes the accounts locked while the passwords are hashed,
-    then sets the hashes. Killed before the hashes, the accounts stay locked; importing the same
-    file again gives them their passwords."""
+def kill_an_import(sandbox, rosters, dies_after):
+    """An import of the historical roster that dies after its registry transaction, or after
+    making the (locked) local accounts, before the passwords are hashed."""
     code = (
         "import os, sys\n"
         "from jhub_admin_service.accounts import AccountManager\n"
@@ -104,6 +102,14 @@ def test_killed_import_converges_on_rerun(jhub, rosters, sandbox, dies_after):
     proc = sandbox.run([sys.executable, "-c", code, str(rosters / "comptes-historique.csv"), dies_after],
                        check=False)
     assert proc.returncode == 9, proc.stderr
+
+
+@pytest.mark.parametrize("dies_after", ["registry", "local accounts"])
+def test_killed_import_converges_on_rerun(jhub, rosters, sandbox, dies_after):
+    """An import writes the registry, makes the accounts locked while the passwords are hashed,
+    then sets the hashes. Killed before the hashes, the accounts stay locked; importing the same
+    file again gives them their passwords."""
+    kill_an_import(sandbox, rosters, dies_after)
     if dies_after == "registry":
         assert "eleve1" not in sandbox.passwd()
     else:
@@ -115,6 +121,36 @@ def test_killed_import_converges_on_rerun(jhub, rosters, sandbox, dies_after):
     passwd = sandbox.passwd()
     assert sum(login.startswith(("eleve", "prof")) for login in passwd) == 15
     assert pam(sandbox, "eleve7", "mdp-07x") and pam(sandbox, "prof1", "Prof-1-pass")
+
+
+def test_a_password_set_by_hand_on_a_locked_account_is_kept(jhub, rosters, sandbox):
+    kill_an_import(sandbox, rosters, "local accounts")
+    sandbox.run(["chpasswd"], input="eleve7:Set-By-Hand-7\n")  # the admin, in a terminal
+    jhub("reconcile", "--local-only")
+    assert pam(sandbox, "eleve7", "Set-By-Hand-7")
+    plan = json.loads(import_historical(jhub, rosters, sandbox, "--dry-run", "--json").stdout)
+    assert "eleve7" in {a["login"] for a in plan["unchanged"]}  # it has a password now
+
+
+def test_a_preview_made_before_another_import_finished_the_accounts_is_refused(jhub, rosters, sandbox):
+    code = (
+        "import asyncio, sys\n"
+        "from jhub_admin_service.accounts import AccountError, AccountManager\n"
+        "from jhub_admin_service.settings import AdminSettings\n"
+        "m = AccountManager(AdminSettings(registry_path='/srv/jupyterhub/jhub-admin.sqlite'))\n"
+        "data = open(sys.argv[1], 'rb').read()\n"
+        "m._write_plan(m.preview(data))  # an import killed before its hashes\n"
+        "stale = m.preview(data)  # an admin previews the file again...\n"
+        "asyncio.run(m.apply(m.preview(data)))  # ...while another import finishes the accounts\n"
+        "try:\n"
+        "    asyncio.run(m.apply(stale))\n"
+        "except AccountError as exc:\n"
+        "    print('refused:', exc)\n"
+    )
+    env = {**sandbox.env, "JHUB_EXCHANGE_ROOT": "/srv/nbgrader/exchange", "JUPYTERHUB_API_URL": ""}
+    out = sandbox.run([sys.executable, "-c", code, str(rosters / "comptes-historique.csv")], env=env).stdout
+    assert "refused:" in out and "given a password since the preview" in out, out
+    assert pam(sandbox, "eleve7", "mdp-07x")  # the passwords of the import that finished
 
 
 def test_disable_enable_reset_and_remove(jhub, rosters, sandbox):

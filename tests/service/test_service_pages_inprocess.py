@@ -154,6 +154,10 @@ class FakeSidecar:
             def get(self, job_id):
                 self.write(fake.jobs[job_id])
 
+        class Info(H):
+            def get(self):
+                self.write({"compressor": "zstd", "discovery": {"project": "lycee-jhub"}, "busy": False})
+
         class Settings(H):
             def get(self):
                 self.write(fake.settings)
@@ -166,7 +170,7 @@ class FakeSidecar:
             (r"/api/archives", Archives), (r"/api/archives/([^/]+)", Archive),
             (r"/api/archives/([^/]+)/download", Download), (r"/api/archives/([^/]+)/verify", Verify),
             (r"/api/archives/([^/]+)/restore", Restore), (r"/api/exports", Exports), (r"/api/jobs", Jobs),
-            (r"/api/jobs/([^/]+)", Job), (r"/api/settings", Settings)])
+            (r"/api/jobs/([^/]+)", Job), (r"/api/settings", Settings), (r"/api/info", Info)])
 
 
 async def test_exports_page_against_a_fake_sidecar(tmp_path, monkeypatch):
@@ -201,6 +205,7 @@ async def test_exports_page_against_a_fake_sidecar(tmp_path, monkeypatch):
         text = r.body.decode()  # a full restore under the running hub: said in French, with the commands
         assert r.code == 200 and "Une restauration complète remplace des volumes" in text
         assert "(jhub-admin-hub-1)" in text and f"exports restore {name} --sha256 {sha}" in text
+        assert "docker compose -p lycee-jhub -f docker/compose.yaml stop hub" in text  # the sidecar's project
         assert not fake.restores
         r = await svc.fetch(f"exports/archives/{name}/restore", method="POST", body=f"sha256={sha[:8]}&user=lea.dupont")
         assert r.code == 303 and fake.restores == [(name, {"sha256": sha, "user": "lea.dupont"})]

@@ -63,12 +63,25 @@ def test_an_existing_output_is_never_overwritten(src, tmp_path):
     assert out.read_text() == "an earlier archive"
 
 
-def test_main_reports_statuses_and_fails_on_a_missing_target(src, tmp_path):
-    env = dict(os.environ, JHUB_TARGETS="exchange data", JHUB_OUT=str(tmp_path / "a"),
-               JHUB_COMPRESSOR="gzip", JHUB_LEVEL="1", JHUB_THREADS="0")
+def run_main(src, targets, out):
+    """export_pipe as the helper container runs it: a Python of its own, parameters in its environment."""
+    env = dict(os.environ, JHUB_TARGETS=targets, JHUB_OUT=str(out), JHUB_COMPRESSOR="gzip", JHUB_LEVEL="1")
     code = ("import sys; from jhub_admin_service.sidecar import export_pipe as e; "
             f"e.SOURCE_ROOT = {str(src)!r}; sys.exit(e.main())")
-    proc = subprocess.run([sys.executable, "-c", code], check=False, env=env, capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-c", code], check=False, env=env, capture_output=True, text=True)
+
+
+def test_main_reports_statuses_and_fails_on_a_missing_target(src, tmp_path):
+    proc = run_main(src, "exchange data", tmp_path / "a")
     assert proc.returncode == export_pipe.TAR_FAILED  # "data" does not exist: tar exits 2
     assert "JHUB-STATUS 2 0 0" in proc.stdout
     assert "data" in proc.stderr
+
+
+def test_a_writer_failure_is_reported_as_such_not_as_tar_s(src, tmp_path):
+    out = tmp_path / "a"
+    out.write_text("an earlier archive")
+    proc = run_main(src, "exchange", out)
+    assert proc.returncode == export_pipe.PIPE_FAILED, proc
+    assert proc.stdout.startswith("JHUB-STATUS") and proc.stdout.split()[3] == "1"
+    assert "File exists" in proc.stderr and out.read_text() == "an earlier archive"
