@@ -2,9 +2,12 @@
 import json
 import os
 import shutil
+import socket
 import stat
+import subprocess
 import sys
 import tarfile
+import time
 
 import pytest
 
@@ -130,6 +133,29 @@ def test_a_password_set_by_hand_on_a_locked_account_is_kept(jhub, rosters, sandb
     assert pam(sandbox, "eleve7", "Set-By-Hand-7")
     plan = json.loads(import_historical(jhub, rosters, sandbox, "--dry-run", "--json").stdout)
     assert "eleve7" in {a["login"] for a in plan["unchanged"]}  # it has a password now
+
+
+def test_a_hub_that_refuses_its_users_leaves_the_accounts_with_their_passwords(jhub, rosters, sandbox, tmp_path):
+    """The hub answers, but with an error (here: a plain web server, 404 everywhere): the import
+    fails and says so, and the local accounts it made are not left locked."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
+                              cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while socket.socket().connect_ex(("127.0.0.1", port)) != 0:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        out = jhub("import", str(rosters / "comptes-historique.csv"), "--credentials", str(tmp_path / "c.csv"),
+                   check=False, extra_env={"JUPYTERHUB_API_URL": f"http://127.0.0.1:{port}/hub/api",
+                                           "JUPYTERHUB_API_TOKEN": "some-token"})
+    finally:
+        server.terminate()
+        server.wait()
+    assert out.returncode != 0 and "JupyterHub API error 404" in out.stderr, out.stderr
+    assert pam(sandbox, "eleve7", "mdp-07x") and pam(sandbox, "prof1", "Prof-1-pass")
 
 
 def test_a_preview_made_before_another_import_finished_the_accounts_is_refused(jhub, rosters, sandbox):
