@@ -70,17 +70,25 @@ class AccountManager:
         self.registry = registry or Registry(settings.registry_path, readonly=readonly)
         self.local = local or system.LocalAccounts(settings.home_root)
         self.hub = hub or hubmod.HubClient(settings.hub_api_url, settings.hub_api_token)
+        self.lock_wait = 0.0  # seconds to wait for another operation to finish
 
     @contextmanager
     def locked(self):
-        """One writer at a time across processes (CLI and service share the registry)."""
+        """One writer at a time across processes (CLI and service share the registry). The
+        service answers Busy at once; the CLI waits up to ``lock_wait`` seconds (the container's
+        start, or the service's own reconcile after a restart, holds the lock for a few)."""
         path = self.settings.registry_path + ".lock"
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         with open(path, "w") as lock:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise Busy("another jhub-admin operation is running; try again when it is finished") from None
+            deadline = time.monotonic() + self.lock_wait
+            while True:
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise Busy("another jhub-admin operation is running; try again when it is finished") from None
+                    time.sleep(0.2)
             yield
 
     # Import

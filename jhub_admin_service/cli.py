@@ -82,11 +82,17 @@ def build_parser():
     return parser
 
 
+#: A command waits this long for another jhub-admin operation (the service's) to finish.
+CLI_LOCK_WAIT = 60.0
+
+
 def manager(args, readonly=False):
     settings = AdminSettings()
     if args.registry:
         settings.registry_path = args.registry
-    return AccountManager(settings, readonly=readonly)
+    mgr = AccountManager(settings, readonly=readonly)
+    mgr.lock_wait = CLI_LOCK_WAIT
+    return mgr
 
 
 def default_credentials_path():

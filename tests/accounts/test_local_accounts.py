@@ -1,4 +1,5 @@
 """Local accounts made by the real shadow tools, in a private mount namespace (never the host's /etc)."""
+import fcntl
 import json
 import os
 import shutil
@@ -156,6 +157,21 @@ def test_a_hub_that_refuses_its_users_leaves_the_accounts_with_their_passwords(j
         server.wait()
     assert out.returncode != 0 and "JupyterHub API error 404" in out.stderr, out.stderr
     assert pam(sandbox, "eleve7", "mdp-07x") and pam(sandbox, "prof1", "Prof-1-pass")
+
+
+def test_a_command_waits_for_the_operation_that_holds_the_lock(jhub, rosters, sandbox):
+    jhub("reconcile", "--local-only")  # makes the registry's folder
+    with open(sandbox.srv / "jupyterhub" / "jhub-admin.sqlite.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # as the service does during its start-up reconcile
+        command = sandbox.popen([sys.executable, "-m", "jhub_admin_service.cli", "import",
+                                 str(rosters / "comptes-historique.csv"), "--credentials", "/tmp/c.csv"],
+                                env={**sandbox.env, "JUPYTERHUB_API_URL": ""},
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(1.5)
+        assert command.poll() is None and "eleve7" not in sandbox.passwd()  # waiting
+    out, err = command.communicate(timeout=120)
+    assert command.returncode == 0, err
+    assert pam(sandbox, "eleve7", "mdp-07x")
 
 
 def test_a_preview_made_before_another_import_finished_the_accounts_is_refused(jhub, rosters, sandbox):
