@@ -92,14 +92,15 @@ def course_files_present(spec):
                for c in spec["courses"] for name in ("nbgrader_config.py", "gradebook.db"))
 
 
-def teacher_apply(spec, template_fd=None):
+def teacher_apply(spec, template=None):
     """Runs AS the teacher. spec: {"home", "courses": [{"course_id", "is_default",
     "students": [{"id", "first_name", "last_name"}], "managed": [logins]}]}.
 
     For each course: its folder with source/ and the header notebook, its nbgrader_config.py, and
     its gradebook's students: the enrolled ones added or updated, and managed accounts that are no
     longer enrolled removed (students the teacher added by hand are left alone). Files are never
-    deleted. ``template_fd``: an empty gradebook to copy for a new course (see _gradebook_template).
+    deleted. ``template``: the bytes of an empty gradebook, copied for a new course (see
+    _gradebook_template).
     """
     from nbgrader.api import Gradebook, MissingEntry
 
@@ -118,8 +119,8 @@ def teacher_apply(spec, template_fd=None):
         managed = set(course["managed"])
         added = removed = 0
         gradebook = os.path.join(root, "gradebook.db")
-        if template_fd is not None and not os.path.lexists(gradebook):
-            _copy_template(template_fd, gradebook)
+        if template is not None and not os.path.lexists(gradebook):
+            _write_new(gradebook, template)
         with Gradebook("sqlite:///" + gradebook, cid) as gb:
             current = {s.id: s for s in gb.students}
             for sid, s in sorted(wanted.items()):
@@ -234,23 +235,22 @@ def _preload_nbgrader():
 
 
 def _gradebook_template():
-    """An empty gradebook (nbgrader's tables and schema version, no course), made once by
-    nbgrader's own Gradebook: a new course's gradebook is a copy of it, instead of the tables made
-    again for each teacher. Returns a read-only descriptor: the children inherit it, and can
-    read it after they become the teachers."""
+    """The bytes of an empty gradebook (nbgrader's tables and schema version, no course), made
+    once by nbgrader's own Gradebook: a new course's gradebook is a copy of them, instead of the
+    tables made again for each teacher. The children inherit them in memory."""
     from nbgrader.api import Gradebook
 
     with tempfile.TemporaryDirectory(prefix="jhub-admin-gradebook-") as folder:
         path = os.path.join(folder, "gradebook.db")
         with Gradebook("sqlite:///" + path, course_id=""):  # "": no course row
             pass
-        return os.open(path, os.O_RDONLY)
+        with open(path, "rb") as f:
+            return f.read()
 
 
-def _copy_template(template_fd, path):
-    """Make path a copy of the template, whole or not at all (a full disk or a deadline may stop
+def _write_new(path, data):
+    """Make path a new file holding data, whole or not at all (a full disk or a deadline may stop
     the copy): written under a temporary name, then linked in place, never through a link."""
-    data = os.pread(template_fd, os.fstat(template_fd).st_size, 0)
     partial = f"{path}.jhub-admin-{os.getpid()}"
     out = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     try:
@@ -281,14 +281,14 @@ def _become(login, home):
     os.chdir(home)
 
 
-def _child(login, spec, out_fd, template_fd):
+def _child(login, spec, out_fd, template):
     code = 1
     try:
         try:
             os.dup2(2, 1)  # the helper's stdout carries the results: nothing else may reach it
             resource.setrlimit(resource.RLIMIT_AS, (CHILD_MEMORY, CHILD_MEMORY))
             _become(login, spec["home"])
-            result, code = {"report": teacher_apply(spec, template_fd)}, 0
+            result, code = {"report": teacher_apply(spec, template)}, 0
         except Exception as exc:  # noqa: BLE001 (reported to the caller as this teacher's failure)
             traceback.print_exc()
             result = {"error": f"{type(exc).__name__}: {exc}"}
@@ -321,14 +321,14 @@ class _Running:
             return {"login": self.login, "error": f"the batch ended with status {os.waitstatus_to_exitcode(status)}"}
 
 
-def _start(item, running, timeout, template_fd):
+def _start(item, running, timeout, template):
     read_fd, write_fd = os.pipe()
     sys.stdout.flush()
     pid = os.fork()
     if pid == 0:
         for fd in [read_fd, *(other.read_fd for other in running)]:
             os.close(fd)
-        _child(item["login"], item["spec"], write_fd, template_fd)
+        _child(item["login"], item["spec"], write_fd, template)
     os.close(write_fd)
     return _Running(pid, item["login"], read_fd, timeout)
 
@@ -338,12 +338,12 @@ def main():
     are kept here, not in the children, which run as the teachers and could be stopped."""
     request = json.load(sys.stdin)
     _preload_nbgrader()
-    template_fd = _gradebook_template()
+    template = _gradebook_template()
     queue, running = list(request["teachers"]), {}
     with selectors.DefaultSelector() as selector:
         while queue or running:
             while queue and len(running) < max(1, int(request["workers"])):
-                child = _start(queue.pop(0), running.values(), request["timeout"], template_fd)
+                child = _start(queue.pop(0), running.values(), request["timeout"], template)
                 running[child.read_fd] = child
                 selector.register(child.read_fd, selectors.EVENT_READ)
             now = time.monotonic()
