@@ -88,14 +88,18 @@ class Sandbox:
         kwargs.setdefault("cwd", self.root)
         return subprocess.Popen(self.command(argv), **kwargs)
 
-    def jhub_admin(self, *args, check=True, env=None, extra_env=None):
-        """The real `jhub-admin` CLI inside the sandbox, with no hub (registry on the sandbox's /srv)."""
-        env = env or {**self.env, "JHUB_DATA_DIR": "/srv/jupyterhub",
-                      "JHUB_ADMIN_REGISTRY": "/srv/jupyterhub/jhub-admin.sqlite",
-                      "JHUB_ADMIN_ARCHIVE_DIR": "/srv/jupyterhub/archived-homes",
-                      "JHUB_EXCHANGE_ROOT": "/srv/nbgrader/exchange",
-                      "JUPYTERHUB_API_URL": "", "JUPYTERHUB_API_TOKEN": "", **(extra_env or {})}
-        return self.run([sys.executable, "-m", "jhub_admin_service.cli", *args], check=check, env=env)
+    def cli_env(self, **extra):
+        """The environment of jhub-admin in the sandbox: no hub, registry on the sandbox's /srv."""
+        return {**self.env, "JHUB_DATA_DIR": "/srv/jupyterhub",
+                "JHUB_ADMIN_REGISTRY": "/srv/jupyterhub/jhub-admin.sqlite",
+                "JHUB_ADMIN_ARCHIVE_DIR": "/srv/jupyterhub/archived-homes",
+                "JHUB_EXCHANGE_ROOT": "/srv/nbgrader/exchange",
+                "JUPYTERHUB_API_URL": "", "JUPYTERHUB_API_TOKEN": "", **extra}
+
+    def jhub_admin(self, *args, check=True, env=None):
+        """The real `jhub-admin` CLI inside the sandbox (by default with cli_env())."""
+        return self.run([sys.executable, "-m", "jhub_admin_service.cli", *args], check=check,
+                        env=env or self.cli_env())
 
     def as_user(self, login, shell_command, check=True, **kwargs):
         """Run a shell command as a local user of the sandbox, with a login environment."""

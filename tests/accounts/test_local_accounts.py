@@ -1,13 +1,14 @@
 """Local accounts made by the real shadow tools, in a private mount namespace (never the host's /etc)."""
 import fcntl
+import http.server
 import json
 import os
 import shutil
-import socket
 import stat
 import subprocess
 import sys
 import tarfile
+import threading
 import time
 
 import pytest
@@ -90,21 +91,27 @@ def test_reimport_changes_nothing_and_keeps_passwords(jhub, rosters, sandbox):
     assert sandbox.shadow() == shadow
 
 
+#: The engine in a Python of its own in the sandbox, as `m`, with the roster's bytes as `data`.
+ENGINE = (
+    "import asyncio, os, sys\n"
+    "from jhub_admin_service.accounts import AccountError, AccountManager\n"
+    "from jhub_admin_service.settings import AdminSettings\n"
+    "m = AccountManager(AdminSettings())\n"
+    "data = open(sys.argv[1], 'rb').read()\n"
+)
+
+
 def kill_an_import(sandbox, rosters, dies_after):
     """An import of the historical roster that dies after its registry transaction, or after
     making the (locked) local accounts, before the passwords are hashed."""
-    code = (
-        "import os, sys\n"
-        "from jhub_admin_service.accounts import AccountManager\n"
-        "from jhub_admin_service.settings import AdminSettings\n"
-        "m = AccountManager(AdminSettings(registry_path='/srv/jupyterhub/jhub-admin.sqlite'))\n"
-        "m._write_plan(m.preview(open(sys.argv[1], 'rb').read()))\n"
+    code = ENGINE + (
+        "m._write_plan(m.preview(data))\n"
         "if sys.argv[2] == 'local accounts':\n"
         "    m._reconcile_local()\n"
         "os._exit(9)\n"
     )
     proc = sandbox.run([sys.executable, "-c", code, str(rosters / "comptes-historique.csv"), dies_after],
-                       check=False)
+                       env=sandbox.cli_env(), check=False)
     assert proc.returncode == 9, proc.stderr
 
 
@@ -136,25 +143,29 @@ def test_a_password_set_by_hand_on_a_locked_account_is_kept(jhub, rosters, sandb
     assert "eleve7" in {a["login"] for a in plan["unchanged"]}  # it has a password now
 
 
+class NotAHub(http.server.BaseHTTPRequestHandler):
+    """A web server that answers, but 404 to everything: a hub API that refuses."""
+
+    def do_GET(self):
+        self.send_error(404)
+
+    do_POST = do_PATCH = do_DELETE = do_GET
+
+    def log_message(self, *args):
+        pass
+
+
 def test_a_hub_that_refuses_its_users_leaves_the_accounts_with_their_passwords(jhub, rosters, sandbox, tmp_path):
-    """The hub answers, but with an error (here: a plain web server, 404 everywhere): the import
-    fails and says so, and the local accounts it made are not left locked."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
-                              cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    """The hub answers, but with an error: the import fails and says so, and the local accounts
+    it made are not left locked."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), NotAHub)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        deadline = time.monotonic() + 10
-        while socket.socket().connect_ex(("127.0.0.1", port)) != 0:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        url = "http://127.0.0.1:%d/hub/api" % server.server_address[1]
         out = jhub("import", str(rosters / "comptes-historique.csv"), "--credentials", str(tmp_path / "c.csv"),
-                   check=False, extra_env={"JUPYTERHUB_API_URL": f"http://127.0.0.1:{port}/hub/api",
-                                           "JUPYTERHUB_API_TOKEN": "some-token"})
+                   check=False, env=sandbox.cli_env(JUPYTERHUB_API_URL=url, JUPYTERHUB_API_TOKEN="some-token"))
     finally:
-        server.terminate()
-        server.wait()
+        server.shutdown()
     assert out.returncode != 0 and "JupyterHub API error 404" in out.stderr, out.stderr
     assert pam(sandbox, "eleve7", "mdp-07x") and pam(sandbox, "prof1", "Prof-1-pass")
 
@@ -165,7 +176,7 @@ def test_a_command_waits_for_the_operation_that_holds_the_lock(jhub, rosters, sa
         fcntl.flock(lock, fcntl.LOCK_EX)  # as the service does during its start-up reconcile
         command = sandbox.popen([sys.executable, "-m", "jhub_admin_service.cli", "import",
                                  str(rosters / "comptes-historique.csv"), "--credentials", "/tmp/c.csv"],
-                                env={**sandbox.env, "JUPYTERHUB_API_URL": ""},
+                                env=sandbox.cli_env(),
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         time.sleep(1.5)
         assert command.poll() is None and "eleve7" not in sandbox.passwd()  # waiting
@@ -175,12 +186,7 @@ def test_a_command_waits_for_the_operation_that_holds_the_lock(jhub, rosters, sa
 
 
 def test_a_preview_made_before_another_import_finished_the_accounts_is_refused(jhub, rosters, sandbox):
-    code = (
-        "import asyncio, sys\n"
-        "from jhub_admin_service.accounts import AccountError, AccountManager\n"
-        "from jhub_admin_service.settings import AdminSettings\n"
-        "m = AccountManager(AdminSettings(registry_path='/srv/jupyterhub/jhub-admin.sqlite'))\n"
-        "data = open(sys.argv[1], 'rb').read()\n"
+    code = ENGINE + (
         "m._write_plan(m.preview(data))  # an import killed before its hashes\n"
         "stale = m.preview(data)  # an admin previews the file again...\n"
         "asyncio.run(m.apply(m.preview(data)))  # ...while another import finishes the accounts\n"
@@ -189,8 +195,8 @@ def test_a_preview_made_before_another_import_finished_the_accounts_is_refused(j
         "except AccountError as exc:\n"
         "    print('refused:', exc)\n"
     )
-    env = {**sandbox.env, "JHUB_EXCHANGE_ROOT": "/srv/nbgrader/exchange", "JUPYTERHUB_API_URL": ""}
-    out = sandbox.run([sys.executable, "-c", code, str(rosters / "comptes-historique.csv")], env=env).stdout
+    out = sandbox.run([sys.executable, "-c", code, str(rosters / "comptes-historique.csv")],
+                      env=sandbox.cli_env()).stdout
     assert "refused:" in out and "given a password since the preview" in out, out
     assert pam(sandbox, "eleve7", "mdp-07x")  # the passwords of the import that finished
 
