@@ -12,7 +12,7 @@ Measured in one run, on this machine:
 Targets: jhub-admin <= 1.3x floor and >= 3x faster than naive; re-import <= 2 s with zero hashing;
 40,000-line dry run <= 10 s; service memory after the import <= 150 MB RSS.
 On a bare machine the bench moves itself into a cgroup of its own first, as the product runs in
-its container's (see schedule_as_in_the_container); --bare-too also times the import before that.
+its container's (see scheduling.py); --bare-too also times the import before that.
 """
 import argparse
 import json
@@ -29,6 +29,7 @@ TESTS = Path(__file__).resolve().parent.parent / "tests"
 sys.path[:0] = [str(TESTS), str(TESTS / "service")]
 from hubtools import RunningHub  # noqa: E402
 from sandbox import Sandbox  # noqa: E402
+from scheduling import schedule_as_in_the_container, scheduled_by_session  # noqa: E402
 from servicetools import wait_for_service  # noqa: E402
 
 CLI = [sys.executable, "-m", "jhub_admin_service.cli"]
@@ -172,61 +173,6 @@ def measure_dry_run(workdir, lines=40_000):
     return seconds
 
 
-AUTOGROUP = Path("/proc/sys/kernel/sched_autogroup_enabled")
-
-
-def cpu_cgroup_dir():
-    """This machine's cgroup folder for the CPU controller (v1 or v2), or None."""
-    v1, v2 = Path("/sys/fs/cgroup/cpu"), Path("/sys/fs/cgroup")
-    if (v1 / "tasks").exists():
-        return v1
-    if (v2 / "cgroup.controllers").exists():
-        return v2
-    return None
-
-
-def in_root_cgroup():
-    for line in Path("/proc/self/cgroup").read_text().splitlines():
-        _, controllers, path = line.split(":", 2)
-        if controllers in ("cpu", "cpu,cpuacct", "cpuacct,cpu", ""):
-            if path != "/":
-                return False
-    return True
-
-
-def schedule_as_in_the_container(name="jhub-admin-bench"):
-    """Move this process (and so everything it starts) into a cgroup of its own.
-
-    The product runs in a Docker container, that is in a cgroup, where the kernel schedules
-    processes by their nice value. On a bare machine, in the root cgroup, the kernel's autogroup
-    makes each session a scheduling group of its own instead: the test hub (a session of its own)
-    and the importer then get equal shares whatever their nice values, and the hashing, at a
-    lower priority to leave the CPU to the hub, would take half of it. Returns a function that
-    undoes the move, or None when nothing was needed or possible."""
-    root = cpu_cgroup_dir()
-    if root is None or not AUTOGROUP.exists() or AUTOGROUP.read_text().strip() != "1" or not in_root_cgroup():
-        return None
-    if root == Path("/sys/fs/cgroup") and "cpu" not in (root / "cgroup.subtree_control").read_text().split():
-        print("(cgroup v2 without the cpu controller for child groups: the hub and the importer are "
-              "scheduled by session)")
-        return None
-    group = root / name
-    try:
-        group.mkdir(exist_ok=True)
-        (group / "cgroup.procs").write_text(str(os.getpid()))  # the whole process, every thread
-    except OSError as exc:
-        print(f"(could not leave the root cgroup: {exc}; the hub and the importer are scheduled by session)")
-        return None
-
-    def back():
-        (root / "cgroup.procs").write_text(str(os.getpid()))
-        try:
-            group.rmdir()
-        except OSError:  # a process of the bench is still there
-            pass
-    return back
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=1500)
@@ -236,7 +182,7 @@ def main():
     rows = roster_rows(args.accounts)
     with tempfile.TemporaryDirectory(prefix="jhub-bench-") as tmp:
         workdir = Path(tmp)
-        if args.bare_too and in_root_cgroup() and AUTOGROUP.exists() and AUTOGROUP.read_text().strip() == "1":
+        if args.bare_too and scheduled_by_session():
             (workdir / "bare").mkdir()
             by_session, *_ = measure_jhub_admin(rows, workdir / "bare")
             print(f"(for reference, jhub-admin scheduled by session, as outside a container: {by_session:.2f} s)",
