@@ -73,14 +73,14 @@ if os.environ.get("JHUB_MEM_LIMIT"):
 
 # nbgrader: teacher-only tools (a shared config profile per role, chosen by a pre_spawn_hook),
 # the formgrader's frame policy on teachers' servers, hub API scopes for the exchange.
-from jhub_admin_service import hub_hooks  # noqa: E402
+from jhub_admin_service.courses import hub_hooks  # noqa: E402
 
 hub_hooks.configure(c)
 
 # The admin service and the idle culler
 service_port = int(env("JHUB_ADMIN_SERVICE_PORT", "10101"))
 registry = env("JHUB_ADMIN_REGISTRY", os.path.join(data_dir, "jhub-admin.sqlite"))
-passthrough = ("JHUB_ADMIN_HOME_ROOT", "JHUB_ADMIN_ARCHIVE_DIR", "JHUB_ADMIN_PUBLIC_URL",
+passthrough = ("JHUB_DATA_DIR", "JHUB_ADMIN_HOME_ROOT", "JHUB_ADMIN_ARCHIVE_DIR", "JHUB_ADMIN_PUBLIC_URL",
                "JHUB_ADMIN_SIDECAR_URL", "JHUB_ADMIN_SIDECAR_SECRET_FILE", "JHUB_EXCHANGE_ROOT", "PATH", "LANG")
 c.JupyterHub.services = [
     {

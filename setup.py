@@ -17,7 +17,7 @@ setup(
             "service/static/*",
             "service/translations/*/LC_MESSAGES/*.mo",
             "service/translations/*/LC_MESSAGES/*.po",
-            "nbgrader_assets/*",
+            "courses/assets/*",
         ],
     },
     install_requires=[
@@ -42,7 +42,7 @@ setup(
     },
     entry_points={
         "console_scripts": [
-            "jhub-admin = jhub_admin_service.cli:main",
+            "jhub-admin = jhub_admin_service.cli.main:main",
             "jhub-admin-service = jhub_admin_service.service.app:main",
             "jhub-admin-sidecar = jhub_admin_service.sidecar.app:main",
         ],

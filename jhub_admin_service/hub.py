@@ -6,7 +6,6 @@ caller decides which those are.
 """
 import json
 import logging
-import os
 from urllib.parse import quote, urlencode
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
@@ -14,8 +13,10 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 log = logging.getLogger(__name__)
 
 PAGINATION = "application/jupyterhub-pagination+json"
+
+
 class HubAPIError(RuntimeError):
-    def __init__(self, code, message):
+    def __init__(self, code: int, message: str):
         super().__init__(f"JupyterHub API error {code}: {message}")
         self.code = code
 
@@ -25,9 +26,12 @@ class HubUnreachable(HubAPIError):
 
 
 class HubClient:
-    def __init__(self, api_url=None, token=None, page_size=200):
-        self.api_url = (api_url or os.environ.get("JUPYTERHUB_API_URL", "")).rstrip("/")
-        self.token = token or os.environ.get("JUPYTERHUB_API_TOKEN", "")
+    """``api_url`` and ``token`` come from AdminSettings (hub_api_url, hub_api_token); without
+    them the client is not ``configured`` and callers skip the hub side."""
+
+    def __init__(self, api_url: str, token: str, page_size: int = 200):
+        self.api_url = api_url.rstrip("/")
+        self.token = token
         self.page_size = page_size
         self.http = AsyncHTTPClient()
 
@@ -70,14 +74,6 @@ class HubClient:
 
     async def users(self, **params):
         return {u["name"]: u for u in await self.paginated("/users", **params)}
-
-    async def user(self, name):
-        try:
-            return await self.request("GET", f"/users/{quote(name)}")
-        except HubAPIError as exc:
-            if exc.code == 404:
-                return None
-            raise
 
     async def create_users(self, names, admin=False):
         if names:

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 log = logging.getLogger(__name__)
 
 ACTIVE = ("queued", "running")
-FINISHED = ("done", "failed", "interrupted")
 
 #: Share of the percentage given to each stage of the engine's apply(). The stages run side by
 #: side (the hashing goes on while the accounts and hub users are made): the percentage is the
@@ -162,10 +161,6 @@ class JobManager:
             if job.active and (group is None or job.meta.get("group") == group):
                 return job
         return None
-
-    def latest(self, kind):
-        jobs = self.list(kind)
-        return jobs[0] if jobs else None
 
     # Changes
 

@@ -1,33 +1,71 @@
-"""Settings shared by the CLI, the service and the container entry point.
+"""Every setting of the CLI, the service and the hub hooks, in one traitlets object.
 
 A traitlets Configurable, as JupyterHub, nbgrader and jupyterhub-idle-culler are configured:
-values come from a config file (``c.AdminSettings.registry_path = ...``), else the environment,
-else the defaults below.
+values come from a config file or the command line (``c.AdminSettings.registry_path = ...``),
+else the environment, else the defaults below. This is the one place of the package that reads
+the environment; everything else is given its settings. (The sidecar has its own settings, in
+``sidecar/app.py``, as it runs in its own container.)
 """
 import os
 
 from traitlets import Bool, Integer, Unicode, default
 from traitlets.config import Configurable
 
+DATA_DIR = "/srv/jupyterhub"
 
-def _env(name, fallback):
+
+def _env(name: str, fallback: str = "") -> str:
     return os.environ.get(name) or fallback
 
 
 class AdminSettings(Configurable):
+    # State on the data volume
+    data_dir = Unicode(help="The hub's data volume (JHUB_DATA_DIR).").tag(config=True)
     registry_path = Unicode(help="The account registry (SQLite), on the data volume.").tag(config=True)
     home_root = Unicode(help="Where home directories live.").tag(config=True)
     archive_dir = Unicode(help="Where the homes of removed accounts are archived.").tag(config=True)
+    token_file = Unicode(help="The service token file that jupyterhub_config.py keeps on the data volume; "
+                              "lets the CLI in the container talk to the hub.").tag(config=True)
+
+    # The hub
     hub_api_url = Unicode(help="JupyterHub API URL (JUPYTERHUB_API_URL).").tag(config=True)
     hub_api_token = Unicode(help="Service token (JUPYTERHUB_API_TOKEN).").tag(config=True)
     hub_public_url = Unicode(help="The hub's address, printed on credential slips.").tag(config=True)
+    hub_base_url = Unicode(help="The hub's base URL (JUPYTERHUB_BASE_URL).").tag(config=True)
+
+    # The service, as JupyterHub starts it
+    service_prefix = Unicode(help="URL prefix of the service (JUPYTERHUB_SERVICE_PREFIX).").tag(config=True)
+    service_url = Unicode(help="Where the service listens (JUPYTERHUB_SERVICE_URL).").tag(config=True)
+
+    # Accounts
+    first_admin = Unicode(help="Login of the first admin, made at the first start (JHUB_ADMIN_USER).").tag(
+        config=True)
+    first_admin_password = Unicode(help="Its password (JHUB_ADMIN_PASSWORD); generated when empty.").tag(
+        config=True)
     hash_workers = Integer(0, help="Threads hashing passwords; 0 means one per core.").tag(config=True)
     manage_local_accounts = Bool(True, help="Create local accounts (off only for tests of the hub side).").tag(
         config=True)
 
+    # Courses
+    exchange_root = Unicode(help="The nbgrader exchange (JHUB_EXCHANGE_ROOT).").tag(config=True)
+    profiles_root = Unicode(help="The student and teacher Jupyter profiles (JHUB_JUPYTER_PROFILES).").tag(
+        config=True)
+    lang = Unicode(help="The locale of the processes the product starts (LANG).").tag(config=True)
+
+    # Exports
+    sidecar_url = Unicode(help="The Docker-socket sidecar (JHUB_ADMIN_SIDECAR_URL).").tag(config=True)
+    sidecar_secret_file = Unicode(help="The secret shared with the sidecar (JHUB_ADMIN_SIDECAR_SECRET_FILE).").tag(
+        config=True)
+    sidecar_configured = Bool(help="Whether this server has a sidecar: its URL or its secret is set.").tag(
+        config=True)
+
+    @default("data_dir")
+    def _data_dir(self):
+        return _env("JHUB_DATA_DIR", DATA_DIR)
+
     @default("registry_path")
     def _registry_path(self):
-        return _env("JHUB_ADMIN_REGISTRY", "/srv/jupyterhub/jhub-admin.sqlite")
+        return _env("JHUB_ADMIN_REGISTRY", os.path.join(self.data_dir, "jhub-admin.sqlite"))
 
     @default("home_root")
     def _home_root(self):
@@ -35,15 +73,11 @@ class AdminSettings(Configurable):
 
     @default("archive_dir")
     def _archive_dir(self):
-        return _env("JHUB_ADMIN_ARCHIVE_DIR", "/srv/jupyterhub/archived-homes")
-
-    token_file = Unicode(help="The service token file that jupyterhub_config.py keeps on the data volume; "
-                              "lets the CLI in the container talk to the hub.").tag(config=True)
+        return _env("JHUB_ADMIN_ARCHIVE_DIR", os.path.join(self.data_dir, "archived-homes"))
 
     @default("token_file")
     def _token_file(self):
-        data_dir = _env("JHUB_DATA_DIR", "/srv/jupyterhub")
-        return _env("JHUB_ADMIN_TOKEN_FILE", os.path.join(data_dir, "jhub-admin-api-token"))
+        return _env("JHUB_ADMIN_TOKEN_FILE", os.path.join(self.data_dir, "jhub-admin-api-token"))
 
     @default("hub_api_url")
     def _hub_api_url(self):
@@ -63,3 +97,47 @@ class AdminSettings(Configurable):
     @default("hub_public_url")
     def _hub_public_url(self):
         return _env("JHUB_ADMIN_PUBLIC_URL", "http://localhost:8000/")
+
+    @default("hub_base_url")
+    def _hub_base_url(self):
+        return _env("JUPYTERHUB_BASE_URL", "/")
+
+    @default("service_prefix")
+    def _service_prefix(self):
+        return _env("JUPYTERHUB_SERVICE_PREFIX", "/services/jhub-admin/")
+
+    @default("service_url")
+    def _service_url(self):
+        return _env("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:10101")
+
+    @default("first_admin")
+    def _first_admin(self):
+        return _env("JHUB_ADMIN_USER", "admin")
+
+    @default("first_admin_password")
+    def _first_admin_password(self):
+        return _env("JHUB_ADMIN_PASSWORD")
+
+    @default("exchange_root")
+    def _exchange_root(self):
+        return _env("JHUB_EXCHANGE_ROOT", "/srv/nbgrader/exchange")
+
+    @default("profiles_root")
+    def _profiles_root(self):
+        return _env("JHUB_JUPYTER_PROFILES", "/etc/jupyter/jhub-admin")
+
+    @default("lang")
+    def _lang(self):
+        return _env("LANG", "C.UTF-8")
+
+    @default("sidecar_url")
+    def _sidecar_url(self):
+        return _env("JHUB_ADMIN_SIDECAR_URL", "http://sidecar:8750")
+
+    @default("sidecar_secret_file")
+    def _sidecar_secret_file(self):
+        return _env("JHUB_ADMIN_SIDECAR_SECRET_FILE", os.path.join(self.data_dir, "secrets", "sidecar.secret"))
+
+    @default("sidecar_configured")
+    def _sidecar_configured(self):
+        return bool(os.environ.get("JHUB_ADMIN_SIDECAR_URL")) or os.path.exists(self.sidecar_secret_file)

@@ -5,12 +5,12 @@ import math
 from jupyterhub.utils import url_path_join
 from tornado import web
 
-from ..accounts import AccountError, Busy
-from ..roster import ROLES
+from ..accounts.engine import credential
+from ..accounts.roster import ROLES
 from .base import APIHandler, BaseHandler
 from .i18n import N_
 
-NAV = {"key": "accounts", "label": N_("Accounts"), "path": "accounts", "order": 30}
+NAV = [{"key": "accounts", "label": N_("Accounts"), "path": "accounts", "order": 30}]
 PAGE_SIZE = 50
 
 
@@ -26,30 +26,15 @@ def filtered(ctx, args):
     return accounts
 
 
-def credential_of(account, password):
-    return {"login": account.login, "password": password, "role": account.role, "classes": list(account.classes),
-            "first_name": account.first_name, "last_name": account.last_name}
-
-
 SELF_LOCKOUT = N_("You cannot disable or remove your own account, nor take away your own admin role.")
 
 
-class EngineCallMixin:
-    """Run one engine call; turn its refusals into a clear message."""
-
+class SelfLockoutMixin:
     def refuse_self_lockout(self, login, action, role=None):
         """An admin must not lock themselves out of the service."""
         if login == self.admin_name and (action in ("disable", "remove")
                                          or (action == "change" and role not in (None, "", "admin"))):
             raise web.HTTPError(400, self._(SELF_LOCKOUT))
-
-    async def engine(self, coro):
-        try:
-            return await coro
-        except Busy as exc:
-            raise web.HTTPError(409, self.engine_text(str(exc))) from None
-        except AccountError as exc:
-            raise web.HTTPError(400, self.engine_text(str(exc))) from None
 
 
 class AccountsHandler(BaseHandler):
@@ -68,7 +53,7 @@ class AccountsHandler(BaseHandler):
                          classes=self.ctx.reader.classes(), roles=ROLES)
 
 
-class AccountHandler(EngineCallMixin, BaseHandler):
+class AccountHandler(SelfLockoutMixin, BaseHandler):
     nav_key = "accounts"
 
     def account(self, login):
@@ -96,29 +81,29 @@ class AccountHandler(EngineCallMixin, BaseHandler):
 
     async def post(self, login, action=None):
         account = self.account(login)
-        mgr = self.ctx.manager
+        ops = self.ctx.operations
         self.refuse_self_lockout(login, action, self.get_body_argument("role", None))
         if action == "reset":
-            password = await self.engine(mgr.reset_password(login))
+            password = await ops.reset_password(login)
             job = self.ctx.jobs.record("password reset", user=self.admin_name, meta={"login": login},
-                                       credentials=[credential_of(account, password)], summary={"credentials": 1})
+                                       credentials=[credential(account, password)], summary={"credentials": 1})
             # Shown once: this answer is the only page with the password in clear (besides the slip).
             self.render_page("password_reset.html", account=account, password=password, job=job.to_json())
             return
         if action in ("disable", "enable"):
-            await self.engine(mgr.set_disabled(login, action == "disable"))
+            await ops.set_disabled(login, action == "disable")
             self.flash(self._("%(login)s is disabled: it can no longer log in.") % {"login": login}
                        if action == "disable" else self._("%(login)s is enabled again.") % {"login": login})
         elif action == "change":
             role = self.get_body_argument("role", "") or None
             classes = [c for c in self.get_body_argument("classes", "").replace(";", ",").split(",")]
-            await self.engine(mgr.change(login, role=role, classes=classes))
+            await ops.change(login, role=role, classes=classes)
             self.flash(self._("%(login)s is updated.") % {"login": login})
         elif action == "remove":
             if self.get_body_argument("confirm", "") != login:
                 raise web.HTTPError(400, self._("To remove %(login)s, type its login in the confirmation field.")
                                     % {"login": login})
-            archive = await self.engine(mgr.remove(login))
+            archive = await ops.remove(login)
             self.flash(self._("%(login)s is removed; its home was archived to %(archive)s.")
                        % {"login": login, "archive": archive or "—"})
             self.redirect(self.url("accounts"), status=303)
@@ -153,10 +138,7 @@ class ClassesAPIHandler(APIHandler):
         self.write_json({"classes": self.ctx.reader.classes()})
 
 
-class AccountAPIHandler(EngineCallMixin, APIHandler):
-    def engine_text(self, message):
-        return str(message)  # the API speaks English
-
+class AccountAPIHandler(SelfLockoutMixin, APIHandler):
     def account(self, login):
         account = self.ctx.reader.get(login)
         if account is None:
@@ -179,7 +161,7 @@ class AccountAPIHandler(EngineCallMixin, APIHandler):
             classes = classes.split(",")
         if classes is not None and not isinstance(classes, list):
             raise web.HTTPError(400, "classes must be a list of class names")
-        await self.engine(self.ctx.manager.change(login, role=body.get("role"), classes=classes))
+        await self.ctx.operations.change(login, role=body.get("role"), classes=classes)
         self.write_json(self.ctx.reader.get(login).to_json())
 
     async def delete(self, login, action=None):
@@ -187,19 +169,19 @@ class AccountAPIHandler(EngineCallMixin, APIHandler):
             raise web.HTTPError(405, "use POST")
         self.account(login)
         self.refuse_self_lockout(login, "remove")
-        archive = await self.engine(self.ctx.manager.remove(login))
+        archive = await self.ctx.operations.remove(login)
         self.write_json({"removed": login, "archive": archive})
 
     async def post(self, login, action=None):
         account = self.account(login)
         self.refuse_self_lockout(login, action)
         if action == "reset-password":
-            password = await self.engine(self.ctx.manager.reset_password(login))
+            password = await self.ctx.operations.reset_password(login)
             job = self.ctx.jobs.record("password reset", user=self.admin_name, meta={"login": login},
-                                       credentials=[credential_of(account, password)], summary={"credentials": 1})
+                                       credentials=[credential(account, password)], summary={"credentials": 1})
             self.write_json({"login": login, "password": password, "job": job.id})
         elif action in ("disable", "enable"):
-            await self.engine(self.ctx.manager.set_disabled(login, action == "disable"))
+            await self.ctx.operations.set_disabled(login, action == "disable")
             self.write_json(self.ctx.reader.get(login).to_json())
         else:
             raise web.HTTPError(404, f"unknown action {action!r}")

@@ -24,7 +24,7 @@ from jupyterhub.services.auth import HubOAuthenticated, UserNotAllowed
 from jupyterhub.utils import url_path_join
 from tornado import web
 
-from . import i18n
+from . import errors, i18n
 
 log = logging.getLogger("jhub_admin_service.service")
 
@@ -99,6 +99,23 @@ class AdminAuthMixin(HubOAuthenticated):
         if not hmac.compare_digest(token.encode("utf-8", "replace"), self.xsrf_token):
             raise web.HTTPError(403, "XSRF token invalid: reload the page and try again.")
 
+    # Errors: the engine's refusals (errors.ERRORS) are answered with their status and message
+
+    def send_error(self, status_code: int = 500, **kwargs) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if exc is not None and not isinstance(exc, web.HTTPError):
+            refusal = errors.http_error(self, exc)
+            if refusal is not None:
+                kwargs["exc_info"] = (type(refusal), refusal, None)
+                status_code = refusal.status_code
+        super().send_error(status_code, **kwargs)
+
+    def log_exception(self, typ, value, tb) -> None:
+        if not isinstance(value, web.HTTPError) and errors.http_error(self, value) is not None:
+            log.warning("%s %s refused: %s", self.request.method, self.request.path, value)
+            return
+        super().log_exception(typ, value, tb)
+
     # Locale
 
     def get_browser_locale(self, default=i18n.DEFAULT_LANGUAGE):
@@ -140,7 +157,7 @@ class BaseHandler(AdminAuthMixin, web.RequestHandler):
         ns = super().get_template_namespace()
         ns.update(
             _=self._, engine_text=self.engine_text, url=self.url, prefix=self.prefix,
-            hub_prefix=self.ctx.hub_prefix, nav=self.ctx.nav_entries(), user=self.current_user,
+            hub_prefix=self.ctx.hub_prefix, nav=self.ctx.nav, user=self.current_user,
             lang=self.locale.code[:2], languages=i18n.LANGUAGES, active=getattr(self, "nav_key", ""),
             fmt_bytes=fmt_bytes, fmt_time=self.fmt_time, fmt_ago=self.fmt_ago, flash=self.pop_flash(),
             json_dumps=json.dumps, colon="\u00a0:" if self.locale.code.startswith("fr") else ":",
@@ -224,15 +241,16 @@ class BaseHandler(AdminAuthMixin, web.RequestHandler):
 
 
 class APIHandler(AdminAuthMixin, web.RequestHandler):
-    """A JSON endpoint under PREFIX/api/. Errors come back as {"error": message, "status": code}."""
+    """A JSON endpoint under PREFIX/api/. Errors come back as {"error": message, "status": code},
+    in English, the engine's own words, which scripts can match."""
 
     is_api = True
 
-    def get_user_locale(self):
-        """Scripts (no Accept-Language) get English messages; browsers get their language."""
-        if "Accept-Language" not in self.request.headers:
-            return i18n.get_locale("en")
-        return None
+    def _(self, message, plural=None, count=None):
+        return plural if plural is not None and count is not None and count != 1 else message
+
+    def engine_text(self, message):
+        return str(message)
 
     def set_default_headers(self):
         self.set_header("Content-Type", "application/json; charset=UTF-8")
@@ -242,7 +260,7 @@ class APIHandler(AdminAuthMixin, web.RequestHandler):
         self.set_status(status)
         self.finish(json.dumps(data, ensure_ascii=False, indent=1))
 
-    def json_body(self):
+    def json_body(self) -> dict:
         if not self.request.body:
             return {}
         try:

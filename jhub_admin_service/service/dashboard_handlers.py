@@ -13,7 +13,7 @@ from .i18n import N_
 
 log = logging.getLogger(__name__)
 
-NAV = {"key": "dashboard", "label": N_("Dashboard"), "path": "", "order": 10}
+NAV = [{"key": "dashboard", "label": N_("Dashboard"), "path": "", "order": 10}]
 DU_REFRESH = 600  # seconds between two measures of a folder's size
 
 _sizes = {}  # path -> {"bytes": int | None, "measured": float, "task": Task | None}
@@ -85,7 +85,7 @@ async def gather(ctx):
         warnings.append({"level": "warning", "text": N_(
             "Job %(id)s (%(kind)s) was interrupted by a restart of the service: check its result and run it "
             "again if needed."), "values": {"id": job.id, "kind": job.kind}, "job": job.id})
-    disks = {"home": disk(ctx.home_root), "exchange": disk(ctx.exchange_root)}
+    disks = {"home": disk(ctx.settings.home_root), "exchange": disk(ctx.settings.exchange_root)}
     for d in disks.values():
         if d["percent"] is not None and d["percent"] >= 90:
             warnings.append({"level": "danger", "text": N_("The disk holding %(path)s is %(percent)s %% full."),

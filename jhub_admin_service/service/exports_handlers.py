@@ -1,4 +1,4 @@
-"""Exports, through the Docker-socket sidecar (``jhub_admin_service.exports`` client): export now
+"""Exports, through the Docker-socket sidecar (``sidecar.client``): export now
 with progress, list with size/date/sha256, streamed download, verify, delete, restore after a
 confirmation, schedule and retention settings. Degrades to a clear message when the sidecar is
 not configured or does not answer."""
@@ -10,21 +10,14 @@ from urllib.parse import quote
 from jupyterhub.utils import url_path_join
 from tornado import iostream, web
 
+from ..sidecar.validation import TARGETS
+from . import errors
 from .base import APIHandler, BaseHandler
 from .i18n import N_
 
-NAV = {"key": "exports", "label": N_("Exports"), "path": "exports", "order": 60}
-TARGETS = ("all", "home", "exchange", "data")
+NAV = [{"key": "exports", "label": N_("Exports"), "path": "exports", "order": 60}]
 NAME = r"(?P<name>[^/]+)"
 log = logging.getLogger(__name__)
-
-
-def sidecar_errors():
-    try:
-        from ..exports import SidecarError
-        return SidecarError
-    except ImportError:  # pragma: no cover - the client ships with the package
-        return OSError
 
 
 class ExportsMixin:
@@ -35,29 +28,15 @@ class ExportsMixin:
                                             "(JHUB_ADMIN_SIDECAR_URL and its secret file)."))
         return client
 
-    def refusal_text(self, exc):
-        """The sidecar's answer in the admin's language when it is a known refusal."""
-        code = getattr(exc, "code", "")
-        if code == "busy":
-            return self._("An export or a restore is running; try again when it is finished.")
-        if code == "volume_in_use":
-            return self._("A full restore replaces volumes in use by running containers "
-                          "(%(containers)s): it is done from a shell on the server, with the hub "
-                          "stopped, with the commands below. One user's home can be restored from "
-                          "here.") % {"containers": ", ".join(exc.detail.get("containers") or [])}
-        return (self._("The export sidecar refused or failed: %(error)s")
-                % {"error": getattr(exc, "message", str(exc))})
-
     async def call(self, coro, timeout=30):
+        """Await a sidecar call; its refusals and silences become HTTP errors (errors.ERRORS)."""
         try:
             return await asyncio.wait_for(coro, timeout)
-        except sidecar_errors() as exc:
-            status = getattr(exc, "status", 502)
-            raise web.HTTPError(status if 400 <= status < 600 and status != 599 else 502,
-                                self.refusal_text(exc)) from None
-        except (asyncio.TimeoutError, OSError) as exc:
-            raise web.HTTPError(504, self._("The export sidecar does not answer: %(error)s")
-                                % {"error": exc or "timeout"}) from None
+        except Exception as exc:
+            refusal = errors.http_error(self, exc)
+            if refusal is None:
+                raise
+            raise refusal from None
 
 
 class ExportsHandler(ExportsMixin, BaseHandler):
@@ -214,17 +193,11 @@ class ArchiveHandler(ExportsMixin, BaseHandler):
 
 
 class ExportJobAPIHandler(ExportsMixin, APIHandler):
-    def _(self, message, plural=None, count=None):
-        return message
-
     async def get(self, job_id):
         self.write_json(await self.call(self.client().job(job_id), 10))
 
 
 class ExportsAPIHandler(ExportsMixin, APIHandler):
-    def _(self, message, plural=None, count=None):
-        return message
-
     async def get(self):
         self.write_json({"archives": await self.call(self.client().list_archives(), 10)})
 

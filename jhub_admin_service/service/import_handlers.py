@@ -8,10 +8,9 @@ from urllib.parse import quote
 from jupyterhub.utils import url_path_join
 from tornado import httputil, ioloop, web
 
-from ..accounts import Busy
-from ..credentials import credentials_csv
+from ..accounts.credentials import credentials_csv
 from ..jobs import IMPORT_STAGES, JobConflict
-from ..roster import RosterError
+from . import errors
 from .base import APIHandler, BaseHandler
 from .i18n import N_
 
@@ -96,20 +95,18 @@ class UploadMixin:
 
 
 def start_import(handler, data, reset_passwords, name=""):
-    """Plan, then start the apply job. Raises 409 when an import (or the CLI) is running."""
+    """Plan, then start the apply job. Raises JobConflict or Busy when an import (or the CLI) is
+    running, RosterError when the file is not a class list."""
     ctx = handler.ctx
     current = ctx.jobs.running("accounts")
     if current is not None:
-        raise web.HTTPError(409, handler.engine_text(str(JobConflict(current))))
-    try:
-        with ctx.manager.locked():
-            pass
-    except Busy as exc:
-        raise web.HTTPError(409, handler.engine_text(str(exc))) from None
-    plan = ctx.previewer.preview(data, reset_passwords=reset_passwords)
+        raise JobConflict(current)
+    with ctx.operations.locked():
+        pass  # refused now, not in the job, when the CLI holds the lock
+    plan = ctx.reads.preview(data, reset_passwords=reset_passwords)
 
     async def work(job):
-        report = await ctx.manager.apply(plan, progress=job.progress)
+        report = await ctx.operations.import_plan(plan, progress=job.progress)
         job.summary = report.to_json()
         job.warnings = list(report.warnings)
         job.credentials = report.credentials
@@ -190,10 +187,13 @@ class PreviewHandler(BaseHandler):
         _, name, data = self.upload(upload_id)
         reset = self.get_argument("reset", "") == "1"
         try:
-            plan = self.ctx.previewer.preview(data, reset_passwords=reset)
-        except RosterError as exc:
-            self.set_status(400)
-            self.render_page("import.html", **import_page_values(self, error=self.engine_text(exc)))
+            plan = self.ctx.reads.preview(data, reset_passwords=reset)
+        except Exception as exc:
+            refusal = errors.http_error(self, exc)
+            if refusal is None:
+                raise
+            self.set_status(refusal.status_code)
+            self.render_page("import.html", **import_page_values(self, error=refusal.log_message))
             return
         self.render_page("import_preview.html", plan=plan.to_json(), name=name, upload_id=upload_id, reset=reset,
                          rows=PREVIEW_ROWS, running=self.ctx.jobs.running("accounts"))
@@ -203,12 +203,11 @@ class PreviewHandler(BaseHandler):
         reset = self.get_body_argument("reset_passwords", "") == "1"
         try:
             job = start_import(self, data, reset, name)
-        except RosterError as exc:
-            raise web.HTTPError(400, self.engine_text(exc)) from None
-        except web.HTTPError as exc:
-            if exc.status_code != 409:
+        except Exception as exc:
+            refusal = errors.http_error(self, exc)
+            if refusal is None or refusal.status_code != 409:
                 raise
-            self.flash(exc.log_message, "danger")
+            self.flash(refusal.log_message, "danger")
             self.redirect(self.url("import/preview", upload_id, reset="1" if reset else ""), status=303)
             return
         self.ctx.uploads.pop(upload_id, None)
@@ -251,7 +250,7 @@ class SlipsHandler(JobHandler):
         for c in sorted(job.credentials, key=lambda c: (c["last_name"].lower(), c["first_name"].lower(), c["login"])):
             groups.setdefault(", ".join(c["classes"]) or self._("No class"), []).append(c)
         self.render_page("slips.html", job=job.to_json(), groups=sorted(groups.items()),
-                         hub_url=self.ctx.admin_settings.hub_public_url)
+                         hub_url=self.ctx.settings.hub_public_url)
 
 
 class SlipsListHandler(BaseHandler):
@@ -290,13 +289,10 @@ class ImportsAPIHandler(UploadMixin, APIHandler):
         if not data:
             raise web.HTTPError(400, "empty request body: send the class list file as the body")
         reset = self.get_query_argument("reset_passwords", "") in ("1", "true", "yes")
-        try:
-            if self.get_query_argument("dry_run", "") in ("1", "true", "yes"):
-                self.write_json(self.ctx.previewer.preview(data, reset_passwords=reset).to_json())
-                return
-            job = start_import(self, data, reset, self.get_query_argument("name", ""))
-        except RosterError as exc:
-            raise web.HTTPError(400, str(exc)) from None
+        if self.get_query_argument("dry_run", "") in ("1", "true", "yes"):
+            self.write_json(self.ctx.reads.preview(data, reset_passwords=reset).to_json())
+            return
+        job = start_import(self, data, reset, self.get_query_argument("name", ""))
         self.set_header("Location", self.url("api/jobs", job.id))
         self.write_json({"id": job.id, "state": job.state, "url": self.url("api/jobs", job.id),
                          "page": self.url("jobs", job.id)}, status=202)

@@ -9,7 +9,7 @@ from tornado import web
 from .base import APIHandler, BaseHandler
 from .i18n import N_
 
-NAV = {"key": "servers", "label": N_("Servers"), "path": "servers", "order": 40}
+NAV = [{"key": "servers", "label": N_("Servers"), "path": "servers", "order": 40}]
 IDLE_CHOICES = (15, 30, 60, 120, 240)
 
 
@@ -97,18 +97,12 @@ class ServersHandler(HubMixin, BaseHandler):
 
 
 class ServersAPIHandler(HubMixin, APIHandler):
-    def _(self, message, plural=None, count=None):
-        return message
-
     async def get(self):
         self.write_json({"servers": await self.servers()})
 
 
 class StopServersAPIHandler(HubMixin, APIHandler):
     """POST api/servers/stop {"all": true} | {"idle_minutes": 60} | {"users": [...]}"""
-
-    def _(self, message, plural=None, count=None):
-        return message
 
     async def post(self):
         body = self.json_body()

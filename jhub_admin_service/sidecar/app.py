@@ -201,7 +201,7 @@ class RestoreHandler(BaseHandler):
         job = self.sidecar.start_restore(name, body.get("sha256"), user=body.get("user"),
                                          targets=body.get("targets"))
         self.log.info("restore of %s requested by %s: job %s", name, self.request.remote_ip, job.id)
-        self.send({"job": job.to_dict()}, 202)
+        self.send({"job": job.to_json()}, 202)
 
 
 class ExportsHandler(BaseHandler):
@@ -212,7 +212,7 @@ class ExportsHandler(BaseHandler):
             raise ValidationError("unknown fields: %s" % ", ".join(sorted(unknown)))
         job = self.sidecar.start_export(body.get("target", "all"))
         self.log.info("export requested by %s: job %s", self.request.remote_ip, job.id)
-        self.send({"job": job.to_dict()}, 202)
+        self.send({"job": job.to_json()}, 202)
 
 
 class JobsHandler(BaseHandler):
@@ -225,7 +225,7 @@ class JobHandler(BaseHandler):
         job = self.sidecar.jobs.get(job_id)
         if job is None:
             raise web.HTTPError(404, "no such job")
-        self.send(job.to_dict())
+        self.send(job.to_json())
 
 
 class PruneHandler(BaseHandler):
@@ -393,7 +393,7 @@ class SidecarApp(Application):
         app = self.build()
         try:
             disc = self.sidecar.engine.discover()
-            self.log.info("discovered %s", disc.to_dict())
+            self.log.info("discovered %s", disc.to_json())
             # Helpers of a previous sidecar process first, then their files.
             n = self.sidecar.engine.remove_stale_helpers(disc.project)
             if n:

@@ -95,7 +95,7 @@ class Sidecar:
     # info -----------------------------------------------------------------------
     def info(self) -> dict:
         return {"compressor": self.compressor, "level": self.level, "tools": self.tools,
-                "discovery": self.engine.discover().to_dict(), "busy": self.jobs.busy}
+                "discovery": self.engine.discover().to_json(), "busy": self.jobs.busy}
 
     # export ---------------------------------------------------------------------
     def start_export(self, target: str, kind: str = "manual"):

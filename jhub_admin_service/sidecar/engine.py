@@ -47,7 +47,7 @@ class Discovery:
     volumes: dict = field(default_factory=dict)   # target -> volume name
     backups_volume: str = ""
 
-    def to_dict(self):
+    def to_json(self):
         return {"container": self.container_id[:12], "image": self.image,
                 "project": self.project, "volumes": dict(self.volumes),
                 "backups_volume": self.backups_volume}

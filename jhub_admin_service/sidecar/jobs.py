@@ -27,7 +27,7 @@ class Job:
         self.result = None
         self.error = None
 
-    def to_dict(self) -> dict:
+    def to_json(self) -> dict:
         done = self.bytes
         if self.state == "running" and self.progress_path:
             try:
@@ -57,7 +57,7 @@ class JobManager:
         return self.jobs.get(job_id)
 
     def list(self) -> list:
-        return [j.to_dict() for j in reversed(self.jobs.values())]
+        return [j.to_json() for j in reversed(self.jobs.values())]
 
     def submit(self, kind: str, params: dict, work) -> Job:
         """``work(job)`` is a blocking function run in a thread, one job at a

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import time
 
 from .validation import (
     ARCHIVE_NAME_RE,
@@ -206,6 +205,3 @@ class ArchiveStore:
     def save_state(self, state: dict) -> None:
         write_json_atomic(os.path.join(self.directory, STATE_FILE), state)
 
-
-def now_ts() -> float:
-    return time.time()

@@ -9,8 +9,8 @@ from typing import Iterable, Optional
 
 #: The volumes the sidecar knows about, in archive order.
 VOLUME_TARGETS = ("home", "exchange", "data")
-#: What a caller may ask to export or restore.
-TARGETS = VOLUME_TARGETS + ("all",)
+#: What a caller may ask to export or restore (everything first: the usual choice).
+TARGETS = ("all",) + VOLUME_TARGETS
 
 #: Compressors the sidecar knows, fastest first, with their archive suffix.
 COMPRESSORS = {"zstd": "zst", "pigz": "gz", "gzip": "gz"}
@@ -54,10 +54,6 @@ def validate_archive_name(name) -> str:
     if not isinstance(name, str) or not ARCHIVE_NAME_RE.match(name):
         raise ValidationError("invalid archive name %r" % (name,))
     return name
-
-
-def archive_target(name: str) -> str:
-    return ARCHIVE_NAME_RE.match(validate_archive_name(name)).group("target")
 
 
 def validate_login(login) -> str:

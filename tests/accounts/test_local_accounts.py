@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from jhub_admin_service.passwords import verify_password
+from jhub_admin_service.accounts.passwords import verify_password
 
 from .conftest import pam_ok as pam
 
@@ -91,12 +91,15 @@ def test_reimport_changes_nothing_and_keeps_passwords(jhub, rosters, sandbox):
     assert sandbox.shadow() == shadow
 
 
-#: The engine in a Python of its own in the sandbox, as `m`, with the roster's bytes as `data`.
+#: The engine in a Python of its own in the sandbox, as `ops` (its accounts' steps as `m`), with
+#: the roster's bytes as `data`.
 ENGINE = (
     "import asyncio, os, sys\n"
-    "from jhub_admin_service.accounts import AccountError, AccountManager\n"
+    "from jhub_admin_service.accounts.engine import AccountError\n"
+    "from jhub_admin_service.operations import Operations\n"
     "from jhub_admin_service.settings import AdminSettings\n"
-    "m = AccountManager(AdminSettings())\n"
+    "ops = Operations(AdminSettings())\n"
+    "m = ops.accounts\n"
     "data = open(sys.argv[1], 'rb').read()\n"
 )
 
@@ -189,9 +192,9 @@ def test_a_preview_made_before_another_import_finished_the_accounts_is_refused(j
     code = ENGINE + (
         "m._write_plan(m.preview(data))  # an import killed before its hashes\n"
         "stale = m.preview(data)  # an admin previews the file again...\n"
-        "asyncio.run(m.apply(m.preview(data)))  # ...while another import finishes the accounts\n"
+        "asyncio.run(ops.import_plan(m.preview(data)))  # ...while another import finishes the accounts\n"
         "try:\n"
-        "    asyncio.run(m.apply(stale))\n"
+        "    asyncio.run(ops.import_plan(stale))\n"
         "except AccountError as exc:\n"
         "    print('refused:', exc)\n"
     )

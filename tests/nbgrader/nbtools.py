@@ -18,7 +18,7 @@ EXCHANGE = "/srv/nbgrader/exchange"  # inside the sandbox
 
 SITE_CONFIG = """\
 # The lines jupyterhub_config.py gets for nbgrader (see docs/courses.md).
-from jhub_admin_service import hub_hooks
+from jhub_admin_service.courses import hub_hooks
 hub_hooks.configure(c)
 """
 

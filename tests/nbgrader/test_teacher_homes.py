@@ -90,7 +90,7 @@ def test_a_teacher_who_stops_their_batch_is_dropped_at_the_deadline(sandbox):
     (planted / "jhub_admin_service").mkdir(parents=True)
     (planted / "jhub_admin_service" / "__init__.py").write_text("raise SystemExit('imported from the cwd')\n")
     code = ("import json, sys, time\n"
-            "from jhub_admin_service.teacher_homes import apply_as_teachers\n"
+            "from jhub_admin_service.courses.teacher_homes import apply_as_teachers\n"
             "students = [{'id': f's{n:03d}', 'first_name': 'A', 'last_name': 'B'} for n in range(300)]\n"
             "spec = lambda i: {'home': f'/home/t{i}', 'courses': [{'course_id': f'c{i}', 'is_default': True,"
             " 'students': students if i == 1 else [], 'managed': []}]}\n"
@@ -99,7 +99,7 @@ def test_a_teacher_who_stops_their_batch_is_dropped_at_the_deadline(sandbox):
             "print(json.dumps({k: str(v) for k, v in out.items()}), round(time.monotonic() - start))\n")
     # t1 stops every process of theirs running the helper, as soon as it appears.
     # (The pattern is anchored: the loop's own shell has it in its command line too.)
-    helper = "'^[^ ]*python[^ ]* -I -m jhub_admin_service[.]teacher_homes'"
+    helper = "'^[^ ]*python[^ ]* -I -m jhub_admin_service[.]courses[.]teacher_homes'"
     stopper = box.popen(["runuser", "-u", "t1", "--", "sh", "-c",
                          f"while :; do pkill -STOP -u t1 -f {helper}; sleep 0.005; done"], start_new_session=True)
     try:

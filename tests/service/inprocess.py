@@ -55,4 +55,4 @@ class InProcessService:
     def close(self):
         self.server.stop()
         self.ctx.reader.close()
-        self.ctx.manager.registry.close()
+        self.ctx.operations.registry.close()

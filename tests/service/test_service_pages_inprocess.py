@@ -11,8 +11,8 @@ from tornado.testing import bind_unused_port
 
 from inprocess import InProcessService
 
-from jhub_admin_service.registry import Account
-from jhub_admin_service.service import i18n
+from jhub_admin_service.accounts.registry import Account
+from jhub_admin_service.service import catalogues, i18n
 
 
 @pytest.fixture
@@ -31,7 +31,7 @@ def fill_registry(registry, n=2000):
 
 
 async def test_two_thousand_accounts_stay_instant(service):
-    fill_registry(service.ctx.manager.registry)
+    fill_registry(service.ctx.operations.registry)
     timings = {}
     for path in ("accounts", "accounts?page=40", "accounts?q=nom1999", "accounts?class=C07&role=student",
                  "api/accounts?limit=50&offset=1950", ""):
@@ -70,7 +70,7 @@ async def test_engine_messages_are_translated(service):
 
 
 def test_catalogues_cover_every_message():
-    assert i18n.check_catalogues() == []
+    assert catalogues.check_catalogues() == []
 
 
 class FakeSidecar:
@@ -227,7 +227,7 @@ async def test_exports_page_against_a_fake_sidecar(tmp_path, monkeypatch):
 
 
 async def test_paste_preview_and_reset_option(service):
-    fill_registry(service.ctx.manager.registry, n=3)
+    fill_registry(service.ctx.operations.registry, n=3)
     text = "identifiant;nom;prénom;classe\neleve0000;NOM0000;Prénom;C00\neleve0001;NOM0001;Prénom;C99\nroot;X;Y;C00\n"
     from urllib.parse import urlencode
     r = await service.fetch("import", method="POST", body=urlencode({"text": text}))
@@ -246,7 +246,7 @@ async def test_paste_preview_and_reset_option(service):
 
 
 async def test_an_admin_cannot_lock_themselves_out(service):
-    registry = service.ctx.manager.registry
+    registry = service.ctx.operations.registry
     with registry.transaction() as db:
         registry.insert(db, Account(login="admin", uid=9999, gid=9999, role="admin", password_hash="$y$x"))
     for path, body in (("accounts/admin/disable", ""), ("accounts/admin/remove", "confirm=admin"),

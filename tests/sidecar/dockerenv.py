@@ -158,7 +158,7 @@ class SidecarEnv:
     # talking to the sidecar -------------------------------------------------------
     def cli(self, *args, check=True):
         """Run ``jhub-admin exports --json ARGS`` in the client container."""
-        cmd = ["python3", "-m", "jhub_admin_service.cli_exports", "exports", "--json"] + list(args)
+        cmd = ["python3", "-m", "jhub_admin_service.cli", "exports", "--json"] + list(args)
         res = self.client_ctr.exec_run(cmd, demux=True)
         out = (res.output[0] or b"").decode()
         err = (res.output[1] or b"").decode()

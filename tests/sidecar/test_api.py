@@ -12,7 +12,7 @@ import pytest
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 from tornado.httpserver import HTTPServer
 
-from jhub_admin_service.exports import ExportsClient, SidecarError
+from jhub_admin_service.sidecar.client import ExportsClient, SidecarError
 from jhub_admin_service.sidecar.app import make_app
 from jhub_admin_service.sidecar.core import Sidecar
 from jhub_admin_service.sidecar.engine import DockerEngine
@@ -50,7 +50,7 @@ class Harness:
     async def __aenter__(self):
         self.server = HTTPServer(self.app, max_body_size=4096)
         self.server.listen(self.port, "127.0.0.1")
-        self.client = ExportsClient(url=self.url, secret=SECRET)
+        self.client = ExportsClient(self.url, secret=SECRET)
         return self
 
     async def __aexit__(self, *exc):

@@ -46,7 +46,7 @@ def test_sidecar_in_a_compose_project(docker_env):
         deadline = time.monotonic() + 60
         while True:
             res = subprocess.run(cmd + exec_client + [
-                "python3", "-m", "jhub_admin_service.cli_exports", "exports", "--json",
+                "python3", "-m", "jhub_admin_service.cli", "exports", "--json",
                 "--sidecar-url", "http://sidecar:8750", "create", "all"],
                 env=env, capture_output=True, text=True, timeout=300)
             if res.returncode == 0 or time.monotonic() > deadline:

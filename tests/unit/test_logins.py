@@ -1,4 +1,4 @@
-from jhub_admin_service.logins import (
+from jhub_admin_service.accounts.logins import (
     class_slug, derive_login, fold_ascii, generate_password, login_problem, unique_login)
 
 

@@ -1,4 +1,4 @@
-from jhub_admin_service.passwords import hash_many, hash_password, verify_password
+from jhub_admin_service.accounts.passwords import hash_many, hash_password, verify_password
 
 
 def test_yescrypt_hash_verifies():

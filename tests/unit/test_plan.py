@@ -1,9 +1,9 @@
 """Planning: desired state (a roster) against current state (registry accounts, local accounts)."""
 import json
 
-from jhub_admin_service.plan import make_plan
-from jhub_admin_service.registry import Account
-from jhub_admin_service.roster import read_roster
+from jhub_admin_service.accounts.plan import make_plan
+from jhub_admin_service.accounts.registry import Account
+from jhub_admin_service.accounts.roster import read_roster
 
 SYSTEM = {"root", "daemon", "www-data", "postgres", "cloudsdk"}
 

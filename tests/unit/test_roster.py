@@ -3,7 +3,7 @@ import codecs
 
 import pytest
 
-from jhub_admin_service.roster import MAX_ROWS, RosterError, read_roster
+from jhub_admin_service.accounts.roster import MAX_ROWS, RosterError, read_roster
 
 
 def entries_by_login(roster):

@@ -1,7 +1,7 @@
 """What jupyterhub_config.py needs for nbgrader, in one call: ``configure(c)``.
 
 1. **Teacher-only tools, at no per-user cost.** Two shared Jupyter configuration folders
-   ("profiles") are written once at hub start under ``JHUB_JUPYTER_PROFILES`` (default
+   ("profiles") are written once at hub start under ``AdminSettings.profiles_root`` (default
    ``/etc/jupyter/jhub-admin``):
 
    * ``student/``: the nbgrader server extensions ``formgrader`` and ``course_list`` off, and the
@@ -29,7 +29,8 @@
 3. **The hub API for nbgrader's JupyterHubAuthPlugin.** The plugin reads the user's own groups
    (``GET /hub/api/users/<self>``), so the server token gets ``read:users:groups!user``.
 
-4. The exchange location (``JHUB_EXCHANGE_ROOT``) is passed to every server when it is set.
+4. The exchange location (``AdminSettings.exchange_root``) is passed to every server, where
+   nbgrader's configuration reads it as ``JHUB_EXCHANGE_ROOT``.
 
 This module is also the Jupyter Server extension of point 2 (``_load_jupyter_server_extension``);
 it imports nothing heavy at module level, as it is loaded in every teacher's server.
@@ -38,17 +39,18 @@ import json
 import os
 import re
 
-PROFILES_ENV = "JHUB_JUPYTER_PROFILES"
-DEFAULT_PROFILES = "/etc/jupyter/jhub-admin"
+from ..settings import AdminSettings
+from .rules import GRADER_GROUP_PREFIX
+
+#: This module, as a Jupyter Server extension (point 2).
+SERVER_EXTENSION = __name__
 TEACHER_GROUP = "teachers"
-GRADER_GROUP_PREFIX = "formgrade-"
 TEACHER_ONLY_PLUGINS = ("@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment",
                         "@jupyter/nbgrader:course-list")
 NBGRADER_SERVER_EXTENSIONS = ("formgrader", "course_list", "assignment_list", "validate_assignment")
 TEACHER_ONLY_SERVER_EXTENSIONS = ("formgrader", "course_list")
 SERVER_TOKEN_SCOPES = ["users:activity!user", "access:servers!server", "read:users:name!user",
                        "read:users:groups!user"]
-PASSED_ENV = ("JHUB_EXCHANGE_ROOT",)
 
 
 def profile_files(profile):
@@ -56,7 +58,7 @@ def profile_files(profile):
     teacher = profile == "teacher"
     server_ext = {f"nbgrader.server_extensions.{name}": teacher or name not in TEACHER_ONLY_SERVER_EXTENSIONS
                   for name in NBGRADER_SERVER_EXTENSIONS}
-    server_ext["jhub_admin_service.hub_hooks"] = teacher
+    server_ext[SERVER_EXTENSION] = teacher
     disabled = {plugin: not teacher for plugin in TEACHER_ONLY_PLUGINS}
     return {
         "jupyter_server_config.d/jhub-admin-nbgrader.json": {"ServerApp": {"jpserver_extensions": server_ext}},
@@ -64,9 +66,8 @@ def profile_files(profile):
     }
 
 
-def write_profiles(root=None):
+def write_profiles(root: str) -> str:
     """Write the student and teacher profiles (idempotent; world-readable). Returns root."""
-    root = root or os.environ.get(PROFILES_ENV) or DEFAULT_PROFILES
     for profile in ("student", "teacher"):
         for rel, data in profile_files(profile).items():
             path = os.path.join(root, profile, rel)
@@ -93,7 +94,7 @@ def profile_for(group_names):
     return "student"
 
 
-def make_pre_spawn_hook(root, previous=None):
+def make_pre_spawn_hook(root: str, exchange_root: str, previous=None):
     async def pre_spawn_hook(spawner):
         if previous is not None:
             result = previous(spawner)
@@ -106,9 +107,7 @@ def make_pre_spawn_hook(root, previous=None):
         if env.get("JUPYTER_CONFIG_PATH"):
             config_path.append(env["JUPYTER_CONFIG_PATH"])
         env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(config_path)
-        for name in PASSED_ENV:
-            if os.environ.get(name) and name not in env:
-                env[name] = os.environ[name]
+        env.setdefault("JHUB_EXCHANGE_ROOT", exchange_root)
         spawner.environment = env
         spawner.log.info("nbgrader profile for %s: %s", spawner.user.name, profile)
 
@@ -116,10 +115,11 @@ def make_pre_spawn_hook(root, previous=None):
     return pre_spawn_hook
 
 
-def configure(c, profiles_root=None):
+def configure(c, settings: AdminSettings = None) -> str:
     """Call from jupyterhub_config.py after the Spawner settings: ``hub_hooks.configure(c)``."""
+    settings = settings or AdminSettings()
     try:
-        root = write_profiles(profiles_root)
+        root = write_profiles(settings.profiles_root)
     except PermissionError:
         # A development hub not running as root: a private, world-readable copy instead.
         import tempfile
@@ -128,7 +128,7 @@ def configure(c, profiles_root=None):
     previous = c.Spawner.pre_spawn_hook if "pre_spawn_hook" in c.Spawner else None
     if hasattr(previous, "jhub_admin_previous"):  # configure() called twice: replace, don't chain
         previous = previous.jhub_admin_previous
-    c.Spawner.pre_spawn_hook = make_pre_spawn_hook(root, previous)
+    c.Spawner.pre_spawn_hook = make_pre_spawn_hook(root, settings.exchange_root, previous)
     c.Spawner.server_token_scopes = SERVER_TOKEN_SCOPES
     return root
 
@@ -143,7 +143,7 @@ def formgrader_csp(policy):
 
 
 def _jupyter_server_extension_points():
-    return [{"module": "jhub_admin_service.hub_hooks"}]
+    return [{"module": SERVER_EXTENSION}]
 
 
 def _load_jupyter_server_extension(serverapp):

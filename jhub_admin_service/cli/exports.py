@@ -1,18 +1,17 @@
 """``jhub-admin exports ...``: the sidecar's operations from a shell.
 
-``cli.py`` calls :func:`register` with its subparsers; every sub-command
+``main`` calls :func:`register` with its subparsers; every sub-command
 sets ``func=run``, and ``run(args)`` returns the exit status (0 ok, 1 refused
-or failed, 2 sidecar unreachable).  Standalone:
-``python -m jhub_admin_service.cli_exports exports list``.
+or failed, 2 sidecar unreachable).
 """
-from __future__ import annotations
-
 import argparse
 import asyncio
 import json
 import sys
 
-from .exports import TARGETS, ExportsClient, SidecarError, SidecarUnavailable
+from ..sidecar.client import ExportsClient, SidecarError, SidecarUnavailable
+from ..sidecar.validation import TARGETS
+from .common import settings_from
 
 
 def _common_options(parser, default):
@@ -91,13 +90,12 @@ def _human(n) -> str:
     n = float(n or 0)
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
         if n < 1024 or unit == "TiB":
-            return ("%d %s" % (n, unit)) if unit == "B" else ("%.1f %s" % (n, unit))
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
 
 
 def _progress(job):
-    sys.stderr.write("\r%s %s: %s written   " % (job["state"], job.get("phase") or "",
-                                                 _human(job.get("bytes"))))
+    sys.stderr.write(f"\r{job['state']} {job.get('phase') or ''}: {_human(job.get('bytes'))} written   ")
     sys.stderr.flush()
 
 
@@ -112,7 +110,9 @@ async def _wait(client, job, args):
 
 
 async def _run(args) -> int:
-    client = ExportsClient(url=args.sidecar_url, secret_file=args.secret_file)
+    settings = settings_from(args)
+    client = ExportsClient(args.sidecar_url or settings.sidecar_url,
+                           args.secret_file or settings.sidecar_secret_file)
     cmd = args.exports_command
     out = None
     status = 0
@@ -123,7 +123,7 @@ async def _run(args) -> int:
             status = 1
         elif job["state"] == "done" and not args.json:
             m = job["result"]
-            print("%s  %s  sha256 %s" % (m["name"], _human(m["size"]), m["sha256"]))
+            print(f"{m['name']}  {_human(m['size'])}  sha256 {m['sha256']}")
             return 0
     elif cmd == "list":
         archives = await client.list_archives()
@@ -131,15 +131,14 @@ async def _run(args) -> int:
             out = archives
         else:
             for a in archives:
-                print("%-48s %-9s %10s  %s  %s  %s" % (
-                    a["name"], a.get("kind", ""), _human(a.get("size")), a.get("created", ""),
-                    a.get("sha256"), a.get("target", "")))
+                print(f"{a['name']:48} {a.get('kind', ''):9} {_human(a.get('size')):>10}  "
+                      f"{a.get('created', '')}  {a.get('sha256')}  {a.get('target', '')}")
             return 0
     elif cmd == "verify":
         out = await client.verify(args.name)
         status = 0 if out["ok"] else 1
         if not args.json:
-            print("%s: %s (sha256 %s)" % (args.name, "OK" if out["ok"] else "MISMATCH", out["sha256"]))
+            print(f"{args.name}: {'OK' if out['ok'] else 'MISMATCH'} (sha256 {out['sha256']})")
             return status
     elif cmd == "delete":
         out = await client.delete(args.name)
@@ -152,8 +151,8 @@ async def _run(args) -> int:
         out = await client.prune(keep=args.keep, days=args.days)
         if not args.json:
             for n in out["deleted"]:
-                print("deleted %s" % n)
-            print("%d kept, %d deleted" % (len(out["kept"]), len(out["deleted"])))
+                print(f"deleted {n}")
+            print(f"{len(out['kept'])} kept, {len(out['deleted'])} deleted")
             return 0
     elif cmd == "download":
         meta = await client.download(args.name, args.output)
@@ -177,7 +176,7 @@ async def _run(args) -> int:
         else:
             print(json.dumps(out, indent=2, sort_keys=True))
             if out.get("error"):
-                print("error: %s" % out["error"], file=sys.stderr)
+                print(f"error: {out['error']}", file=sys.stderr)
     return status
 
 
@@ -186,19 +185,8 @@ def run(args) -> int:
     try:
         return asyncio.run(_run(args))
     except SidecarUnavailable as e:
-        print("error: %s" % e, file=sys.stderr)
+        print(f"error: {e}", file=sys.stderr)
         return 2
     except SidecarError as e:
-        print("error: %s" % e, file=sys.stderr)
+        print(f"error: {e}", file=sys.stderr)
         return 1
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="jhub-admin")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

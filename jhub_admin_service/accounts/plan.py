@@ -50,10 +50,6 @@ class Plan:
     rejected: list = field(default_factory=list)
     reset_passwords: bool = False
 
-    @property
-    def has_changes(self):
-        return bool(self.create or self.update)
-
     def counts(self):
         return {k: len(getattr(self, k)) for k in ("create", "update", "unchanged", "absent", "rejected")}
 

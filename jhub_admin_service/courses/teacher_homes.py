@@ -3,7 +3,7 @@
 A teacher owns their home: a path there written by root could be a symlink the teacher planted
 (to /etc/shadow, say). So every write happens in a process that runs as the teacher.
 
-One helper process (``python -m jhub_admin_service.teacher_homes``, as root) imports nbgrader
+One helper process (``python -m jhub_admin_service.courses.teacher_homes``, as root) imports nbgrader
 once, then forks one child per teacher; the child drops to the teacher's uid, gid and groups
 before it touches the home. A fork costs milliseconds where a new Python with nbgrader costs
 about two seconds (and nbgrader starts another one, ``alembic heads``, for each new gradebook):
@@ -29,7 +29,7 @@ import time
 import traceback
 
 HEADER_NOTEBOOK = "header.ipynb"
-ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "nbgrader_assets")
+ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets")
 #: First line of every file jhub-admin writes in a teacher's home; a file without it was edited
 #: (or made) by the teacher and is never overwritten.
 MANAGED_MARK = "# Managed by jhub-admin"
@@ -172,15 +172,16 @@ def _write_managed(path, text):
 
 # The caller's side ----------------------------------------------------------------------------
 
-def apply_as_teachers(batches, workers=None, timeout=CHILD_TIMEOUT):
+def apply_as_teachers(batches: list, lang: str = "C.UTF-8", workers: int = None,
+                      timeout: int = CHILD_TIMEOUT) -> dict:
     """Apply each (login, spec) as its teacher, ``workers`` teachers at a time (default: one per
-    core), each within ``timeout`` seconds. Returns {login: report}, with a TeacherBatchError as
-    the value of a failed teacher."""
+    core), each within ``timeout`` seconds, in the locale ``lang``. Returns {login: report}, with
+    a TeacherBatchError as the value of a failed teacher."""
     if not batches:
         return {}
     request = {"workers": workers or os.cpu_count() or 1, "timeout": timeout,
                "teachers": [{"login": login, "spec": spec} for login, spec in batches]}
-    env = {"LANG": os.environ.get("LANG", "C.UTF-8"),
+    env = {"LANG": lang,
            "PATH": os.path.dirname(sys.executable) + ":/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"}
     rounds = -(-len(batches) // request["workers"])
     # -I and cwd=/: the helper runs as root and must not import from wherever the admin stands

@@ -3,14 +3,17 @@
 Every write goes to the registry first, then `sync` converges the teachers' homes (as the
 teachers) and the hub groups, as the import path does.
 """
+import argparse
 import asyncio
 import json
 import sys
 
-from .courses import CourseError, CourseManager, prepare_exchange
+from ..courses.exchange import prepare_exchange
+from ..courses.rules import CourseError
+from .common import operations_from, print_warnings, settings_from
 
 
-def register(subparsers):
+def register(subparsers: argparse._SubParsersAction) -> None:
     courses = subparsers.add_parser("courses", help="nbgrader courses, enrolment, exchange").add_subparsers(
         dest="action", required=True, metavar="ACTION")
 
@@ -48,30 +51,16 @@ def register(subparsers):
     p.set_defaults(func=cmd_prepare_exchange)
 
 
-def _manager(args, readonly=False):
-    from .cli import manager
-    return CourseManager(manager(args, readonly=readonly))
-
-
-def _fail(exc):
-    print(f"jhub-admin: {exc}", file=sys.stderr)
-    return 2
-
-
-def _sync_and_report(cm, args, message):
-    with cm.mgr.locked():
-        report = asyncio.run(cm.sync())
+def _report(ops, report, message):
     print(message)
-    for warning in report.get("warnings", []):
-        print(f"warning: {warning}", file=sys.stderr)
-    if not cm.mgr.hub.configured:
-        print("warning: JupyterHub API not configured: hub groups will follow with `jhub-admin courses sync`",
-              file=sys.stderr)
+    print_warnings(report.get("warnings", []))
+    if not ops.hub.configured:
+        print_warnings(["JupyterHub API not configured: hub groups will follow with `jhub-admin courses sync`"])
     return 0
 
 
 def cmd_list(args):
-    courses = _manager(args, readonly=True).list()
+    courses = operations_from(args, readonly=True).courses.list()
     if args.json:
         json.dump(courses, sys.stdout, ensure_ascii=False, indent=1)
         print()
@@ -86,40 +75,31 @@ def cmd_list(args):
 
 
 def cmd_create(args):
-    cm = _manager(args)
-    try:
-        with cm.mgr.locked():
-            cm.create(args.course, args.teacher, as_default=args.default)
-    except CourseError as exc:
-        return _fail(exc)
-    return _sync_and_report(cm, args, f"course {args.course} created for {args.teacher}")
+    ops = operations_from(args)
+    report = asyncio.run(ops.create_course(args.course, args.teacher, as_default=args.default))
+    return _report(ops, report, f"course {args.course} created for {args.teacher}")
 
 
 def cmd_enrol(args):
     students = [s.strip() for s in args.students.split(",") if s.strip()]
     if not args.classes and not students:
-        return _fail("give --class CLASS and/or --students a,b")
-    cm = _manager(args)
-    try:
-        with cm.mgr.locked():
-            (cm.unenrol if args.unenrol else cm.enrol)(args.course, classes=args.classes, students=students)
-    except CourseError as exc:
-        return _fail(exc)
+        raise CourseError("give --class CLASS and/or --students a,b")
+    ops = operations_from(args)
+    change = ops.unenrol if args.unenrol else ops.enrol
+    report = asyncio.run(change(args.course, classes=args.classes, students=students))
     verb = "unenrolled from" if args.unenrol else "enrolled in"
-    return _sync_and_report(cm, args, f"{', '.join(args.classes + students)} {verb} {args.course}")
+    return _report(ops, report, f"{', '.join(args.classes + students)} {verb} {args.course}")
 
 
 def cmd_sync(args):
-    cm = _manager(args)
-    with cm.mgr.locked():
-        report = asyncio.run(cm.sync(local=not args.hub_only, hub=not args.local_only, force=args.force))
+    ops = operations_from(args)
+    report = asyncio.run(ops.sync_courses(local=not args.hub_only, hub=not args.local_only, force=args.force))
     warnings = report.pop("warnings", [])
     print(json.dumps(report))
-    for warning in warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+    print_warnings(warnings)
     return 1 if warnings else 0
 
 
 def cmd_prepare_exchange(args):
-    print(prepare_exchange(args.root))
+    print(prepare_exchange(args.root or settings_from(args).exchange_root))
     return 0

@@ -1,33 +1,17 @@
-"""jhub-admin: the same engine as the admin service, from a shell.
-
-Exit status: 0 on success, 2 when the input is refused (not a class list, bad arguments),
-1 when an operation failed.
-"""
+"""`jhub-admin import | reconcile | bootstrap-admin | accounts ...`: class lists and accounts."""
 import argparse
 import asyncio
-import importlib
 import json
-import logging
 import os
 import sys
 import time
 
-from .accounts import AccountError, AccountManager, Busy
-from .credentials import write_credentials
-from .roster import RosterError
-from .settings import AdminSettings
-
-#: Verb groups that live in their own modules, each with register(subparsers).
-PLUGGED_VERBS = ("jhub_admin_service.cli_courses", "jhub_admin_service.cli_exports")
+from ..accounts.credentials import write_credentials
+from ..accounts.engine import credential
+from .common import operations_from, print_warnings
 
 
-def build_parser():
-    parser = argparse.ArgumentParser(prog="jhub-admin", description=__doc__.splitlines()[0])
-    parser.add_argument("--registry", help="account registry (default: $JHUB_ADMIN_REGISTRY or "
-                                           "/srv/jupyterhub/jhub-admin.sqlite)")
-    parser.add_argument("-v", "--verbose", action="store_true")
-    verbs = parser.add_subparsers(dest="verb", required=True, metavar="COMMAND")
-
+def register(verbs: argparse._SubParsersAction) -> None:
     p = verbs.add_parser("import", help="import a class list (comptes.csv, SIECLE, ENT, Excel CSV)")
     p.add_argument("file")
     p.add_argument("--dry-run", action="store_true", help="show the plan, change nothing")
@@ -43,9 +27,9 @@ def build_parser():
     p.set_defaults(func=cmd_reconcile)
 
     p = verbs.add_parser("bootstrap-admin", help="create the first admin once (container start)")
-    p.add_argument("--login", default=os.environ.get("JHUB_ADMIN_USER") or "admin")
-    p.add_argument("--password-file", default="/srv/jupyterhub/initial-admin-password",
-                   help="0600 file keeping a generated password")
+    p.add_argument("--login", help="default: $JHUB_ADMIN_USER or admin")
+    p.add_argument("--password-file", help="0600 file keeping a generated password "
+                                            "(default: initial-admin-password on the data volume)")
     p.set_defaults(func=cmd_bootstrap_admin)
 
     accounts = verbs.add_parser("accounts", help="list and manage accounts").add_subparsers(
@@ -73,27 +57,6 @@ def build_parser():
     p.add_argument("--classes", help="comma-separated; empty string for none")
     p.set_defaults(func=cmd_set)
 
-    for module_name in PLUGGED_VERBS:
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            continue
-        module.register(verbs)
-    return parser
-
-
-#: A command waits this long for another jhub-admin operation (the service's) to finish.
-CLI_LOCK_WAIT = 60.0
-
-
-def manager(args, readonly=False):
-    settings = AdminSettings()
-    if args.registry:
-        settings.registry_path = args.registry
-    mgr = AccountManager(settings, readonly=readonly)
-    mgr.lock_wait = CLI_LOCK_WAIT
-    return mgr
-
 
 def default_credentials_path():
     return os.path.abspath(time.strftime("credentials-%Y%m%d-%H%M%S.csv"))
@@ -114,8 +77,8 @@ def print_plan(plan):
 def cmd_import(args):
     with open(args.file, "rb") as f:
         data = f.read()
-    mgr = manager(args, readonly=args.dry_run)
-    plan = mgr.preview(data, reset_passwords=args.reset_passwords)
+    ops = operations_from(args, readonly=args.dry_run)
+    plan = ops.preview(data, reset_passwords=args.reset_passwords)
     if args.dry_run:
         if args.json:
             json.dump(plan.to_json(), sys.stdout, ensure_ascii=False, indent=1)
@@ -125,7 +88,7 @@ def cmd_import(args):
         return 0
     if not args.json:
         print_plan(plan)
-    report = asyncio.run(mgr.apply(plan, progress=cli_progress(args)))
+    report = asyncio.run(ops.import_plan(plan, progress=cli_progress(args)))
     out = save_credentials(args.credentials, report.credentials)
     result = report.to_json()
     result["credentials_file"] = out
@@ -136,8 +99,7 @@ def cmd_import(args):
         print(f"done: {result['counts']}; local: {report.local}; hub: {report.hub or 'skipped'}")
         if out:
             print(f"new passwords written to {out} (mode 0600): hand them out, then delete the file")
-    for warning in report.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+    print_warnings(report.warnings)
     return 0
 
 
@@ -173,31 +135,33 @@ def cli_progress(args):
 
 
 def cmd_reconcile(args):
-    report = asyncio.run(manager(args).reconcile(local=not args.hub_only, hub=not args.local_only))
+    report = asyncio.run(operations_from(args).reconcile(local=not args.hub_only, hub=not args.local_only))
     print(json.dumps({"local": report.local, "hub": report.hub}))
-    for warning in report.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+    print_warnings(report.warnings)
     return 0
 
 
 def cmd_bootstrap_admin(args):
-    password = os.environ.get("JHUB_ADMIN_PASSWORD") or None
-    created = asyncio.run(manager(args).bootstrap_admin(args.login, password))
+    ops = operations_from(args)
+    password = ops.settings.first_admin_password or None
+    login = args.login or ops.settings.first_admin
+    created = asyncio.run(ops.bootstrap_admin(login, password))
     if created is None:
-        print(f"first admin {args.login!r} already exists")
+        print(f"first admin {login!r} already exists")
     elif password:
-        print(f"first admin {args.login!r} created with the password from JHUB_ADMIN_PASSWORD")
+        print(f"first admin {login!r} created with the password from JHUB_ADMIN_PASSWORD")
     else:
-        fd = os.open(args.password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        password_file = args.password_file or os.path.join(ops.settings.data_dir, "initial-admin-password")
+        fd = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(created + "\n")
         # Printed once, on purpose: this is how the installer learns the first password.
-        print(f"first admin {args.login!r} created; initial password: {created} (also in {args.password_file})")
+        print(f"first admin {login!r} created; initial password: {created} (also in {password_file})")
     return 0
 
 
 def cmd_list(args):
-    accounts = manager(args, readonly=True).registry.accounts(role=args.role, klass=args.klass, search=args.search)
+    accounts = operations_from(args, readonly=True).registry.accounts(role=args.role, klass=args.klass, search=args.search)
     if args.json:
         json.dump([a.to_json() for a in accounts], sys.stdout, ensure_ascii=False, indent=1)
         print()
@@ -211,13 +175,10 @@ def cmd_list(args):
 
 
 def cmd_reset(args):
-    mgr = manager(args)
-    password = asyncio.run(mgr.reset_password(args.login))
+    ops = operations_from(args)
+    password = asyncio.run(ops.reset_password(args.login))
     if args.credentials:
-        a = mgr.registry.get(args.login)
-        save_credentials(args.credentials, [{"login": a.login, "password": password, "role": a.role,
-                                             "classes": a.classes, "first_name": a.first_name,
-                                             "last_name": a.last_name}])
+        save_credentials(args.credentials, [credential(ops.registry.get(args.login), password)])
         print(f"new password for {args.login} written to {args.credentials}")
     else:
         print(f"new password for {args.login}: {password}")
@@ -225,40 +186,19 @@ def cmd_reset(args):
 
 
 def cmd_disable(args):
-    asyncio.run(manager(args).set_disabled(args.login, args.disabled))
+    asyncio.run(operations_from(args).set_disabled(args.login, args.disabled))
     print(f"{args.login} {'disabled' if args.disabled else 'enabled'}")
     return 0
 
 
 def cmd_remove(args):
-    archive = asyncio.run(manager(args).remove(args.login))
+    archive = asyncio.run(operations_from(args).remove(args.login))
     print(f"{args.login} removed; home archived to {archive}")
     return 0
 
 
 def cmd_set(args):
     classes = None if args.classes is None else args.classes.split(",")
-    asyncio.run(manager(args).change(args.login, role=args.role, classes=classes))
+    asyncio.run(operations_from(args).change(args.login, role=args.role, classes=classes))
     print(f"{args.login} updated")
     return 0
-
-
-def main(argv=None):
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
-    try:
-        return args.func(args)
-    except (RosterError, AccountError) as exc:
-        print(f"jhub-admin: {exc}", file=sys.stderr)
-        return 2
-    except FileNotFoundError as exc:
-        print(f"jhub-admin: {exc.filename}: no such file", file=sys.stderr)
-        return 2
-    except Busy as exc:
-        print(f"jhub-admin: {exc}", file=sys.stderr)
-        return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

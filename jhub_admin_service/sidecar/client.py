@@ -1,18 +1,17 @@
-"""Async client of the Docker-socket sidecar (exports and restores).
+"""Async client of the Docker-socket sidecar (exports and restores), used by the hub's side.
 
 The admin service's Exports page and the ``jhub-admin exports`` commands use
 this module; it is the only way the rest of the product reaches the sidecar.
+It sits beside the sidecar so that the two sides share their vocabulary
+(``validation.TARGETS``); it imports neither the docker SDK nor the server.
 
-Configuration (environment, overridable by arguments):
-
-* ``JHUB_ADMIN_SIDECAR_URL`` (default ``http://sidecar:8750``)
-* ``JHUB_ADMIN_SIDECAR_SECRET_FILE`` (default
-  ``/srv/jupyterhub/secrets/sidecar.secret``); the secret is sent as
-  ``Authorization: Bearer <secret>``.
+Configuration: the sidecar's URL and the secret file come from AdminSettings
+(``sidecar_url``, ``sidecar_secret_file``); the secret is sent as
+``Authorization: Bearer <secret>``.
 
 Example (inside a tornado handler)::
 
-    client = ExportsClient()
+    client = ExportsClient.from_settings(settings)
     job = await client.export("all")                 # {"id", "state", "bytes", ...}
     job = await client.wait_job(job["id"])           # until done / failed
     archives = await client.list_archives()          # newest first
@@ -35,11 +34,11 @@ from urllib.parse import quote
 
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
-DEFAULT_URL = "http://sidecar:8750"
-DEFAULT_SECRET_FILE = "/srv/jupyterhub/secrets/sidecar.secret"
+from ..settings import AdminSettings
+from .validation import TARGETS
+
 #: Bytes fetched per HTTP range request when streaming an archive.
 STREAM_RANGE = 8 * 1024 * 1024
-TARGETS = ("home", "exchange", "data", "all")
 
 
 class SidecarError(Exception):
@@ -48,7 +47,7 @@ class SidecarError(Exception):
     volume, 500 failed job, 503 discovery), ``message`` its explanation."""
 
     def __init__(self, status: int, message: str, code: str = "", detail: dict = None):
-        super().__init__("%s (HTTP %s)" % (message, status))
+        super().__init__(f"{message} (HTTP {status})")
         self.status = status
         self.message = message
         self.code = code  # for a refusal (409): e.g. "busy", "volume_in_use"
@@ -65,7 +64,7 @@ def _read_secret(path: str) -> str:
         with open(path, encoding="utf-8") as f:
             return f.read().strip()
     except OSError as e:
-        raise SidecarUnavailable("cannot read the sidecar secret %s: %s" % (path, e)) from None
+        raise SidecarUnavailable(f"cannot read the sidecar secret {path}: {e}") from None
 
 
 Chunk = Callable[[bytes], Union[None, Awaitable[None]]]
@@ -83,14 +82,17 @@ class ExportsClient:
     restore summary with ``safety_archive``), ``error``.
     """
 
-    def __init__(self, url: Optional[str] = None, secret: Optional[str] = None,
-                 secret_file: Optional[str] = None, request_timeout: float = 300.0):
-        self.url = (url or os.environ.get("JHUB_ADMIN_SIDECAR_URL") or DEFAULT_URL).rstrip("/")
+    def __init__(self, url: str, secret_file: str = "", secret: Optional[str] = None,
+                 request_timeout: float = 300.0):
+        self.url = url.rstrip("/")
         self._secret = secret
-        self.secret_file = (secret_file or os.environ.get("JHUB_ADMIN_SIDECAR_SECRET_FILE")
-                            or DEFAULT_SECRET_FILE)
+        self.secret_file = secret_file
         self.request_timeout = request_timeout
         self.http = AsyncHTTPClient()
+
+    @classmethod
+    def from_settings(cls, settings: AdminSettings) -> "ExportsClient":
+        return cls(settings.sidecar_url, settings.sidecar_secret_file)
 
     # plumbing -----------------------------------------------------------------------
     @property
@@ -100,7 +102,7 @@ class ExportsClient:
         return self._secret
 
     def _headers(self, extra=None) -> dict:
-        h = {"Authorization": "Bearer %s" % self.secret, "Accept": "application/json"}
+        h = {"Authorization": f"Bearer {self.secret}", "Accept": "application/json"}
         if extra:
             h.update(extra)
         return h
@@ -120,9 +122,9 @@ class ExportsClient:
         try:
             resp = await self.http.fetch(req, raise_error=False)
         except (OSError, asyncio.TimeoutError) as e:
-            raise SidecarUnavailable("sidecar unreachable at %s: %s" % (self.url, e)) from None
+            raise SidecarUnavailable(f"sidecar unreachable at {self.url}: {e}") from None
         if resp.code == 599:
-            raise SidecarUnavailable("sidecar unreachable at %s: %s" % (self.url, resp.error))
+            raise SidecarUnavailable(f"sidecar unreachable at {self.url}: {resp.error}")
         try:
             data = json.loads(resp.body or b"{}")
         except ValueError:
@@ -182,12 +184,12 @@ class ExportsClient:
             if job["state"] in ("done", "failed"):
                 return job
             if deadline is not None and time.monotonic() > deadline:
-                raise SidecarError(504, "job %s still %s after %ss" % (job_id, job["state"], timeout))
+                raise SidecarError(504, f"job {job_id} still {job['state']} after {timeout}s")
             await asyncio.sleep(poll)
 
     async def verify(self, name: str) -> dict:
         """Recompute the archive's sha256: ``{"ok", "sha256", "recorded_sha256", "size"}``."""
-        return await self._request("POST", "/api/archives/%s/verify" % self._name(name),
+        return await self._request("POST", f"/api/archives/{self._name(name)}/verify",
                                    timeout=3600)
 
     async def delete(self, name: str) -> dict:
@@ -203,7 +205,7 @@ class ExportsClient:
             body["user"] = user
         if targets is not None:
             body["targets"] = targets
-        return (await self._request("POST", "/api/archives/%s/restore" % self._name(name),
+        return (await self._request("POST", f"/api/archives/{self._name(name)}/restore",
                                     body))["job"]
 
     async def prune(self, keep: Optional[int] = None, days: Optional[int] = None) -> dict:
@@ -242,17 +244,17 @@ class ExportsClient:
             end = min(offset + range_size, size) - 1
             pieces = []
             req = HTTPRequest(
-                self.url + "/api/archives/%s/download" % self._name(name),
-                headers=self._headers({"Range": "bytes=%d-%d" % (offset, end),
+                f"{self.url}/api/archives/{self._name(name)}/download",
+                headers=self._headers({"Range": f"bytes={offset}-{end}",
                                        "Accept": "application/octet-stream"}),
                 streaming_callback=pieces.append, request_timeout=self.request_timeout,
                 connect_timeout=10)
             try:
                 resp = await self.http.fetch(req, raise_error=False)
             except OSError as e:
-                raise SidecarUnavailable("sidecar unreachable: %s" % e) from None
+                raise SidecarUnavailable(f"sidecar unreachable: {e}") from None
             if resp.code not in (200, 206):
-                raise SidecarError(resp.code, "download of %s failed: %s" % (name, resp.reason))
+                raise SidecarError(resp.code, f"download of {name} failed: {resp.reason}")
             for piece in pieces:
                 digest.update(piece)
                 offset += len(piece)
@@ -263,8 +265,8 @@ class ExportsClient:
             if resp.code == 200:  # server ignored the range: it sent everything
                 break
         if offset != size or digest.hexdigest() != meta.get("sha256"):
-            raise SidecarError(502, "archive %s: received %d bytes, sha256 %s; expected %d, %s"
-                               % (name, offset, digest.hexdigest(), size, meta.get("sha256")))
+            raise SidecarError(502, f"archive {name}: received {offset} bytes, sha256 {digest.hexdigest()}; "
+                                    f"expected {size}, {meta.get('sha256')}")
         return meta
 
     async def download(self, name: str, path: str) -> dict:

@@ -149,10 +149,6 @@ class Registry:
     def classes(self):
         return sorted({c for a in self.accounts() for c in a.classes})
 
-    def get_meta(self, key, default=None):
-        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return json.loads(row[0]) if row else default
-
     # Writes (each inside a transaction supplied by the caller or opened here)
 
     def next_uid(self, db, reserved=()):
@@ -191,6 +187,3 @@ class Registry:
 
     def delete(self, db, login):
         db.execute("DELETE FROM accounts WHERE login = ?", (login,))
-
-    def set_meta(self, db, key, value):
-        db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, json.dumps(value)))

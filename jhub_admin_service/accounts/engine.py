@@ -1,0 +1,333 @@
+"""AccountManager: the accounts' part of every operation, as steps.
+
+Each change writes the registry first, in one transaction; the effects (local accounts, hub
+users and groups) then converge from the registry. ``operations.Operations`` sequences these
+steps with the courses' under one lock; this module never calls the courses.
+"""
+import asyncio
+import logging
+import pwd
+import threading
+import time
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+from ..hub import HubClient, HubUnreachable
+from ..settings import AdminSettings
+from . import local as localmod
+from .groups import HUB_GROUPS, LOCAL_GROUPS
+from .logins import generate_password, login_problem, password_problem
+from .passwords import hash_many, hash_password
+from .plan import Plan, make_plan
+from .registry import NO_PASSWORD, Account, Registry
+from .roster import ROLES, read_roster
+
+log = logging.getLogger(__name__)
+
+#: The hashing threads' nice value: the work beside them goes first, they take the idle CPU.
+HASHING_NICENESS = 10
+
+Progress = Callable[[str, int, int], None]
+
+
+class AccountError(ValueError):
+    """A request about one account that cannot be honoured (unknown login, bad value...)."""
+
+
+@dataclass
+class Report:
+    counts: dict = field(default_factory=dict)
+    local: dict = field(default_factory=dict)
+    hub: dict = field(default_factory=dict)
+    credentials: list = field(default_factory=list)  # clear passwords: shown once, never logged
+    warnings: list = field(default_factory=list)
+    seconds: dict = field(default_factory=dict)  # time spent per stage
+
+    def to_json(self) -> dict:
+        return {"counts": self.counts, "local": self.local, "hub": self.hub, "warnings": self.warnings,
+                "credentials": len(self.credentials), "seconds": {k: round(v, 3) for k, v in self.seconds.items()}}
+
+    @contextmanager
+    def stage(self, name: str):
+        start = time.monotonic()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.monotonic() - start
+
+
+def noop_progress(stage: str, done: int, total: int) -> None:
+    pass
+
+
+def credential(account, password: str) -> dict:
+    """What the credentials file and the slips show of one account (planned or registered)."""
+    return {"login": account.login, "password": password, "role": account.role, "classes": list(account.classes),
+            "first_name": account.first_name, "last_name": account.last_name}
+
+
+class AccountManager:
+    def __init__(self, settings: AdminSettings, registry: Registry, hub: HubClient,
+                 local: Optional[localmod.LocalAccounts] = None):
+        self.settings = settings
+        self.registry = registry
+        self.hub = hub
+        self.local = local or localmod.LocalAccounts(settings.home_root)
+
+    # Import
+
+    def preview(self, data: bytes, reset_passwords: bool = False) -> Plan:
+        """File bytes -> Plan. Raises RosterError when the file is not a class list."""
+        roster = read_roster(data)
+        system_logins = {u.pw_name for u in pwd.getpwall()}
+        return make_plan(roster, self.registry.by_login(), system_logins, reset_passwords=reset_passwords)
+
+    @asynccontextmanager
+    async def applying(self, plan: Plan, report: Report, progress: Progress = noop_progress):
+        """Write the plan to the registry; the body converges the effects; the passwords follow.
+
+        Hashing the passwords is most of an import's CPU: it starts on every core, at a lower
+        priority, before the registry is written, and runs while the body makes the local
+        accounts, the hub users and the course folders. New accounts are made locked
+        (NO_PASSWORD) and get their hash in a second transaction at the end; an import killed
+        before that leaves them locked, and importing them again gives them a password
+        (make_plan). If the body fails, the hashes are set all the same (a hub that refused its
+        users must not leave them locked), then the failure shows.
+        """
+        with_password = [p for p in plan.create + plan.update if p.password]
+        total = len(with_password)
+        progress("hashing", 0, total)
+        loop = asyncio.get_running_loop()
+
+        def hashed(done):  # called from the hashing thread
+            loop.call_soon_threadsafe(progress, "hashing", done, total)
+
+        stop = threading.Event()
+
+        def hash_all():  # in a thread of the executor
+            with report.stage("hashing"):
+                return hash_many([p.password for p in with_password], self.settings.hash_workers or None,
+                                 on_progress=hashed, niceness=HASHING_NICENESS, stop=stop)
+
+        hashing = loop.run_in_executor(None, hash_all)
+        try:
+            with report.stage("registry"):
+                self._write_plan(plan)
+        except BaseException:
+            stop.set()  # nothing was applied: the hashes are of no use
+            hashing.cancel()
+            raise
+        try:
+            yield
+        except Exception:
+            await self._set_passwords(report, with_password, await hashing, progress)
+            raise
+        except BaseException:  # cancelled (the service stops, Ctrl-C): the next import finishes
+            stop.set()
+            hashing.cancel()
+            raise
+        with report.stage("waiting for the hashes"):
+            hashes = await hashing
+        await self._set_passwords(report, with_password, hashes, progress)
+        report.credentials = [credential(p, p.password) for p in with_password]
+
+    async def _set_passwords(self, report, planned, hashes, progress):
+        """The import's second transaction: the hashes in the registry, then in /etc/shadow."""
+        progress("passwords", 0, 1)
+        with report.stage("passwords"):
+            self._write_hashes({p.login: h for p, h in zip(planned, hashes)})
+            if self.settings.manage_local_accounts and hashes:
+                pushed = await asyncio.get_running_loop().run_in_executor(None, self._reconcile_local)
+                report.local["passwords_set"] = report.local.get("passwords_set", 0) + pushed["passwords_set"]
+        progress("passwords", 1, 1)
+
+    def _write_plan(self, plan):
+        """The plan's accounts and changes in one transaction; new accounts have NO_PASSWORD yet."""
+        state = self.local.snapshot() if self.settings.manage_local_accounts else None
+        used = state.used_ids if state else set()
+        # The plan was made earlier (a preview page may be minutes old): never adopt an account
+        # that appeared on the machine since.
+        appeared = [p.login for p in plan.create if state and p.login in state.users]
+        if appeared:
+            raise AccountError(f"{', '.join(appeared[:10])}: local account(s) created since the preview, "
+                               "not by jhub-admin; nothing was applied")
+        # nor give a new password to an account that got one since (another import finished it)
+        managed = self.registry.by_login()
+        finished = [p.login for p in plan.update if p.changes.get("password") == ("none", "new")
+                    and p.login in managed and managed[p.login].password_hash != NO_PASSWORD]
+        if finished:
+            raise AccountError(f"{', '.join(finished[:10])}: given a password since the preview; preview "
+                               "the file again; nothing was applied")
+        with self.registry.transaction() as db:
+            for p in plan.create:
+                uid = self.registry.next_uid(db, reserved=used)
+                self.registry.insert(db, Account(
+                    login=p.login, uid=uid, gid=uid, role=p.role, classes=p.classes,
+                    first_name=p.first_name, last_name=p.last_name, email=p.email,
+                    identity_key=p.identity_key, password_hash=NO_PASSWORD, hash_pending=False))
+            for p in plan.update:
+                fields = {name: new for name, (old, new) in p.changes.items() if name != "password"}
+                if fields:
+                    self.registry.update(db, p.login, **fields)
+
+    def _write_hashes(self, hash_of):
+        with self.registry.transaction() as db:
+            for login, hashed in hash_of.items():
+                self.registry.update(db, login, password_hash=hashed, hash_pending=True, initial_password=True)
+
+    # Convergence: local accounts first (the hub only admits users that exist on the system),
+    # then the hub's users and groups.
+
+    async def converge_local(self, report: Report, progress: Progress = noop_progress) -> None:
+        if self.settings.manage_local_accounts:
+            progress("local accounts", 0, 1)
+            with report.stage("local accounts"):
+                report.local = await asyncio.get_running_loop().run_in_executor(None, self._reconcile_local)
+        progress("local accounts", 1, 1)
+
+    async def converge_hub(self, report: Report, progress: Progress = noop_progress) -> Optional[set]:
+        """The hub side; returns the names of the hub's users (None when unknown)."""
+        if not self.hub.configured:
+            report.warnings.append("JupyterHub API not configured: hub users and groups will be "
+                                   "brought in line by `jhub-admin reconcile` once the hub runs.")
+            progress("hub", 1, 1)  # nothing to do here
+            return None
+        progress("hub", 0, 1)
+        hub_users = None
+        try:
+            with report.stage("hub"):
+                report.hub, hub_users = await self._reconcile_hub()
+        except (OSError, HubUnreachable) as exc:
+            report.warnings.append(f"JupyterHub not reachable ({exc}): local accounts are done; hub "
+                                   "users and groups will follow with `jhub-admin reconcile`.")
+        progress("hub", 1, 1)
+        return hub_users
+
+    def _reconcile_local(self):
+        accounts = self.registry.accounts()
+        state = self.local.snapshot()
+        conflicts = [a.login for a in accounts if a.login in state.users and state.users[a.login].pw_uid != a.uid]
+        if conflicts:
+            raise localmod.ShadowToolError(
+                f"local accounts {', '.join(conflicts[:10])} exist with another uid than the registry's; "
+                "they were not made by jhub-admin and are left alone")
+        missing = [a for a in accounts if a.login not in state.users]
+        self.local.create(missing)
+        missing_logins = {a.login for a in missing}
+        push, pull = {}, {}
+        for a in accounts:
+            desired = "!" + a.password_hash if a.disabled else a.password_hash
+            current = "!" if a.login in missing_logins else state.shadow.get(a.login, "!")
+            if current == desired:
+                continue
+            if not a.hash_pending and not a.disabled and current[:1] not in ("!", "*", ""):
+                pull[a.login] = current  # the user changed it (passwd in a terminal): keep theirs
+            else:
+                push[a.login] = desired
+        self.local.set_hashes(push)
+        with self.registry.transaction() as db:
+            for login in push:
+                self.registry.update(db, login, hash_pending=False)
+            for login, current in pull.items():
+                self.registry.update(db, login, password_hash=current, hash_pending=False, initial_password=False)
+        self.local.set_group_members(LOCAL_GROUPS.membership(accounts, state.groups), state)
+        return {"created": len(missing), "passwords_set": len(push), "passwords_kept_from_system": len(pull)}
+
+    async def _reconcile_hub(self):
+        accounts = self.registry.accounts()
+        existing = await self.hub.users()
+        active = [a for a in accounts if not a.disabled]
+        new = [a for a in active if a.login not in existing]
+        await self.hub.create_users([a.login for a in new if a.role != "admin"])
+        await self.hub.create_users([a.login for a in new if a.role == "admin"], admin=True)
+        flagged = 0
+        for a in active:
+            if a.login in existing and bool(existing[a.login].get("admin")) != (a.role == "admin"):
+                await self.hub.set_admin(a.login, a.role == "admin")
+                flagged += 1
+        removed = 0
+        for a in accounts:
+            if a.disabled and a.login in existing:
+                await self.hub.stop_server(a.login)
+                await self.hub.delete_user(a.login)
+                removed += 1
+        groups = await self.hub.groups()
+        wanted = HUB_GROUPS.membership(accounts, groups)
+        await self.hub.sync_groups(wanted, groups)
+        hub_users = (set(existing) | {a.login for a in new}) - {a.login for a in accounts if a.disabled}
+        return {"created": len(new), "admin_flag_changed": flagged, "disabled_removed": removed,
+                "groups": len(wanted)}, hub_users
+
+    # One account at a time: registry writes (the caller holds the lock, then converges)
+
+    def get(self, login: str) -> Account:
+        account = self.registry.get(login)
+        if account is None:
+            raise AccountError(f"no account {login!r} is managed by jhub-admin")
+        return account
+
+    async def new_password(self, login: str, password: Optional[str] = None) -> tuple:
+        """(password, hash) for login: the given password after its check, or a generated one.
+        Hashed off the event loop, before the lock is taken."""
+        self.get(login)
+        password = password or generate_password()
+        problem = password_problem(password)
+        if problem:
+            raise AccountError(problem)
+        hashed = await asyncio.get_running_loop().run_in_executor(None, hash_password, password)
+        return password, hashed
+
+    def record_password(self, login: str, hashed: str) -> None:
+        with self.registry.transaction() as db:
+            self.registry.update(db, login, password_hash=hashed, hash_pending=True, initial_password=True)
+
+    def record_disabled(self, login: str, disabled: bool) -> None:
+        """A disabled account cannot log in (locked hash), and its hub user and server go."""
+        self.get(login)
+        with self.registry.transaction() as db:
+            self.registry.update(db, login, disabled=disabled)
+
+    def record_change(self, login: str, role: Optional[str] = None, classes: Optional[list] = None) -> None:
+        self.get(login)
+        fields = {}
+        if role is not None:
+            if role not in ROLES:
+                raise AccountError(f"unknown role {role!r}; accepted roles: {', '.join(ROLES)}")
+            fields["role"] = role
+        if classes is not None:
+            fields["classes"] = [c.strip() for c in classes if c.strip()]
+        with self.registry.transaction() as db:
+            self.registry.update(db, login, **fields)
+
+    async def remove(self, login: str) -> Optional[str]:
+        """Archive the home, delete the local account and home, the registry row, then the hub
+        user. Returns the archive's path."""
+        account = self.get(login)
+        archive = None
+        if self.settings.manage_local_accounts:
+            archive = self.local.archive_home(login, self.settings.archive_dir)
+            if login in {u.pw_name for u in pwd.getpwall()}:
+                self.local.delete(login)
+            self.local.remove_home(login)
+        with self.registry.transaction() as db:
+            self.registry.delete(db, account.login)
+        if self.hub.configured:
+            await self.hub.stop_server(login)
+            await self.hub.delete_user(login)
+        return archive
+
+    def first_admin_problem(self, login: str) -> Optional[str]:
+        """Why login cannot be the first admin; None when it can (or already is)."""
+        problem = login_problem(login)
+        if problem:
+            return f"{login!r}: {problem}"
+        if self.registry.get(login) is None and login in {u.pw_name for u in pwd.getpwall()}:
+            return f"{login!r} is an existing system account not managed by jhub-admin"
+        return None
+
+    def record_first_admin(self, login: str, hashed: str) -> None:
+        used = self.local.snapshot().used_ids if self.settings.manage_local_accounts else set()
+        with self.registry.transaction() as db:
+            uid = self.registry.next_uid(db, reserved=used)
+            self.registry.insert(db, Account(login=login, uid=uid, gid=uid, role="admin", password_hash=hashed))

@@ -1,0 +1,1 @@
+"""``jhub-admin``: the command line, one module per verb group (see ``main``)."""

@@ -1,0 +1,191 @@
+"""CourseManager: writes the course tables, then converges their effects with ``sync()``.
+
+The effects: the exchange root, the course folders and gradebooks in each teacher's home
+(written by one batch process per teacher, running AS the teacher, so every file there stays
+the teacher's), and the hub groups ``formgrade-<course>`` (its teacher) and
+``nbgrader-<course>`` (its students). The manager is given the registry, the hub client and the
+settings; it never calls the accounts engine. ``operations.Operations`` runs it after the
+accounts, under the same lock.
+"""
+import asyncio
+import logging
+import os
+import pwd
+
+from ..accounts.registry import Registry
+from ..hub import HubClient
+from ..settings import AdminSettings
+from .exchange import count_assignments, prepare_exchange, released_assignments
+from .rules import (CourseError, course_id_problem, members, missing_default_courses, plan_enrol,
+                    plan_unenrol, wanted_course_groups)
+from .store import CourseStore
+from .teacher_homes import TeacherBatchError, apply_as_teachers, course_files_present
+
+log = logging.getLogger(__name__)
+
+
+class CourseManager:
+    """Courses from the CLI, the service and the import path: reads, registry writes, sync()."""
+
+    def __init__(self, settings: AdminSettings, registry: Registry, hub: HubClient):
+        self.settings = settings
+        self.registry = registry
+        self.hub = hub
+        self.store = CourseStore(registry)
+
+    def accounts(self) -> dict:
+        return self.registry.by_login()
+
+    def list(self):
+        accounts = self.accounts()
+        out = []
+        for c in self.store.courses():
+            item = c.to_json()
+            item["members"] = sorted(members(c, accounts))
+            item["n_students"] = len(item["members"])
+            item["assignments"] = count_assignments(os.path.join(self.settings.home_root, c.teacher, c.course_id))
+            item["released"] = released_assignments(self.settings.exchange_root, c.course_id)
+            out.append(item)
+        return out
+
+    # Writes to the registry
+
+    def _teacher(self, login):
+        a = self.registry.get(login)
+        if a is None:
+            raise CourseError(f"no account {login!r} is managed by jhub-admin")
+        if a.role not in ("teacher", "admin"):
+            raise CourseError(f"{login!r} is a {a.role}, not a teacher")
+        return a
+
+    def _course(self, course_id):
+        c = self.store.get(course_id)
+        if c is None:
+            raise CourseError(f"no course {course_id!r}")
+        return c
+
+    def create(self, course_id, teacher, as_default=False):
+        problem = course_id_problem(course_id)
+        if problem:
+            raise CourseError(f"{course_id!r}: {problem}")
+        self._teacher(teacher)
+        existing = self.store.get(course_id)
+        if existing is not None:
+            raise CourseError(f"course {course_id!r} already exists (teacher: {existing.teacher})")
+        own = [c for c in self.store.courses() if c.teacher == teacher]
+        with self.registry.transaction() as db:
+            self.store.insert(db, course_id, teacher, is_default=not own)
+            if as_default:
+                self.store.set_default(db, teacher, course_id)
+                # The automatic course gives way when the admin names the teacher's course, as
+                # long as nobody was enrolled in it (its folder, if any, stays in the home).
+                for c in own:
+                    if c.auto and not (c.classes or c.students):
+                        self.store.delete(db, c.course_id)
+
+    def ensure_default_courses(self):
+        todo = missing_default_courses(self.accounts(), self.store.courses())
+        if todo:
+            with self.registry.transaction() as db:
+                for cid, teacher in todo:
+                    self.store.insert(db, cid, teacher, is_default=True, auto=True)
+        return todo
+
+    def enrol(self, course_id, classes=(), students=()):
+        course = self._course(course_id)
+        new = plan_enrol(course, self.accounts(), classes, students)
+        with self.registry.transaction() as db:
+            self.store.set_enrolment(db, course_id, *new)
+
+    def unenrol(self, course_id, classes=(), students=()):
+        course = self._course(course_id)
+        new = plan_unenrol(course, self.accounts(), classes, students)
+        with self.registry.transaction() as db:
+            self.store.set_enrolment(db, course_id, *new)
+
+    # Convergence
+
+    async def sync(self, local=True, hub=True, force=False, hub_users_ready=None):
+        """Default courses, then the teachers' homes (as the teachers), then the hub groups.
+
+        ``hub_users_ready``: an awaitable that the hub groups wait for (the accounts' own hub
+        sync, which runs meanwhile: a course group can only hold users the hub knows). It gives
+        the names of the hub's users, or None to read them from the hub."""
+        report = {"default_courses": [cid for cid, _ in self.ensure_default_courses()], "warnings": []}
+        accounts = self.accounts()
+        courses = self.store.courses()
+        if local:
+            prepare_exchange(self.settings.exchange_root)
+            if self.settings.manage_local_accounts:
+                # The helper process does the work: off the event loop (the service).
+                loop = asyncio.get_running_loop()
+                todo = self.homes_to_update(courses, accounts, report["warnings"], force)
+                results = await loop.run_in_executor(None, apply_as_teachers, todo, self.settings.lang)
+                report["homes"] = self.record_homes(todo, results, report["warnings"])
+        hub_users = None
+        if hub_users_ready is not None:
+            try:
+                hub_users = await hub_users_ready
+            except Exception:  # noqa: BLE001 (the accounts' hub sync failed: it reports it itself)
+                return report
+        if hub and self.hub.configured:
+            report["hub"] = await self.sync_hub(courses, accounts, hub_users)
+        return report
+
+    def homes_to_update(self, courses, accounts, warnings, force=False):
+        """[(teacher, spec)] for each teacher whose courses changed since the last sync (or whose
+        course files are missing)."""
+        all_students = sorted(login for login, a in accounts.items() if a.role == "student")
+        by_teacher = {}
+        for c in courses:
+            by_teacher.setdefault(c.teacher, []).append(c)
+        last = self.store.last_specs()
+        todo = []
+        for teacher, own in sorted(by_teacher.items()):
+            a = accounts.get(teacher)
+            if a is None or a.disabled:
+                continue
+            try:
+                home = pwd.getpwnam(teacher).pw_dir
+            except KeyError:
+                warnings.append(f"{teacher}: no local account yet; run `jhub-admin reconcile` first")
+                continue
+            spec = {"home": home, "courses": [
+                {"course_id": c.course_id, "is_default": c.is_default,
+                 "students": [{"id": s, "first_name": accounts[s].first_name, "last_name": accounts[s].last_name}
+                              for s in sorted(members(c, accounts))]}
+                for c in sorted(own, key=lambda c: (not c.is_default, c.course_id))]}
+            previous = last.get(teacher)
+            if not force and previous == spec and course_files_present(spec):
+                continue
+            before = {c["course_id"]: [s["id"] for s in c["students"]] for c in (previous or {}).get("courses", [])}
+            for c in spec["courses"]:
+                # Removed from the gradebook: only students jhub-admin put there.
+                c["managed"] = before.get(c["course_id"], all_students) if previous else all_students
+            todo.append((teacher, spec))
+        return todo
+
+    def record_homes(self, todo, results, warnings):
+        """Remember what each teacher's batch wrote (to skip them next time); {teacher: report}."""
+        out = {}
+        with self.registry.transaction() as db:
+            for teacher, spec in todo:
+                result = results[teacher]
+                if isinstance(result, TeacherBatchError):
+                    warnings.append(str(result))
+                    continue
+                out[teacher] = result
+                for c in spec["courses"]:
+                    del c["managed"]
+                self.store.save_spec(db, teacher, spec)
+        return out
+
+    async def sync_hub(self, courses, accounts, hub_users=None):
+        hub = self.hub
+        wanted = wanted_course_groups(courses, accounts)
+        existing = await hub.groups()
+        # Hub users first: a course group cannot hold a user the hub does not know yet.
+        users = hub_users if hub_users is not None else set(await hub.users())
+        wanted = {g: {u for u in m if u in users} for g, m in wanted.items()}
+        await hub.sync_groups(wanted, existing)
+        return {"groups": len(wanted)}

@@ -1,0 +1,176 @@
+"""Operations: every change of the product, in the one order that holds: accounts, then courses.
+
+The CLI and the service both go through this class. It owns the lock that makes one change at
+a time across processes, and says what follows an import, a reconcile or a change:
+
+1. the accounts' registry write (``AccountManager``);
+2. the local accounts (the hub admits only users that exist on the system);
+3. side by side: the hub's users and groups (CPU in the hub) and the teachers' course folders
+   (CPU in the course helper);
+4. the courses' hub groups, once the hub knows the users.
+
+Neither manager calls the other; both read the same registry, so a re-run, a crash-and-rerun
+or a container start converges to the same state.
+"""
+import asyncio
+import fcntl
+import logging
+import os
+import time
+from contextlib import contextmanager
+from typing import Callable, Iterable, Optional
+
+from .accounts.engine import AccountError, AccountManager, Progress, Report, noop_progress
+from .accounts.logins import generate_password
+from .accounts.passwords import hash_password
+from .accounts.plan import Plan
+from .accounts.registry import Registry
+from .courses.manager import CourseManager
+from .hub import HubClient
+from .settings import AdminSettings
+
+log = logging.getLogger(__name__)
+
+
+class Busy(RuntimeError):
+    """Another jhub-admin operation holds the registry lock."""
+
+
+class Operations:
+    def __init__(self, settings: AdminSettings, registry: Optional[Registry] = None, readonly: bool = False,
+                 lock_wait: float = 0.0):
+        self.settings = settings
+        self.registry = registry or Registry(settings.registry_path, readonly=readonly)
+        self.hub = HubClient(settings.hub_api_url, settings.hub_api_token)
+        self.accounts = AccountManager(settings, self.registry, self.hub)
+        self.courses = CourseManager(settings, self.registry, self.hub)
+        #: Seconds to wait for another operation to finish: the service answers Busy at once;
+        #: the CLI waits (the container's start, or the service's own reconcile after a restart,
+        #: holds the lock for a few seconds).
+        self.lock_wait = lock_wait
+
+    @contextmanager
+    def locked(self):
+        """One writer at a time across processes (the CLI and the service share the registry)."""
+        path = self.settings.registry_path + ".lock"
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        with open(path, "w") as lock:
+            deadline = time.monotonic() + self.lock_wait
+            while True:
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise Busy("another jhub-admin operation is running; try again when it is finished") from None
+                    time.sleep(0.2)
+            yield
+
+    # The sequence
+
+    async def _converge(self, report: Report, progress: Progress = noop_progress, local: bool = True,
+                        hub: bool = True) -> None:
+        if local:
+            await self.accounts.converge_local(report, progress)
+        else:
+            progress("local accounts", 1, 1)  # nothing to do here
+        hub_users = asyncio.ensure_future(self.accounts.converge_hub(report, progress)) if hub else None
+        try:
+            with report.stage("courses"):
+                await self._converge_courses(report, local, hub, hub_users)
+        except asyncio.CancelledError:
+            if hub_users is not None:
+                hub_users.cancel()
+            raise
+        if hub_users is not None:
+            await hub_users  # its errors are the operation's
+
+    async def _converge_courses(self, report, local, hub, hub_users_ready):
+        """The courses follow every account change; their problems are warnings, never the
+        accounts' failure (``jhub-admin courses sync`` finishes them)."""
+        try:
+            result = await self.courses.sync(local=local, hub=hub, hub_users_ready=hub_users_ready)
+            report.warnings.extend(result.get("warnings", []))
+        except Exception as exc:  # noqa: BLE001 (the accounts are done)
+            log.exception("course sync failed")
+            report.warnings.append(f"courses not synchronised ({exc}); run `jhub-admin courses sync`")
+
+    # Accounts
+
+    def preview(self, data: bytes, reset_passwords: bool = False) -> Plan:
+        return self.accounts.preview(data, reset_passwords)
+
+    async def import_plan(self, plan: Plan, progress: Progress = noop_progress) -> Report:
+        """Apply a previewed plan; the report holds the new passwords, to be shown once."""
+        with self.locked():
+            report = Report(counts=plan.counts())
+            async with self.accounts.applying(plan, report, progress):
+                await self._converge(report, progress)
+            return report
+
+    async def reconcile(self, local: bool = True, hub: bool = True, progress: Progress = noop_progress) -> Report:
+        with self.locked():
+            report = Report()
+            await self._converge(report, progress, local=local, hub=hub)
+            return report
+
+    async def reset_password(self, login: str, password: Optional[str] = None) -> str:
+        """Set a new password (generated unless given); returns it, to be shown once."""
+        password, hashed = await self.accounts.new_password(login, password)
+        with self.locked():
+            self.accounts.record_password(login, hashed)
+            await self._converge(Report())
+        return password
+
+    async def set_disabled(self, login: str, disabled: bool) -> None:
+        with self.locked():
+            self.accounts.record_disabled(login, disabled)
+            await self._converge(Report())
+
+    async def change(self, login: str, role: Optional[str] = None, classes: Optional[list] = None) -> None:
+        with self.locked():
+            self.accounts.record_change(login, role=role, classes=classes)
+            await self._converge(Report())
+
+    async def remove(self, login: str) -> Optional[str]:
+        """Archive the home, then delete the account everywhere. Returns the archive's path."""
+        with self.locked():
+            archive = await self.accounts.remove(login)
+            await self._converge(Report())
+            return archive
+
+    async def bootstrap_admin(self, login: str, password: Optional[str] = None) -> Optional[str]:
+        """Create the first admin once. Returns its password when it was just created, else None."""
+        problem = self.accounts.first_admin_problem(login)
+        if problem:
+            raise AccountError(problem)
+        if self.registry.get(login) is not None:
+            return None
+        password = password or generate_password()
+        hashed = await asyncio.get_running_loop().run_in_executor(None, hash_password, password)
+        with self.locked():
+            self.accounts.record_first_admin(login, hashed)
+            await self._converge(Report())
+        return password
+
+    # Courses: each change is written, then the courses converge (the accounts are unchanged)
+
+    async def change_courses(self, change: Callable[[CourseManager], None], local: bool = True,
+                             hub: bool = True, force: bool = False) -> dict:
+        """Run change(course_manager) (a registry write, or nothing), then sync the courses.
+        Returns the sync's report ({"warnings": [...], ...})."""
+        with self.locked():
+            change(self.courses)
+            return await self.courses.sync(local=local, hub=hub, force=force)
+
+    async def create_course(self, course_id: str, teacher: str, as_default: bool = False) -> dict:
+        return await self.change_courses(lambda cm: cm.create(course_id, teacher, as_default))
+
+    async def enrol(self, course_id: str, classes: Iterable[str] = (), students: Iterable[str] = ()) -> dict:
+        return await self.change_courses(lambda cm: cm.enrol(course_id, list(classes), list(students)))
+
+    async def unenrol(self, course_id: str, classes: Iterable[str] = (), students: Iterable[str] = ()) -> dict:
+        return await self.change_courses(lambda cm: cm.unenrol(course_id, list(classes), list(students)))
+
+    async def sync_courses(self, local: bool = True, hub: bool = True, force: bool = False) -> dict:
+        return await self.change_courses(lambda cm: None, local=local, hub=hub, force=force)

@@ -1,0 +1,70 @@
+"""Maintenance of the service's catalogues: ``python -m jhub_admin_service.service.catalogues
+compile|check``.
+
+``compile`` turns every ``.po`` into its ``.mo`` (babel); ``check`` lists the msgids of the
+service's code and templates that the French catalogue does not translate.
+"""
+import ast
+import glob
+import os
+import re
+import sys
+
+from .i18n import DOMAIN, LANGUAGES, TRANSLATIONS_DIR
+
+
+def compile_catalogues() -> None:
+    """Compile every .po into its .mo (babel)."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    for lang in LANGUAGES:
+        folder = os.path.join(TRANSLATIONS_DIR, lang, "LC_MESSAGES")
+        with open(os.path.join(folder, DOMAIN + ".po"), "rb") as f:
+            catalog = read_po(f, locale=lang)
+        with open(os.path.join(folder, DOMAIN + ".mo"), "wb") as f:
+            write_mo(f, catalog)
+        print(f"{lang}: {len(catalog)} messages")
+
+
+def source_msgids() -> list:
+    """Literal msgids of the service's code and templates: _("..."), N_("...")."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    ids = []
+    for path in sorted(glob.glob(os.path.join(here, "*.py"))):
+        with open(path, encoding="utf-8") as f:
+            tree = ast.parse(f.read())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
+                fn = node.func
+                name = fn.id if isinstance(fn, ast.Name) else getattr(fn, "attr", None)
+                if name in ("_", "N_") and isinstance(node.args[0].value, str):
+                    ids.append(node.args[0].value)
+    literal = re.compile(r"""\b_\(\s*("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')\s*[,)]""")
+    for path in sorted(glob.glob(os.path.join(here, "templates", "*.html"))):
+        with open(path, encoding="utf-8") as f:
+            ids.extend(ast.literal_eval(m.group(1)) for m in literal.finditer(f.read()))
+    return list(dict.fromkeys(ids))
+
+
+def check_catalogues() -> list:
+    """Print the msgids of the sources that the French catalogue does not translate."""
+    from babel.messages.pofile import read_po
+
+    with open(os.path.join(TRANSLATIONS_DIR, "fr", "LC_MESSAGES", DOMAIN + ".po"), "rb") as f:
+        catalog = read_po(f, locale="fr")
+    translated = {m.id for m in catalog if m.id and m.string}
+    missing = [i for i in source_msgids() if i not in translated]
+    for msgid in missing:
+        print(f"missing: {msgid!r}")
+    return missing
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["compile"]:
+        compile_catalogues()
+    elif sys.argv[1:] == ["check"]:
+        sys.exit(1 if check_catalogues() else 0)
+    else:
+        print("usage: python -m jhub_admin_service.service.catalogues compile|check", file=sys.stderr)
+        sys.exit(2)
