@@ -6,6 +6,7 @@ caller decides which those are.
 """
 import json
 import logging
+from typing import Any, Collection, Optional
 from urllib.parse import quote, urlencode
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
@@ -36,10 +37,11 @@ class HubClient:
         self.http = AsyncHTTPClient()
 
     @property
-    def configured(self):
+    def configured(self) -> bool:
         return bool(self.api_url and self.token)
 
-    async def request(self, method, path, body=None, accept="application/json"):
+    async def request(self, method: str, path: str, body: Optional[dict] = None,
+                      accept: str = "application/json") -> Any:
         req = HTTPRequest(
             self.api_url + path, method=method,
             headers={"Authorization": f"token {self.token}", "Accept": accept,
@@ -56,7 +58,7 @@ class HubClient:
             raise HubAPIError(exc.code, message) from None
         return json.loads(resp.body) if resp.body else None
 
-    async def paginated(self, path, **params):
+    async def paginated(self, path: str, **params: Any) -> list:
         """Every item of a paginated list endpoint."""
         items, offset = [], 0
         while True:
@@ -72,53 +74,53 @@ class HubClient:
 
     # Users
 
-    async def users(self, **params):
+    async def users(self, **params: Any) -> dict:
         return {u["name"]: u for u in await self.paginated("/users", **params)}
 
-    async def create_users(self, names, admin=False):
+    async def create_users(self, names: Collection[str], admin: bool = False) -> None:
         if names:
             await self.request("POST", "/users", {"usernames": sorted(names), "admin": admin})
 
-    async def set_admin(self, name, admin):
+    async def set_admin(self, name: str, admin: bool) -> None:
         await self.request("PATCH", f"/users/{quote(name)}", {"admin": admin})
 
-    async def delete_user(self, name):
+    async def delete_user(self, name: str) -> None:
         try:
             await self.request("DELETE", f"/users/{quote(name)}")
         except HubAPIError as exc:
             if exc.code != 404:
                 raise
 
-    async def stop_server(self, name):
+    async def stop_server(self, name: str) -> None:
         try:
             await self.request("DELETE", f"/users/{quote(name)}/server")
         except HubAPIError as exc:
             if exc.code not in (204, 400, 404):
                 raise
 
-    async def running_servers(self):
+    async def running_servers(self) -> dict:
         """{user: server model} for every user with a running or pending default server."""
         active = await self.paginated("/users", state="active")
         return {u["name"]: u["servers"].get("", {}) for u in active if "" in (u.get("servers") or {})}
 
     # Groups
 
-    async def groups(self):
+    async def groups(self) -> dict:
         return {g["name"]: g for g in await self.paginated("/groups")}
 
-    async def create_groups(self, names):
+    async def create_groups(self, names: Collection[str]) -> None:
         if names:
             await self.request("POST", "/groups", {"groups": sorted(names)})
 
-    async def add_to_group(self, group, names):
+    async def add_to_group(self, group: str, names: Collection[str]) -> None:
         if names:
             await self.request("POST", f"/groups/{quote(group)}/users", {"users": sorted(names)})
 
-    async def remove_from_group(self, group, names):
+    async def remove_from_group(self, group: str, names: Collection[str]) -> None:
         if names:
             await self.request("DELETE", f"/groups/{quote(group)}/users", {"users": sorted(names)})
 
-    async def sync_groups(self, wanted, existing=None):
+    async def sync_groups(self, wanted: dict, existing: Optional[dict] = None) -> None:
         """Make each group in wanted ({name: set(users)}) have exactly those members."""
         existing = existing if existing is not None else await self.groups()
         await self.create_groups([n for n in wanted if n not in existing])

@@ -16,6 +16,7 @@ import os
 import secrets
 import time
 from dataclasses import dataclass, field
+from typing import Awaitable, Callable, Iterable, Optional
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,7 @@ IMPORT_STAGES = {"hashing": 60, "local accounts": 10, "hub": 25, "passwords": 5}
 class JobConflict(RuntimeError):
     """A job of the same group is already running."""
 
-    def __init__(self, job):
+    def __init__(self, job: "Job"):
         super().__init__(f"an import is already running (job {job.id}, started by {job.user or '?'}); "
                          "wait until it is finished")
         self.job = job
@@ -65,10 +66,10 @@ class Job:
                  "percent", "counts", "summary", "error", "warnings", "meta", "credentials_dismissed")
 
     @property
-    def active(self):
+    def active(self) -> bool:
         return self.state in ACTIVE
 
-    def to_json(self):
+    def to_json(self) -> dict:
         """Public view (pages, API, file): no password."""
         out = {name: getattr(self, name) for name in self.PERSISTED}
         out["credentials_available"] = bool(self.credentials)
@@ -76,10 +77,10 @@ class Job:
         return out
 
     @classmethod
-    def from_json(cls, data):
+    def from_json(cls, data: dict) -> "Job":
         return cls(**{k: v for k, v in data.items() if k in cls.PERSISTED})
 
-    def progress(self, stage, done, total):
+    def progress(self, stage: str, done: int, total: int) -> None:
         """The engine's progress callback: progress(stage, done, total)."""
         self.stage, self.done, self.total = stage, int(done), int(total)
         if stage in self.stages:
@@ -91,11 +92,11 @@ class Job:
 class JobStore:
     """The jobs' state in a JSON file (mode 0600), written atomically (temporary file + rename)."""
 
-    def __init__(self, path, keep=100):
+    def __init__(self, path: Optional[str], keep: int = 100):
         self.path = path
         self.keep = keep
 
-    def load(self):
+    def load(self) -> list:
         if not self.path:
             return []
         try:
@@ -108,7 +109,7 @@ class JobStore:
             return []
         return [Job.from_json(item) for item in data.get("jobs", []) if isinstance(item, dict)]
 
-    def save(self, jobs):
+    def save(self, jobs: Iterable[Job]) -> None:
         if not self.path:
             return
         jobs = sorted(jobs, key=lambda j: j.created)[-self.keep:]
@@ -123,7 +124,7 @@ class JobStore:
 class JobManager:
     """Start, follow and forget jobs. One job at a time per ``group`` (e.g. "accounts")."""
 
-    def __init__(self, path=None, credentials_ttl=24 * 3600, save_interval=0.5):
+    def __init__(self, path: Optional[str] = None, credentials_ttl: float = 24 * 3600, save_interval: float = 0.5):
         self.store = JobStore(path)
         self.credentials_ttl = credentials_ttl
         self.save_interval = save_interval
@@ -144,19 +145,19 @@ class JobManager:
 
     # Queries
 
-    def get(self, job_id):
+    def get(self, job_id: str) -> Optional[Job]:
         job = self.jobs.get(job_id)
         if job is not None:
             self._expire(job)
         return job
 
-    def list(self, kind=None):
+    def list(self, kind: Optional[str] = None) -> list:
         jobs = [j for j in self.jobs.values() if kind is None or j.kind == kind]
         for j in jobs:
             self._expire(j)
         return sorted(jobs, key=lambda j: j.created, reverse=True)
 
-    def running(self, group=None):
+    def running(self, group: Optional[str] = None) -> Optional[Job]:
         for job in self.jobs.values():
             if job.active and (group is None or job.meta.get("group") == group):
                 return job
@@ -170,7 +171,8 @@ class JobManager:
         self.jobs[job.id] = job
         return job
 
-    def start(self, kind, work, user="", group=None, stages=None, counts=None, meta=None):
+    def start(self, kind: str, work: Callable[[Job], Awaitable[None]], user: str = "", group: Optional[str] = None,
+              stages: Optional[dict] = None, counts: Optional[dict] = None, meta: Optional[dict] = None) -> Job:
         """Run ``await work(job)`` as a job and return it at once (state "running").
 
         ``work`` reports progress through ``job.progress(stage, done, total)``, and may set
@@ -215,7 +217,8 @@ class JobManager:
             self._tasks.pop(job.id, None)
             self.save(force=True)
 
-    def record(self, kind, user="", summary=None, credentials=None, meta=None):
+    def record(self, kind: str, user: str = "", summary: Optional[dict] = None,
+               credentials: Optional[Iterable[dict]] = None, meta: Optional[dict] = None) -> Job:
         """A job that is already done (e.g. one password reset), to hold its credentials."""
         job = self._new(kind, user, meta)
         job.state, job.percent = "done", 100
@@ -226,7 +229,7 @@ class JobManager:
         self.save(force=True)
         return job
 
-    def dismiss(self, job_id):
+    def dismiss(self, job_id: str) -> Optional[Job]:
         """Forget the job's passwords."""
         job = self.jobs.get(job_id)
         if job is not None:
@@ -240,7 +243,7 @@ class JobManager:
             job.credentials = []
             job.credentials_dismissed = True
 
-    def save(self, force=False):
+    def save(self, force: bool = False) -> None:
         now = time.monotonic()
         if not force and now - self._last_save < self.save_interval:
             return
@@ -250,13 +253,13 @@ class JobManager:
         except OSError as exc:
             log.warning("cannot save the job state to %s: %s", self.store.path, exc)
 
-    async def wait(self, job_id, timeout=None):
+    async def wait(self, job_id: str, timeout: Optional[float] = None) -> Job:
         task = self._tasks.get(job_id)
         if task is not None:
             await asyncio.wait_for(asyncio.shield(task), timeout)
         return self.jobs[job_id]
 
-    async def shutdown(self):
+    async def shutdown(self) -> None:
         for task in list(self._tasks.values()):
             task.cancel()
         for task in list(self._tasks.values()):

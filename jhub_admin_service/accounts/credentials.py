@@ -2,11 +2,12 @@
 import csv
 import io
 import os
+from typing import Iterable
 
 COLUMNS = ("login", "password", "role", "classes", "first_name", "last_name")
 
 
-def credentials_csv(credentials):
+def credentials_csv(credentials: Iterable[dict]) -> str:
     """CSV text (';'-separated, as French spreadsheets expect) with a UTF-8 BOM for Excel."""
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
@@ -17,7 +18,7 @@ def credentials_csv(credentials):
     return "\ufeff" + out.getvalue()
 
 
-def write_credentials(path, credentials):
+def write_credentials(path: str, credentials: Iterable[dict]) -> None:
     """Create path with mode 0600 (never widening an existing file's mode) and write the CSV."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.fchmod(fd, 0o600)

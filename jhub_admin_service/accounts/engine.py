@@ -11,7 +11,7 @@ import threading
 import time
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import AsyncIterator, Callable, Iterator, Optional, Union
 
 from ..hub import HubClient, HubUnreachable
 from ..settings import AdminSettings
@@ -19,7 +19,7 @@ from . import local as localmod
 from .groups import HUB_GROUPS, LOCAL_GROUPS
 from .logins import generate_password, login_problem, password_problem
 from .passwords import hash_many, hash_password
-from .plan import Plan, make_plan
+from .plan import Plan, PlannedAccount, make_plan
 from .registry import NO_PASSWORD, Account, Registry
 from .roster import ROLES, read_roster
 
@@ -49,7 +49,7 @@ class Report:
                 "credentials": len(self.credentials), "seconds": {k: round(v, 3) for k, v in self.seconds.items()}}
 
     @contextmanager
-    def stage(self, name: str):
+    def stage(self, name: str) -> Iterator[None]:
         start = time.monotonic()
         try:
             yield
@@ -61,7 +61,7 @@ def noop_progress(stage: str, done: int, total: int) -> None:
     pass
 
 
-def credential(account, password: str) -> dict:
+def credential(account: Union[Account, PlannedAccount], password: str) -> dict:
     """What the credentials file and the slips show of one account (planned or registered)."""
     return {"login": account.login, "password": password, "role": account.role, "classes": list(account.classes),
             "first_name": account.first_name, "last_name": account.last_name}
@@ -84,7 +84,8 @@ class AccountManager:
         return make_plan(roster, self.registry.by_login(), system_logins, reset_passwords=reset_passwords)
 
     @asynccontextmanager
-    async def applying(self, plan: Plan, report: Report, progress: Progress = noop_progress):
+    async def applying(self, plan: Plan, report: Report,
+                       progress: Progress = noop_progress) -> AsyncIterator[None]:
         """Write the plan to the registry; the body converges the effects; the passwords follow.
 
         Hashing the passwords is most of an import's CPU: it starts on every core, at a lower

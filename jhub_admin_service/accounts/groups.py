@@ -5,8 +5,10 @@ and local groups (``jh-students``, ``jh-class-t-nsi``; prefixed so that they nev
 system group). Only groups of the naming are ever changed.
 """
 from dataclasses import dataclass
+from typing import Iterable
 
 from .logins import class_slug
+from .registry import Account
 
 
 @dataclass(frozen=True)
@@ -14,13 +16,13 @@ class GroupNaming:
     role_groups: dict  # role -> group name
     class_prefix: str
 
-    def class_group(self, klass):
+    def class_group(self, klass: str) -> str:
         return self.class_prefix + class_slug(klass)
 
-    def is_managed(self, name):
+    def is_managed(self, name: str) -> bool:
         return name in self.role_groups.values() or name.startswith(self.class_prefix)
 
-    def membership(self, accounts, existing=()):
+    def membership(self, accounts: Iterable[Account], existing: Iterable[str] = ()) -> dict:
         """{group: set(logins)} for enabled accounts; managed groups in existing nobody needs are emptied."""
         groups = {name: set() for name in self.role_groups.values()}
         for a in accounts:

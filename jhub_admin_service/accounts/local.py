@@ -17,6 +17,7 @@ import subprocess
 import tarfile
 import time
 from dataclasses import dataclass, field
+from typing import Optional
 
 log = logging.getLogger(__name__)
 
@@ -34,11 +35,11 @@ class LocalState:
     groups: dict = field(default_factory=dict)  # name -> (gid, set of members)
 
     @property
-    def used_ids(self):
+    def used_ids(self) -> set:
         return {u.pw_uid for u in self.users.values()} | {g for g, _ in self.groups.values()}
 
 
-def run(argv, stdin=None):
+def run(argv: list, stdin: Optional[str] = None) -> subprocess.CompletedProcess:
     """Run a shadow tool; stdin may carry hashes, never clear passwords."""
     proc = subprocess.run(argv, input=stdin, capture_output=True, text=True)
     if proc.returncode != 0:
@@ -47,14 +48,14 @@ def run(argv, stdin=None):
 
 
 class LocalAccounts:
-    def __init__(self, home_root="/home", etc_dir="/etc"):
+    def __init__(self, home_root: str = "/home", etc_dir: str = "/etc"):
         self.home_root = home_root
         self.etc_dir = etc_dir  # read only: the tools always write the real /etc
 
-    def home_of(self, login):
+    def home_of(self, login: str) -> str:
         return os.path.join(self.home_root, login)
 
-    def snapshot(self):
+    def snapshot(self) -> LocalState:
         state = LocalState()
         state.users = {u.pw_name: u for u in pwd.getpwall()}
         with open(os.path.join(self.etc_dir, "shadow"), encoding="utf-8", errors="replace") as f:
@@ -70,7 +71,7 @@ class LocalAccounts:
                     state.groups[parts[0]] = (int(parts[2]), members)
         return state
 
-    def create(self, accounts):
+    def create(self, accounts: list) -> None:
         """Create missing accounts in one newusers batch; homes are 0700 and owned by the user."""
         if not accounts:
             return
@@ -88,12 +89,12 @@ class LocalAccounts:
                 os.chown(home, a.uid, a.gid)
             os.chmod(home, 0o700)
 
-    def set_hashes(self, hashes):
+    def set_hashes(self, hashes: dict) -> None:
         """{login: crypt hash} in one chpasswd -e batch."""
         if hashes:
             run(["chpasswd", "-e"], stdin="".join(f"{login}:{h}\n" for login, h in hashes.items()))
 
-    def set_group_members(self, wanted, state):
+    def set_group_members(self, wanted: dict, state: LocalState) -> None:
         """{group: set(logins)}: a missing group is created with its members (one groupadd),
         an existing one gets its changed member list (one gpasswd)."""
         for name, members in sorted(wanted.items()):
@@ -103,11 +104,11 @@ class LocalAccounts:
             elif set(members) != state.groups[name][1]:
                 run(["gpasswd", "-M", listed, name])
 
-    def delete(self, login):
+    def delete(self, login: str) -> None:
         """Remove the account entry; the caller archived the home first."""
         run(["userdel", login])
 
-    def archive_home(self, login, archive_dir):
+    def archive_home(self, login: str, archive_dir: str) -> str:
         """tar.gz the home (owners and modes kept) into archive_dir; returns the archive path."""
         home = self.home_of(login)
         os.makedirs(archive_dir, mode=0o700, exist_ok=True)
@@ -123,6 +124,6 @@ class LocalAccounts:
         os.rename(partial, final)
         return final
 
-    def remove_home(self, login):
+    def remove_home(self, login: str) -> None:
         shutil.rmtree(self.home_of(login), ignore_errors=True)
 

@@ -5,6 +5,7 @@ Pure functions: no I/O besides the OS random source.
 import re
 import secrets
 import unicodedata
+from typing import Container, Optional
 
 #: Linux (shadow's default NAME_REGEX, lower case only) and JupyterHub both accept these.
 #: The first character is a letter, so an all-digit login or a leading "-" cannot pass.
@@ -32,25 +33,25 @@ _PASSWORD_GROUP = 4
 _PASSWORD_GROUPS = 3
 
 
-def fold_ascii(text):
+def fold_ascii(text: str) -> str:
     """'Léa Bérenger-Œuvray' -> 'Lea Berenger-OEuvray'."""
     text = "".join(_SPECIAL_FOLDS.get(ch, ch) for ch in text)
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).encode("ascii", "ignore").decode()
 
 
-def slug(text, sep="-"):
+def slug(text: str, sep: str = "-") -> str:
     """Fold to lower-case ASCII words joined by sep: "D'ALMEIDA  Inès" -> 'd-almeida-ines'."""
     words = re.findall(r"[a-z0-9]+", fold_ascii(text).lower())
     return sep.join(words)
 
 
-def class_slug(name):
+def class_slug(name: str) -> str:
     """A class name as a group-name part: 'T NSI' -> 't-nsi', '2nde 3' -> '2nde-3' (at most 23 chars)."""
     return slug(name)[:23].strip("-") or "class"
 
 
-def login_problem(login):
+def login_problem(login: str) -> Optional[str]:
     """Why a login is unusable, or None when it is fine."""
     if not login:
         return "empty login"
@@ -69,7 +70,7 @@ def login_problem(login):
     return None
 
 
-def derive_login(first_name, last_name):
+def derive_login(first_name: str, last_name: str) -> str:
     """The base login for a person: 'first.last', folded to ASCII, at most 32 characters.
 
     Apostrophes vanish (D'Almeida -> dalmeida), spaces and hyphens inside a name become '-'.
@@ -85,7 +86,7 @@ def derive_login(first_name, last_name):
     return base[:MAX_LOGIN].rstrip(".-_")
 
 
-def unique_login(base, taken):
+def unique_login(base: str, taken: Container[str]) -> str:
     """base, or base2, base3, ... : the first one not in taken (suffix kept within 32 chars)."""
     if base not in taken:
         return base
@@ -98,7 +99,7 @@ def unique_login(base, taken):
         n += 1
 
 
-def generate_password():
+def generate_password() -> str:
     """A random, readable password such as 'kP7m-Xr3a-9tQe' (12 random symbols, ~70 bits)."""
     groups = (
         "".join(secrets.choice(_PASSWORD_ALPHABET) for _ in range(_PASSWORD_GROUP))
@@ -107,7 +108,7 @@ def generate_password():
     return "-".join(groups)
 
 
-def password_problem(password):
+def password_problem(password: str) -> Optional[str]:
     """Why a given password cannot be set, or None."""
     if any(ch in "\r\n\0" for ch in password):
         return "a password cannot contain a line break or a NUL character"

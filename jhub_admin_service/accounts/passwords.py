@@ -10,6 +10,7 @@ import hmac
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Iterable, Optional
 
 #: yescrypt is Debian 12's default (pam_unix "yescrypt", login.defs ENCRYPT_METHOD).
 DEFAULT_PREFIX = b"$y$"
@@ -33,7 +34,7 @@ def _crypt(password, setting):
     return result.decode("ascii")
 
 
-def hash_password(password, prefix=DEFAULT_PREFIX):
+def hash_password(password: str, prefix: bytes = DEFAULT_PREFIX) -> str:
     """A crypt(3) hash of password, with a fresh random salt."""
     out = ctypes.create_string_buffer(_OUTPUT_SIZE)
     rbytes = os.urandom(16)
@@ -43,7 +44,7 @@ def hash_password(password, prefix=DEFAULT_PREFIX):
     return _crypt(password, setting)
 
 
-def verify_password(password, hashed):
+def verify_password(password: str, hashed: str) -> bool:
     """True when password matches a crypt(3) hash (locked hashes starting with '!' never match)."""
     if not hashed or hashed[0] in "!*":
         return False
@@ -67,7 +68,9 @@ def _lower_priority(niceness):
         pass
 
 
-def hash_many(passwords, workers=None, prefix=DEFAULT_PREFIX, on_progress=None, niceness=0, stop=None):
+def hash_many(passwords: Iterable[str], workers: Optional[int] = None, prefix: bytes = DEFAULT_PREFIX,
+              on_progress: Optional[Callable[[int], None]] = None, niceness: int = 0,
+              stop: Optional[threading.Event] = None) -> list:
     """Hash a list of passwords on every core; results keep the input order.
 
     ``on_progress(done)`` is called from this thread about a hundred times, for a progress bar.

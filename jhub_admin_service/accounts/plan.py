@@ -4,10 +4,11 @@ Pure: nothing here touches the machine. Clear passwords ride along in memory for
 and never appear in to_json().
 """
 from dataclasses import dataclass, field
+from typing import Callable, Collection
 
 from .logins import RESERVED_LOGINS, derive_login, generate_password, unique_login
 from .registry import NO_PASSWORD
-from .roster import Rejection
+from .roster import Rejection, Roster
 
 COMPARED_FIELDS = ("role", "classes", "first_name", "last_name", "email")
 
@@ -27,7 +28,7 @@ class PlannedAccount:
     password: str = field(default="", repr=False)
     changes: dict = field(default_factory=dict)
 
-    def to_json(self):
+    def to_json(self) -> dict:
         out = {
             "line": self.line, "login": self.login, "role": self.role, "classes": list(self.classes),
             "first_name": self.first_name, "last_name": self.last_name, "email": self.email,
@@ -50,10 +51,10 @@ class Plan:
     rejected: list = field(default_factory=list)
     reset_passwords: bool = False
 
-    def counts(self):
+    def counts(self) -> dict:
         return {k: len(getattr(self, k)) for k in ("create", "update", "unchanged", "absent", "rejected")}
 
-    def to_json(self):
+    def to_json(self) -> dict:
         return {
             "format": self.format, "encoding": self.encoding, "delimiter": self.delimiter,
             "reset_passwords": self.reset_passwords,
@@ -66,7 +67,8 @@ class Plan:
         }
 
 
-def make_plan(roster, managed, system_logins, reset_passwords=False, new_password=generate_password):
+def make_plan(roster: Roster, managed: dict, system_logins: Collection[str], reset_passwords: bool = False,
+              new_password: Callable[[], str] = generate_password) -> Plan:
     """Compare a roster with the managed accounts.
 
     managed: {login: Account} from the registry; system_logins: every local account name on the
@@ -127,6 +129,6 @@ def make_plan(roster, managed, system_logins, reset_passwords=False, new_passwor
     return plan
 
 
-def give_password(planned, given, new_password):
+def give_password(planned: PlannedAccount, given: str, new_password: Callable[[], str]) -> None:
     planned.password_source = "given" if given else "generated"
     planned.password = given or new_password()

@@ -9,6 +9,7 @@ import sqlite3
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any, Iterable, Iterator, Optional
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS accounts (
@@ -61,14 +62,14 @@ class Account:
     updated_at: float = 0.0
 
     @classmethod
-    def from_row(cls, row):
+    def from_row(cls, row: sqlite3.Row) -> "Account":
         data = dict(row)
         data["classes"] = json.loads(data["classes"])
         for flag in ("hash_pending", "initial_password", "disabled"):
             data[flag] = bool(data[flag])
         return cls(**data)
 
-    def to_json(self):
+    def to_json(self) -> dict:
         """The public view: no hash."""
         return {
             "login": self.login, "uid": self.uid, "role": self.role, "classes": list(self.classes),
@@ -85,13 +86,13 @@ class Registry:
     what a dry run against a fresh server needs.
     """
 
-    def __init__(self, path=DEFAULT_PATH, readonly=False):
+    def __init__(self, path: str = DEFAULT_PATH, readonly: bool = False):
         self.path = path
         self.readonly = readonly
         self._db = None
 
     @property
-    def db(self):
+    def db(self) -> sqlite3.Connection:
         if self._db is None:
             if self.readonly and not os.path.exists(self.path):
                 self._db = sqlite3.connect(":memory:", check_same_thread=False)
@@ -107,13 +108,13 @@ class Registry:
             self._db.row_factory = sqlite3.Row
         return self._db
 
-    def close(self):
+    def close(self) -> None:
         if self._db is not None:
             self._db.close()
             self._db = None
 
     @contextmanager
-    def transaction(self):
+    def transaction(self) -> Iterator[sqlite3.Connection]:
         """One atomic write: BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any error."""
         db = self.db
         db.execute("BEGIN IMMEDIATE")
@@ -126,7 +127,8 @@ class Registry:
 
     # Reads
 
-    def accounts(self, role=None, klass=None, search=None):
+    def accounts(self, role: Optional[str] = None, klass: Optional[str] = None,
+                 search: Optional[str] = None) -> list:
         rows = self.db.execute("SELECT * FROM accounts ORDER BY login").fetchall()
         accounts = [Account.from_row(r) for r in rows]
         if role:
@@ -139,19 +141,19 @@ class Registry:
                         if needle in f"{a.login} {a.first_name} {a.last_name} {a.email}".lower()]
         return accounts
 
-    def by_login(self):
+    def by_login(self) -> dict:
         return {a.login: a for a in self.accounts()}
 
-    def get(self, login):
+    def get(self, login: str) -> Optional[Account]:
         row = self.db.execute("SELECT * FROM accounts WHERE login = ?", (login,)).fetchone()
         return Account.from_row(row) if row else None
 
-    def classes(self):
+    def classes(self) -> list:
         return sorted({c for a in self.accounts() for c in a.classes})
 
     # Writes (each inside a transaction supplied by the caller or opened here)
 
-    def next_uid(self, db, reserved=()):
+    def next_uid(self, db: sqlite3.Connection, reserved: Iterable[int] = ()) -> int:
         """The lowest free uid at or after the last one handed out, skipping ids used locally."""
         row = db.execute("SELECT value FROM meta WHERE key = 'next_uid'").fetchone()
         uid = json.loads(row[0]) if row else FIRST_UID
@@ -163,7 +165,7 @@ class Registry:
         db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('next_uid', ?)", (json.dumps(uid + 1),))
         return uid
 
-    def insert(self, db, account):
+    def insert(self, db: sqlite3.Connection, account: Account) -> None:
         now = time.time()
         db.execute(
             "INSERT INTO accounts (login, uid, gid, role, classes, first_name, last_name, email, identity_key,"
@@ -175,7 +177,7 @@ class Registry:
              int(account.disabled), now, now),
         )
 
-    def update(self, db, login, **fields):
+    def update(self, db: sqlite3.Connection, login: str, **fields: Any) -> None:
         if "classes" in fields:
             fields["classes"] = json.dumps(fields["classes"])
         for flag in ("hash_pending", "initial_password", "disabled"):
@@ -185,5 +187,5 @@ class Registry:
         assignments = ", ".join(f"{name} = ?" for name in fields)
         db.execute(f"UPDATE accounts SET {assignments} WHERE login = ?", (*fields.values(), login))
 
-    def delete(self, db, login):
+    def delete(self, db: sqlite3.Connection, login: str) -> None:
         db.execute("DELETE FROM accounts WHERE login = ?", (login,))

@@ -12,6 +12,7 @@ import csv
 import io
 import re
 from dataclasses import dataclass, field
+from typing import Optional
 
 from .logins import fold_ascii, login_problem, password_problem
 
@@ -60,7 +61,7 @@ class RosterEntry:
     birth_date: str = ""
 
     @property
-    def identity_key(self):
+    def identity_key(self) -> str:
         """Who this person is when the file has no login: names plus birth date (or class)."""
         tail = self.birth_date or ",".join(self.classes)
         return "|".join(fold_ascii(x).lower().strip() for x in (self.last_name, self.first_name, tail))
@@ -72,7 +73,7 @@ class Rejection:
     login: str
     reason: str
 
-    def to_json(self):
+    def to_json(self) -> dict:
         return {"line": self.line, "login": self.login, "reason": self.reason}
 
 
@@ -85,11 +86,11 @@ class Roster:
     rejected: list = field(default_factory=list)
 
 
-def normalise_header(cell):
+def normalise_header(cell: str) -> str:
     return re.sub(r"[^a-z0-9]", "", fold_ascii(cell).lower())
 
 
-def decode(data):
+def decode(data: bytes) -> tuple:
     """Bytes -> (text, encoding name). Raises RosterError for binary or empty input."""
     if not data or not data.strip():
         raise RosterError("The file is empty.")
@@ -116,7 +117,7 @@ def decode(data):
     return text, encoding
 
 
-def detect_delimiter(text):
+def detect_delimiter(text: str) -> Optional[str]:
     """The delimiter that splits the first rows most consistently (quoted fields respected).
 
     None when no candidate appears on every row: a one-column file, or not a class list.
@@ -139,7 +140,7 @@ def detect_delimiter(text):
     return best
 
 
-def read_roster(data, max_rows=MAX_ROWS):
+def read_roster(data: bytes, max_rows: int = MAX_ROWS) -> Roster:
     """Read bytes into a Roster, or raise RosterError for a file that is not a class list."""
     text, encoding = decode(data)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
@@ -179,12 +180,12 @@ def read_roster(data, max_rows=MAX_ROWS):
 
 
 class LineRejected(Exception):
-    def __init__(self, login, reason):
+    def __init__(self, login: str, reason: str):
         super().__init__(reason)
         self.login, self.reason = login, reason
 
 
-def one_column_list(numbered):
+def one_column_list(numbered: list) -> bool:
     """A plain list of logins (with or without a 'login' header): most lines are valid logins."""
     cells = [row[0] for _, row in numbered if len(row) == 1]
     if len(cells) != len(numbered):
@@ -195,7 +196,7 @@ def one_column_list(numbered):
     return bool(cells) and valid >= 0.8 * len(cells)
 
 
-def numbered_rows(text, delimiter):
+def numbered_rows(text: str, delimiter: str) -> list:
     """[(physical line where the record starts, stripped cells)] for every non-blank record."""
     reader = csv.reader(io.StringIO(text), delimiter=delimiter, skipinitialspace=True)
     numbered, previous_end = [], 0
@@ -206,7 +207,7 @@ def numbered_rows(text, delimiter):
     return numbered
 
 
-def header_columns(cells):
+def header_columns(cells: list) -> Optional[dict]:
     """{field: index} when the first row is a header naming a login or both names; else None."""
     columns = {}
     for index, cell in enumerate(cells):
@@ -218,7 +219,7 @@ def header_columns(cells):
     return None
 
 
-def header_format(columns):
+def header_format(columns: dict) -> str:
     if "login" not in columns and "birth_date" in columns and "classes" in columns:
         return "siecle"
     if {"login", "role", "first_name", "last_name"} <= columns.keys():
@@ -226,19 +227,19 @@ def header_format(columns):
     return "header"
 
 
-def parse_role(value, login):
+def parse_role(value: str, login: str) -> str:
     role = ROLE_ALIASES.get(normalise_header(value))
     if role is None:
         raise LineRejected(login, f"unknown role {value!r}; accepted roles: {ACCEPTED_ROLES_TEXT}")
     return role
 
 
-def parse_classes(value):
+def parse_classes(value: str) -> list:
     """'T NSI' -> ['T NSI']; 'TG1, TG2' or 'TG1|TG2' -> ['TG1', 'TG2']."""
     return [c.strip() for c in re.split(r"[,|/]", value) if c.strip()]
 
 
-def checked_login(raw):
+def checked_login(raw: str) -> str:
     """A login as written in the file; an upper-case one is lowered here and judged in reject_duplicates."""
     login = raw.strip()
     problem = login_problem(login.lower())
@@ -247,14 +248,14 @@ def checked_login(raw):
     return login
 
 
-def checked_password(password, login):
+def checked_password(password: str, login: str) -> str:
     problem = password_problem(password)
     if problem:
         raise LineRejected(login, problem)
     return password
 
 
-def entry_from_historical(n, row):
+def entry_from_historical(n: int, row: list) -> RosterEntry:
     row = row + [""] * (3 - len(row))
     login = checked_login(row[0])
     return RosterEntry(
@@ -263,7 +264,7 @@ def entry_from_historical(n, row):
     )
 
 
-def entry_from_header(n, row, columns):
+def entry_from_header(n: int, row: list, columns: dict) -> RosterEntry:
     def get(name):
         index = columns.get(name)
         return row[index].strip() if index is not None and index < len(row) else ""
@@ -279,7 +280,7 @@ def entry_from_header(n, row, columns):
     )
 
 
-def reject_duplicates(roster):
+def reject_duplicates(roster: Roster) -> None:
     """JupyterHub lowercases names, so logins equal after lowercasing are one account.
 
     Two lines with the very same login: both rejected, neither applied. A line that differs

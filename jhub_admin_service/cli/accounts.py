@@ -5,9 +5,11 @@ import json
 import os
 import sys
 import time
+from typing import Optional, TextIO
 
 from ..accounts.credentials import write_credentials
-from ..accounts.engine import credential
+from ..accounts.engine import Progress, credential
+from ..accounts.plan import Plan
 from .common import operations_from, print_warnings
 
 
@@ -58,11 +60,11 @@ def register(verbs: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_set)
 
 
-def default_credentials_path():
+def default_credentials_path() -> str:
     return os.path.abspath(time.strftime("credentials-%Y%m%d-%H%M%S.csv"))
 
 
-def print_plan(plan):
+def print_plan(plan: Plan) -> None:
     counts = plan.counts()
     print(f"format: {plan.format}, encoding: {plan.encoding}, delimiter: {plan.delimiter}")
     print("  ".join(f"{k}: {v}" for k, v in counts.items()))
@@ -74,7 +76,7 @@ def print_plan(plan):
         print(f"  reject  line {r.line:>5}  {r.login or '-':32} {r.reason}")
 
 
-def cmd_import(args):
+def cmd_import(args: argparse.Namespace) -> int:
     with open(args.file, "rb") as f:
         data = f.read()
     ops = operations_from(args, readonly=args.dry_run)
@@ -103,7 +105,7 @@ def cmd_import(args):
     return 0
 
 
-def save_credentials(path, credentials):
+def save_credentials(path: Optional[str], credentials: list) -> Optional[str]:
     if not credentials:
         return None
     path = path or default_credentials_path()
@@ -114,7 +116,7 @@ def save_credentials(path, credentials):
 class ProgressLine:
     """One terminal line for the stages of an import, which run side by side."""
 
-    def __init__(self, stream):
+    def __init__(self, stream: TextIO):
         self.stream = stream
         self.stages = {}
 
@@ -128,20 +130,20 @@ class ProgressLine:
             self.stages.clear()
 
 
-def cli_progress(args):
+def cli_progress(args: argparse.Namespace) -> Progress:
     if args.json or not sys.stderr.isatty():
         return lambda stage, done, total: None
     return ProgressLine(sys.stderr)
 
 
-def cmd_reconcile(args):
+def cmd_reconcile(args: argparse.Namespace) -> int:
     report = asyncio.run(operations_from(args).reconcile(local=not args.hub_only, hub=not args.local_only))
     print(json.dumps({"local": report.local, "hub": report.hub}))
     print_warnings(report.warnings)
     return 0
 
 
-def cmd_bootstrap_admin(args):
+def cmd_bootstrap_admin(args: argparse.Namespace) -> int:
     ops = operations_from(args)
     password = ops.settings.first_admin_password or None
     login = args.login or ops.settings.first_admin
@@ -160,7 +162,7 @@ def cmd_bootstrap_admin(args):
     return 0
 
 
-def cmd_list(args):
+def cmd_list(args: argparse.Namespace) -> int:
     accounts = operations_from(args, readonly=True).registry.accounts(role=args.role, klass=args.klass, search=args.search)
     if args.json:
         json.dump([a.to_json() for a in accounts], sys.stdout, ensure_ascii=False, indent=1)
@@ -174,7 +176,7 @@ def cmd_list(args):
     return 0
 
 
-def cmd_reset(args):
+def cmd_reset(args: argparse.Namespace) -> int:
     ops = operations_from(args)
     password = asyncio.run(ops.reset_password(args.login))
     if args.credentials:
@@ -185,19 +187,19 @@ def cmd_reset(args):
     return 0
 
 
-def cmd_disable(args):
+def cmd_disable(args: argparse.Namespace) -> int:
     asyncio.run(operations_from(args).set_disabled(args.login, args.disabled))
     print(f"{args.login} {'disabled' if args.disabled else 'enabled'}")
     return 0
 
 
-def cmd_remove(args):
+def cmd_remove(args: argparse.Namespace) -> int:
     archive = asyncio.run(operations_from(args).remove(args.login))
     print(f"{args.login} removed; home archived to {archive}")
     return 0
 
 
-def cmd_set(args):
+def cmd_set(args: argparse.Namespace) -> int:
     classes = None if args.classes is None else args.classes.split(",")
     asyncio.run(operations_from(args).change(args.login, role=args.role, classes=classes))
     print(f"{args.login} updated")

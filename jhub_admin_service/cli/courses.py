@@ -59,7 +59,7 @@ def _report(ops, report, message):
     return 0
 
 
-def cmd_list(args):
+def cmd_list(args: argparse.Namespace) -> int:
     courses = operations_from(args, readonly=True).courses.list()
     if args.json:
         json.dump(courses, sys.stdout, ensure_ascii=False, indent=1)
@@ -74,13 +74,13 @@ def cmd_list(args):
     return 0
 
 
-def cmd_create(args):
+def cmd_create(args: argparse.Namespace) -> int:
     ops = operations_from(args)
     report = asyncio.run(ops.create_course(args.course, args.teacher, as_default=args.default))
     return _report(ops, report, f"course {args.course} created for {args.teacher}")
 
 
-def cmd_enrol(args):
+def cmd_enrol(args: argparse.Namespace) -> int:
     students = [s.strip() for s in args.students.split(",") if s.strip()]
     if not args.classes and not students:
         raise CourseError("give --class CLASS and/or --students a,b")
@@ -91,7 +91,7 @@ def cmd_enrol(args):
     return _report(ops, report, f"{', '.join(args.classes + students)} {verb} {args.course}")
 
 
-def cmd_sync(args):
+def cmd_sync(args: argparse.Namespace) -> int:
     ops = operations_from(args)
     report = asyncio.run(ops.sync_courses(local=not args.hub_only, hub=not args.local_only, force=args.force))
     warnings = report.pop("warnings", [])
@@ -100,6 +100,6 @@ def cmd_sync(args):
     return 1 if warnings else 0
 
 
-def cmd_prepare_exchange(args):
+def cmd_prepare_exchange(args: argparse.Namespace) -> int:
     print(prepare_exchange(args.root or settings_from(args).exchange_root))
     return 0

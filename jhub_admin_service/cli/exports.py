@@ -35,7 +35,7 @@ def _sub_parser_class(parent, common):
     return factory
 
 
-def register(subparsers) -> argparse.ArgumentParser:
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "exports", help="export, list, verify, download, restore or prune archives",
         description="Exports and restores of the home, exchange and data volumes "
@@ -180,7 +180,7 @@ async def _run(args) -> int:
     return status
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     """Run one ``exports`` sub-command; returns the exit status."""
     try:
         return asyncio.run(_run(args))

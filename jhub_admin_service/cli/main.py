@@ -6,6 +6,7 @@ Exit status: 0 on success, 2 when the input is refused (not a class list, bad ar
 import argparse
 import logging
 import sys
+from typing import Optional
 
 from ..accounts.engine import AccountError
 from ..accounts.roster import RosterError
@@ -28,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list = None) -> int:
+def main(argv: Optional[list] = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")

@@ -11,12 +11,13 @@ import asyncio
 import logging
 import os
 import pwd
+from typing import Awaitable, Iterable, List, Optional
 
 from ..accounts.registry import Registry
 from ..hub import HubClient
 from ..settings import AdminSettings
 from .exchange import count_assignments, prepare_exchange, released_assignments
-from .rules import (CourseError, course_id_problem, members, missing_default_courses, plan_enrol,
+from .rules import (Course, CourseError, course_id_problem, members, missing_default_courses, plan_enrol,
                     plan_unenrol, wanted_course_groups)
 from .store import CourseStore
 from .teacher_homes import TeacherBatchError, apply_as_teachers, course_files_present
@@ -36,7 +37,7 @@ class CourseManager:
     def accounts(self) -> dict:
         return self.registry.by_login()
 
-    def list(self):
+    def list(self) -> list:
         accounts = self.accounts()
         out = []
         for c in self.store.courses():
@@ -64,7 +65,7 @@ class CourseManager:
             raise CourseError(f"no course {course_id!r}")
         return c
 
-    def create(self, course_id, teacher, as_default=False):
+    def create(self, course_id: str, teacher: str, as_default: bool = False) -> None:
         problem = course_id_problem(course_id)
         if problem:
             raise CourseError(f"{course_id!r}: {problem}")
@@ -83,7 +84,7 @@ class CourseManager:
                     if c.auto and not (c.classes or c.students):
                         self.store.delete(db, c.course_id)
 
-    def ensure_default_courses(self):
+    def ensure_default_courses(self) -> List[tuple]:
         todo = missing_default_courses(self.accounts(), self.store.courses())
         if todo:
             with self.registry.transaction() as db:
@@ -91,13 +92,13 @@ class CourseManager:
                     self.store.insert(db, cid, teacher, is_default=True, auto=True)
         return todo
 
-    def enrol(self, course_id, classes=(), students=()):
+    def enrol(self, course_id: str, classes: Iterable[str] = (), students: Iterable[str] = ()) -> None:
         course = self._course(course_id)
         new = plan_enrol(course, self.accounts(), classes, students)
         with self.registry.transaction() as db:
             self.store.set_enrolment(db, course_id, *new)
 
-    def unenrol(self, course_id, classes=(), students=()):
+    def unenrol(self, course_id: str, classes: Iterable[str] = (), students: Iterable[str] = ()) -> None:
         course = self._course(course_id)
         new = plan_unenrol(course, self.accounts(), classes, students)
         with self.registry.transaction() as db:
@@ -105,7 +106,8 @@ class CourseManager:
 
     # Convergence
 
-    async def sync(self, local=True, hub=True, force=False, hub_users_ready=None):
+    async def sync(self, local: bool = True, hub: bool = True, force: bool = False,
+                   hub_users_ready: Optional[Awaitable[Optional[set]]] = None) -> dict:
         """Default courses, then the teachers' homes (as the teachers), then the hub groups.
 
         ``hub_users_ready``: an awaitable that the hub groups wait for (the accounts' own hub
@@ -132,7 +134,8 @@ class CourseManager:
             report["hub"] = await self.sync_hub(courses, accounts, hub_users)
         return report
 
-    def homes_to_update(self, courses, accounts, warnings, force=False):
+    def homes_to_update(self, courses: Iterable[Course], accounts: dict, warnings: List[str],
+                        force: bool = False) -> List[tuple]:
         """[(teacher, spec)] for each teacher whose courses changed since the last sync (or whose
         course files are missing)."""
         all_students = sorted(login for login, a in accounts.items() if a.role == "student")
@@ -165,7 +168,7 @@ class CourseManager:
             todo.append((teacher, spec))
         return todo
 
-    def record_homes(self, todo, results, warnings):
+    def record_homes(self, todo: Iterable[tuple], results: dict, warnings: List[str]) -> dict:
         """Remember what each teacher's batch wrote (to skip them next time); {teacher: report}."""
         out = {}
         with self.registry.transaction() as db:
@@ -180,7 +183,7 @@ class CourseManager:
                 self.store.save_spec(db, teacher, spec)
         return out
 
-    async def sync_hub(self, courses, accounts, hub_users=None):
+    async def sync_hub(self, courses: Iterable[Course], accounts: dict, hub_users: Optional[set] = None) -> dict:
         hub = self.hub
         wanted = wanted_course_groups(courses, accounts)
         existing = await hub.groups()

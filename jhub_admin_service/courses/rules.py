@@ -18,6 +18,7 @@ folder.
 """
 import re
 from dataclasses import dataclass, field
+from typing import Container, Iterable, Optional
 
 COURSE_ID_RE = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
 MAX_COURSE_ID = 40
@@ -31,7 +32,7 @@ class CourseError(ValueError):
     """A course request that cannot be honoured (bad id, unknown teacher or course...)."""
 
 
-def course_id_problem(course_id):
+def course_id_problem(course_id: str) -> Optional[str]:
     """Why a course id is unusable, or None when nbgrader, the hub and the file system all accept it."""
     if not course_id:
         return "empty course id"
@@ -43,7 +44,7 @@ def course_id_problem(course_id):
     return None
 
 
-def default_course_id(login, taken=()):
+def default_course_id(login: str, taken: Container[str] = ()) -> str:
     """'jean-luc.picard' -> 'cours_jean_luc_picard'; a numeric suffix when the id is taken."""
     body = re.sub(r"[^a-z0-9]+", "_", login.lower()).strip("_") or "prof"
     base = (DEFAULT_PREFIX + body)[:MAX_COURSE_ID].rstrip("_")
@@ -66,12 +67,12 @@ class Course:
     excluded: list = field(default_factory=list)  # unenrolled from an enrolled class
     created_at: float = 0.0
 
-    def to_json(self):
+    def to_json(self) -> dict:
         return {"course_id": self.course_id, "teacher": self.teacher, "is_default": self.is_default,
                 "classes": list(self.classes), "students": list(self.students), "excluded": list(self.excluded)}
 
 
-def members(course, accounts):
+def members(course: Course, accounts: dict) -> set:
     """The logins enrolled in course: active students of its classes and those enrolled one by
     one, minus those unenrolled one by one. accounts: {login: Account}."""
     classes = set(course.classes)
@@ -81,7 +82,7 @@ def members(course, accounts):
     return out - set(course.excluded)
 
 
-def missing_default_courses(accounts, courses):
+def missing_default_courses(accounts: dict, courses: Iterable[Course]) -> list:
     """[(course_id, teacher)] for every active teacher who has no course yet."""
     has_course = {c.teacher for c in courses}
     taken = {c.course_id for c in courses}
@@ -94,7 +95,7 @@ def missing_default_courses(accounts, courses):
     return out
 
 
-def wanted_course_groups(courses, accounts):
+def wanted_course_groups(courses: Iterable[Course], accounts: dict) -> dict:
     """{group: set(logins)} for the hub: formgrade-<course> (its teacher, when an active account)
     and nbgrader-<course> (its students)."""
     groups = {}
@@ -105,7 +106,7 @@ def wanted_course_groups(courses, accounts):
     return groups
 
 
-def plan_enrol(course, accounts, classes=(), students=()):
+def plan_enrol(course: Course, accounts: dict, classes: Iterable[str] = (), students: Iterable[str] = ()) -> tuple:
     """(new classes, new students, new excluded) after enrolling classes and students.
     Raises CourseError for an unknown student login."""
     unknown = [s for s in students if s not in accounts]
@@ -117,7 +118,8 @@ def plan_enrol(course, accounts, classes=(), students=()):
     return new_classes, new_students, new_excluded
 
 
-def plan_unenrol(course, accounts, classes=(), students=()):
+def plan_unenrol(course: Course, accounts: dict, classes: Iterable[str] = (),
+                 students: Iterable[str] = ()) -> tuple:
     """(new classes, new students, new excluded) after unenrolling classes and students. A student
     who still belongs to an enrolled class is remembered as excluded from it."""
     missing = [c for c in classes if c not in course.classes]

@@ -1,7 +1,10 @@
 """The course tables, kept in the account registry's SQLite file."""
 import json
+import sqlite3
 import time
+from typing import Iterable, Optional
 
+from ..accounts.registry import Registry
 from .rules import Course
 
 SCHEMA = """
@@ -35,7 +38,7 @@ CREATE TABLE IF NOT EXISTS course_sync (
 class CourseStore:
     """The course tables, in the account registry's SQLite file."""
 
-    def __init__(self, registry):
+    def __init__(self, registry: Registry):
         self.registry = registry
         self._ready = False
 
@@ -54,7 +57,7 @@ class CourseStore:
             self._ready = True
         return db
 
-    def courses(self):
+    def courses(self) -> list:
         db = self._db()
         if db is None:
             return []
@@ -70,32 +73,34 @@ class CourseStore:
                               classes.get(row["course_id"], []), inc, exc, row["created_at"]))
         return out
 
-    def get(self, course_id):
+    def get(self, course_id: str) -> Optional[Course]:
         return next((c for c in self.courses() if c.course_id == course_id), None)
 
-    def insert(self, db, course_id, teacher, is_default=False, auto=False):
+    def insert(self, db: sqlite3.Connection, course_id: str, teacher: str, is_default: bool = False,
+               auto: bool = False) -> None:
         self._db()
         db.execute("INSERT INTO courses (course_id, teacher, is_default, auto, created_at) VALUES (?, ?, ?, ?, ?)",
                    (course_id, teacher, int(is_default), int(auto), time.time()))
 
-    def last_specs(self):
+    def last_specs(self) -> dict:
         db = self._db()
         if db is None:
             return {}
         return {row[0]: json.loads(row[1]) for row in db.execute("SELECT teacher, spec FROM course_sync")}
 
-    def save_spec(self, db, teacher, spec):
+    def save_spec(self, db: sqlite3.Connection, teacher: str, spec: dict) -> None:
         db.execute("INSERT OR REPLACE INTO course_sync (teacher, spec) VALUES (?, ?)",
                    (teacher, json.dumps(spec, sort_keys=True)))
 
-    def delete(self, db, course_id):
+    def delete(self, db: sqlite3.Connection, course_id: str) -> None:
         for table in ("course_classes", "course_students", "courses"):
             db.execute(f"DELETE FROM {table} WHERE course_id = ?", (course_id,))
 
-    def set_default(self, db, teacher, course_id):
+    def set_default(self, db: sqlite3.Connection, teacher: str, course_id: str) -> None:
         db.execute("UPDATE courses SET is_default = (course_id = ?) WHERE teacher = ?", (course_id, teacher))
 
-    def set_enrolment(self, db, course_id, classes, students, excluded):
+    def set_enrolment(self, db: sqlite3.Connection, course_id: str, classes: Iterable[str], students: Iterable[str],
+                      excluded: Iterable[str]) -> None:
         db.execute("DELETE FROM course_classes WHERE course_id = ?", (course_id,))
         db.execute("DELETE FROM course_students WHERE course_id = ?", (course_id,))
         db.executemany("INSERT INTO course_classes (course_id, class) VALUES (?, ?)",

@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 import traceback
+from typing import Optional
 
 HEADER_NOTEBOOK = "header.ipynb"
 ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets")
@@ -48,7 +49,7 @@ class TeacherBatchError(RuntimeError):
 
 # What is written ------------------------------------------------------------------------------
 
-def course_config_text(course_id, course_root):
+def course_config_text(course_id: str, course_root: str) -> str:
     """The course's nbgrader_config.py (in its folder: nbgrader reads it from the working directory)."""
     db = "sqlite:///" + os.path.join(course_root, "gradebook.db")
     return (f"{MANAGED_MARK} (remove this line to keep your own changes).\n"
@@ -60,7 +61,7 @@ def course_config_text(course_id, course_root):
             f"c.IncludeHeaderFooter.header = {os.path.join(course_root, 'source', HEADER_NOTEBOOK)!r}\n")
 
 
-def user_config_text(courses, home):
+def user_config_text(courses: list, home: str) -> str:
     """~/.jupyter/nbgrader_config.py: which course the formgrader of the teacher's server shows.
 
     The default course, or the one named in ~/.jupyter/nbgrader_course (then restart the server).
@@ -86,13 +87,13 @@ def user_config_text(courses, home):
             "c.IncludeHeaderFooter.header = os.path.join(courses[active], 'source', 'header.ipynb')\n")
 
 
-def course_files_present(spec):
+def course_files_present(spec: dict) -> bool:
     """Whether every course folder of a teacher's spec still has its config and gradebook."""
     return all(os.path.exists(os.path.join(spec["home"], c["course_id"], name))
                for c in spec["courses"] for name in ("nbgrader_config.py", "gradebook.db"))
 
 
-def teacher_apply(spec, template=None):
+def teacher_apply(spec: dict, template: Optional[bytes] = None) -> dict:
     """Runs AS the teacher. spec: {"home", "courses": [{"course_id", "is_default",
     "students": [{"id", "first_name", "last_name"}], "managed": [logins]}]}.
 
@@ -172,7 +173,7 @@ def _write_managed(path, text):
 
 # The caller's side ----------------------------------------------------------------------------
 
-def apply_as_teachers(batches: list, lang: str = "C.UTF-8", workers: int = None,
+def apply_as_teachers(batches: list, lang: str = "C.UTF-8", workers: Optional[int] = None,
                       timeout: int = CHILD_TIMEOUT) -> dict:
     """Apply each (login, spec) as its teacher, ``workers`` teachers at a time (default: one per
     core), each within ``timeout`` seconds, in the locale ``lang``. Returns {login: report}, with
@@ -304,12 +305,12 @@ def _child(login, spec, out_fd, template):
 class _Running:
     """A child at work: its pid, its teacher, the read end of its pipe, its deadline."""
 
-    def __init__(self, pid, login, read_fd, timeout):
+    def __init__(self, pid: int, login: str, read_fd: int, timeout: float):
         self.pid, self.login, self.read_fd = pid, login, read_fd
         self.deadline = time.monotonic() + timeout
         self.output = b""
 
-    def result(self, killed_because=None):
+    def result(self, killed_because: Optional[str] = None) -> dict:
         if killed_because:
             os.kill(self.pid, signal.SIGKILL)  # the teacher may have stopped it (kill -STOP)
         os.close(self.read_fd)
@@ -334,7 +335,7 @@ def _start(item, running, timeout, template):
     return _Running(pid, item["login"], read_fd, timeout)
 
 
-def main():
+def main() -> int:
     """The helper: results as JSON lines on stdout, in the order the teachers finish. Deadlines
     are kept here, not in the children, which run as the teachers and could be stopped."""
     request = json.load(sys.stdin)

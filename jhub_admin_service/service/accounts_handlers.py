@@ -1,20 +1,25 @@
 """Accounts: search, filter, paginate; reset a password (shown once, with a slip), disable or
 enable, change class or role, remove (home archived first). JSON: api/accounts, api/classes."""
 import math
+from typing import TYPE_CHECKING, Any, Optional
 
 from jupyterhub.utils import url_path_join
 from tornado import web
 
 from ..accounts.engine import credential
+from ..accounts.registry import Account
 from ..accounts.roster import ROLES
 from .base import APIHandler, BaseHandler
 from .i18n import N_
+
+if TYPE_CHECKING:
+    from .app import ServiceContext
 
 NAV = [{"key": "accounts", "label": N_("Accounts"), "path": "accounts", "order": 30}]
 PAGE_SIZE = 50
 
 
-def filtered(ctx, args):
+def filtered(ctx: "ServiceContext", args: dict) -> list:
     """Accounts matching the request's filters: q (search), class, role, state."""
     accounts = ctx.reader.accounts(role=args.get("role") or None, klass=args.get("class") or None,
                                    search=(args.get("q") or "").strip() or None)
@@ -30,7 +35,7 @@ SELF_LOCKOUT = N_("You cannot disable or remove your own account, nor take away 
 
 
 class SelfLockoutMixin:
-    def refuse_self_lockout(self, login, action, role=None):
+    def refuse_self_lockout(self, login: str, action: Optional[str], role: Optional[str] = None) -> None:
         """An admin must not lock themselves out of the service."""
         if login == self.admin_name and (action in ("disable", "remove")
                                          or (action == "change" and role not in (None, "", "admin"))):
@@ -40,7 +45,7 @@ class SelfLockoutMixin:
 class AccountsHandler(BaseHandler):
     nav_key = "accounts"
 
-    def get(self):
+    def get(self) -> None:
         args = {k: self.get_argument(k, "") for k in ("q", "class", "role", "state")}
         accounts = filtered(self.ctx, args)
         pages = max(1, math.ceil(len(accounts) / PAGE_SIZE))
@@ -56,20 +61,20 @@ class AccountsHandler(BaseHandler):
 class AccountHandler(SelfLockoutMixin, BaseHandler):
     nav_key = "accounts"
 
-    def account(self, login):
+    def account(self, login: str) -> Account:
         account = self.ctx.reader.get(login)
         if account is None:
             raise web.HTTPError(404, self.engine_text(f"no account {login!r} is managed by jhub-admin"))
         return account
 
-    def get(self, login, action=None):
+    def get(self, login: str, action: Optional[str] = None) -> None:
         if action:
             self.redirect(self.url("accounts", login))
             return
         self.render_page("account.html", account=self.account(login), roles=ROLES, error=None,
                          classes=self.ctx.reader.classes())
 
-    def write_error(self, status_code, **kwargs):
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
         login = self.path_kwargs.get("login")
         if status_code in (400, 409) and self.current_user and login and self.ctx.reader.get(login):
@@ -79,7 +84,7 @@ class AccountHandler(SelfLockoutMixin, BaseHandler):
             return
         super().write_error(status_code, **kwargs)
 
-    async def post(self, login, action=None):
+    async def post(self, login: str, action: Optional[str] = None) -> None:
         account = self.account(login)
         ops = self.ctx.operations
         self.refuse_self_lockout(login, action, self.get_body_argument("role", None))
@@ -119,7 +124,7 @@ class AccountHandler(SelfLockoutMixin, BaseHandler):
 class AccountsAPIHandler(APIHandler):
     """GET api/accounts[?role=&class=&q=&state=&offset=&limit=]"""
 
-    def get(self):
+    def get(self) -> None:
         args = {k: self.get_argument(k, "") for k in ("q", "class", "role", "state")}
         args["q"] = args["q"] or self.get_argument("search", "")
         accounts = filtered(self.ctx, args)
@@ -134,23 +139,23 @@ class AccountsAPIHandler(APIHandler):
 
 
 class ClassesAPIHandler(APIHandler):
-    def get(self):
+    def get(self) -> None:
         self.write_json({"classes": self.ctx.reader.classes()})
 
 
 class AccountAPIHandler(SelfLockoutMixin, APIHandler):
-    def account(self, login):
+    def account(self, login: str) -> Account:
         account = self.ctx.reader.get(login)
         if account is None:
             raise web.HTTPError(404, f"no account {login!r} is managed by jhub-admin")
         return account
 
-    def get(self, login, action=None):
+    def get(self, login: str, action: Optional[str] = None) -> None:
         if action:
             raise web.HTTPError(405, "use POST")
         self.write_json(self.account(login).to_json())
 
-    async def patch(self, login, action=None):
+    async def patch(self, login: str, action: Optional[str] = None) -> None:
         if action:
             raise web.HTTPError(405, "use POST")
         self.account(login)
@@ -164,7 +169,7 @@ class AccountAPIHandler(SelfLockoutMixin, APIHandler):
         await self.ctx.operations.change(login, role=body.get("role"), classes=classes)
         self.write_json(self.ctx.reader.get(login).to_json())
 
-    async def delete(self, login, action=None):
+    async def delete(self, login: str, action: Optional[str] = None) -> None:
         if action:
             raise web.HTTPError(405, "use POST")
         self.account(login)
@@ -172,7 +177,7 @@ class AccountAPIHandler(SelfLockoutMixin, APIHandler):
         archive = await self.ctx.operations.remove(login)
         self.write_json({"removed": login, "archive": archive})
 
-    async def post(self, login, action=None):
+    async def post(self, login: str, action: Optional[str] = None) -> None:
         account = self.account(login)
         self.refuse_self_lockout(login, action)
         if action == "reset-password":
@@ -187,7 +192,7 @@ class AccountAPIHandler(SelfLockoutMixin, APIHandler):
             raise web.HTTPError(404, f"unknown action {action!r}")
 
 
-def routes(prefix):
+def routes(prefix: str) -> list:
     login = r"(?P<login>[^/]+)"
     return [
         (url_path_join(prefix, "accounts"), AccountsHandler),

@@ -18,13 +18,19 @@ import json
 import logging
 import traceback
 from http.client import responses
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Awaitable, Optional, Union
 from urllib.parse import urlencode
 
+import tornado.locale
 from jupyterhub.services.auth import HubOAuthenticated, UserNotAllowed
 from jupyterhub.utils import url_path_join
 from tornado import web
 
 from . import errors, i18n
+
+if TYPE_CHECKING:
+    from .app import ServiceContext
 
 log = logging.getLogger("jhub_admin_service.service")
 
@@ -46,7 +52,7 @@ class AdminAuthMixin(HubOAuthenticated):
 
     # Authentication
 
-    def check_hub_user(self, model):
+    def check_hub_user(self, model: dict) -> dict:
         """The hub's own access check (``access:services``), then the admin field itself."""
         model = super().check_hub_user(model)
         if model.get("kind", "user") != "user" or not model.get("admin"):
@@ -55,12 +61,12 @@ class AdminAuthMixin(HubOAuthenticated):
         return model
 
     @property
-    def token_authenticated(self):
+    def token_authenticated(self) -> bool:
         """Authenticated by an ``Authorization`` header (not by the OAuth cookie)."""
         return bool(getattr(self, "_token_authenticated", False)
                     and self.request.headers.get("Authorization"))
 
-    def authenticate(self):
+    def authenticate(self) -> Optional[str]:
         """Raise 403 for anyone but an admin; return the login URL when one must log in first."""
         user = self.current_user
         if user is None:
@@ -71,7 +77,7 @@ class AdminAuthMixin(HubOAuthenticated):
             return self.get_login_url()
         return None
 
-    async def prepare(self):
+    async def prepare(self) -> None:
         login_url = self.authenticate()
         if login_url:
             self.redirect(login_url)
@@ -83,10 +89,10 @@ class AdminAuthMixin(HubOAuthenticated):
     # authentication calls it too; both are deferred to check_xsrf(), which runs once the
     # user is known, so that token-authenticated requests can skip it and cookie ones never.
 
-    def check_xsrf_cookie(self):
+    def check_xsrf_cookie(self) -> None:
         return
 
-    def check_xsrf(self):
+    def check_xsrf(self) -> None:
         if self._xsrf_checked or self.request.method in SAFE_METHODS:
             return
         self._xsrf_checked = True
@@ -101,7 +107,7 @@ class AdminAuthMixin(HubOAuthenticated):
 
     # Errors: the engine's refusals (errors.ERRORS) are answered with their status and message
 
-    def send_error(self, status_code: int = 500, **kwargs) -> None:
+    def send_error(self, status_code: int = 500, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
         if exc is not None and not isinstance(exc, web.HTTPError):
             refusal = errors.http_error(self, exc)
@@ -110,7 +116,8 @@ class AdminAuthMixin(HubOAuthenticated):
                 status_code = refusal.status_code
         super().send_error(status_code, **kwargs)
 
-    def log_exception(self, typ, value, tb) -> None:
+    def log_exception(self, typ: Optional[type], value: Optional[BaseException],
+                      tb: Optional[TracebackType]) -> None:
         if not isinstance(value, web.HTTPError) and errors.http_error(self, value) is not None:
             log.warning("%s %s refused: %s", self.request.method, self.request.path, value)
             return
@@ -118,42 +125,42 @@ class AdminAuthMixin(HubOAuthenticated):
 
     # Locale
 
-    def get_browser_locale(self, default=i18n.DEFAULT_LANGUAGE):
+    def get_browser_locale(self, default: str = i18n.DEFAULT_LANGUAGE) -> tornado.locale.Locale:
         return super().get_browser_locale(default)
 
     def _(self, message, plural=None, count=None):
         return i18n.translate(self.locale, message, plural, count)
 
-    def engine_text(self, message):
+    def engine_text(self, message: object) -> str:
         """An English message of the engine (rejection reason, file error), translated."""
         return i18n.translate_engine(self.locale, str(message))
 
     # Context
 
     @property
-    def ctx(self):
+    def ctx(self) -> "ServiceContext":
         """The service's shared state: see app.ServiceContext."""
         return self.settings["jhub_admin"]
 
     @property
-    def prefix(self):
+    def prefix(self) -> str:
         return self.ctx.prefix
 
-    def url(self, *parts, **query):
+    def url(self, *parts: object, **query: Any) -> str:
         """An absolute path under the service's prefix, e.g. self.url("accounts", page=2)."""
         path = url_path_join(self.prefix, *[str(p) for p in parts]) if parts else self.prefix
         query = {k: v for k, v in query.items() if v not in (None, "")}
         return path + ("?" + urlencode(query) if query else "")
 
     @property
-    def admin_name(self):
+    def admin_name(self) -> str:
         return (self.current_user or {}).get("name", "")
 
 
 class BaseHandler(AdminAuthMixin, web.RequestHandler):
     """An HTML page of the admin service. Render with :meth:`render_page`."""
 
-    def get_template_namespace(self):
+    def get_template_namespace(self) -> dict:
         ns = super().get_template_namespace()
         ns.update(
             _=self._, engine_text=self.engine_text, url=self.url, prefix=self.prefix,
@@ -164,18 +171,18 @@ class BaseHandler(AdminAuthMixin, web.RequestHandler):
         )
         return ns
 
-    def render_page(self, template, **namespace):
+    def render_page(self, template: str, **namespace: Any) -> Awaitable[None]:
         """Render a template of service/templates (it extends layout.html)."""
         self.set_header("Cache-Control", "no-store")
         return self.render(template, **namespace)
 
     # Flash messages, shown once on the next page (after a POST/redirect)
 
-    def flash(self, message, level="success"):
+    def flash(self, message: str, level: str = "success") -> None:
         self.set_signed_cookie(FLASH_COOKIE, json.dumps([level, message]), expires_days=None,
                                path=self.prefix, httponly=True)
 
-    def pop_flash(self):
+    def pop_flash(self) -> Optional[dict]:
         if getattr(self, "_flash_popped", False):
             return self._flash
         self._flash_popped = True
@@ -190,7 +197,7 @@ class BaseHandler(AdminAuthMixin, web.RequestHandler):
                 pass
         return self._flash
 
-    def fmt_time(self, value):
+    def fmt_time(self, value: Union[str, float, None]) -> str:
         """A timestamp (epoch seconds or ISO 8601) as a local date and time."""
         if value in (None, "", 0):
             return "—"
@@ -207,7 +214,7 @@ class BaseHandler(AdminAuthMixin, web.RequestHandler):
         return when.strftime("%d/%m/%Y %H:%M") if self.locale.code.startswith("fr") else when.strftime(
             "%Y-%m-%d %H:%M")
 
-    def fmt_ago(self, value):
+    def fmt_ago(self, value: Any) -> str:
         """How long ago an ISO timestamp was, e.g. '12 min'."""
         if not value:
             return "—"
@@ -224,7 +231,7 @@ class BaseHandler(AdminAuthMixin, web.RequestHandler):
             return self._("%(n)d h") % {"n": minutes // 60}
         return self._("%(n)d days") % {"n": minutes // 1440}
 
-    def write_error(self, status_code, **kwargs):
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
         message = self._reason
         exc = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(exc, web.HTTPError) and exc.log_message:
@@ -249,14 +256,14 @@ class APIHandler(AdminAuthMixin, web.RequestHandler):
     def _(self, message, plural=None, count=None):
         return plural if plural is not None and count is not None and count != 1 else message
 
-    def engine_text(self, message):
+    def engine_text(self, message: object) -> str:
         return str(message)
 
-    def set_default_headers(self):
+    def set_default_headers(self) -> None:
         self.set_header("Content-Type", "application/json; charset=UTF-8")
         self.set_header("Cache-Control", "no-store")
 
-    def write_json(self, data, status=200):
+    def write_json(self, data: Any, status: int = 200) -> None:
         self.set_status(status)
         self.finish(json.dumps(data, ensure_ascii=False, indent=1))
 
@@ -271,7 +278,7 @@ class APIHandler(AdminAuthMixin, web.RequestHandler):
             raise web.HTTPError(400, "The request body must be a JSON object.")
         return data
 
-    def write_error(self, status_code, **kwargs):
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
         message = self._reason
         exc = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(exc, web.HTTPError) and exc.log_message:
@@ -280,7 +287,7 @@ class APIHandler(AdminAuthMixin, web.RequestHandler):
         self.finish(json.dumps({"status": status_code, "error": message}, ensure_ascii=False))
 
 
-def fmt_bytes(n):
+def fmt_bytes(n: Optional[float]) -> str:
     if n is None:
         return "—"
     n = float(n)

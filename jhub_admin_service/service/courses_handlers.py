@@ -2,6 +2,8 @@
 course for a teacher; enrol or unenrol classes (and students). Same operations as
 `jhub-admin courses`. JSON: api/courses, api/courses/{id}/enrol, api/courses/{id}/unenrol.
 """
+from typing import Optional
+
 from jupyterhub.utils import url_path_join
 from tornado import web
 
@@ -12,21 +14,21 @@ from .i18n import N_
 
 NAV = [{"key": "courses", "label": N_("Courses"), "path": "courses", "order": 50}]
 
-def split_logins(text):
+def split_logins(text: Optional[str]) -> list:
     return [s.strip() for s in (text or "").replace(";", ",").split(",") if s.strip()]
 
 
 class CoursesHandler(BaseHandler):
     nav_key = "courses"
 
-    def get(self):
+    def get(self) -> None:
         reader = self.ctx.reader
         teachers = sorted((a for a in reader.accounts() if a.role in ("teacher", "admin") and not a.disabled),
                           key=lambda a: (a.role != "teacher", a.login))
         self.render_page("courses.html", courses=self.ctx.reads.courses.list(), teachers=teachers,
                          classes=reader.classes())
 
-    async def post(self):
+    async def post(self) -> None:
         action = self.get_body_argument("action", "")
         course = self.get_body_argument("course", "").strip()
         classes = [c for c in self.get_body_arguments("class") if c.strip()]
@@ -69,16 +71,16 @@ class CoursesHandler(BaseHandler):
 class CoursesAPIHandler(APIHandler):
     """GET api/courses; POST api/courses {"course_id", "teacher", "default": false}."""
 
-    def get(self):
+    def get(self) -> None:
         self.write_json({"courses": self.ctx.reads.courses.list()})
 
-    async def post(self):
+    async def post(self) -> None:
         body = self.json_body()
         course, teacher = str(body.get("course_id", "")), str(body.get("teacher", ""))
         report = await self.ctx.operations.create_course(course, teacher, bool(body.get("default")))
         self.write_result(report, status=201)
 
-    def write_result(self, report, status=200):
+    def write_result(self, report: dict, status: int = 200) -> None:
         self.write_json({"courses": self.ctx.reads.courses.list(), "warnings": report.get("warnings", [])},
                         status=status)
 
@@ -86,10 +88,10 @@ class CoursesAPIHandler(APIHandler):
 class EnrolAPIHandler(CoursesAPIHandler):
     """POST api/courses/{id}/enrol|unenrol {"classes": [...], "students": [...]}."""
 
-    def get(self, course, action):
+    def get(self, course: str, action: str) -> None:
         raise web.HTTPError(405)
 
-    async def post(self, course, action):
+    async def post(self, course: str, action: str) -> None:
         body = self.json_body()
         classes = [str(c) for c in body.get("classes") or []]
         students = [str(s) for s in body.get("students") or []]
@@ -99,7 +101,7 @@ class EnrolAPIHandler(CoursesAPIHandler):
         self.write_result(await change(course, classes, students))
 
 
-def routes(prefix):
+def routes(prefix: str) -> list:
     return [
         (url_path_join(prefix, "courses"), CoursesHandler),
         (url_path_join(prefix, "api", "courses"), CoursesAPIHandler),

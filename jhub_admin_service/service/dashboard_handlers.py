@@ -5,11 +5,15 @@ import logging
 import os
 import shutil
 import time
+from typing import TYPE_CHECKING, Optional
 
 from jupyterhub.utils import url_path_join
 
 from .base import APIHandler, BaseHandler
 from .i18n import N_
+
+if TYPE_CHECKING:
+    from .app import ServiceContext
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +37,7 @@ async def _du(path):
         return None
 
 
-def folder_size(path):
+def folder_size(path: str) -> Optional[int]:
     """The size of a folder, measured in the background (None while the first measure runs)."""
     entry = _sizes.setdefault(path, {"bytes": None, "measured": 0.0, "task": None})
     stale = time.time() - entry["measured"] > DU_REFRESH
@@ -45,7 +49,7 @@ def folder_size(path):
     return entry["bytes"]
 
 
-def disk(path):
+def disk(path: str) -> dict:
     out = {"path": path, "exists": os.path.isdir(path), "used": None, "total": None, "free": None,
            "percent": None, "size": None}
     if out["exists"]:
@@ -56,7 +60,7 @@ def disk(path):
     return out
 
 
-async def gather(ctx):
+async def gather(ctx: "ServiceContext") -> dict:
     """Everything the dashboard shows, as JSON-ready data (warnings are English msgids + values)."""
     accounts = ctx.reader.accounts()
     roles = collections.Counter(a.role for a in accounts if not a.disabled)
@@ -111,7 +115,7 @@ async def gather(ctx):
     }
 
 
-async def last_export(ctx):
+async def last_export(ctx: "ServiceContext") -> dict:
     client = ctx.exports()
     if client is None:
         return {"state": "not_configured"}
@@ -125,17 +129,17 @@ async def last_export(ctx):
 class DashboardHandler(BaseHandler):
     nav_key = "dashboard"
 
-    async def get(self):
+    async def get(self) -> None:
         data = await gather(self.ctx)
         self.render_page("dashboard.html", data=data)
 
 
 class DashboardAPIHandler(APIHandler):
-    async def get(self):
+    async def get(self) -> None:
         self.write_json(await gather(self.ctx))
 
 
-def routes(prefix):
+def routes(prefix: str) -> list:
     return [
         (prefix, DashboardHandler),
         (url_path_join(prefix, "api/dashboard"), DashboardAPIHandler),

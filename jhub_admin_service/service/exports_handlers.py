@@ -5,11 +5,13 @@ not configured or does not answer."""
 import asyncio
 import logging
 import re
+from typing import Any, Awaitable, Optional
 from urllib.parse import quote
 
 from jupyterhub.utils import url_path_join
 from tornado import iostream, web
 
+from ..sidecar.client import ExportsClient
 from ..sidecar.validation import TARGETS
 from . import errors
 from .base import APIHandler, BaseHandler
@@ -21,14 +23,14 @@ log = logging.getLogger(__name__)
 
 
 class ExportsMixin:
-    def client(self):
+    def client(self) -> ExportsClient:
         client = self.ctx.exports()
         if client is None:
             raise web.HTTPError(503, self._("The export sidecar is not configured on this server "
                                             "(JHUB_ADMIN_SIDECAR_URL and its secret file)."))
         return client
 
-    async def call(self, coro, timeout=30):
+    async def call(self, coro: Awaitable, timeout: float = 30) -> Any:
         """Await a sidecar call; its refusals and silences become HTTP errors (errors.ERRORS)."""
         try:
             return await asyncio.wait_for(coro, timeout)
@@ -42,7 +44,7 @@ class ExportsMixin:
 class ExportsHandler(ExportsMixin, BaseHandler):
     nav_key = "exports"
 
-    async def get(self, action=None):
+    async def get(self, action: Optional[str] = None) -> None:
         if action:
             self.redirect(self.url("exports"))
             return
@@ -61,12 +63,12 @@ class ExportsHandler(ExportsMixin, BaseHandler):
                 values["error"] = exc.log_message
         self.render_page("exports.html", **values)
 
-    def back(self, message=None, level="success", **query):
+    def back(self, message: Optional[str] = None, level: str = "success", **query: Any) -> None:
         if message:
             self.flash(message, level)
         self.redirect(self.url("exports", **query), status=303)
 
-    async def post(self, action=None):
+    async def post(self, action: Optional[str] = None) -> None:
         client = self.client()
         try:
             await self.act(client, action)
@@ -76,7 +78,7 @@ class ExportsHandler(ExportsMixin, BaseHandler):
                 return
             raise
 
-    async def act(self, client, action):
+    async def act(self, client: ExportsClient, action: Optional[str]) -> None:
         if action == "export":
             target = self.get_body_argument("target", "all")
             if target not in TARGETS:
@@ -105,7 +107,7 @@ class ExportsHandler(ExportsMixin, BaseHandler):
 class ArchiveHandler(ExportsMixin, BaseHandler):
     nav_key = "exports"
 
-    async def get(self, name, action=None):
+    async def get(self, name: str, action: Optional[str] = None) -> None:
         client = self.client()
         archive = await self.call(client.get_archive(name))
         if action == "download":
@@ -115,7 +117,7 @@ class ArchiveHandler(ExportsMixin, BaseHandler):
         else:
             self.redirect(self.url("exports"))
 
-    async def restore_page(self, client, archive, error=None):
+    async def restore_page(self, client: ExportsClient, archive: dict, error: Optional[str] = None) -> None:
         """The restore form, and the shell commands of a full restore with the deployment's own
         compose project (the sidecar found it: the name of the volumes' project)."""
         try:
@@ -124,7 +126,7 @@ class ArchiveHandler(ExportsMixin, BaseHandler):
             project = None
         self.render_page("export_restore.html", archive=archive, error=error, project=project or "jhub-admin")
 
-    async def download(self, client, name, archive):
+    async def download(self, client: ExportsClient, name: str, archive: dict) -> None:
         self.set_header("Content-Type", "application/octet-stream")
         self.set_header("Content-Disposition", f"attachment; filename*=UTF-8''{quote(name)}")
         if archive.get("size") is not None:
@@ -148,7 +150,7 @@ class ArchiveHandler(ExportsMixin, BaseHandler):
             return
         self.finish()
 
-    async def post(self, name, action=None):
+    async def post(self, name: str, action: Optional[str] = None) -> None:
         client = self.client()
         try:
             if action == "verify":
@@ -193,29 +195,29 @@ class ArchiveHandler(ExportsMixin, BaseHandler):
 
 
 class ExportJobAPIHandler(ExportsMixin, APIHandler):
-    async def get(self, job_id):
+    async def get(self, job_id: str) -> None:
         self.write_json(await self.call(self.client().job(job_id), 10))
 
 
 class ExportsAPIHandler(ExportsMixin, APIHandler):
-    async def get(self):
+    async def get(self) -> None:
         self.write_json({"archives": await self.call(self.client().list_archives(), 10)})
 
-    async def post(self):
+    async def post(self) -> None:
         target = self.json_body().get("target", "all")
         if target not in TARGETS:
             raise web.HTTPError(400, f"target must be one of {', '.join(TARGETS)}")
         self.write_json({"job": await self.call(self.client().export(target))}, status=202)
 
 
-def int_or_none(value):
+def int_or_none(value: str) -> Optional[int]:
     try:
         return int(value) if str(value).strip() else None
     except ValueError:
         raise web.HTTPError(400, "not a number: " + value) from None
 
 
-def routes(prefix):
+def routes(prefix: str) -> list:
     return [
         (url_path_join(prefix, "exports"), ExportsHandler),
         (url_path_join(prefix, r"exports/(?P<action>export|settings|prune)"), ExportsHandler),

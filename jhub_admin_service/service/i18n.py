@@ -12,6 +12,7 @@ the exact messages found in the catalogue, and the common messages with variable
 """
 import os
 import re
+from typing import Optional
 
 import tornado.locale
 
@@ -25,7 +26,7 @@ def N_(message: str) -> str:
     return message
 
 
-def load():
+def load() -> None:
     tornado.locale.load_gettext_translations(TRANSLATIONS_DIR, DOMAIN)
     tornado.locale.set_default_locale(DEFAULT_LANGUAGE)
 
@@ -34,7 +35,8 @@ def get_locale(code: str) -> tornado.locale.Locale:
     return tornado.locale.get(code)
 
 
-def translate(locale: tornado.locale.Locale, message: str, plural: str = None, count: int = None) -> str:
+def translate(locale: tornado.locale.Locale, message: str, plural: Optional[str] = None,
+              count: Optional[int] = None) -> str:
     return locale.translate(message, plural, count)
 
 

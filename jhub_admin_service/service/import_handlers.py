@@ -3,16 +3,20 @@ and printable slips (memory only, until dismissed). JSON: api/imports, api/jobs.
 import asyncio
 import secrets
 import time
+from typing import TYPE_CHECKING, Any, Awaitable, Optional, Union
 from urllib.parse import quote
 
 from jupyterhub.utils import url_path_join
 from tornado import httputil, ioloop, web
 
 from ..accounts.credentials import credentials_csv
-from ..jobs import IMPORT_STAGES, JobConflict
+from ..jobs import IMPORT_STAGES, Job, JobConflict
 from . import errors
-from .base import APIHandler, BaseHandler
+from .base import AdminAuthMixin, APIHandler, BaseHandler
 from .i18n import N_
+
+if TYPE_CHECKING:
+    from .app import ServiceContext
 
 NAV = [
     {"key": "import", "label": N_("Import"), "path": "import", "order": 20},
@@ -26,7 +30,7 @@ UPLOAD_TTL = 3600  # seconds an uploaded file is kept in memory for its preview 
 DISCARD_LIMIT = 1 << 30
 
 
-def too_large_message(handler):
+def too_large_message(handler: AdminAuthMixin) -> str:
     mb = handler.ctx.max_upload_bytes / (1024 * 1024)
     return handler._("The file is too large: at most %(mb)s MB can be imported at once. Split the class "
                      "list into several files.") % {"mb": f"{mb:g}"}
@@ -37,7 +41,7 @@ class UploadMixin:
 
     deferred_xsrf = True
 
-    async def prepare(self):
+    async def prepare(self) -> None:
         # Nothing may end the request before its body is read: tornado would then close the
         # connection, which the proxy may be reusing. Refusals are raised by the handler method.
         self._chunks, self._size, self._refusal, self._login_url = [], 0, None, None
@@ -48,7 +52,7 @@ class UploadMixin:
         except web.HTTPError as exc:
             self._refusal = exc
 
-    def authorized(self):
+    def authorized(self) -> bool:
         """Call first in each method: False when the request was answered (login redirect)."""
         if self._refusal is not None:
             raise self._refusal
@@ -57,21 +61,21 @@ class UploadMixin:
             return False
         return True
 
-    def finish(self, chunk=None):
+    def finish(self, chunk: Union[str, bytes, dict, None] = None) -> Awaitable[None]:
         if self._status_code >= 400:
             # A refused streamed request: tell the proxy not to reuse this connection (it sometimes
             # answered the next request on it with "socket hang up").
             self.set_header("Connection", "close")
         return super().finish(chunk)
 
-    def data_received(self, chunk):
+    def data_received(self, chunk: bytes) -> None:
         self._size += len(chunk)
         if self._refusal is None and self._size <= self.ctx.max_upload_bytes + 256 * 1024:
             self._chunks.append(chunk)  # the file plus its form envelope
         else:
             self._chunks = None
 
-    def read_body(self):
+    def read_body(self) -> bool:
         """Parse the body (form or raw file) into self.request.arguments / files; 413 if too big."""
         if not self.authorized():
             return False
@@ -88,13 +92,13 @@ class UploadMixin:
         self.check_xsrf()
         return True
 
-    def check_size(self, data):
+    def check_size(self, data: bytes) -> bytes:
         if len(data) > self.ctx.max_upload_bytes:
             raise web.HTTPError(413, too_large_message(self))
         return data
 
 
-def start_import(handler, data, reset_passwords, name=""):
+def start_import(handler: AdminAuthMixin, data: bytes, reset_passwords: bool, name: str = "") -> Job:
     """Plan, then start the apply job. Raises JobConflict or Busy when an import (or the CLI) is
     running, RosterError when the file is not a class list."""
     ctx = handler.ctx
@@ -116,13 +120,13 @@ def start_import(handler, data, reset_passwords, name=""):
                                                       "reset_passwords": reset_passwords})
 
 
-def forget_old_uploads(ctx):
+def forget_old_uploads(ctx: "ServiceContext") -> None:
     now = time.time()
     for key in [k for k, (created, _, _) in ctx.uploads.items() if now - created > UPLOAD_TTL]:
         del ctx.uploads[key]
 
 
-async def startup(ctx):
+async def startup(ctx: "ServiceContext") -> None:
     """Forget expired uploads and passwords even when nobody opens a page."""
     def sweep():
         forget_old_uploads(ctx)
@@ -132,7 +136,7 @@ async def startup(ctx):
     ctx.sweeper.start()
 
 
-def import_page_values(handler, error=None):
+def import_page_values(handler: BaseHandler, error: Optional[str] = None) -> dict:
     jobs = handler.ctx.jobs
     return {"error": error, "running": jobs.running("accounts"), "recent": jobs.list("import")[:8],
             "max_mb": f"{handler.ctx.max_upload_bytes / (1024 * 1024):g}"}
@@ -142,11 +146,11 @@ def import_page_values(handler, error=None):
 class ImportHandler(UploadMixin, BaseHandler):
     nav_key = "import"
 
-    def get(self):
+    def get(self) -> None:
         if self.authorized():
             self.render_page("import.html", **import_page_values(self))
 
-    def write_error(self, status_code, **kwargs):
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
         if status_code in (400, 413) and self.current_user:
             exc = kwargs.get("exc_info", (None, None, None))[1]
             message = exc.log_message if isinstance(exc, web.HTTPError) else self._reason
@@ -154,7 +158,7 @@ class ImportHandler(UploadMixin, BaseHandler):
             return
         super().write_error(status_code, **kwargs)
 
-    def post(self):
+    def post(self) -> None:
         if not self.read_body():
             return
         files = self.request.files.get("file") or []
@@ -176,14 +180,14 @@ class ImportHandler(UploadMixin, BaseHandler):
 class PreviewHandler(BaseHandler):
     nav_key = "import"
 
-    def upload(self, upload_id):
+    def upload(self, upload_id: str) -> tuple:
         forget_old_uploads(self.ctx)
         entry = self.ctx.uploads.get(upload_id)
         if entry is None:
             raise web.HTTPError(404, self._("This preview has expired: upload the file again."))
         return entry
 
-    def get(self, upload_id):
+    def get(self, upload_id: str) -> None:
         _, name, data = self.upload(upload_id)
         reset = self.get_argument("reset", "") == "1"
         try:
@@ -198,7 +202,7 @@ class PreviewHandler(BaseHandler):
         self.render_page("import_preview.html", plan=plan.to_json(), name=name, upload_id=upload_id, reset=reset,
                          rows=PREVIEW_ROWS, running=self.ctx.jobs.running("accounts"))
 
-    def post(self, upload_id):
+    def post(self, upload_id: str) -> None:
         _, name, data = self.upload(upload_id)
         reset = self.get_body_argument("reset_passwords", "") == "1"
         try:
@@ -217,19 +221,19 @@ class PreviewHandler(BaseHandler):
 class JobHandler(BaseHandler):
     nav_key = "import"
 
-    def job(self, job_id):
+    def job(self, job_id: str) -> Job:
         job = self.ctx.jobs.get(job_id)
         if job is None:
             raise web.HTTPError(404, self._("No such job (jobs are kept for a while, then forgotten)."))
         return job
 
-    def get(self, job_id):
+    def get(self, job_id: str) -> None:
         job = self.job(job_id)
         self.render_page("job.html", job=job.to_json())
 
 
 class CredentialsCSVHandler(JobHandler):
-    def get(self, job_id):
+    def get(self, job_id: str) -> None:
         job = self.job(job_id)
         if not job.credentials:
             raise web.HTTPError(410, self._("These passwords are no longer available: they were dismissed, "
@@ -244,7 +248,7 @@ class CredentialsCSVHandler(JobHandler):
 class SlipsHandler(JobHandler):
     nav_key = "slips"
 
-    def get(self, job_id):
+    def get(self, job_id: str) -> None:
         job = self.job(job_id)
         groups = {}
         for c in sorted(job.credentials, key=lambda c: (c["last_name"].lower(), c["first_name"].lower(), c["login"])):
@@ -256,13 +260,13 @@ class SlipsHandler(JobHandler):
 class SlipsListHandler(BaseHandler):
     nav_key = "slips"
 
-    def get(self):
+    def get(self) -> None:
         jobs = [j.to_json() for j in self.ctx.jobs.list() if j.credentials]
         self.render_page("slips_list.html", jobs=jobs)
 
 
 class DismissHandler(JobHandler):
-    def post(self, job_id):
+    def post(self, job_id: str) -> None:
         self.job(job_id)
         self.ctx.jobs.dismiss(job_id)
         self.flash(self._("The passwords of this operation are forgotten."))
@@ -276,11 +280,11 @@ class DismissHandler(JobHandler):
 class ImportsAPIHandler(UploadMixin, APIHandler):
     """POST api/imports[?dry_run=1][&reset_passwords=1] with the file as the body (or a form)."""
 
-    def get(self):
+    def get(self) -> None:
         if self.authorized():
             self.write_json({"jobs": [j.to_json() for j in self.ctx.jobs.list("import")]})
 
-    def post(self):
+    def post(self) -> None:
         if not self.read_body():
             return
         files = self.request.files.get("file") or []
@@ -299,18 +303,18 @@ class ImportsAPIHandler(UploadMixin, APIHandler):
 
 
 class JobsAPIHandler(APIHandler):
-    def get(self):
+    def get(self) -> None:
         self.write_json({"jobs": [j.to_json() for j in self.ctx.jobs.list()]})
 
 
 class JobAPIHandler(APIHandler):
-    def job(self, job_id):
+    def job(self, job_id: str) -> Job:
         job = self.ctx.jobs.get(job_id)
         if job is None:
             raise web.HTTPError(404, f"no job {job_id!r}")
         return job
 
-    async def get(self, job_id):
+    async def get(self, job_id: str) -> None:
         job = self.job(job_id)
         wait = float(self.get_query_argument("wait", "0") or 0)
         if wait > 0 and job.active:  # long poll: answer when the job ends, or after `wait` seconds
@@ -324,19 +328,19 @@ class JobAPIHandler(APIHandler):
 class JobCredentialsAPIHandler(JobAPIHandler):
     """The passwords of a job, for scripts: GET them (once shown, DELETE to forget them)."""
 
-    def get(self, job_id):
+    def get(self, job_id: str) -> None:
         job = self.job(job_id)
         if not job.credentials:
             raise web.HTTPError(410, "these passwords are no longer available (dismissed, expired or restarted)")
         self.write_json({"credentials": job.credentials})
 
-    def delete(self, job_id):
+    def delete(self, job_id: str) -> None:
         self.job(job_id)
         self.ctx.jobs.dismiss(job_id)
         self.write_json({"dismissed": True})
 
 
-def routes(prefix):
+def routes(prefix: str) -> list:
     job = r"(?P<job_id>[0-9A-Za-z_-]+)"
     return [
         (url_path_join(prefix, "import"), ImportHandler),

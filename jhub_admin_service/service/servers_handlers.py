@@ -2,6 +2,7 @@
 (what the historical killJup.sh did by hand). JSON: api/servers, api/servers/stop."""
 import asyncio
 import datetime
+from typing import TYPE_CHECKING, Iterable, Optional
 
 from jupyterhub.utils import url_path_join
 from tornado import web
@@ -9,11 +10,14 @@ from tornado import web
 from .base import APIHandler, BaseHandler
 from .i18n import N_
 
+if TYPE_CHECKING:
+    from .app import ServiceContext
+
 NAV = [{"key": "servers", "label": N_("Servers"), "path": "servers", "order": 40}]
 IDLE_CHOICES = (15, 30, 60, 120, 240)
 
 
-def idle_minutes(server, now=None):
+def idle_minutes(server: dict, now: Optional[datetime.datetime] = None) -> Optional[int]:
     """Minutes since the server's last activity (None when unknown)."""
     value = server.get("last_activity") or server.get("started")
     if not value:
@@ -28,14 +32,14 @@ def idle_minutes(server, now=None):
     return max(0, int((now - when).total_seconds() // 60))
 
 
-async def running(ctx):
+async def running(ctx: "ServiceContext") -> list:
     servers = await ctx.hub.running_servers()
     return [{"user": name, "started": s.get("started"), "last_activity": s.get("last_activity"),
              "pending": s.get("pending"), "ready": s.get("ready"), "idle_minutes": idle_minutes(s)}
             for name, s in sorted(servers.items())]
 
 
-def select(servers, mode, minutes=None, users=None):
+def select(servers: list, mode: str, minutes: Optional[int] = None, users: Optional[Iterable[str]] = None) -> list:
     if mode == "all":
         return servers
     if mode == "idle":
@@ -46,7 +50,7 @@ def select(servers, mode, minutes=None, users=None):
     raise web.HTTPError(400, "mode must be all, idle or users")
 
 
-async def stop(ctx, users, parallel=10):
+async def stop(ctx: "ServiceContext", users: list, parallel: int = 10) -> tuple:
     """Stop these users' servers, a few at a time; returns (stopped, {user: error})."""
     semaphore = asyncio.Semaphore(parallel)
     errors = {}
@@ -63,7 +67,7 @@ async def stop(ctx, users, parallel=10):
 
 
 class HubMixin:
-    async def servers(self):
+    async def servers(self) -> list:
         if not self.ctx.hub.configured:
             raise web.HTTPError(503, self._("The JupyterHub API is not configured for this service."))
         try:
@@ -75,10 +79,10 @@ class HubMixin:
 class ServersHandler(HubMixin, BaseHandler):
     nav_key = "servers"
 
-    async def get(self):
+    async def get(self) -> None:
         self.render_page("servers.html", servers=await self.servers(), choices=IDLE_CHOICES, confirm=None)
 
-    async def post(self):
+    async def post(self) -> None:
         mode = self.get_body_argument("mode", "")
         minutes = int(self.get_body_argument("minutes", "60") or 60)
         if self.get_body_argument("confirm", "") != "1":
@@ -97,14 +101,14 @@ class ServersHandler(HubMixin, BaseHandler):
 
 
 class ServersAPIHandler(HubMixin, APIHandler):
-    async def get(self):
+    async def get(self) -> None:
         self.write_json({"servers": await self.servers()})
 
 
 class StopServersAPIHandler(HubMixin, APIHandler):
     """POST api/servers/stop {"all": true} | {"idle_minutes": 60} | {"users": [...]}"""
 
-    async def post(self):
+    async def post(self) -> None:
         body = self.json_body()
         servers = await self.servers()
         if body.get("all"):
@@ -122,7 +126,7 @@ class StopServersAPIHandler(HubMixin, APIHandler):
         self.write_json({"stopped": stopped, "errors": errors})
 
 
-def routes(prefix):
+def routes(prefix: str) -> list:
     return [
         (url_path_join(prefix, "servers"), ServersHandler),
         (url_path_join(prefix, "api/servers"), ServersAPIHandler),
