@@ -21,8 +21,6 @@ POST      /api/prune                              ``{"keep"?, "days"?}``
 GET/PUT   /api/settings                           daily schedule and retention
 ========  ======================================  =====================================
 """
-from __future__ import annotations
-
 import asyncio
 import json
 import logging
@@ -109,7 +107,7 @@ class BaseHandler(web.RequestHandler):
                    (VolumeRefused, 409), (DiscoveryError, 503), (HelperFailed, 500)]
         for cls, status in mapping:
             if isinstance(e, cls):
-                msg = "archive not found: %s" % e if cls is ArchiveNotFound else str(e)
+                msg = f"archive not found: {e}" if cls is ArchiveNotFound else str(e)
                 self.log.warning("%s %s refused (%d): %s", self.request.method,
                                  self.request.path, status, msg)
                 if not self._finished:
@@ -158,7 +156,7 @@ class DownloadHandler(BaseHandler):
         if rng:
             m = RANGE_RE.match(rng.strip())
             if not m or int(m.group(1)) >= size:
-                self.set_header("Content-Range", "bytes */%d" % size)
+                self.set_header("Content-Range", f"bytes */{size}")
                 raise web.HTTPError(416, "invalid range")
             start = int(m.group(1))
             if m.group(2):
@@ -166,9 +164,9 @@ class DownloadHandler(BaseHandler):
             if end < start:
                 raise web.HTTPError(416, "invalid range")
             self.set_status(206)
-            self.set_header("Content-Range", "bytes %d-%d/%d" % (start, end, size))
+            self.set_header("Content-Range", f"bytes {start}-{end}/{size}")
         self.set_header("Content-Type", "application/octet-stream")
-        self.set_header("Content-Disposition", 'attachment; filename="%s"' % name)
+        self.set_header("Content-Disposition", f'attachment; filename="{name}"')
         self.set_header("Accept-Ranges", "bytes")
         self.set_header("X-Archive-Sha256", meta.get("sha256") or "")
         self.set_header("X-Archive-Size", str(size))
@@ -197,7 +195,7 @@ class RestoreHandler(BaseHandler):
         body = self.json_body()
         unknown = set(body) - {"sha256", "user", "targets"}
         if unknown:
-            raise ValidationError("unknown fields: %s" % ", ".join(sorted(unknown)))
+            raise ValidationError(f"unknown fields: {', '.join(sorted(unknown))}")
         job = self.sidecar.start_restore(name, body.get("sha256"), user=body.get("user"),
                                          targets=body.get("targets"))
         self.log.info("restore of %s requested by %s: job %s", name, self.request.remote_ip, job.id)
@@ -209,7 +207,7 @@ class ExportsHandler(BaseHandler):
         body = self.json_body()
         unknown = set(body) - {"target"}
         if unknown:
-            raise ValidationError("unknown fields: %s" % ", ".join(sorted(unknown)))
+            raise ValidationError(f"unknown fields: {', '.join(sorted(unknown))}")
         job = self.sidecar.start_export(body.get("target", "all"))
         self.log.info("export requested by %s: job %s", self.request.remote_ip, job.id)
         self.send({"job": job.to_json()}, 202)
@@ -233,7 +231,7 @@ class PruneHandler(BaseHandler):
         body = self.json_body()
         unknown = set(body) - {"keep", "days"}
         if unknown:
-            raise ValidationError("unknown fields: %s" % ", ".join(sorted(unknown)))
+            raise ValidationError(f"unknown fields: {', '.join(sorted(unknown))}")
         self.send(await self.blocking(self.sidecar.prune, body.get("keep"), body.get("days")))
 
 
@@ -254,10 +252,10 @@ def make_app(sidecar: Sidecar, secret: str, log, max_body_size=64 * 1024) -> web
             (r"/health", HealthHandler),
             (r"/api/info", InfoHandler),
             (r"/api/archives", ArchivesHandler),
-            (r"/api/archives/%s" % NAME, ArchiveHandler),
-            (r"/api/archives/%s/download" % NAME, DownloadHandler),
-            (r"/api/archives/%s/verify" % NAME, VerifyHandler),
-            (r"/api/archives/%s/restore" % NAME, RestoreHandler),
+            (rf"/api/archives/{NAME}", ArchiveHandler),
+            (rf"/api/archives/{NAME}/download", DownloadHandler),
+            (rf"/api/archives/{NAME}/verify", VerifyHandler),
+            (rf"/api/archives/{NAME}/restore", RestoreHandler),
             (r"/api/exports", ExportsHandler),
             (r"/api/jobs", JobsHandler),
             (r"/api/jobs/([0-9a-f]{16})", JobHandler),

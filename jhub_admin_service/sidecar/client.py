@@ -21,8 +21,6 @@ Every method raises :class:`SidecarError` (with ``status`` and the sidecar's
 message) when the sidecar refuses or fails; :class:`SidecarUnavailable` when
 it cannot be reached.
 """
-from __future__ import annotations
-
 import asyncio
 import hashlib
 import inspect

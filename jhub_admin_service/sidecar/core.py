@@ -1,7 +1,5 @@
 """The sidecar's operations, independent of HTTP: export, restore, verify,
 delete, prune, settings and the daily schedule."""
-from __future__ import annotations
-
 import datetime as dt
 import logging
 import os
@@ -52,10 +50,10 @@ def pick_compressor(preference: str = "auto") -> str:
     order = list(COMPRESSORS) if preference in ("", "auto") else [preference]
     for name in order:
         if name not in COMPRESSORS:
-            raise ValueError("unknown compressor %r" % name)
+            raise ValueError(f"unknown compressor {name!r}")
         if shutil.which(name):
             return name
-    raise RuntimeError("no compressor available (tried %s)" % ", ".join(order))
+    raise RuntimeError(f"no compressor available (tried {', '.join(order)})")
 
 
 def _first_line(cmd) -> str:
@@ -71,7 +69,7 @@ def tool_versions(compressor: str) -> dict:
     return {
         "tar": _first_line(["tar", "--version"]),
         compressor: _first_line([compressor, "--version"]),
-        "sha256": "python hashlib, %s" % ssl.OPENSSL_VERSION,
+        "sha256": f"python hashlib, {ssl.OPENSSL_VERSION}",
         "jhub-admin-sidecar": __version__,
         "python": platform.python_version(),
     }
@@ -115,7 +113,7 @@ class Sidecar:
                            targets=targets, tmp_name=os.path.basename(tmp),
                            compressor=self.compressor, level=self.level,
                            threads=self.threads)
-        job.phase = "export %s" % target
+        job.phase = f"export {target}"
         job.progress_path = tmp
         started = time.monotonic()
         try:
@@ -127,7 +125,7 @@ class Sidecar:
                 "created": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "created_ts": now.timestamp(),
                 "compression": self.compressor, "compression_level": self.level,
                 "format": "tar (GNU format, numeric owners, modes preserved)",
-                "members": ["%s/" % t for t in targets],
+                "members": [f"{t}/" for t in targets],
                 "tools": self.tools, "volumes": {t: disc.volumes[t] for t in targets},
                 "duration_s": round(time.monotonic() - started, 3),
                 "warnings": stderr.strip()[-2000:] if tar_status == 1 else "",
@@ -153,7 +151,7 @@ class Sidecar:
         if user is not None:
             validate_login(user)
             if "home" not in archived:
-                raise ValidationError("archive %s holds no home volume" % name)
+                raise ValidationError(f"archive {name} holds no home volume")
             if targets not in (None, ["home"], "home"):
                 raise ValidationError("a single user's restore applies to the home target only")
             targets = ["home"]
@@ -166,7 +164,7 @@ class Sidecar:
                 raise ValidationError("targets must be a non-empty list")
             for t in targets:
                 if t not in archived:
-                    raise ValidationError("archive %s holds no %r volume" % (name, t))
+                    raise ValidationError(f"archive {name} holds no {t!r} volume")
         if meta.get("sha256") != sha256:
             raise ValidationError(
                 "confirmation refused: the sha256 given is not the archive's recorded sha256")
@@ -186,8 +184,8 @@ class Sidecar:
 
         check = self.store.verify(name, progress)
         if not check["ok"] or check["sha256"] != sha256:
-            raise HelperFailed("archive %s is corrupt: sha256 %s, recorded %s"
-                               % (name, check["sha256"], check["recorded_sha256"]))
+            raise HelperFailed(f"archive {name} is corrupt: sha256 {check['sha256']}, "
+                               f"recorded {check['recorded_sha256']}")
         # A safety export of what is about to be overwritten, first.
         job.phase = "safety export"
         safety_target = targets[0] if len(targets) == 1 else "all"
@@ -205,7 +203,7 @@ class Sidecar:
         restored = [line.split(" ", 1)[1] for line in stdout.splitlines()
                     if line.startswith("JHUB-RESTORED ")]
         self.log.info("restore of %s (%s%s) done; safety export %s", name, ",".join(targets),
-                      " user %s" % user if user else "", safety["name"])
+                      f" user {user}" if user else "", safety["name"])
         return {"archive": name, "restored": restored, "safety_archive": safety["name"],
                 "targets": targets, "user": user}
 
@@ -216,10 +214,10 @@ class Sidecar:
         users = sorted({name for t in targets for name in self.engine.containers_using(disc.volumes[t])})
         if users:
             raise Conflict(
-                "the volumes to restore are in use by running container(s) %s. Stop them first "
+                f"the volumes to restore are in use by running container(s) {', '.join(users)}. Stop them first "
                 "(docker compose stop hub), restore from a shell (docker compose run --rm --no-deps "
                 "hub jhub-admin exports restore ARCHIVE --sha256 SHA256), then start them again "
-                "(docker compose start hub)" % ", ".join(users), code="volume_in_use", containers=users)
+                "(docker compose start hub)", code="volume_in_use", containers=users)
 
     # archives ---------------------------------------------------------------------
     def list(self):

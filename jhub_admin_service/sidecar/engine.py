@@ -6,8 +6,6 @@ for helpers (its own, by id: never pulled), the compose project, and the
 project's volumes; then runs helper containers whose bodies come from
 :mod:`.template` and nowhere else.
 """
-from __future__ import annotations
-
 import logging
 import os
 import re
@@ -90,8 +88,8 @@ class DockerEngine:
         labels = (own.get("Config") or {}).get("Labels") or {}
         project = self.project_override or labels.get(PROJECT_LABEL)
         if not project:
-            raise DiscoveryError("the sidecar container has no %s label" % PROJECT_LABEL)
-        found = self.api.volumes(filters={"label": "%s=%s" % (PROJECT_LABEL, project)})
+            raise DiscoveryError(f"the sidecar container has no {PROJECT_LABEL} label")
+        found = self.api.volumes(filters={"label": f"{PROJECT_LABEL}={project}"})
         by_key = {}
         for v in (found or {}).get("Volumes") or []:
             key = (v.get("Labels") or {}).get(VOLUME_LABEL)
@@ -104,8 +102,8 @@ class DockerEngine:
             candidates = by_key.get(key, [])
             if len(candidates) != 1:
                 raise DiscoveryError(
-                    "expected exactly one volume %r in compose project %r, found %d"
-                    % (key, project, len(candidates)))
+                    f"expected exactly one volume {key!r} in compose project {project!r}, "
+                    f"found {len(candidates)}")
             attrs = self.api.inspect_volume(candidates[0])
             names[target] = check_volume(attrs, project, key)
         backups = names.pop("__backups__")
@@ -114,7 +112,7 @@ class DockerEngine:
         if not own_backups or own_backups[0].get("Type") != "volume" \
                 or own_backups[0].get("Name") != backups:
             raise DiscoveryError(
-                "%s in the sidecar must be the volume %s" % (self.backup_dir, backups))
+                f"{self.backup_dir} in the sidecar must be the volume {backups}")
         return Discovery(container_id=own["Id"], image=image, project=project,
                          volumes={t: names[t] for t in VOLUME_TARGETS if t in names},
                          backups_volume=backups)
@@ -145,13 +143,13 @@ class DockerEngine:
                         tick()
                     if time.monotonic() > deadline:
                         api.kill(cid)
-                        raise HelperFailed("helper timed out after %ds" % timeout)
+                        raise HelperFailed(f"helper timed out after {int(timeout)}s")
             code = status.get("StatusCode")
             stdout = api.logs(cid, stdout=True, stderr=False).decode("utf-8", "replace")
             stderr = api.logs(cid, stdout=False, stderr=True).decode("utf-8", "replace")
             if code != 0:
-                raise HelperFailed("helper exited with status %s: %s"
-                                   % (code, stderr.strip()[-2000:]), code, stderr)
+                raise HelperFailed(f"helper exited with status {code}: {stderr.strip()[-2000:]}",
+                                   code, stderr)
             return stdout, stderr
         finally:
             # The helper has exited (or is killed by force): its removal does
@@ -180,7 +178,7 @@ class DockerEngine:
         """Remove helper containers left by a previous sidecar process."""
         n = 0
         for c in self.api.containers(all=True, filters={
-                "label": [HELPER_LABEL + "=1", "org.jhub-admin.project=%s" % project]}):
+                "label": [HELPER_LABEL + "=1", f"org.jhub-admin.project={project}"]}):
             try:
                 self.api.remove_container(c["Id"], force=True)
                 n += 1
@@ -198,7 +196,7 @@ def parse_export_output(stdout: str):
     m = SHA_LINE.search(stdout)
     s = STATUS_LINE.search(stdout)
     if not m or not s:
-        raise HelperFailed("unexpected helper output: %r" % stdout[-500:])
+        raise HelperFailed(f"unexpected helper output: {stdout[-500:]!r}")
     return m.group(1), int(s.group(1).split()[0])
 
 

@@ -31,13 +31,13 @@ TAR_FAILED, PIPE_FAILED = 92, 93
 
 def compressor_argv(name, level, threads):
     level, threads = int(level), int(threads)
-    return {"zstd": ["zstd", "-q", "-c", "-T%d" % threads, "-%d" % level],
-            "pigz": ["pigz", "-c", "-%d" % level],
-            "gzip": ["gzip", "-c", "-%d" % level]}[name]
+    return {"zstd": ["zstd", "-q", "-c", f"-T{threads}", f"-{level}"],
+            "pigz": ["pigz", "-c", f"-{level}"],
+            "gzip": ["gzip", "-c", f"-{level}"]}[name]
 
 
 def tar_argv(targets):
-    return ["tar", "--create", "--file=-", "--numeric-owner", "--blocking-factor=%d" % RECORD_BLOCKS,
+    return ["tar", "--create", "--file=-", "--numeric-owner", f"--blocking-factor={RECORD_BLOCKS}",
             "--exclude=*/.jhub-restore-*", "--", *targets]
 
 
@@ -87,7 +87,7 @@ def run(targets, out_path, compressor):
     try:
         sha = write_hashed(archive_out, out_path)
     except OSError as exc:  # a full disk, typically: stop the others, report it
-        print("archive not written: %s" % exc, file=sys.stderr)
+        print(f"archive not written: {exc}", file=sys.stderr)
         writer_status = 1
         tar.kill()
         comp.kill()
@@ -101,9 +101,9 @@ def main():
     tar_status, comp_status, writer_status, sha = run(
         env["JHUB_TARGETS"].split(), env["JHUB_OUT"],
         compressor_argv(env["JHUB_COMPRESSOR"], env["JHUB_LEVEL"], env.get("JHUB_THREADS", "0")))
-    print("JHUB-STATUS %d %d %d" % (tar_status, comp_status, writer_status))
+    print(f"JHUB-STATUS {tar_status} {comp_status} {writer_status}")
     if sha:
-        print("%s  -" % sha)
+        print(f"{sha}  -")
     if writer_status:  # tar and the compressor were killed because of it
         return PIPE_FAILED
     # tar exits 1 when a file changed while it was read: a warning, not a failure.

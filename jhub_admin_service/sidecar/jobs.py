@@ -1,7 +1,5 @@
 """Jobs: long operations (export, restore) run one at a time in a worker
 thread, with progress the client can poll."""
-from __future__ import annotations
-
 import asyncio
 import os
 import secrets

@@ -7,8 +7,6 @@ and mode 0600; the other one reads it.  The hub's entrypoint can call::
 
 which prints nothing and exits 0 when the file exists or was created.
 """
-from __future__ import annotations
-
 import hmac
 import os
 import secrets
@@ -27,7 +25,7 @@ def read_secret(path: str) -> str:
         value = f.read().strip()
     if len(value) < MIN_SECRET_LENGTH:
         raise SecretError(
-            "secret in %s is too short (%d < %d characters)" % (path, len(value), MIN_SECRET_LENGTH)
+            f"secret in {path} is too short ({len(value)} < {MIN_SECRET_LENGTH} characters)"
         )
     return value
 
@@ -96,7 +94,7 @@ def main(argv=None) -> int:
     try:
         ensure_secret(argv[0])
     except (OSError, SecretError) as e:
-        print("cannot create or read the sidecar secret: %s" % e, file=sys.stderr)
+        print(f"cannot create or read the sidecar secret: {e}", file=sys.stderr)
         return 1
     return 0
 

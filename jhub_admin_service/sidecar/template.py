@@ -9,8 +9,6 @@ constant.  Parameters that reach the helper's shell script are validated
 first (targets, login, archive name) and passed as environment variables,
 never interpolated into the script.
 """
-from __future__ import annotations
-
 from .validation import (
     COMPRESSORS,
     VOLUME_TARGETS,
@@ -106,25 +104,25 @@ def check_volume(attrs: dict, project: str, key: str) -> str:
     labels = attrs.get("Labels") or {}
     if labels.get(PROJECT_LABEL) != project or labels.get(VOLUME_LABEL) != key:
         raise VolumeRefused(
-            "volume %s is not %s of compose project %s" % (name, key, project)
+            f"volume {name} is not {key} of compose project {project}"
         )
     if attrs.get("Driver") != "local":
-        raise VolumeRefused("volume %s uses driver %r, only 'local' is allowed" % (name, attrs.get("Driver")))
+        raise VolumeRefused(f"volume {name} uses driver {attrs.get('Driver')!r}, only 'local' is allowed")
     options = attrs.get("Options") or {}
     if options:
-        bad = ", ".join("%s=%s" % (k, v) for k, v in sorted(options.items()))
+        bad = ", ".join(f"{k}={v}" for k, v in sorted(options.items()))
         raise VolumeRefused(
-            "volume %s has driver options (%s): bind or device volumes are refused" % (name, bad)
+            f"volume {name} has driver options ({bad}): bind or device volumes are refused"
         )
     if attrs.get("Scope", "local") != "local":
-        raise VolumeRefused("volume %s is not a local-scope volume" % name)
+        raise VolumeRefused(f"volume {name} is not a local-scope volume")
     return name
 
 
 def _mount(source: str, target: str, read_only: bool) -> dict:
     if not source or "/" in source or source.startswith("."):
         # Volume names never contain "/": a path here would be a host bind.
-        raise VolumeRefused("refusing mount source %r: only named volumes" % (source,))
+        raise VolumeRefused(f"refusing mount source {source!r}: only named volumes")
     return {
         "Type": "volume",
         "Source": source,
@@ -141,7 +139,7 @@ def _body(image, argv, env, mounts, caps, labels):
         "Image": image,
         "Entrypoint": list(argv),
         "Cmd": [],
-        "Env": ["%s=%s" % kv for kv in sorted(env.items())],
+        "Env": [f"{k}={v}" for k, v in sorted(env.items())],
         "Labels": labels,
         "User": "0:0",
         "WorkingDir": "/",
@@ -182,9 +180,9 @@ def _check_targets(targets, volumes):
         raise ValidationError("no target")
     for t in targets:
         if t not in VOLUME_TARGETS:
-            raise ValidationError("unknown target %r" % (t,))
+            raise ValidationError(f"unknown target {t!r}")
         if t not in volumes:
-            raise VolumeRefused("no volume configured for target %r" % (t,))
+            raise VolumeRefused(f"no volume configured for target {t!r}")
     return [t for t in VOLUME_TARGETS if t in targets]
 
 
@@ -198,7 +196,7 @@ def export_body(*, image, project, job_id, volumes, backups_volume, targets,
     """
     targets = _check_targets(targets, volumes)
     if compressor not in COMPRESSORS:
-        raise ValidationError("unknown compressor %r" % (compressor,))
+        raise ValidationError(f"unknown compressor {compressor!r}")
     if not tmp_name.startswith(".tmp-"):
         raise ValidationError("bad temporary name")
     validate_archive_name(tmp_name[len(".tmp-"):])
@@ -230,7 +228,7 @@ def restore_body(*, image, project, job_id, volumes, backups_volume, targets,
             raise ValidationError("a single user's restore applies to the home target only")
     targets = _check_targets(targets, volumes)
     if compressor not in COMPRESSORS:
-        raise ValidationError("unknown compressor %r" % (compressor,))
+        raise ValidationError(f"unknown compressor {compressor!r}")
     mounts = [_mount(volumes[t], "/dst/" + t, False) for t in targets]
     mounts.append(_mount(backups_volume, HELPER_BACKUPS, True))
     env = {

@@ -1,8 +1,6 @@
 """Pure validation helpers of the sidecar: targets, archive names, logins,
 settings and the retention policy.  No I/O here, so everything is unit-tested.
 """
-from __future__ import annotations
-
 import datetime as _dt
 import re
 from typing import Iterable, Optional
@@ -34,7 +32,7 @@ class ValidationError(ValueError):
 def validate_target(target) -> str:
     if not isinstance(target, str) or target not in TARGETS:
         raise ValidationError(
-            "unknown target %r (expected one of: %s)" % (target, ", ".join(TARGETS))
+            f"unknown target {target!r} (expected one of: {', '.join(TARGETS)})"
         )
     return target
 
@@ -52,7 +50,7 @@ def validate_archive_name(name) -> str:
     metadata files) and every name the sidecar did not create.
     """
     if not isinstance(name, str) or not ARCHIVE_NAME_RE.match(name):
-        raise ValidationError("invalid archive name %r" % (name,))
+        raise ValidationError(f"invalid archive name {name!r}")
     return name
 
 
@@ -63,7 +61,7 @@ def validate_login(login) -> str:
         or login in (".", "..")
         or ".." in login
     ):
-        raise ValidationError("invalid login %r" % (login,))
+        raise ValidationError(f"invalid login {login!r}")
     return login
 
 
@@ -76,10 +74,10 @@ def validate_sha256(value) -> str:
 def make_archive_name(target: str, when: _dt.datetime, rand: str, compressor: str) -> str:
     validate_target(target)
     if compressor not in COMPRESSORS:
-        raise ValidationError("unknown compressor %r" % compressor)
+        raise ValidationError(f"unknown compressor {compressor!r}")
     stamp = when.astimezone(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     return validate_archive_name(
-        "jhub-%s-%s-%s.tar.%s" % (target, stamp, rand, COMPRESSORS[compressor])
+        f"jhub-{target}-{stamp}-{rand}.tar.{COMPRESSORS[compressor]}"
     )
 
 
@@ -87,15 +85,15 @@ def _opt_int(value, name, minimum, maximum):
     if value is None or value == "":
         return None
     if isinstance(value, bool):
-        raise ValidationError("%s must be an integer" % name)
+        raise ValidationError(f"{name} must be an integer")
     try:
         ivalue = int(value)
     except (TypeError, ValueError):
-        raise ValidationError("%s must be an integer" % name) from None
+        raise ValidationError(f"{name} must be an integer") from None
     if ivalue != value and not isinstance(value, str):
-        raise ValidationError("%s must be an integer" % name)
+        raise ValidationError(f"{name} must be an integer")
     if not minimum <= ivalue <= maximum:
-        raise ValidationError("%s must be between %d and %d" % (name, minimum, maximum))
+        raise ValidationError(f"{name} must be between {minimum} and {maximum}")
     return ivalue
 
 
@@ -120,7 +118,7 @@ def validate_settings(data, current: Optional[dict] = None) -> dict:
         raise ValidationError("settings must be a JSON object")
     unknown = set(data) - {"schedule", "retention"}
     if unknown:
-        raise ValidationError("unknown settings: %s" % ", ".join(sorted(unknown)))
+        raise ValidationError(f"unknown settings: {', '.join(sorted(unknown))}")
     base = current or DEFAULT_SETTINGS
     out = {
         "schedule": dict(base.get("schedule", DEFAULT_SETTINGS["schedule"])),
