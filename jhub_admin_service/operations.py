@@ -13,11 +13,7 @@ Neither manager calls the other; both read the same registry, so a re-run, a cra
 or a container start converges to the same state.
 """
 import asyncio
-import fcntl
 import logging
-import os
-import time
-from contextlib import contextmanager
 from typing import Callable, Iterable, Optional
 
 from .accounts.engine import AccountError, AccountManager, Progress, Report, noop_progress
@@ -27,13 +23,10 @@ from .accounts.plan import Plan
 from .accounts.registry import Registry
 from .courses.manager import CourseManager
 from .hub import HubClient
+from .locks import Busy, exclusive
 from .settings import AdminSettings
 
 log = logging.getLogger(__name__)
-
-
-class Busy(RuntimeError):
-    """Another jhub-admin operation holds the registry lock."""
 
 
 class Operations:
@@ -49,22 +42,9 @@ class Operations:
         #: holds the lock for a few seconds).
         self.lock_wait = lock_wait
 
-    @contextmanager
     def locked(self):
         """One writer at a time across processes (the CLI and the service share the registry)."""
-        path = self.settings.registry_path + ".lock"
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        with open(path, "w") as lock:
-            deadline = time.monotonic() + self.lock_wait
-            while True:
-                try:
-                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        raise Busy("another jhub-admin operation is running; try again when it is finished") from None
-                    time.sleep(0.2)
-            yield
+        return exclusive(self.settings.registry_path + ".lock", self.lock_wait)
 
     # The sequence
 

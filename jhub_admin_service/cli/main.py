@@ -11,7 +11,7 @@ from typing import Optional
 from ..accounts.engine import AccountError
 from ..accounts.roster import RosterError
 from ..courses.rules import CourseError
-from ..operations import Busy
+from ..locks import Busy
 from . import accounts, courses, exports
 
 #: The verb groups, each a module with register(subparsers); listed here, imported statically.

@@ -66,7 +66,8 @@ from traitlets.config import Application
 from ..accounts.registry import Registry
 from ..hub import HubAPIError
 from ..jobs import JobManager
-from ..operations import Busy, Operations
+from ..locks import Busy
+from ..operations import Operations
 from ..settings import AdminSettings
 from ..sidecar.client import ExportsClient
 from . import (accounts_handlers, courses_handlers, dashboard_handlers, exports_handlers, i18n, import_handlers,

@@ -14,7 +14,7 @@ from ..accounts.engine import AccountError
 from ..accounts.roster import RosterError
 from ..courses.rules import CourseError
 from ..jobs import JobConflict
-from ..operations import Busy
+from ..locks import Busy
 from ..sidecar.client import SidecarError
 
 
