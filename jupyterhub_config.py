@@ -68,6 +68,9 @@ c.Spawner.cmd = [env("JHUB_SINGLEUSER_CMD", os.path.join(os.path.dirname(sys.exe
 c.Spawner.start_timeout = 120
 c.Spawner.http_timeout = 120
 c.Spawner.environment = {"LANG": env("LANG", "fr_FR.UTF-8")}
+# The users' servers' PDF exporter comes first on their path (docker/exporters/README.md).
+if os.path.isdir("/opt/jhub-admin/exporters"):
+    c.Spawner.environment["PYTHONPATH"] = "/opt/jhub-admin/exporters"
 if os.environ.get("JHUB_MEM_LIMIT"):
     c.Spawner.mem_limit = os.environ["JHUB_MEM_LIMIT"]
 
@@ -77,11 +80,18 @@ from jhub_admin_service.courses import hub_hooks  # noqa: E402
 
 hub_hooks.configure(c)
 
+# The hub's pages in French or English, from the browser (login, home, spawn, errors, menus).
+from jhub_admin_service import hubpages  # noqa: E402
+
+hubpages.configure(c)
+
 # The admin service and the idle culler
 service_port = int(env("JHUB_ADMIN_SERVICE_PORT", "10101"))
 registry = env("JHUB_ADMIN_REGISTRY", os.path.join(data_dir, "jhub-admin.sqlite"))
 passthrough = ("JHUB_DATA_DIR", "JHUB_ADMIN_HOME_ROOT", "JHUB_ADMIN_ARCHIVE_DIR", "JHUB_ADMIN_PUBLIC_URL",
-               "JHUB_ADMIN_SIDECAR_URL", "JHUB_ADMIN_SIDECAR_SECRET_FILE", "JHUB_EXCHANGE_ROOT", "PATH", "LANG")
+               "JHUB_ADMIN_SIDECAR_URL", "JHUB_ADMIN_SIDECAR_SECRET_FILE", "JHUB_EXCHANGE_ROOT", "PATH", "LANG",
+               # the Teaching kernel page's pip: another index, a proxy and its CA
+               "PIP_INDEX_URL", "PIP_CERT", "http_proxy", "https_proxy", "no_proxy")
 c.JupyterHub.services = [
     {
         "name": "jhub-admin",
@@ -89,6 +99,18 @@ c.JupyterHub.services = [
         "url": f"http://127.0.0.1:{service_port}",
         "command": [sys.executable, "-m", "jhub_admin_service.service.app"],
         "api_token": secret_file("jhub-admin-api-token"),
+        "oauth_no_confirm": True,
+        "environment": {
+            "JHUB_ADMIN_REGISTRY": registry,
+            **{name: os.environ[name] for name in passthrough if os.environ.get(name)},
+        },
+    },
+    {
+        # "Change my password", for every user (the Services menu); apart from the admin service.
+        "name": "jhub-password",
+        "display": True,
+        "url": f"http://127.0.0.1:{service_port + 1}",
+        "command": [sys.executable, "-m", "jhub_admin_service.service.password_app"],
         "oauth_no_confirm": True,
         "environment": {
             "JHUB_ADMIN_REGISTRY": registry,
@@ -116,6 +138,11 @@ c.JupyterHub.load_roles = [
         "name": "idle-culler",
         "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
         "services": ["idle-culler"],
+    },
+    {
+        # Every user, as by default, and the "Change my password" page.
+        "name": "user",
+        "scopes": ["self", "access:services!service=jhub-password"],
     },
 ]
 

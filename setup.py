@@ -14,14 +14,18 @@ setup(
     package_data={
         "jhub_admin_service": [
             "service/templates/*.html",
+            "hubpages/templates/*.html",
             "service/static/*",
             "service/translations/*/LC_MESSAGES/*.mo",
             "service/translations/*/LC_MESSAGES/*.po",
             "courses/assets/*",
+            "classroom/examples/*.ipynb",
+            "classroom/examples/nbgrader/*/*.ipynb",
         ],
     },
     install_requires=[
         "jupyterhub>=6.1,<6.2",
+        "packaging",
         "tornado>=6.4",
         "traitlets>=5.9",
     ],
@@ -38,6 +42,7 @@ setup(
             "notebook>=7,<8",
             "jupyterlab>=4,<5",
             "jupyterhub-idle-culler",
+            "pypdf",
         ],
     },
     entry_points={

@@ -26,13 +26,16 @@ ACTIVE = ("queued", "running")
 #: side (the hashing goes on while the accounts and hub users are made): the percentage is the
 #: weighted sum of their progress.
 IMPORT_STAGES = {"hashing": 60, "local accounts": 10, "hub": 25, "passwords": 5}
+#: Lines of a job's log kept (the tail: what failed is at the end).
+LOG_LINES = 400
 
 
 class JobConflict(RuntimeError):
     """A job of the same group is already running."""
 
     def __init__(self, job: "Job"):
-        super().__init__(f"an import is already running (job {job.id}, started by {job.user or '?'}); "
+        what = "an import" if job.kind == "import" else f"a job ({job.kind})"
+        super().__init__(f"{what} is already running (job {job.id}, started by {job.user or '?'}); "
                          "wait until it is finished")
         self.job = job
 
@@ -54,6 +57,7 @@ class Job:
     summary: dict = field(default_factory=dict)  # the result, e.g. the engine's report (no password)
     error: str = ""
     warnings: list = field(default_factory=list)
+    log: list = field(default_factory=list)  # what the job's tools said, its last LOG_LINES lines
     meta: dict = field(default_factory=dict)  # free data for the pages (file name, options...)
     #: Clear passwords made by the job: memory only, shown once, forgotten on dismissal.
     credentials: list = field(default_factory=list, repr=False)
@@ -63,7 +67,7 @@ class Job:
     credentials_expire: float = 0.0
 
     PERSISTED = ("id", "kind", "user", "state", "created", "started", "finished", "stage", "done", "total",
-                 "percent", "counts", "summary", "error", "warnings", "meta", "credentials_dismissed")
+                 "percent", "counts", "summary", "error", "warnings", "log", "meta", "credentials_dismissed")
 
     @property
     def active(self) -> bool:
@@ -79,6 +83,10 @@ class Job:
     @classmethod
     def from_json(cls, data: dict) -> "Job":
         return cls(**{k: v for k, v in data.items() if k in cls.PERSISTED})
+
+    def log_line(self, line: str) -> None:
+        self.log.append(line)
+        del self.log[:-LOG_LINES]
 
     def progress(self, stage: str, done: int, total: int) -> None:
         """The engine's progress callback: progress(stage, done, total)."""

@@ -23,7 +23,7 @@ from .accounts.plan import Plan
 from .accounts.registry import Registry
 from .courses.manager import CourseManager
 from .hub import HubClient
-from .locks import Busy, exclusive
+from .locks import exclusive
 from .settings import AdminSettings
 
 log = logging.getLogger(__name__)
@@ -102,6 +102,16 @@ class Operations:
             await self._converge(Report())
         return password
 
+    async def change_own_password(self, login: str, new_password: str) -> None:
+        """A user's own choice of password (the caller checked the current one)."""
+        account = self.accounts.get(login)
+        if account.disabled:
+            raise AccountError(f"{login!r} is disabled")
+        _, hashed = await self.accounts.new_password(login, new_password)
+        with self.locked():
+            self.accounts.record_password(login, hashed, chosen_by_user=True)
+            await self.accounts.converge_local(Report())  # a password is only the system's business
+
     async def set_disabled(self, login: str, disabled: bool) -> None:
         with self.locked():
             self.accounts.record_disabled(login, disabled)
@@ -110,6 +120,12 @@ class Operations:
     async def change(self, login: str, role: Optional[str] = None, classes: Optional[list] = None) -> None:
         with self.locked():
             self.accounts.record_change(login, role=role, classes=classes)
+            await self._converge(Report())
+
+    async def set_classes(self, logins: list, classes: list) -> None:
+        """Give several accounts the same classes (a class list without classes, say), at once."""
+        with self.locked():
+            self.accounts.record_classes(logins, classes)
             await self._converge(Report())
 
     async def remove(self, login: str) -> Optional[str]:

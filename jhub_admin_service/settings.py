@@ -30,7 +30,9 @@ class AdminSettings(Configurable):
     # The hub
     hub_api_url = Unicode(help="JupyterHub API URL (JUPYTERHUB_API_URL).").tag(config=True)
     hub_api_token = Unicode(help="Service token (JUPYTERHUB_API_TOKEN).").tag(config=True)
-    hub_public_url = Unicode(help="The hub's address, printed on credential slips.").tag(config=True)
+    hub_public_url = Unicode(help="The hub's address, printed on credential slips (JHUB_ADMIN_PUBLIC_URL); when "
+                                  "empty, the service's Settings page, else the address of the admin's browser.").tag(
+        config=True)
     hub_base_url = Unicode(help="The hub's base URL (JUPYTERHUB_BASE_URL).").tag(config=True)
 
     # The service, as JupyterHub starts it
@@ -51,6 +53,12 @@ class AdminSettings(Configurable):
     profiles_root = Unicode(help="The student and teacher Jupyter profiles (JHUB_JUPYTER_PROFILES).").tag(
         config=True)
     lang = Unicode(help="The locale of the processes the product starts (LANG).").tag(config=True)
+
+    # The teaching kernel
+    kernel_python = Unicode(help="The teaching kernel's Python (its own venv, apart from the hub's).").tag(config=True)
+    kernel_site_root = Unicode(help="Where the packages that the school adds to the kernel are installed "
+                                    "(a volume).").tag(config=True)
+    kernel_packages_file = Unicode(help="The site list of those packages, on the data volume.").tag(config=True)
 
     # Exports
     sidecar_url = Unicode(help="The Docker-socket sidecar (JHUB_ADMIN_SIDECAR_URL).").tag(config=True)
@@ -96,7 +104,7 @@ class AdminSettings(Configurable):
 
     @default("hub_public_url")
     def _hub_public_url(self):
-        return _env("JHUB_ADMIN_PUBLIC_URL", "http://localhost:8000/")
+        return _env("JHUB_ADMIN_PUBLIC_URL")
 
     @default("hub_base_url")
     def _hub_base_url(self):
@@ -129,6 +137,18 @@ class AdminSettings(Configurable):
     @default("lang")
     def _lang(self):
         return _env("LANG", "C.UTF-8")
+
+    @default("kernel_python")
+    def _kernel_python(self):
+        return _env("JHUB_KERNEL_PYTHON", "/opt/kernel/bin/python")
+
+    @default("kernel_site_root")
+    def _kernel_site_root(self):
+        return _env("JHUB_KERNEL_SITE_ROOT", "/opt/kernel-site")
+
+    @default("kernel_packages_file")
+    def _kernel_packages_file(self):
+        return _env("JHUB_KERNEL_PACKAGES_FILE", os.path.join(self.data_dir, "kernel-packages.txt"))
 
     @default("sidecar_url")
     def _sidecar_url(self):

@@ -47,7 +47,6 @@ class RunningHub:
             "JHUB_PROXY_API_URL": f"http://127.0.0.1:{proxy_port}",
             "JHUB_ADMIN_SERVICE_PORT": str(service_port),
             "JHUB_ADMIN_REGISTRY": f"{DATA_DIR}/jhub-admin.sqlite",
-            "JHUB_ADMIN_PUBLIC_URL": self.url + "/",
             "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
             **(extra_env or {}),
         }

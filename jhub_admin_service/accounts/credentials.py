@@ -2,19 +2,28 @@
 import csv
 import io
 import os
-from typing import Iterable
+from typing import Callable, Iterable
 
 COLUMNS = ("login", "password", "role", "classes", "first_name", "last_name")
+#: A cell that a spreadsheet would read as a formula starts with one of these: such a cell is
+#: written as text (a leading apostrophe), never run on the file that holds the passwords.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def credentials_csv(credentials: Iterable[dict]) -> str:
-    """CSV text (';'-separated, as French spreadsheets expect) with a UTF-8 BOM for Excel."""
+def as_text(cell: str) -> str:
+    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
+
+
+def credentials_csv(credentials: Iterable[dict], translate: Callable[[str], str] = str) -> str:
+    """CSV text (';'-separated, as French spreadsheets expect) with a UTF-8 BOM for Excel. Its
+    column names and roles go through ``translate`` (the admin's language); in French they are
+    the ones a class list is read with (identifiant, mot de passe, profil, classes, prénom, nom)."""
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-    writer.writerow(COLUMNS)
+    writer.writerow([translate(column) for column in COLUMNS])
     for c in sorted(credentials, key=lambda c: (",".join(c["classes"]), c["last_name"], c["login"])):
-        writer.writerow([c["login"], c["password"], c["role"], ",".join(c["classes"]),
-                         c["first_name"], c["last_name"]])
+        writer.writerow([as_text(cell) for cell in (c["login"], c["password"], translate(c["role"]),
+                                                    ",".join(c["classes"]), c["first_name"], c["last_name"])])
     return "\ufeff" + out.getvalue()
 
 

@@ -279,9 +279,11 @@ class AccountManager:
         hashed = await asyncio.get_running_loop().run_in_executor(None, hash_password, password)
         return password, hashed
 
-    def record_password(self, login: str, hashed: str) -> None:
+    def record_password(self, login: str, hashed: str, chosen_by_user: bool = False) -> None:
+        """A new hash; an admin's reset gives an initial password, the user's own choice does not."""
         with self.registry.transaction() as db:
-            self.registry.update(db, login, password_hash=hashed, hash_pending=True, initial_password=True)
+            self.registry.update(db, login, password_hash=hashed, hash_pending=True,
+                                 initial_password=not chosen_by_user)
 
     def record_disabled(self, login: str, disabled: bool) -> None:
         """A disabled account cannot log in (locked hash), and its hub user and server go."""
@@ -300,6 +302,15 @@ class AccountManager:
             fields["classes"] = [c.strip() for c in classes if c.strip()]
         with self.registry.transaction() as db:
             self.registry.update(db, login, **fields)
+
+    def record_classes(self, logins: list, classes: list) -> None:
+        """The same classes for several accounts, in one transaction (all or none)."""
+        for login in logins:
+            self.get(login)
+        classes = [c.strip() for c in classes if c.strip()]
+        with self.registry.transaction() as db:
+            for login in logins:
+                self.registry.update(db, login, classes=classes)
 
     async def remove(self, login: str) -> Optional[str]:
         """Archive the home, delete the local account and home, the registry row, then the hub

@@ -12,10 +12,11 @@ from ..accounts.engine import AccountError
 from ..accounts.roster import RosterError
 from ..courses.rules import CourseError
 from ..locks import Busy
-from . import accounts, courses, exports
+from ..classroom.kernel_packages import KernelPackagesError, SiteListRefused
+from . import accounts, courses, exports, kernel
 
 #: The verb groups, each a module with register(subparsers); listed here, imported statically.
-VERB_GROUPS = (accounts, courses, exports)
+VERB_GROUPS = (accounts, courses, exports, kernel)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,9 +36,12 @@ def main(argv: Optional[list] = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.func(args)
-    except (RosterError, AccountError, CourseError) as exc:
+    except (RosterError, AccountError, CourseError, SiteListRefused) as exc:
         print(f"jhub-admin: {exc}", file=sys.stderr)
         return 2
+    except KernelPackagesError as exc:
+        print(f"jhub-admin: {exc}", file=sys.stderr)
+        return 1
     except FileNotFoundError as exc:
         print(f"jhub-admin: {exc.filename}: no such file", file=sys.stderr)
         return 2

@@ -24,6 +24,10 @@ from .teacher_homes import TeacherBatchError, apply_as_teachers, course_files_pr
 
 log = logging.getLogger(__name__)
 
+#: The edition of the example notebooks a teacher is given once (teacher_homes.give_examples_once);
+#: changing it makes the next sync visit every teacher.
+EXAMPLES_EDITION = 1
+
 
 class CourseManager:
     """Courses from the CLI, the service and the import path: reads, registry writes, sync()."""
@@ -153,7 +157,7 @@ class CourseManager:
             except KeyError:
                 warnings.append(f"{teacher}: no local account yet; run `jhub-admin reconcile` first")
                 continue
-            spec = {"home": home, "courses": [
+            spec = {"home": home, "examples": EXAMPLES_EDITION, "courses": [
                 {"course_id": c.course_id, "is_default": c.is_default,
                  "students": [{"id": s, "first_name": accounts[s].first_name, "last_name": accounts[s].last_name}
                               for s in sorted(members(c, accounts))]}

@@ -31,6 +31,12 @@ from typing import Optional
 
 HEADER_NOTEBOOK = "header.ipynb"
 ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets")
+#: The example notebooks (classroom/examples), given once to each teacher: the top-level ones in
+#: ~/exemples, the nbgrader assignments (examples/nbgrader/NAME/) in the default course's source/.
+EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "classroom", "examples")
+EXAMPLES_FOLDER = "exemples"
+#: Written once the examples are given: a teacher who deletes them does not get them back.
+EXAMPLES_MARK = os.path.join(".jupyter", "jhub-admin-examples-given")
 #: First line of every file jhub-admin writes in a teacher's home; a file without it was edited
 #: (or made) by the teacher and is never overwritten.
 MANAGED_MARK = "# Managed by jhub-admin"
@@ -140,7 +146,35 @@ def teacher_apply(spec: dict, template: Optional[bytes] = None) -> dict:
     if spec["courses"]:
         os.makedirs(os.path.join(home, ".jupyter"), exist_ok=True)
         _write_managed(os.path.join(home, ".jupyter", "nbgrader_config.py"), user_config_text(spec["courses"], home))
+        if spec.get("examples"):
+            default = next((c for c in spec["courses"] if c.get("is_default")), spec["courses"][0])
+            report["examples"] = give_examples_once(home, os.path.join(home, default["course_id"]))
     return report
+
+
+def give_examples_once(home: str, course_root: str) -> int:
+    """Copy the example notebooks into the teacher's home once; never over a file that exists.
+    Returns how many files were copied."""
+    mark = os.path.join(home, EXAMPLES_MARK)
+    if os.path.lexists(mark):
+        return 0
+    copied = 0
+    targets = [(EXAMPLES, os.path.join(home, EXAMPLES_FOLDER))]
+    graded = os.path.join(EXAMPLES, "nbgrader")
+    targets += [(os.path.join(graded, name), os.path.join(course_root, "source", name))
+                for name in sorted(os.listdir(graded)) if os.path.isdir(os.path.join(graded, name))]
+    for source, target in targets:
+        os.makedirs(target, exist_ok=True)
+        for name in sorted(os.listdir(source)):
+            path, dest = os.path.join(source, name), os.path.join(target, name)
+            if name.endswith(".ipynb") and os.path.isfile(path) and not os.path.lexists(dest):
+                with open(path, "rb") as f:
+                    _write_new(dest, f.read())
+                copied += 1
+    os.makedirs(os.path.dirname(mark), exist_ok=True)
+    with open(mark, "w") as f:
+        f.write("The example notebooks were copied once; delete this file to get the missing ones again.\n")
+    return copied
 
 
 def _write_managed(path, text):

@@ -58,6 +58,23 @@ class AccountsHandler(BaseHandler):
                          classes=self.ctx.reader.classes(), roles=ROLES)
 
 
+class AccountsClassesHandler(BaseHandler):
+    """POST accounts/_classes: the classes of the ticked accounts, at once."""
+
+    async def post(self) -> None:
+        logins = self.get_body_arguments("login")
+        classes = self.get_body_argument("classes", "").replace(";", ",").split(",")
+        back = self.get_body_argument("back", "")
+        back = back if back.startswith(self.url("accounts")) and "//" not in back else self.url("accounts")
+        if not logins:
+            self.flash(self._("Tick the accounts to change first."), "warning")
+        else:
+            await self.ctx.operations.set_classes(logins, classes)
+            shown = ", ".join(c.strip() for c in classes if c.strip()) or self._("no class")
+            self.flash(self._("%(n)d account(s) now in: %(classes)s") % {"n": len(logins), "classes": shown})
+        self.redirect(back, status=303)
+
+
 class AccountHandler(SelfLockoutMixin, BaseHandler):
     nav_key = "accounts"
 
@@ -89,6 +106,9 @@ class AccountHandler(SelfLockoutMixin, BaseHandler):
         ops = self.ctx.operations
         self.refuse_self_lockout(login, action, self.get_body_argument("role", None))
         if action == "reset":
+            if self.get_body_argument("confirm", "") != "1":
+                raise web.HTTPError(400, self._("Tick the box to confirm the reset: the current password will "
+                                                "stop working."))
             password = await ops.reset_password(login)
             job = self.ctx.jobs.record("password reset", user=self.admin_name, meta={"login": login},
                                        credentials=[credential(account, password)], summary={"credentials": 1})
@@ -196,6 +216,7 @@ def routes(prefix: str) -> list:
     login = r"(?P<login>[^/]+)"
     return [
         (url_path_join(prefix, "accounts"), AccountsHandler),
+        (url_path_join(prefix, "accounts/_classes"), AccountsClassesHandler),  # no login starts with _
         (url_path_join(prefix, "accounts/" + login), AccountHandler),
         (url_path_join(prefix, "accounts/" + login + r"/(?P<action>reset|disable|enable|change|remove)"),
          AccountHandler),

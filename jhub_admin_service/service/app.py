@@ -25,7 +25,7 @@ A page module exposes:
     its nav bar entries: ``[{"key": "courses", "label": N_("Courses"), "path": "courses",
     "order": 50}]``. ``label`` is an English msgid (translated per request), ``path`` is
     relative to the prefix, entries are sorted by ``order`` (dashboard 10, import 20,
-    accounts 30, servers 40, courses 50, exports 60).
+    accounts 30, servers 40, kernel 45, courses 50, exports 60, settings 70).
 ``async startup(ctx)`` (optional)
     run once after the service starts listening (``ctx`` is the :class:`ServiceContext`).
 
@@ -71,15 +71,16 @@ from ..operations import Operations
 from ..settings import AdminSettings
 from ..sidecar.client import ExportsClient
 from . import (accounts_handlers, courses_handlers, dashboard_handlers, exports_handlers, i18n, import_handlers,
-               servers_handlers)
+               kernel_handlers, servers_handlers, settings_handlers)
 from .base import BaseHandler
+from .preferences import Preferences
 
 log = logging.getLogger("jhub_admin_service.service")
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 #: The service's pages, in the order of their nav entries.
-PAGES = (dashboard_handlers, import_handlers, accounts_handlers, servers_handlers, courses_handlers,
-         exports_handlers)
+PAGES = (dashboard_handlers, import_handlers, accounts_handlers, servers_handlers, kernel_handlers,
+         courses_handlers, exports_handlers, settings_handlers)
 
 
 class ServiceContext:
@@ -97,6 +98,7 @@ class ServiceContext:
         self.reads = Operations(self.settings, registry=self.reader)
         self.hub = self.operations.hub
         self.jobs = JobManager(service.jobs_file, credentials_ttl=service.credentials_ttl_hours * 3600)
+        self.preferences = Preferences(service.preferences_file)
         self.nav = sorted((entry for page in PAGES for entry in page.NAV), key=lambda e: (e["order"], e["key"]))
         self.startup_report = {"state": "pending"}
         self.uploads = {}  # preview id -> (created, name, bytes): memory only, may hold passwords
@@ -111,6 +113,8 @@ class AdminService(Application):
     description = "The admin-only JupyterHub service of jhub-admin."
 
     jobs_file = Unicode(help="Job state (no password), beside the registry.").tag(config=True)
+    preferences_file = Unicode(help="What the admin sets on the Settings page (JSON), beside the registry.").tag(
+        config=True)
     cookie_secret_file = Unicode(help="Cookie secret of the service, created once, mode 0600.").tag(config=True)
     max_upload_mb = Float(5.0, help="Largest class list accepted, in MB.").tag(config=True)
     credentials_ttl_hours = Float(24.0, help="Passwords of a job are forgotten after this, if not dismissed "
@@ -135,6 +139,10 @@ class AdminService(Application):
     @default("jobs_file")
     def _jobs_file(self):
         return os.path.join(self._data_dir(), "jhub-admin-jobs.json")
+
+    @default("preferences_file")
+    def _preferences_file(self):
+        return os.path.join(self._data_dir(), "jhub-admin-preferences.json")
 
     @default("cookie_secret_file")
     def _cookie_secret_file(self):

@@ -49,13 +49,15 @@ class AdminAuthMixin(HubOAuthenticated):
 
     _refused_user = None
     _xsrf_checked = False
+    #: The admin service's pages are for the hub's admins only; the password page is for everyone.
+    admins_only = True
 
     # Authentication
 
     def check_hub_user(self, model: dict) -> dict:
         """The hub's own access check (``access:services``), then the admin field itself."""
         model = super().check_hub_user(model)
-        if model.get("kind", "user") != "user" or not model.get("admin"):
+        if model.get("kind", "user") != "user" or (self.admins_only and not model.get("admin")):
             self._refused_user = model.get("name")
             raise UserNotAllowed(model)
         return model
@@ -151,6 +153,15 @@ class AdminAuthMixin(HubOAuthenticated):
         path = url_path_join(self.prefix, *[str(p) for p in parts]) if parts else self.prefix
         query = {k: v for k, v in query.items() if v not in (None, "")}
         return path + ("?" + urlencode(query) if query else "")
+
+    def browser_address(self) -> str:
+        """The hub's address as the admin's browser reaches it (the proxy keeps the Host header)."""
+        return f"{self.request.protocol}://{self.request.host}{url_path_join(self.ctx.settings.hub_base_url, '')}"
+
+    def slip_address(self) -> str:
+        """The address printed on slips: set on the Settings page, else JHUB_ADMIN_PUBLIC_URL, else the
+        browser's."""
+        return self.ctx.preferences.public_url() or self.ctx.settings.hub_public_url or self.browser_address()
 
     @property
     def admin_name(self) -> str:

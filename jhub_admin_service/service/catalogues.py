@@ -28,10 +28,11 @@ def compile_catalogues() -> None:
 
 
 def source_msgids() -> list:
-    """Literal msgids of the service's code and templates: _("..."), N_("...")."""
+    """Literal msgids of the service's and the hub pages' code and templates: _("..."), N_("...")."""
     here = os.path.dirname(os.path.abspath(__file__))
+    hubpages = os.path.join(os.path.dirname(here), "hubpages")
     ids = []
-    for path in sorted(glob.glob(os.path.join(here, "*.py"))):
+    for path in sorted(glob.glob(os.path.join(here, "*.py")) + glob.glob(os.path.join(hubpages, "*.py"))):
         with open(path, encoding="utf-8") as f:
             tree = ast.parse(f.read())
         for node in ast.walk(tree):
@@ -41,7 +42,8 @@ def source_msgids() -> list:
                 if name in ("_", "N_") and isinstance(node.args[0].value, str):
                     ids.append(node.args[0].value)
     literal = re.compile(r"""\b_\(\s*("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')\s*[,)]""")
-    for path in sorted(glob.glob(os.path.join(here, "templates", "*.html"))):
+    for path in sorted(glob.glob(os.path.join(here, "templates", "*.html"))
+                       + glob.glob(os.path.join(hubpages, "templates", "*.html"))):
         with open(path, encoding="utf-8") as f:
             ids.extend(ast.literal_eval(m.group(1)) for m in literal.finditer(f.read()))
     return list(dict.fromkeys(ids))

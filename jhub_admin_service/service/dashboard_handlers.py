@@ -54,8 +54,10 @@ def disk(path: str) -> dict:
            "percent": None, "size": None}
     if out["exists"]:
         usage = shutil.disk_usage(path)
+        # What is used is what is not free to the users: the blocks reserved for root count as
+        # used, so that the bar and "X free of Y" beside it tell the same story.
         out.update(used=usage.used, total=usage.total, free=usage.free,
-                   percent=round(100 * usage.used / usage.total) if usage.total else None,
+                   percent=round(100 * (usage.total - usage.free) / usage.total) if usage.total else None,
                    size=folder_size(path))
     return out
 
@@ -69,12 +71,27 @@ async def gather(ctx: "ServiceContext") -> dict:
         if not a.disabled:
             for klass in a.classes:
                 classes[klass][a.role] += 1
+    # A class's teachers are also those whose course enrols it.
+    active = {a.login for a in accounts if not a.disabled}
+    teachers = collections.defaultdict(set)
+    for a in accounts:
+        if a.role == "teacher" and a.login in active:
+            for klass in a.classes:
+                teachers[klass].add(a.login)
+    for course in ctx.reads.courses.store.courses():
+        for klass in course.classes:
+            if course.teacher in active:
+                teachers[klass].add(course.teacher)
+    for klass, logins in teachers.items():
+        classes[klass]["teacher"] = len(logins)
     warnings = []
     initial = [a.login for a in accounts if a.role == "admin" and a.initial_password and not a.disabled]
     if initial:
         warnings.append({"level": "warning", "text": N_(
             "The admin account(s) %(logins)s still have their initial password: log in as them and change it "
-            "(in a terminal: passwd)."), "values": {"logins": ", ".join(initial)}})
+            "on the page Change my password (the hub's Services menu)."), "values": {"logins": ", ".join(initial)},
+            "link": url_path_join(ctx.settings.hub_base_url, "services/jhub-password/"),
+            "link_text": N_("Change my password")})
     servers = None
     try:
         servers = await asyncio.wait_for(ctx.hub.running_servers(), 10) if ctx.hub.configured else None

@@ -12,6 +12,7 @@ from tornado import web
 
 from ..accounts.engine import AccountError
 from ..accounts.roster import RosterError
+from ..classroom.kernel_packages import KernelPackagesError, SiteListRefused
 from ..courses.rules import CourseError
 from ..jobs import JobConflict
 from ..locks import Busy
@@ -51,6 +52,8 @@ ERRORS = (
     (RosterError, 400, engine_message),
     (AccountError, 400, engine_message),
     (CourseError, 400, engine_message),
+    (SiteListRefused, 400, engine_message),
+    (KernelPackagesError, 500, engine_message),
     (SidecarError, sidecar_status, sidecar_message),
     (asyncio.TimeoutError, 504, timeout_message),
 )

@@ -60,6 +60,13 @@ ENGINE_PATTERNS = [
         "names (identifiant, nom, prénom, classe, profil, mot de passe), or the historical login;password;1 "
         "format.")),
     (r"no account '(?P<login>[^']*)' is managed by jhub-admin", N_("no account '%(login)s' is managed by jhub-admin")),
+    (r"the installation failed; the teaching kernel is unchanged: (?P<error>.*)",
+     N_("the installation failed; the teaching kernel is unchanged: %(error)s")),
+    (r"the packages conflict with the teaching kernel's; it is unchanged: (?P<error>.*)",
+     N_("the packages conflict with the teaching kernel's; it is unchanged: %(error)s")),
+    (r"a job \((?P<kind>[^)]*)\) is already running \(job (?P<id>[^,]*), started by (?P<user>[^)]*)\); wait until it "
+     r"is finished", N_("a job (%(kind)s) is already running (job %(id)s, started by %(user)s); wait until it is "
+                        "finished")),
     (r"another jhub-admin operation is running; try again when it is finished",
      N_("another jhub-admin operation is running; try again when it is finished")),
 ]

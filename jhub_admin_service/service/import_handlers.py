@@ -12,6 +12,7 @@ from tornado import httputil, ioloop, web
 from ..accounts.credentials import credentials_csv
 from ..jobs import IMPORT_STAGES, Job, JobConflict
 from . import errors
+from .preferences import only_on_this_machine
 from .base import AdminAuthMixin, APIHandler, BaseHandler
 from .i18n import N_
 
@@ -242,7 +243,7 @@ class CredentialsCSVHandler(JobHandler):
         self.set_header("Content-Type", "text/csv; charset=utf-8")
         self.set_header("Content-Disposition", f"attachment; filename*=UTF-8''{quote(filename)}")
         self.set_header("Cache-Control", "no-store")
-        self.finish(credentials_csv(job.credentials).encode("utf-8"))
+        self.finish(credentials_csv(job.credentials, translate=self._).encode("utf-8"))
 
 
 class SlipsHandler(JobHandler):
@@ -253,8 +254,9 @@ class SlipsHandler(JobHandler):
         groups = {}
         for c in sorted(job.credentials, key=lambda c: (c["last_name"].lower(), c["first_name"].lower(), c["login"])):
             groups.setdefault(", ".join(c["classes"]) or self._("No class"), []).append(c)
-        self.render_page("slips.html", job=job.to_json(), groups=sorted(groups.items()),
-                         hub_url=self.ctx.settings.hub_public_url)
+        address = self.slip_address()
+        self.render_page("slips.html", job=job.to_json(), groups=sorted(groups.items()), hub_url=address,
+                         local_only=only_on_this_machine(address))
 
 
 class SlipsListHandler(BaseHandler):

@@ -233,3 +233,18 @@ class HubUser:
 
     def stop_server(self):
         self.api("DELETE", f"/hub/api/users/{self.name}/server")
+
+    def run(self, *cmd, cwd: str | None = None, check: bool = True, input: str | None = None,
+            timeout: int = 300) -> subprocess.CompletedProcess:
+        """A command in the hub container as this local user, with the environment that a
+        single-user server gives them (the hub API token of make_token(), a French locale)."""
+        env = {"HOME": f"/home/{self.name}", "JUPYTERHUB_API_URL": "http://127.0.0.1:8081/hub/api",
+               "JUPYTERHUB_API_TOKEN": self.token or "", "JUPYTERHUB_USER": self.name, "LANG": "fr_FR.UTF-8"}
+        args = [DOCKER, "exec", "-i", "-u", self.name, "-w", cwd or f"/home/{self.name}"]
+        for k, v in env.items():
+            args += ["-e", f"{k}={v}"]
+        res = subprocess.run([*args, self.stack.container("hub"), *cmd], capture_output=True, text=True,
+                             input=input, timeout=timeout)
+        if check and res.returncode != 0:
+            raise AssertionError(f"{cmd} as {self.name} failed ({res.returncode}):\n{res.stdout}\n{res.stderr}")
+        return res

@@ -33,7 +33,7 @@ def test_admin_imports_and_exports_under_compose_v2(stack):
     archives = json.loads(stack.exec("hub", "jhub-admin", "exports", "--json", "list").stdout)
     assert [a["sha256"] for a in archives] == [export["result"]["sha256"]]
     volumes = stack.compose("config", "--volumes").stdout.split()
-    assert set(volumes) == {"jh_home", "jh_exchange", "jh_data", "jh_backups", "jh_secrets"}
+    assert set(volumes) == {"jh_home", "jh_exchange", "jh_data", "jh_backups", "jh_secrets", "jh_kernel"}
 
 
 def test_full_restore_waits_for_the_hub_to_stop(stack):

@@ -187,15 +187,7 @@ def test_containers_are_healthy(stack):
 
 def as_user(stack, user, *cmd, cwd=None, check=True):
     """A command as a local user, with the environment a single-user server gives them."""
-    env = {"HOME": f"/home/{user.name}", "JUPYTERHUB_API_URL": "http://127.0.0.1:8081/hub/api",
-           "JUPYTERHUB_API_TOKEN": user.token, "JUPYTERHUB_USER": user.name, "LANG": "C.UTF-8"}
-    args = [DOCKER, "exec", "-u", user.name, "-w", cwd or f"/home/{user.name}"]
-    for k, v in env.items():
-        args += ["-e", f"{k}={v}"]
-    res = subprocess.run([*args, stack.container("hub"), *cmd], capture_output=True, text=True, timeout=300)
-    if check and res.returncode != 0:
-        raise AssertionError(f"{cmd} as {user.name} failed ({res.returncode}):\n{res.stdout}\n{res.stderr}")
-    return res
+    return user.run(*cmd, cwd=cwd, check=check)
 
 
 def assignment_notebook():

@@ -103,7 +103,8 @@ def test_unenrol_keeps_work(hub):
     assert (home(box, "prof.martin") / COURSE / "submitted" / "alice" / "ps1" / "ps1.ipynb").exists()
     assert any((box.srv / "nbgrader" / "exchange" / COURSE / "inbound").iterdir())
     courses = courses_json(hub)[COURSE]
-    assert courses["excluded"] == ["alice"] and courses["n_students"] == 1 and courses["assignments"] == 1
+    # Two assignments: ps1 and the example every teacher is given (classroom/examples/nbgrader).
+    assert courses["excluded"] == ["alice"] and courses["n_students"] == 1 and courses["assignments"] == 2
     # Enrolling her again brings her back.
     jhub(hub, "courses", "enrol", COURSE, "--students", "alice")
     assert hub_group(hub, f"nbgrader-{COURSE}") == {"alice", "bob"}

@@ -183,6 +183,8 @@ def test_accounts_page_filters_and_actions(running, admin, admin_token, rosters)
     page = admin.get(service_url(hub, "accounts/jerome.muller"))
     xsrf = xsrf_of(page.text)
     r = admin.post(service_url(hub, "accounts/jerome.muller/reset"), data={"_xsrf": xsrf})
+    assert r.status_code == 400 and 'id="jha-new-password"' not in r.text  # not confirmed: nothing reset
+    r = admin.post(service_url(hub, "accounts/jerome.muller/reset"), data={"_xsrf": xsrf, "confirm": "1"})
     assert r.status_code == 200 and 'id="jha-new-password"' in r.text
     password = r.text.split('id="jha-new-password">')[1].split("<")[0]
     login(hub, "jerome.muller", password)

@@ -1,0 +1,246 @@
+"""The packages a school adds to the teaching kernel: a site list, installed as a job.
+
+The image's kernel (/opt/kernel) is never changed. The site list (one requirement a line,
+``kernel-packages.txt`` on the data volume) is installed by the kernel's own pip into a new
+folder of the site root (/opt/kernel-site, a volume of its own, readable by every user):
+
+    /opt/kernel-site/env-<stamp>/lib/python3.X/site-packages
+
+then checked (``pip check`` over the kernel and the new folder) and switched in by replacing the
+symbolic link ``current`` in one rename, so that a kernel starting at any moment sees the old
+set or the new one, never half of either. The kernel's kernel.json puts ``current`` first on
+its path. A failure (a misspelled package, no registry, a conflict) deletes the new folder and
+leaves the kernel as it was. Nothing is installed at container start: only when asked, by the
+Kernel page or ``jhub-admin kernel install``.
+"""
+import asyncio
+import functools
+import json
+import logging
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+from ..locks import exclusive
+from ..settings import AdminSettings
+
+log = logging.getLogger(__name__)
+
+#: A line of the site list at most this long; the list at most this many lines.
+MAX_LINE = 200
+MAX_PACKAGES = 100
+CURRENT = "current"
+RECORD = "installed.json"
+
+Log = Callable[[str], None]
+Progress = Callable[[str, int, int], None]
+
+
+class KernelPackagesError(RuntimeError):
+    """The installation of the site list failed; the kernel is unchanged."""
+
+
+class SiteListRefused(KernelPackagesError, ValueError):
+    """A line of the site list is not a package name with an optional version."""
+
+
+@dataclass
+class Rejected:
+    line: int
+    text: str
+    reason: str
+
+
+def parse_site_list(text: str) -> tuple:
+    """(requirements, rejected lines). A requirement is a package name with optional extras and
+    version specifiers (``folium``, ``scipy>=1.11``, ``plotly[express]==6.0``): no URL, file or
+    pip option, which would let a line fetch code from anywhere or change how pip runs."""
+    # Imported here: the CLI imports this module, and the sidecar image runs the CLI (as an exports
+    # client) without the hub's packaging library.
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    requirements, rejected = [], []
+    lines = text.splitlines()
+    for n, raw in enumerate(lines, start=1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        if len(line) > MAX_LINE:
+            rejected.append(Rejected(n, line[:40] + "…", f"longer than {MAX_LINE} characters"))
+            continue
+        if line.startswith("-"):
+            rejected.append(Rejected(n, line, "pip options are not accepted, only package names"))
+            continue
+        try:
+            req = Requirement(line)
+        except InvalidRequirement:
+            rejected.append(Rejected(n, line, "not a package name with an optional version, e.g. scipy>=1.11"))
+            continue
+        if req.url or req.marker:
+            rejected.append(Rejected(n, line, "URLs and environment markers are not accepted, only package names"))
+            continue
+        requirements.append(str(req))
+    names = [Requirement(r).name.lower().replace("_", "-") for r in requirements]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        rejected.append(Rejected(0, ", ".join(duplicates), "named more than once"))
+    if len(requirements) > MAX_PACKAGES:
+        rejected.append(Rejected(0, "", f"more than {MAX_PACKAGES} packages"))
+    return requirements, rejected
+
+
+class KernelPackages:
+    def __init__(self, settings: AdminSettings):
+        self.settings = settings
+        self.list_path = settings.kernel_packages_file
+        self.site_root = settings.kernel_site_root
+        self.python = settings.kernel_python
+
+    # The list
+
+    def read_list(self) -> str:
+        try:
+            with open(self.list_path, encoding="utf-8") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    @staticmethod
+    def checked(text: str) -> list:
+        """The list's requirements; SiteListRefused naming every refused line."""
+        requirements, rejected = parse_site_list(text)
+        if rejected:
+            raise SiteListRefused("; ".join(
+                (f"line {r.line}: " if r.line else "") + (f"{r.text}: " if r.text else "") + r.reason
+                for r in rejected))
+        return requirements
+
+    def save_list(self, text: str) -> list:
+        """Check, then write the list (atomically). Returns its requirements; a refused list
+        raises SiteListRefused and writes nothing."""
+        requirements = self.checked(text)
+        text = "\n".join(line.rstrip() for line in text.strip().splitlines()) + ("\n" if text.strip() else "")
+        os.makedirs(os.path.dirname(os.path.abspath(self.list_path)), exist_ok=True)
+        tmp = f"{self.list_path}.tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, self.list_path)
+        return requirements
+
+    # What the kernel has now
+
+    def installed(self) -> Optional[dict]:
+        """The current set, as recorded when it was switched in: {"requirements", "packages",
+        "installed_at"}; None when the site list was never installed."""
+        try:
+            with open(os.path.join(self.site_root, CURRENT, RECORD), encoding="utf-8") as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return None
+
+    def purelib(self, prefix: str) -> str:
+        """Where pip --prefix puts pure-Python packages for the kernel's Python (as kernel.json
+        names it for ``current``)."""
+        return os.path.join(prefix, "lib", f"python{self.python_version}", "site-packages")
+
+    @functools.cached_property
+    def python_version(self) -> str:
+        """The kernel's X.Y (its Python is not the one running this code)."""
+        out = subprocess.run([self.python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                             capture_output=True, text=True, check=True).stdout
+        return out.strip()
+
+    async def kernel_packages(self) -> dict:
+        """{name: version} of everything the teaching kernel has, the image's and the site's."""
+        current = self.purelib(os.path.join(self.site_root, CURRENT))
+        listing = await self._run([self.python, "-m", "pip", "list", "--format", "json", "--disable-pip-version-check"],
+                                  None, "cannot list the teaching kernel's packages", {"PYTHONPATH": current})
+        return {p["name"]: p["version"] for p in json.loads(listing)}
+
+    # Installing
+
+    async def install(self, log_line: Log = print, progress: Optional[Progress] = None) -> dict:
+        """Install the site list into a new folder, check it, switch it in. Returns the record."""
+        progress = progress or (lambda stage, done, total: None)
+        requirements = self.checked(self.read_list())
+        with exclusive(os.path.join(self.site_root, ".install.lock"),
+                       message="the teaching kernel's packages are being installed; try again when it is finished"):
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            new = os.path.join(self.site_root, f"env-{stamp}")
+            shutil.rmtree(new, ignore_errors=True)
+            os.makedirs(new, mode=0o755)
+            try:
+                record = await self._build(new, requirements, log_line, progress)
+            except BaseException:
+                shutil.rmtree(new, ignore_errors=True)
+                raise
+            self._switch(new)
+            log_line(f"the teaching kernel now has {len(record['packages'])} site package(s)")
+            return record
+
+    async def _build(self, new, requirements, log_line, progress):
+        purelib = self.purelib(new)
+        if requirements:
+            progress("install", 0, 1)
+            log_line("$ pip install " + " ".join(requirements))
+            await self._run([self.python, "-m", "pip", "install", "--prefix", new, "--no-warn-script-location",
+                             "--disable-pip-version-check", "--progress-bar", "off", *requirements],
+                            log_line, "the installation failed; the teaching kernel is unchanged")
+        os.makedirs(purelib, exist_ok=True)
+        progress("install", 1, 1)
+        progress("check", 0, 1)
+        log_line("$ pip check")
+        env = {"PYTHONPATH": purelib}
+        await self._run([self.python, "-m", "pip", "check", "--disable-pip-version-check"], log_line,
+                        "the packages conflict with the teaching kernel's; it is unchanged", env)
+        listing = await self._run([self.python, "-m", "pip", "list", "--path", purelib, "--format", "json",
+                                   "--disable-pip-version-check"], None, "cannot list the new packages", env)
+        progress("check", 1, 1)
+        record = {"requirements": requirements, "installed_at": time.time(),
+                  "packages": {p["name"]: p["version"] for p in json.loads(listing)}}
+        with open(os.path.join(new, RECORD), "w", encoding="utf-8") as f:
+            json.dump(record, f, indent=1)
+        for dirpath, dirnames, filenames in os.walk(new):  # every user's kernel reads them
+            for name in dirnames + filenames:
+                path = os.path.join(dirpath, name)
+                if not os.path.islink(path):
+                    os.chmod(path, os.stat(path).st_mode | 0o444 | (0o111 if os.path.isdir(path) else 0))
+        return record
+
+    async def _run(self, argv, log_line, failure, env=None):
+        """Run a command, passing each line of its output to log_line; its stdout when it succeeds."""
+        proc = await asyncio.create_subprocess_exec(
+            *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, stdin=asyncio.subprocess.DEVNULL,
+            env={**os.environ, **(env or {})}, cwd=self.site_root if os.path.isdir(self.site_root) else "/")
+        lines = []
+        try:
+            async for raw in proc.stdout:
+                line = raw.decode("utf-8", "replace").rstrip()
+                lines.append(line)
+                if log_line is not None and line:
+                    log_line(line)
+            status = await proc.wait()
+        except BaseException:
+            proc.kill()
+            await proc.wait()
+            raise
+        if status != 0:
+            last = [line for line in lines if line.strip()][-3:]
+            raise KernelPackagesError(f"{failure}: {' / '.join(last) or f'exit status {status}'}")
+        return "\n".join(lines)
+
+    def _switch(self, new):
+        """Point ``current`` at new in one rename, then remove the older sets."""
+        current = os.path.join(self.site_root, CURRENT)
+        link = f"{current}.new"
+        if os.path.lexists(link):
+            os.unlink(link)
+        os.symlink(os.path.basename(new), link)
+        os.replace(link, current)
+        for name in os.listdir(self.site_root):
+            path = os.path.join(self.site_root, name)
+            if name.startswith("env-") and path != new:
+                shutil.rmtree(path, ignore_errors=True)

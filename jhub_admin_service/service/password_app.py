@@ -1,0 +1,129 @@
+"""Change my password: a page for every user of the hub, admins included, as a managed service of
+its own (``python -m jhub_admin_service.service.password_app``), apart from the admin service,
+which refuses anyone but an admin.
+
+The user types the current password (checked by PAM, as at login), then the new one twice; the
+new one meets the product's rule (logins.password_problem), is hashed, recorded in the registry
+as the user's own choice, and set with ``chpasswd -e``: the same path as an admin's reset.
+"""
+import asyncio
+import logging
+import os
+from typing import Optional
+from urllib.parse import urlparse
+
+import pamela
+from jupyterhub.services.auth import HubOAuthCallbackHandler
+from jupyterhub.utils import url_path_join
+from tornado import web
+from traitlets import default
+from traitlets.config import Application
+
+from ..accounts.engine import AccountError
+from ..accounts.logins import password_problem
+from ..locks import Busy
+from ..operations import Operations
+from ..settings import AdminSettings
+from . import i18n
+from .base import BaseHandler
+from .preferences import Preferences
+
+log = logging.getLogger("jhub_admin_service.password")
+HERE = os.path.dirname(os.path.abspath(__file__))
+#: A password that its user chooses has at least this many characters (the browser says so too).
+MIN_LENGTH = 8
+
+
+class PasswordContext:
+    """What BaseHandler reads from ``settings["jhub_admin"]``, for a page without the admin's menu."""
+
+    def __init__(self, settings: AdminSettings, preferences: Preferences):
+        self.settings = settings
+        self.prefix = url_path_join(settings.service_prefix, "")
+        self.hub_prefix = url_path_join(settings.hub_base_url, "hub/")
+        self.nav = []
+        self.preferences = preferences
+        self.operations = Operations(settings)
+
+
+class PasswordHandler(BaseHandler):
+    admins_only = False
+
+    def get(self) -> None:
+        self.render_page("password.html", error=None, done=False)
+
+    async def post(self) -> None:
+        login = self.current_user["name"]
+        current = self.get_body_argument("current", "")
+        new, again = self.get_body_argument("new", ""), self.get_body_argument("again", "")
+        error = self.refusal(login, current, new, again)
+        if error is None:
+            try:
+                await self.ctx.operations.change_own_password(login, new)
+            except AccountError:
+                error = self._("Your account is not managed by this hub's administration: ask the administrator.")
+            except Busy:
+                error = self._("The administrator is changing accounts right now: try again in a minute.")
+        if error is not None:
+            self.set_status(400)
+            log.info("password change of %s refused: %s", login, error)
+        else:
+            log.info("password changed by %s", login)
+        self.render_page("password.html", error=error, done=error is None)
+
+    def refusal(self, login: str, current: str, new: str, again: str) -> Optional[str]:
+        if new != again:
+            return self._("The two new passwords differ.")
+        if len(new) < MIN_LENGTH:
+            return self._("The new password needs at least %(n)d characters.") % {"n": MIN_LENGTH}
+        problem = password_problem(new)
+        if problem:
+            return self.engine_text(problem)
+        if new == current:
+            return self._("The new password is the current one.")
+        try:
+            pamela.authenticate(login, current, service="login")
+        except pamela.PAMError:
+            return self._("The current password is not right.")
+        return None
+
+
+def make_app(settings: AdminSettings, cookie_secret: bytes) -> web.Application:
+    i18n.load()
+    data_dir = os.path.dirname(os.path.abspath(settings.registry_path))
+    ctx = PasswordContext(settings, Preferences(os.path.join(data_dir, "jhub-admin-preferences.json")))
+    return web.Application(
+        [(ctx.prefix, PasswordHandler), (url_path_join(ctx.prefix, "oauth_callback"), HubOAuthCallbackHandler),
+         (ctx.prefix.rstrip("/"), web.RedirectHandler, {"url": ctx.prefix})],
+        jhub_admin=ctx, cookie_secret=cookie_secret, template_path=os.path.join(HERE, "templates"),
+        login_url=url_path_join(ctx.prefix, "oauth_callback"), xsrf_cookies=False, autoescape="xhtml_escape")
+
+
+class PasswordService(Application):
+    name = "jhub-password"
+    description = "Change my password: a page of the hub for every user."
+    classes = [AdminSettings]
+
+    @default("log_level")
+    def _log_level(self):
+        return logging.INFO
+
+    def start(self) -> None:
+        logging.basicConfig(level=self.log_level, format="[%(levelname).1s %(asctime)s %(name)s] %(message)s")
+        asyncio.run(self.serve(AdminSettings(parent=self)))
+
+    async def serve(self, settings: AdminSettings) -> None:
+        url = urlparse(settings.service_url)
+        # A new cookie secret at each start: a session ends with a restart and logs in again
+        # through the hub without a word (OAuth with no confirmation).
+        make_app(settings, os.urandom(32)).listen(url.port or 80, url.hostname or "127.0.0.1", xheaders=True)
+        log.info("jhub-password listening on %s", settings.service_url)
+        await asyncio.Event().wait()
+
+
+def main(argv: Optional[list] = None) -> None:
+    PasswordService.launch_instance(argv)
+
+
+if __name__ == "__main__":
+    main()

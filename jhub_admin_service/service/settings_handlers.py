@@ -1,0 +1,39 @@
+"""Settings: the hub's address printed on credential slips (the browser's, unless set here)."""
+from jupyterhub.utils import url_path_join
+
+from .base import BaseHandler
+from .i18n import N_
+from .preferences import PreferenceRefused, only_on_this_machine
+
+NAV = [{"key": "settings", "label": N_("Settings"), "path": "settings", "order": 70}]
+
+
+class SettingsHandler(BaseHandler):
+    nav_key = "settings"
+
+    def get(self) -> None:
+        self.show()
+
+    def show(self, error: str = None, value: str = None) -> None:
+        address = self.slip_address()
+        self.render_page("settings.html", address=address, local_only=only_on_this_machine(address),
+                         browser_address=self.browser_address(), error=error,
+                         value=self.ctx.preferences.public_url() or "" if value is None else value,
+                         from_environment=bool(self.ctx.settings.hub_public_url))
+
+    def post(self) -> None:
+        value = self.get_body_argument("public_url", "")
+        try:
+            self.ctx.preferences.set_public_url(value)
+        except PreferenceRefused as exc:
+            self.set_status(400)
+            self.show(error=self.engine_text(exc), value=value)
+            return
+        self.flash(self._("Settings saved."))
+        after = self.get_body_argument("next", "")  # back to the slips, never off the service
+        self.redirect(after if after.startswith(self.prefix) and "//" not in after else self.url("settings"),
+                      status=303)
+
+
+def routes(prefix: str) -> list:
+    return [(url_path_join(prefix, "settings"), SettingsHandler)]

@@ -1,0 +1,279 @@
+"""End-to-end: the classroom in the built image. Real kernels of "Python 3 (lycée)", run as a
+student with nbclient inside the hub container; the example notebooks; the nbgrader example
+through generate, release, fetch, submit and autograde; the PDF export of the user's server; the
+packages that the school adds, through the admin service, across a container recreation."""
+import io
+import json
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from e2e_stack import HubUser
+
+ADMIN = "classadmin"
+#: The Teaching kernel page's pip goes through this machine's TLS-intercepting proxy, as a school's
+#: would: its CA bundle is copied onto the data volume (test_site_packages...).
+PIP_CA = "/srv/jupyterhub/proxy-ca.crt"
+STACK_ENV = {"JHUB_ADMIN_USER": ADMIN, "PIP_CERT": PIP_CA}
+HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
+EXAMPLES = "/opt/venv/lib/python3.11/site-packages/jhub_admin_service/classroom/examples"
+COURSE = "cours_prof_nsi"
+ASSIGNMENT = "exemple_autocorrige"
+
+#: Runs a notebook (JSON on stdin, or a path) with nbclient on the default kernel; prints each code
+#: cell's outputs as JSON, and writes the executed notebook back when it came from a path.
+RUN_NOTEBOOK = r"""
+import json, sys
+import nbformat
+from nbclient import NotebookClient
+path = sys.argv[1] if len(sys.argv) > 1 else None
+nb = nbformat.read(path, as_version=4) if path else nbformat.reads(sys.stdin.read(), as_version=4)
+NotebookClient(nb, timeout=180, allow_errors=False).execute()
+if path and len(sys.argv) > 2:
+    nbformat.write(nb, sys.argv[2])
+print(json.dumps([c.get("outputs", []) for c in nb.cells if c.cell_type == "code"]))
+"""
+
+
+def notebook(*sources, markdown=()):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (lycée)", "language": "python"}
+    nb.cells = [nbformat.v4.new_markdown_cell(m) for m in markdown] + [nbformat.v4.new_code_cell(s) for s in sources]
+    return nbformat.writes(nb)
+
+
+def run_notebook(user, nb_json=None, path=None, save_to=None):
+    """The outputs of each code cell of a notebook run by user on the default kernel."""
+    args = ["/opt/venv/bin/python", "-c", RUN_NOTEBOOK] + ([path] if path else []) + ([save_to] if save_to else [])
+    res = user.run(*args, input=nb_json, timeout=400)
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def mimetypes(outputs):
+    return {mime for out in outputs for mime in (out.get("data") or {})}
+
+
+def text_of(outputs):
+    parts = []
+    for out in outputs:
+        parts.append(out.get("text", ""))
+        for mime in ("text/plain", "text/html"):
+            parts.append("".join((out.get("data") or {}).get(mime, "")))
+    return "".join(parts)
+
+
+@pytest.fixture(scope="module")
+def people(stack, tmp_path_factory):
+    """A teacher and two students of one class, imported with the CLI; their sessions."""
+    import secrets
+
+    logins = {"prof.nsi": "teacher", "eleve.a": "student", "eleve.b": "student"}
+    passwords = {login: "Cl-" + secrets.token_urlsafe(9) for login in logins}
+    roster = tmp_path_factory.mktemp("roster") / "classe.csv"
+    roster.write_text("login;password;role;class\n" + "".join(
+        f"{login};{passwords[login]};{role};1NSI\n" for login, role in logins.items()), encoding="utf-8")
+    stack.copy_to("hub", roster, "/tmp/classe.csv")
+    stack.exec("hub", "jhub-admin", "import", "/tmp/classe.csv")
+    stack.exec("hub", "jhub-admin", "courses", "enrol", COURSE, "--class", "1NSI")
+    users = {}
+    for login in logins:
+        user = HubUser(stack, login, passwords[login])
+        assert user.login(), f"{login} cannot log in"
+        user.make_token()
+        users[login] = user
+    return users
+
+
+@pytest.fixture(scope="module")
+def admin(stack):
+    user = HubUser(stack, ADMIN, stack.initial_admin_password())
+    assert user.login()
+    user.make_token()
+    return user
+
+
+def test_every_library_imports_in_the_teaching_kernel_apart_from_the_hub(people):
+    outputs = run_notebook(people["eleve.a"], notebook(
+        "import sys, numpy, pandas, matplotlib, PIL, folium, ipywidgets, sql, nbautoeval, geopy, requests\n"
+        "import ColabTurtlePlus.Turtle\n"
+        "print('kernel:', sys.prefix, [p for p in sys.path if '/opt/venv' in p])",
+        "import locale; print(locale.localeconv()['decimal_point'])"))
+    line = next(line for line in text_of(outputs[0]).splitlines() if line.startswith("kernel: "))
+    prefix, hub_paths = line[len("kernel: "):].split(" ", 1)
+    assert prefix == "/opt/kernel" and hub_paths == "[]", text_of(outputs[0])
+    assert text_of(outputs[1]).strip() == ","  # the French locale in the kernel
+
+
+def test_example_notebooks_run_and_show_what_they_promise(stack, people):
+    student = people["eleve.a"]
+    shown = {name: run_notebook(student, path=f"{EXAMPLES}/{name}") for name in (
+        "01-graphique.ipynb", "02-carte.ipynb", "03-image.ipynb", "04-tortue.ipynb", "05-widgets.ipynb",
+        "06-sql.ipynb")}
+    assert "image/png" in mimetypes(shown["01-graphique.ipynb"][0])  # the plot, inline
+    assert "leaflet" in text_of(shown["02-carte.ipynb"][0]).lower()  # the folium map's HTML
+    assert "image/png" in mimetypes(shown["03-image.ipynb"][0])  # the image
+    assert "<svg" in text_of(shown["04-tortue.ipynb"][0])  # the turtle's drawing
+    assert "application/vnd.jupyter.widget-view+json" in mimetypes(shown["05-widgets.ipynb"][0])
+    rows = text_of(shown["06-sql.ipynb"][2])
+    assert "Germinal" in rows and "Les Misérables" in rows and "Petit Prince" not in rows  # the query's rows
+
+
+def test_teachers_get_the_examples_once_in_their_home(stack, people):
+    files = stack.exec("hub", "bash", "-c", "cd /home/prof.nsi && stat -c '%U %n' exemples/*.ipynb "
+                       f"{COURSE}/source/{ASSIGNMENT}/{ASSIGNMENT}.ipynb").stdout.splitlines()
+    assert len(files) == 7 and all(line.startswith("prof.nsi ") for line in files), files
+    # Deleted or edited by the teacher: never given again, never overwritten.
+    stack.exec("hub", "bash", "-c", "rm /home/prof.nsi/exemples/02-carte.ipynb && "
+                                    "echo mine > /home/prof.nsi/exemples/01-graphique.ipynb")
+    stack.exec("hub", "jhub-admin", "courses", "sync", "--force")
+    assert stack.exec("hub", "cat", "/home/prof.nsi/exemples/01-graphique.ipynb").stdout == "mine\n"
+    assert stack.exec("hub", "test", "-e", "/home/prof.nsi/exemples/02-carte.ipynb", check=False).returncode == 1
+
+
+FILL_IN = r"""
+import sys, nbformat
+path, answers = sys.argv[1], {"moyenne": "    return sum(notes) / len(notes)", "est_pair": sys.argv[2]}
+nb = nbformat.read(path, as_version=4)
+for cell in nb.cells:
+    for name, body in answers.items():
+        if cell.cell_type == "code" and f"def {name}(" in cell.source:
+            cell.source = cell.source.replace("    # VOTRE CODE ICI / YOUR CODE HERE\n    raise NotImplementedError()", body)
+nbformat.write(nb, path)
+"""
+
+
+def test_the_example_assignment_is_autograded_on_the_teaching_kernel(stack, people):
+    teacher = people["prof.nsi"]
+    course_dir = f"/home/prof.nsi/{COURSE}"
+    teacher.run("nbgrader", "generate_assignment", ASSIGNMENT, cwd=course_dir)
+    teacher.run("nbgrader", "release_assignment", ASSIGNMENT, cwd=course_dir)
+    answers = {"eleve.a": "    return n % 2 == 0", "eleve.b": "    return n % 2 == 1"}  # eleve.b: a wrong one
+    for login, est_pair in answers.items():
+        student = people[login]
+        student.run("nbgrader", "fetch_assignment", ASSIGNMENT, "--course", COURSE)
+        path = f"/home/{login}/{COURSE}/{ASSIGNMENT}/{ASSIGNMENT}.ipynb"
+        student.run("/opt/venv/bin/python", "-c", FILL_IN, path, est_pair)
+        student.run("nbgrader", "submit", ASSIGNMENT, "--course", COURSE)
+    teacher.run("nbgrader", "collect", ASSIGNMENT, cwd=course_dir)
+    teacher.run("nbgrader", "autograde", ASSIGNMENT, cwd=course_dir)
+    scores = teacher.run("/opt/venv/bin/python", "-c", (
+        "from nbgrader.api import Gradebook\n"
+        f"with Gradebook('sqlite:///gradebook.db', {COURSE!r}) as gb:\n"
+        f"    for s in ('eleve.a', 'eleve.b'):\n"
+        f"        sub = gb.find_submission({ASSIGNMENT!r}, s)\n"
+        "        print(s, sub.score, sub.max_score)"), cwd=course_dir).stdout.split("\n")
+    assert "eleve.a 3.0 3.0" in scores and "eleve.b 2.0 3.0" in scores, scores
+
+
+def test_pdf_export_of_an_accented_notebook_with_a_figure_and_a_formula(stack, people):
+    from pypdf import PdfReader
+
+    student = people["eleve.a"]
+    source = f"/home/{student.name}/devoir-été.ipynb"
+    student.run("/opt/venv/bin/python", "-c", "import sys; open(sys.argv[1], 'w').write(sys.stdin.read())", source,
+                input=notebook("import matplotlib.pyplot as plt\nplt.plot([0, 1, 2], [0, 1, 4])\n"
+                               "plt.title('Parabole : étude')\nplt.show()",
+                               markdown=["# Énoncé : équations du second degré\n\nÀ résoudre, où "
+                                         "$\\Delta = b^2 - 4ac$ : $x^2 - 5x + 6 = 0$."]))
+    run_notebook(student, path=source, save_to=source)
+    student.start_server()
+    r = student.api("GET", f"/user/{student.name}/nbconvert/pdf/devoir-%C3%A9t%C3%A9.ipynb?download=true",
+                    timeout=180)
+    assert r.status_code == 200 and r.content.startswith(b"%PDF"), (r.status_code, r.text[:500])
+    assert "devoir-été.pdf" in requests.utils.unquote(r.headers.get("Content-Disposition", ""))
+    reader = PdfReader(io.BytesIO(r.content))
+    text = "".join(page.extract_text() for page in reader.pages)
+    assert "Énoncé" in text and "équations du second degré" in text and "À résoudre" in text, text
+    assert "\\Delta" not in text and "$x^2" not in text, text  # the formula was typeset, not left as TeX
+    assert sum(len(page.images) for page in reader.pages) >= 1  # the figure
+    student.stop_server()
+
+
+def kernel_import(user, module):
+    """module.__version__ in a new kernel of user, or the error's name."""
+    out = run_notebook(user, notebook(f"try:\n    import {module}\n    print({module}.__version__)\n"
+                                      "except ImportError as exc:\n    print(type(exc).__name__)"))
+    return text_of(out[0]).strip()
+
+
+def install_site_list(admin, text):
+    r = admin.api("PUT", "/services/jhub-admin/api/kernel", json={"list": text})
+    assert r.status_code == 200, r.text
+    r = admin.api("POST", "/services/jhub-admin/api/kernel/install")
+    assert r.status_code == 202, r.text
+    job_id = r.json()["id"]
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        job = admin.api("GET", f"/services/jhub-admin/api/jobs/{job_id}?wait=30").json()
+        if job["state"] not in ("queued", "running"):
+            return job
+    raise AssertionError(f"the installation did not end: {job}")
+
+
+def test_site_packages_reach_the_kernel_survive_recreation_and_a_bad_one_changes_nothing(stack, people, admin):
+    student = people["eleve.b"]
+    stack.copy_to("hub", HOST_CA, PIP_CA)
+    hub_freeze = stack.exec("hub", "/opt/venv/bin/pip", "freeze").stdout
+    assert kernel_import(student, "tabulate") == "ModuleNotFoundError"
+
+    job = install_site_list(admin, "# pour les tableaux\ntabulate==0.9.0\n")
+    assert job["state"] == "done", job
+    assert job["summary"]["packages"] == {"tabulate": "0.9.0"}
+    assert kernel_import(student, "tabulate") == "0.9.0"
+
+    stack.compose("up", "-d", "--no-build", "--force-recreate", "hub")  # volumes kept
+    stack.wait_for_hub()
+    assert kernel_import(student, "tabulate") == "0.9.0"
+
+    job = install_site_list(admin, "tabulate==0.9.0\nnumpyy-paquet-introuvable==1.0\n")
+    assert job["state"] == "failed" and "numpyy-paquet-introuvable" in job["error"], job
+    assert "kernel is unchanged" in job["error"] and any("numpyy" in line for line in job["log"]), job
+    assert kernel_import(student, "tabulate") == "0.9.0"
+    page = admin.session.get(stack.url + "/services/jhub-admin/kernel", timeout=60)
+    assert page.status_code == 200 and "numpyy-paquet-introuvable" in page.text and "jha-kernel-error" in page.text
+    # A line that is not a package name is refused before anything runs.
+    r = admin.api("PUT", "/services/jhub-admin/api/kernel", json={"list": "tabulate\n--index-url http://x\n"})
+    assert r.status_code == 400 and "pip options" in r.json()["error"], r.text
+    assert stack.exec("hub", "/opt/venv/bin/pip", "freeze").stdout == hub_freeze  # the hub's venv untouched
+
+
+def test_a_student_plots_in_a_new_notebook_in_the_browser(stack, people):
+    """The student's path in the browser: log in, a new notebook on the default kernel, a
+    matplotlib cell, the figure on the page."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "browser"))
+    from browsertools import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
+
+    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
+    student = people["eleve.b"]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(locale="fr-FR", viewport={"width": 1280, "height": 800})
+        page.set_default_timeout(120_000)
+        page.goto(stack.url + "/hub/login")
+        page.fill("#username_input", student.name)
+        page.fill("#password_input", student.password)
+        page.click("#login_submit")
+        page.wait_for_url(f"**/user/{student.name}/lab**")
+        card = page.locator('.jp-LauncherCard[data-category="Notebook"]').first
+        assert card.get_attribute("title") == "Python 3 (lycée)"
+        card.click()
+        page.locator(".jp-NotebookPanel .jp-Cell .cm-content").first.click()
+        page.keyboard.type("import matplotlib.pyplot as plt\nplt.plot([0, 1, 2, 3], [0, 1, 4, 9])\n"
+                           "plt.title('Carrés : évolution')\nplt.show()")
+        page.keyboard.press("Shift+Enter")
+        figure = page.locator(".jp-OutputArea-output img").first
+        figure.wait_for(state="visible")
+        assert figure.get_attribute("src").startswith("data:image/png")
+        assert "Python 3 (lycée)" in page.locator(".jp-NotebookPanel-toolbar").inner_text()
+        page.screenshot(path=str(ARTIFACTS / "student-matplotlib.png"))
+        page.screenshot(path=str(SCREENSHOTS / "student-matplotlib.png"))
+        browser.close()

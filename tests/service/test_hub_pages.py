@@ -1,0 +1,106 @@
+"""The hub's own pages (hubpages/): French by default, English from the browser, the admin
+service named for people in the Services menu, and a disabled account told that it is."""
+import html
+import json
+import sys
+
+import pytest
+import requests
+
+from servicetools import ADMIN, ADMIN_PASSWORD, STUDENT, STUDENT_PASSWORD, login, xsrf_of
+
+pytestmark = [pytest.mark.hub, pytest.mark.sandbox]
+
+
+def text(response):
+    """The page as a browser reads it: UTF-8, as its <meta charset> says (JupyterHub's
+    Content-Type names no charset, so requests would guess Latin-1), entities read."""
+    return html.unescape(response.content.decode("utf-8"))
+
+
+def test_the_login_page_speaks_the_browsers_language(running):
+    _, hub = running
+    french = text(requests.get(hub.url + "/hub/login", headers={"Accept-Language": "fr-FR,fr;q=0.9"}))
+    assert "Se connecter" in french and "Identifiant :" in french and "Mot de passe :" in french
+    assert "Sign in" not in french and "Username:" not in french
+    english = text(requests.get(hub.url + "/hub/login", headers={"Accept-Language": "en-GB,en;q=0.8"}))
+    assert "Sign in" in english and "Username:" in english and "Se connecter" not in english
+    default = text(requests.get(hub.url + "/hub/login", headers={"Accept-Language": "de-DE"}))
+    assert "Se connecter" in default  # neither French nor English: French
+
+
+def test_home_and_menus_in_french_with_the_admin_service_named_administration(running):
+    _, hub = running
+    admin = login(hub, ADMIN, ADMIN_PASSWORD)
+    home = text(admin.get(hub.url + "/hub/home"))
+    assert "Démarrer mon serveur" in home and "Se déconnecter" in home and "Accueil" in home
+    assert 'data-service="jhub-admin"' in home and "Administration</a>" in home
+    student = login(hub, STUDENT, STUDENT_PASSWORD)
+    assert 'data-service="jhub-admin"' not in text(student.get(hub.url + "/hub/home"))
+    missing = student.get(hub.url + "/hub/nowhere")
+    assert missing.status_code == 404 and "Page introuvable" in text(missing)
+
+
+def post_login(hub, username, password):
+    s = requests.Session()
+    s.headers["Accept-Language"] = "fr"
+    form = s.get(hub.url + "/hub/login").text
+    return s.post(hub.url + "/hub/login", data={"username": username, "password": password, "_xsrf": xsrf_of(form)},
+                  allow_redirects=False)
+
+
+def test_a_disabled_student_is_told_the_account_is_disabled(running):
+    box, hub = running
+    wrong = post_login(hub, STUDENT, "not-the-password")
+    assert wrong.status_code == 403 and "Identifiant ou mot de passe incorrect." in text(wrong)
+    assert "désactivé" not in text(wrong)
+    box.run([sys.executable, "-m", "jhub_admin_service.cli", "accounts", "disable", STUDENT], env=hub.cli_env())
+    try:
+        r = post_login(hub, STUDENT, STUDENT_PASSWORD)
+        assert r.status_code == 403 and 'id="jha-login-disabled"' in text(r) and "Ce compte est désactivé" in text(r)
+        assert "Identifiant ou mot de passe incorrect." not in text(r)
+    finally:
+        box.run([sys.executable, "-m", "jhub_admin_service.cli", "accounts", "enable", STUDENT], env=hub.cli_env())
+    assert post_login(hub, STUDENT, STUDENT_PASSWORD).status_code == 302
+
+
+def test_a_user_changes_their_own_password_then_logs_in_with_it(running):
+    box, hub = running
+    student = login(hub, STUDENT, STUDENT_PASSWORD)
+    page = student.get(hub.url + "/services/jhub-password/")
+    assert page.status_code == 200 and "Changer mon mot de passe" in text(page), page.url
+    form = {"_xsrf": xsrf_of(text(page)), "current": STUDENT_PASSWORD}
+    url = hub.url + "/services/jhub-password/"
+    wrong = student.post(url, data={**form, "current": "nope", "new": "Soleil-de-juin-7", "again": "Soleil-de-juin-7"})
+    assert wrong.status_code == 400 and "Le mot de passe actuel n'est pas le bon." in text(wrong)
+    differ = student.post(url, data={**form, "new": "Soleil-de-juin-7", "again": "Soleil-de-juin-8"})
+    assert differ.status_code == 400 and "différents" in text(differ)
+    short = student.post(url, data={**form, "new": "court", "again": "court"})
+    assert short.status_code == 400 and "au moins 8 caractères" in text(short)
+    done = student.post(url, data={**form, "new": "Soleil-de-juin-7", "again": "Soleil-de-juin-7"})
+    assert done.status_code == 200 and 'id="jha-password-done"' in text(done)
+    try:
+        assert post_login(hub, STUDENT, STUDENT_PASSWORD).status_code == 403
+        assert post_login(hub, STUDENT, "Soleil-de-juin-7").status_code == 302
+        listed = box.run([sys.executable, "-m", "jhub_admin_service.cli", "accounts", "list", "--json"],
+                         env=hub.cli_env()).stdout
+        assert next(a for a in json.loads(listed) if a["login"] == STUDENT)["initial_password"] is False
+    finally:  # the module's other tests log in with the roster's password
+        box.run([sys.executable, "-c", "import sys; from jhub_admin_service.operations import Operations; "
+                 "from jhub_admin_service.settings import AdminSettings; import asyncio; "
+                 f"asyncio.run(Operations(AdminSettings()).change_own_password({STUDENT!r}, {STUDENT_PASSWORD!r}))"],
+                env=hub.cli_env())
+
+
+def test_the_password_page_is_in_everyones_services_menu_but_the_admin_service_is_not(running):
+    _, hub = running
+    home = text(login(hub, STUDENT, STUDENT_PASSWORD).get(hub.url + "/hub/home"))
+    assert 'data-service="jhub-password"' in home and "Changer mon mot de passe" in home
+    assert 'data-service="jhub-admin"' not in home
+
+
+def test_a_server_that_is_not_running_is_said_in_french(running):
+    _, hub = running
+    student = login(hub, STUDENT, STUDENT_PASSWORD)
+    page = text(student.get(hub.url + f"/hub/spawn-pending/{STUDENT}"))
+    assert "Votre serveur n'est pas démarré" in page and "Démarrer mon serveur" in page
