@@ -119,6 +119,11 @@ def test_a_student_works_in_jupyterlab_in_french_and_opens_the_assignment_list(b
     page.get_by_text("Assignment List", exact=True).click()
     page.get_by_text(re.compile("Released assignments|Devoirs distribués")).first.wait_for()
     shot(page, "assignment-list.png")
+    # Notebook 7 reads the same defaults: French too.
+    page.goto(base + "/user/lea.martin/tree")
+    page.get_by_text("Fichier", exact=True).first.wait_for()
+    assert page.get_by_text("Affichage", exact=True).first.is_visible()
+    shot(page, "notebook7-fr.png")
 
 
 def test_a_student_changes_the_password_then_logs_in_with_it(browser, base):

@@ -2,6 +2,7 @@
 fake sidecar, the catalogues."""
 import hashlib
 import json
+import re
 import time
 
 import pytest
@@ -141,7 +142,7 @@ class FakeSidecar:
 
         class Exports(H):
             def post(self):
-                job = {"id": "e1", "kind": "export", "state": "running", "phase": "archiving", "bytes": 1234,
+                job = {"id": "e1", "kind": "export", "state": "running", "phase": "export home", "bytes": 1234,
                        "target": self.body()["target"]}
                 fake.jobs["e1"] = job
                 self.write({"job": job})
@@ -185,11 +186,16 @@ async def test_exports_page_against_a_fake_sidecar(tmp_path, monkeypatch):
         name = "jhub-all-20261125-0200.tar.zst"
         r = await svc.fetch("exports")
         text = r.body.decode()
-        assert r.code == 200 and name in text and "planifiée" in text and fake.archives[name]["sha256"][:16] in text
+        assert r.code == 200 and name in text and "planifiée" in text and fake.archives[name]["sha256"] in text
+        # Every tick box says what it is for (its <label for=...>).
+        for box_id in re.findall(r'<input[^>]*type="checkbox"[^>]*id="([^"]+)"', text):
+            assert f'for="{box_id}"' in text, box_id
+        assert not re.search(r'<input(?![^>]*\bid=)[^>]*type="checkbox"', text)
         assert "Dernière exportation" in (await svc.fetch("")).body.decode()
         r = await svc.fetch("exports/export", method="POST", body="target=home")
         assert r.code == 303 and "job=e1" in r.headers["Location"] and fake.jobs["e1"]["target"] == "home"
-        assert "archiving" in (await svc.fetch("exports?job=e1")).body.decode()
+        page = (await svc.fetch("exports?job=e1")).body.decode()
+        assert "exportation des dossiers personnels" in page and "export home" not in page.replace('"export home"', "")
         assert json.loads((await svc.fetch("api/exports/jobs/e1")).body)["bytes"] == 1234
         r = await svc.fetch(f"exports/archives/{name}/download")
         assert r.code == 200 and r.body == fake.archives[name]["data"]
