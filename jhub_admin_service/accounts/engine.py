@@ -5,6 +5,7 @@ users and groups) then converge from the registry. ``operations.Operations`` seq
 steps with the courses' under one lock; this module never calls the courses.
 """
 import asyncio
+import grp
 import logging
 import pwd
 import threading
@@ -81,7 +82,9 @@ class AccountManager:
         """File bytes -> Plan. Raises RosterError when the file is not a class list."""
         roster = read_roster(data)
         system_logins = {u.pw_name for u in pwd.getpwall()}
-        return make_plan(roster, self.registry.by_login(), system_logins, reset_passwords=reset_passwords)
+        system_groups = {g.gr_name for g in grp.getgrall()}
+        return make_plan(roster, self.registry.by_login(), system_logins, reset_passwords=reset_passwords,
+                         system_groups=system_groups)
 
     @asynccontextmanager
     async def applying(self, plan: Plan, report: Report,

@@ -7,7 +7,7 @@ system group). Only groups of the naming are ever changed.
 from dataclasses import dataclass
 from typing import Iterable
 
-from .logins import class_slug
+from .logins import LOCAL_GROUP_PREFIX, class_slug
 from .registry import Account
 
 
@@ -38,4 +38,5 @@ class GroupNaming:
 
 
 HUB_GROUPS = GroupNaming({"student": "students", "teacher": "teachers", "admin": "admins"}, "class-")
-LOCAL_GROUPS = GroupNaming({"student": "jh-students", "teacher": "jh-teachers", "admin": "jh-admins"}, "jh-class-")
+LOCAL_GROUPS = GroupNaming({role: f"{LOCAL_GROUP_PREFIX}{role}s" for role in ("student", "teacher", "admin")},
+                           f"{LOCAL_GROUP_PREFIX}class-")

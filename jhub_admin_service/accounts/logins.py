@@ -13,6 +13,8 @@ LOGIN_RE = re.compile(r"^[a-z][a-z0-9._-]{0,31}$")
 MAX_LOGIN = 32
 
 #: Names no roster may claim, even on a machine where they do not exist (yet).
+#: jhub-admin's local groups (groups.LOCAL_GROUPS) all start with this; no login may.
+LOCAL_GROUP_PREFIX = "jh-"
 RESERVED_LOGINS = frozenset(
     """root daemon bin sys sync games man lp mail news uucp proxy www-data backup
     list irc gnats nobody nogroup _apt systemd-network systemd-resolve systemd-timesync
@@ -67,6 +69,8 @@ def login_problem(login: str) -> Optional[str]:
         return "a login uses lower-case letters, digits, '.', '_' and '-', and starts with a letter"
     if login in RESERVED_LOGINS or login.startswith("systemd-"):
         return "reserved system name"
+    if login.startswith(LOCAL_GROUP_PREFIX):
+        return f"names starting with {LOCAL_GROUP_PREFIX!r} are jhub-admin's own groups"
     return None
 
 

@@ -68,17 +68,20 @@ class Plan:
 
 
 def make_plan(roster: Roster, managed: dict, system_logins: Collection[str], reset_passwords: bool = False,
-              new_password: Callable[[], str] = generate_password) -> Plan:
+              new_password: Callable[[], str] = generate_password, system_groups: Collection[str] = ()) -> Plan:
     """Compare a roster with the managed accounts.
 
     managed: {login: Account} from the registry; system_logins: every local account name on the
     machine. A login that exists locally but is not managed belongs to someone else: rejected.
+    system_groups: every local group name; a new account named like one (``tape``, ``jh-students``)
+    would make newusers refuse the whole batch, or join the group's members to its private group:
+    rejected too.
     """
     plan = Plan(roster.format, roster.encoding, roster.delimiter, reset_passwords=reset_passwords,
                 rejected=list(roster.rejected))
     by_identity = {a.identity_key: a for a in managed.values() if a.identity_key}
     explicit = {e.login for e in roster.entries if e.login}
-    taken = set(managed) | set(system_logins) | RESERVED_LOGINS | explicit
+    taken = set(managed) | set(system_logins) | set(system_groups) | RESERVED_LOGINS | explicit
     seen = set()
     for entry in roster.entries:
         login = entry.login
@@ -91,6 +94,9 @@ def make_plan(roster: Roster, managed: dict, system_logins: Collection[str], res
                 taken.add(login)
         if login in RESERVED_LOGINS or (login in system_logins and login not in managed):
             plan.rejected.append(Rejection(entry.line, login, "an existing system account not managed by jhub-admin"))
+            continue
+        if login in system_groups and login not in managed:
+            plan.rejected.append(Rejection(entry.line, login, "the name of an existing group of the system"))
             continue
         seen.add(login)
         planned = PlannedAccount(

@@ -11,6 +11,7 @@ Formats:
 import csv
 import io
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -36,11 +37,18 @@ COLUMN_ALIASES = {
     "firstname": "first_name", "prenom": "first_name", "givenname": "first_name",
     "lastname": "last_name", "nom": "last_name", "surname": "last_name", "familyname": "last_name",
     "nomdefamille": "last_name",
+    # One column with the whole name, last name first (Pronote-like exports): "LEFÈVRE Mathéo".
+    "eleve": "full_name", "nomprenom": "full_name", "nometprenom": "full_name", "nomprenoms": "full_name",
+    "nometprenoms": "full_name", "nomcomplet": "full_name", "identite": "full_name", "fullname": "full_name",
     "email": "email", "mail": "email", "courriel": "email", "adressemail": "email", "emailaddress": "email",
     "nele": "birth_date", "neele": "birth_date", "datedenaissance": "birth_date", "birthdate": "birth_date",
     "dateofbirth": "birth_date",
 }
 DELIMITERS = (";", ",", "\t")
+#: The longest name, e-mail and class a line may give; at most this many classes a line.
+MAX_NAME = 100
+MAX_CLASS = 40
+MAX_CLASSES = 20
 DELIMITER_NAMES = {";": "semicolon", ",": "comma", "\t": "tab"}
 
 
@@ -157,6 +165,12 @@ def read_roster(data: bytes, max_rows: int = MAX_ROWS) -> Roster:
     if not numbered:
         raise RosterError("The file is empty.")
     columns = header_columns(numbered[0][1])
+    named = sorted({COLUMN_ALIASES[n] for n in map(normalise_header, numbered[0][1]) if n in COLUMN_ALIASES})
+    if not columns and len(named) >= 2:  # a header, but no column that gives a login or a name
+        raise RosterError(
+            "The header names the columns " + ", ".join(repr(c) for c in numbered[0][1][:8] if c)
+            + ", but none gives a login or a name (identifiant, nom and prénom, or one column such as "
+            "'Nom Prénom' or 'Élève'): nothing can be imported from this file.")
     if columns:
         fmt = header_format(columns)
         body, parse = numbered[1:], lambda n, row: entry_from_header(n, row, columns)
@@ -214,7 +228,7 @@ def header_columns(cells: list) -> Optional[dict]:
         name = COLUMN_ALIASES.get(normalise_header(cell))
         if name and name not in columns:
             columns[name] = index
-    if "login" in columns or {"first_name", "last_name"} <= columns.keys():
+    if "login" in columns or {"first_name", "last_name"} <= columns.keys() or "full_name" in columns:
         return columns
     return None
 
@@ -234,9 +248,35 @@ def parse_role(value: str, login: str) -> str:
     return role
 
 
-def parse_classes(value: str) -> list:
-    """'T NSI' -> ['T NSI']; 'TG1, TG2' or 'TG1|TG2' -> ['TG1', 'TG2']."""
-    return [c.strip() for c in re.split(r"[,|/]", value) if c.strip()]
+def parse_classes(value: str, login: str = "") -> list:
+    """'T NSI' -> ['T NSI']; 'TG1, TG2' or 'TG1|TG2' -> ['TG1', 'TG2'], each once."""
+    classes = list(dict.fromkeys(c.strip() for c in re.split(r"[,|/]", value) if c.strip()))
+    if len(classes) > MAX_CLASSES or any(len(c) > MAX_CLASS for c in classes):
+        raise LineRejected(login, f"at most {MAX_CLASSES} classes of at most {MAX_CLASS} characters each")
+    return classes
+
+
+def split_full_name(value: str) -> tuple:
+    """'LEFÈVRE Mathéo' -> ('Mathéo', 'LEFÈVRE'); 'DA SILVA Léna' -> ('Léna', 'DA SILVA'). The last
+    name is the words in capitals at the start; with none in capitals, the first word."""
+    words = value.split()
+    capitals = 0
+    while capitals < len(words) - 1 and words[capitals].isupper():
+        capitals += 1
+    capitals = capitals or min(1, len(words) - 1)
+    return " ".join(words[capitals:]), " ".join(words[:capitals])
+
+
+def checked_text(value: str, what: str, login: str, limit: int = MAX_NAME) -> str:
+    """A name, e-mail or class as a person would type it: no control or invisible formatting
+    character (an ESC would reach the admin's terminal, a right-to-left mark would disguise a
+    name), and not longer than limit."""
+    for ch in value:
+        if unicodedata.category(ch) in ("Cc", "Cf", "Co", "Cs"):
+            raise LineRejected(login, f"{what} holds a control or invisible character (U+{ord(ch):04X})")
+    if len(value) > limit:
+        raise LineRejected(login, f"{what} longer than {limit} characters")
+    return value
 
 
 def checked_login(raw: str) -> str:
@@ -270,12 +310,17 @@ def entry_from_header(n: int, row: list, columns: dict) -> RosterEntry:
         return row[index].strip() if index is not None and index < len(row) else ""
 
     first, last = get("first_name"), get("last_name")
+    if not (first or last) and get("full_name"):
+        first, last = split_full_name(get("full_name"))
     login = checked_login(get("login")) if "login" in columns else ""
+    for value, what in ((first, "first name"), (last, "last name"), (get("email"), "e-mail"),
+                        (get("classes"), "class")):
+        checked_text(value, what, login, limit=MAX_NAME if what != "class" else MAX_CLASS * MAX_CLASSES)
     if not login and not (first or last):
         raise LineRejected("", "no login and no name to derive one from")
     return RosterEntry(
         line=n, login=login, password=checked_password(get("password"), login),
-        role=parse_role(get("role"), login), classes=parse_classes(get("classes")),
+        role=parse_role(get("role"), login), classes=parse_classes(get("classes"), login),
         first_name=first, last_name=last, email=get("email"), birth_date=get("birth_date"),
     )
 

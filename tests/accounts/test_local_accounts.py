@@ -255,3 +255,11 @@ def test_credentials_file_is_0600(jhub, sandbox, tmp_path):
     assert stat.S_IMODE(creds.stat().st_mode) == 0o600
     login, password = creds.read_text(encoding="utf-8-sig").splitlines()[1].split(";")[:2]
     assert login == "lea.dupont" and pam(sandbox, login, password)
+
+
+def test_the_preview_rejects_a_login_that_names_an_existing_group(sandbox, tmp_path):
+    roster = sandbox.root / "groupes.csv"
+    roster.write_text("tape;Passw0rd-long-1;\nvideo;Passw0rd-long-2;\nnouvel.eleve;Passw0rd-long-3;\n")
+    out = json.loads(sandbox.jhub_admin("import", str(roster), "--dry-run", "--json").stdout)
+    assert [p["login"] for p in out["create"]] == ["nouvel.eleve"]
+    assert {r["login"]: r["reason"] for r in out["rejected"]}["tape"] == "the name of an existing group of the system"

@@ -274,6 +274,11 @@ def test_a_student_plots_in_a_new_notebook_in_the_browser(stack, people):
         figure.wait_for(state="visible")
         assert figure.get_attribute("src").startswith("data:image/png")
         assert "Python 3 (lycée)" in page.locator(".jp-NotebookPanel-toolbar").inner_text()
+        # A widget renders (its front end is in the hub's environment, its kernel side in the kernel's).
+        page.locator(".jp-NotebookPanel .jp-Cell .cm-content").last.click()
+        page.keyboard.type("import ipywidgets\nipywidgets.IntSlider(value=7, description='Note')")
+        page.keyboard.press("Shift+Enter")
+        page.locator(".jp-OutputArea-output .widget-slider").first.wait_for(state="visible")
         page.screenshot(path=str(ARTIFACTS / "student-matplotlib.png"))
         page.screenshot(path=str(SCREENSHOTS / "student-matplotlib.png"))
         browser.close()

@@ -79,3 +79,12 @@ def test_derived_logins_are_stable_across_reimports(rosters):
                        identity_key=p.identity_key) for p in first.create]
     second = plan_for(data, managed)
     assert not second.create and not second.update and len(second.unchanged) == 10
+
+
+def test_a_login_named_like_a_system_group_or_a_jhub_admin_group_is_rejected():
+    roster = read_roster(b"tape;Passw0rd-long;\nlea;Passw0rd-long;\njh-students;Passw0rd-long;\n")
+    plan = make_plan(roster, {}, system_logins={"root"}, system_groups={"tape", "root"})
+    assert [p.login for p in plan.create] == ["lea"]
+    reasons = {r.login: r.reason for r in plan.rejected}
+    assert reasons["tape"] == "the name of an existing group of the system"
+    assert "jhub-admin's own groups" in reasons["jh-students"]

@@ -158,3 +158,31 @@ def test_one_column_list_of_logins():
 def test_prose_is_not_a_class_list():
     with pytest.raises(RosterError, match="separator"):
         read_roster("Bonjour à tous\nVoici la liste des élèves de seconde\nMerci\n".encode())
+
+
+def test_one_full_name_column_gives_last_and_first_names():
+    data = ("Élève;Classe\nLEFÈVRE Mathéo;2nde 3\nDA SILVA Léna;2nde 3\nN'DIAYE Aïssatou;2nde 3\n"
+            "Martin Paul;2nde 3\n").encode("utf-8")
+    roster = read_roster(data)
+    names = [(e.first_name, e.last_name) for e in roster.entries]
+    assert names == [("Mathéo", "LEFÈVRE"), ("Léna", "DA SILVA"), ("Aïssatou", "N'DIAYE"), ("Paul", "Martin")]
+    assert not roster.rejected and roster.format == "header"
+    for header in ("Nom Prénom", "Nom et prénom"):
+        assert read_roster(f"{header};Division\nDUPONT Léa;1G2\n".encode()).entries[0].last_name == "DUPONT"
+
+
+def test_a_header_without_login_or_name_is_refused_naming_its_columns():
+    with pytest.raises(RosterError, match="'Classe', 'Mot de passe'.*none gives a login or a name"):
+        read_roster("Classe;Mot de passe\n2nde 1;secret\n".encode())
+
+
+def test_control_and_invisible_characters_and_overlong_fields_are_rejected_with_the_reason():
+    data = ("identifiant;prénom;nom;classe\n"
+            "a.b;Léa\x1b[31m;Dupont;2nde\n"
+            "c.d;Noé;Mar\u202etin;2nde\n"
+            f"e.f;{'x' * 101};Roux;2nde\n"
+            "g.h;Inès;Petit;2nde, 2nde ,SNT\n").encode("utf-8")
+    roster = read_roster(data)
+    reasons = {r.login: r.reason for r in roster.rejected}
+    assert "U+001B" in reasons["a.b"] and "U+202E" in reasons["c.d"] and "longer than 100" in reasons["e.f"]
+    assert [e.classes for e in roster.entries] == [["2nde", "SNT"]]
