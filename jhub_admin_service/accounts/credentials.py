@@ -28,8 +28,9 @@ def credentials_csv(credentials: Iterable[dict], translate: Callable[[str], str]
 
 
 def write_credentials(path: str, credentials: Iterable[dict]) -> None:
-    """Create path with mode 0600 (never widening an existing file's mode) and write the CSV."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)
+    """Create path, a new file of mode 0600, and write the CSV. A file already there, or a link
+    planted there (even a dangling one), is refused with FileExistsError: the passwords never go
+    into a file that someone else prepared."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
         f.write(credentials_csv(credentials))

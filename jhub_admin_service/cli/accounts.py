@@ -8,7 +8,7 @@ import time
 from typing import Optional, TextIO
 
 from ..accounts.credentials import write_credentials
-from ..accounts.engine import Progress, credential
+from ..accounts.engine import AccountError, Progress, credential
 from ..accounts.plan import Plan
 from .common import operations_from, print_warnings
 
@@ -79,6 +79,7 @@ def print_plan(plan: Plan) -> None:
 def cmd_import(args: argparse.Namespace) -> int:
     with open(args.file, "rb") as f:
         data = f.read()
+    credentials_path = None if args.dry_run else new_credentials_path(args.credentials)
     ops = operations_from(args, readonly=args.dry_run)
     plan = ops.preview(data, reset_passwords=args.reset_passwords)
     if args.dry_run:
@@ -91,7 +92,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     if not args.json:
         print_plan(plan)
     report = asyncio.run(ops.import_plan(plan, progress=cli_progress(args)))
-    out = save_credentials(args.credentials, report.credentials)
+    out = save_credentials(credentials_path, report.credentials)
     result = report.to_json()
     result["credentials_file"] = out
     if args.json:
@@ -105,10 +106,18 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def save_credentials(path: Optional[str], credentials: list) -> Optional[str]:
+def new_credentials_path(path: Optional[str]) -> str:
+    """Where the new passwords will go: a file that must not exist yet (checked before anything is
+    applied, so that passwords are never made without a place to put them)."""
+    path = path or default_credentials_path()
+    if os.path.lexists(path):
+        raise AccountError(f"{path} already exists: the credentials go to a new file only; nothing was applied")
+    return path
+
+
+def save_credentials(path: str, credentials: list) -> Optional[str]:
     if not credentials:
         return None
-    path = path or default_credentials_path()
     write_credentials(path, credentials)
     return path
 
@@ -178,9 +187,10 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_reset(args: argparse.Namespace) -> int:
     ops = operations_from(args)
+    credentials_path = new_credentials_path(args.credentials) if args.credentials else None
     password = asyncio.run(ops.reset_password(args.login))
-    if args.credentials:
-        save_credentials(args.credentials, [credential(ops.registry.get(args.login), password)])
+    if credentials_path:
+        save_credentials(credentials_path, [credential(ops.registry.get(args.login), password)])
         print(f"new password for {args.login} written to {args.credentials}")
     else:
         print(f"new password for {args.login}: {password}")

@@ -263,3 +263,12 @@ def test_the_preview_rejects_a_login_that_names_an_existing_group(sandbox, tmp_p
     out = json.loads(sandbox.jhub_admin("import", str(roster), "--dry-run", "--json").stdout)
     assert [p["login"] for p in out["create"]] == ["nouvel.eleve"]
     assert {r["login"]: r["reason"] for r in out["rejected"]}["tape"] == "the name of an existing group of the system"
+
+
+def test_import_refuses_an_existing_credentials_file_before_applying(sandbox):
+    (sandbox.root / "c.csv").write_text("old")
+    roster = sandbox.root / "r.csv"
+    roster.write_text("lea.neuve;Passw0rd-long-9;\n")
+    proc = sandbox.jhub_admin("import", str(roster), "--credentials", str(sandbox.root / "c.csv"), check=False)
+    assert proc.returncode == 2 and "already exists" in proc.stderr and "nothing was applied" in proc.stderr
+    assert "lea.neuve" not in sandbox.passwd() and (sandbox.root / "c.csv").read_text() == "old"

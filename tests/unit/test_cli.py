@@ -47,3 +47,22 @@ def test_not_a_class_list_exits_2_with_one_message(rosters, tmp_path):
 def test_missing_file_exits_2(tmp_path):
     proc = dry_run(tmp_path / "nope.csv", tmp_path / "r.sqlite")
     assert proc.returncode == 2 and "no such file" in proc.stderr
+
+
+def test_the_credentials_file_is_new_and_holds_no_formula(tmp_path):
+    from jhub_admin_service.accounts.credentials import credentials_csv, write_credentials
+
+    target = tmp_path / "elsewhere.csv"
+    link = tmp_path / "creds.csv"
+    link.symlink_to(target)  # planted, dangling
+    people = [{"login": "a.b", "password": "p", "role": "student", "classes": [], "first_name": "=1+1",
+               "last_name": "@SUM(A1)"}]
+    with pytest.raises(FileExistsError):
+        write_credentials(str(link), people)
+    assert not target.exists()
+    (tmp_path / "old.csv").write_text("kept")
+    with pytest.raises(FileExistsError):
+        write_credentials(str(tmp_path / "old.csv"), people)
+    assert (tmp_path / "old.csv").read_text() == "kept"
+    assert ";'=1+1;'@SUM(A1)" in credentials_csv(people)
+
