@@ -109,7 +109,7 @@ c.JupyterHub.services = [
         # "Change my password", for every user (the Services menu); apart from the admin service.
         "name": "jhub-password",
         "display": True,
-        "url": f"http://127.0.0.1:{service_port + 1}",
+        "url": f"http://127.0.0.1:{int(env('JHUB_PASSWORD_SERVICE_PORT', '10102'))}",
         "command": [sys.executable, "-m", "jhub_admin_service.service.password_app"],
         "oauth_no_confirm": True,
         "environment": {

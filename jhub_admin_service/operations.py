@@ -113,9 +113,13 @@ class Operations:
             await self.accounts.converge_local(Report())  # a password is only the system's business
 
     async def set_disabled(self, login: str, disabled: bool) -> None:
+        """A disabled account cannot log in, its server is stopped and every process of its uid
+        killed (a detached one too)."""
         with self.locked():
             self.accounts.record_disabled(login, disabled)
             await self._converge(Report())
+            if disabled:
+                await self.accounts.stop_everything_of(self.accounts.get(login))
 
     async def change(self, login: str, role: Optional[str] = None, classes: Optional[list] = None) -> None:
         with self.locked():

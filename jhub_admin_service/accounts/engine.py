@@ -315,20 +315,34 @@ class AccountManager:
             for login in logins:
                 self.registry.update(db, login, classes=classes)
 
+    async def stop_everything_of(self, account: Account) -> int:
+        """Stop the account's server, then kill every process of its uid, detached ones included.
+        Returns how many processes were killed."""
+        if self.hub.configured:
+            try:
+                await self.hub.stop_server(account.login)
+            except HubUnreachable:
+                pass  # no hub, no server: the processes go all the same
+        if not self.settings.manage_local_accounts:
+            return 0
+        return await asyncio.get_running_loop().run_in_executor(None, self.local.stop_processes, account.uid)
+
     async def remove(self, login: str) -> Optional[str]:
-        """Archive the home, delete the local account and home, the registry row, then the hub
-        user. Returns the archive's path."""
+        """Stop the server and every process of the account, archive the home (off the event
+        loop: a large home must not freeze the admin's pages), delete the local account and home,
+        the registry row, then the hub user. Returns the archive's path."""
         account = self.get(login)
         archive = None
+        await self.stop_everything_of(account)
         if self.settings.manage_local_accounts:
-            archive = self.local.archive_home(login, self.settings.archive_dir)
+            loop = asyncio.get_running_loop()
+            archive = await loop.run_in_executor(None, self.local.archive_home, login, self.settings.archive_dir)
             if login in {u.pw_name for u in pwd.getpwall()}:
                 self.local.delete(login)
-            self.local.remove_home(login)
+            await loop.run_in_executor(None, self.local.remove_home, login)
         with self.registry.transaction() as db:
             self.registry.delete(db, account.login)
         if self.hub.configured:
-            await self.hub.stop_server(login)
             await self.hub.delete_user(login)
         return archive
 

@@ -79,7 +79,6 @@ def print_plan(plan: Plan) -> None:
 def cmd_import(args: argparse.Namespace) -> int:
     with open(args.file, "rb") as f:
         data = f.read()
-    credentials_path = None if args.dry_run else new_credentials_path(args.credentials)
     ops = operations_from(args, readonly=args.dry_run)
     plan = ops.preview(data, reset_passwords=args.reset_passwords)
     if args.dry_run:
@@ -89,6 +88,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         else:
             print_plan(plan)
         return 0
+    makes_passwords = any(p.password for p in plan.create + plan.update)
+    credentials_path = new_credentials_path(args.credentials) if makes_passwords else None
     if not args.json:
         print_plan(plan)
     report = asyncio.run(ops.import_plan(plan, progress=cli_progress(args)))
@@ -115,8 +116,8 @@ def new_credentials_path(path: Optional[str]) -> str:
     return path
 
 
-def save_credentials(path: str, credentials: list) -> Optional[str]:
-    if not credentials:
+def save_credentials(path: Optional[str], credentials: list) -> Optional[str]:
+    if not credentials or path is None:
         return None
     write_credentials(path, credentials)
     return path

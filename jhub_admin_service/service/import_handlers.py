@@ -43,20 +43,17 @@ class UploadMixin:
     deferred_xsrf = True
 
     async def prepare(self) -> None:
-        # Nothing may end the request before its body is read: tornado would then close the
-        # connection, which the proxy may be reusing. Refusals are raised by the handler method.
-        self._chunks, self._size, self._refusal, self._login_url = [], 0, None, None
+        # Someone who is not an admin is refused before the body is read: an anonymous upload
+        # costs the service nothing (the connection is closed, finish() says so to the proxy).
+        # An admin's upload is read, even one too large, so that the answer is a clear message
+        # rather than a reset connection; the handler method raises the refusal.
+        self._chunks, self._size, self._login_url = [], 0, None
+        self._login_url = self.authenticate()
         if self.request.method == "POST":
             self.request.connection.set_max_body_size(DISCARD_LIMIT)
-        try:
-            self._login_url = self.authenticate()
-        except web.HTTPError as exc:
-            self._refusal = exc
 
     def authorized(self) -> bool:
         """Call first in each method: False when the request was answered (login redirect)."""
-        if self._refusal is not None:
-            raise self._refusal
         if self._login_url:
             self.redirect(self._login_url)
             return False
@@ -71,7 +68,7 @@ class UploadMixin:
 
     def data_received(self, chunk: bytes) -> None:
         self._size += len(chunk)
-        if self._refusal is None and self._size <= self.ctx.max_upload_bytes + 256 * 1024:
+        if self._size <= self.ctx.max_upload_bytes + 256 * 1024:
             self._chunks.append(chunk)  # the file plus its form envelope
         else:
             self._chunks = None

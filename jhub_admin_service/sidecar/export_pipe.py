@@ -37,7 +37,9 @@ def compressor_argv(name, level, threads):
 
 
 def tar_argv(targets):
-    return ["tar", "--create", "--file=-", "--numeric-owner", f"--blocking-factor={RECORD_BLOCKS}",
+    # --sparse: a student's `truncate -s 15T ~/a` is stored as its holes (found with SEEK_HOLE),
+    # not read as terabytes of zeros that would hold every export and restore past its deadline.
+    return ["tar", "--create", "--file=-", "--numeric-owner", "--sparse", f"--blocking-factor={RECORD_BLOCKS}",
             "--exclude=*/.jhub-restore-*", "--", *targets]
 
 

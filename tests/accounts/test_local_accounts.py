@@ -178,7 +178,7 @@ def test_a_command_waits_for_the_operation_that_holds_the_lock(jhub, rosters, sa
     with open(sandbox.srv / "jupyterhub" / "jhub-admin.sqlite.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # as the service does during its start-up reconcile
         command = sandbox.popen([sys.executable, "-m", "jhub_admin_service.cli", "import",
-                                 str(rosters / "comptes-historique.csv"), "--credentials", "/tmp/c.csv"],
+                                 str(rosters / "comptes-historique.csv"), "--credentials", str(sandbox.root / "c.csv")],
                                 env=sandbox.cli_env(),
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         time.sleep(1.5)
@@ -272,3 +272,35 @@ def test_import_refuses_an_existing_credentials_file_before_applying(sandbox):
     proc = sandbox.jhub_admin("import", str(roster), "--credentials", str(sandbox.root / "c.csv"), check=False)
     assert proc.returncode == 2 and "already exists" in proc.stderr and "nothing was applied" in proc.stderr
     assert "lea.neuve" not in sandbox.passwd() and (sandbox.root / "c.csv").read_text() == "old"
+
+
+DETACHED = "(setsid nohup sleep 600 >/dev/null 2>&1 </dev/null &)"
+
+
+def uid_processes(uid):
+    from jhub_admin_service.accounts.local import processes_of
+    return processes_of(uid)
+
+
+def test_removal_stops_detached_processes_and_archives_deep_and_sparse_homes(jhub, rosters, sandbox):
+    import_historical(jhub, rosters, sandbox)
+    uid = int(sandbox.passwd()["eleve6"][2])
+    sandbox.as_user("eleve6", "mkdir -p ~/$(printf 'd/%.0s' $(seq 1 1100)) && truncate -s 15T ~/a && " + DETACHED)
+    assert uid_processes(uid), "the detached process should run"
+    out = jhub("accounts", "remove", "eleve6").stdout
+    assert uid_processes(uid) == [] and "eleve6" not in sandbox.passwd()
+    archive = sandbox.srv / out.strip().rsplit(" ", 1)[-1].removeprefix("/srv/")
+    assert archive.stat().st_size < (1 << 20)
+    with tarfile.open(archive) as tar:
+        members = {m.name: m for m in tar.getmembers()}
+    assert members["eleve6/a"].issparse() and members["eleve6/a"].size == 15 << 40
+    assert any(name.count("/d") == 1100 for name in members)
+
+
+def test_disabling_stops_every_process_of_the_account(jhub, rosters, sandbox):
+    import_historical(jhub, rosters, sandbox)
+    uid = int(sandbox.passwd()["eleve7"][2])
+    sandbox.as_user("eleve7", DETACHED)
+    assert uid_processes(uid)
+    jhub("accounts", "disable", "eleve7")
+    assert uid_processes(uid) == []

@@ -85,3 +85,17 @@ def test_a_writer_failure_is_reported_as_such_not_as_tar_s(src, tmp_path):
     assert proc.returncode == export_pipe.PIPE_FAILED, proc
     assert proc.stdout.startswith("JHUB-STATUS") and proc.stdout.split()[3] == "1"
     assert "File exists" in proc.stderr and out.read_text() == "an earlier archive"
+
+
+def test_a_sparse_file_is_archived_as_its_holes(src, tmp_path):
+    """A student's `truncate -s 15T ~/a`: stored as a sparse member, not read as zeros. (Here 64 GiB:
+    read as zeros it would be 64 GiB for gzip; as holes, the archive stays a few kilobytes.)"""
+    with open(src / "home" / "alice" / "a", "wb") as f:
+        f.truncate(64 << 30)
+    out = tmp_path / "archive"
+    statuses = export_pipe.run(["home"], str(out), export_pipe.compressor_argv("gzip", 1, 0))[:3]
+    assert statuses == (0, 0, 0)
+    assert out.stat().st_size < (8 << 20)  # the 3 MiB of random bytes, and the holes as a map
+    with tarfile.open(fileobj=io.BytesIO(decompress(out, "gzip"))) as tar:
+        member = tar.getmember("home/alice/a")
+        assert member.issparse() and member.size == 64 << 30
