@@ -13,7 +13,7 @@ from .base import APIHandler, BaseHandler
 from .i18n import N_
 
 if TYPE_CHECKING:
-    from .app import ServiceContext
+    from .context import ServiceContext
 
 NAV = [{"key": "accounts", "label": N_("Accounts"), "path": "accounts", "order": 30}]
 PAGE_SIZE = 50

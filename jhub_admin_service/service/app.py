@@ -54,7 +54,6 @@ import logging
 import os
 import secrets
 import signal
-from typing import Optional
 from urllib.parse import urlparse
 
 from jupyterhub.services.auth import HubOAuthCallbackHandler
@@ -63,17 +62,13 @@ from tornado import web
 from traitlets import Float, Integer, Unicode, default
 from traitlets.config import Application
 
-from ..accounts.registry import Registry
 from ..hub import HubAPIError
-from ..jobs import JobManager
 from ..locks import Busy
-from ..operations import Operations
 from ..settings import AdminSettings
-from ..sidecar.client import ExportsClient
 from . import (accounts_handlers, courses_handlers, dashboard_handlers, exports_handlers, i18n, import_handlers,
                kernel_handlers, servers_handlers, settings_handlers)
 from .base import BaseHandler
-from .preferences import Preferences
+from .context import ServiceContext
 
 log = logging.getLogger("jhub_admin_service.service")
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -81,31 +76,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 #: The service's pages, in the order of their nav entries.
 PAGES = (dashboard_handlers, import_handlers, accounts_handlers, servers_handlers, kernel_handlers,
          courses_handlers, exports_handlers, settings_handlers)
-
-
-class ServiceContext:
-    """What the handlers share: settings, engine, jobs, clients. ``settings["jhub_admin"]``."""
-
-    def __init__(self, service: "AdminService"):
-        self.settings = service.settings
-        self.prefix = url_path_join(self.settings.service_prefix, "")
-        self.hub_prefix = url_path_join(self.settings.hub_base_url, "hub/")
-        self.max_upload_bytes = int(service.max_upload_mb * 1024 * 1024)
-        #: Changes, one at a time (its own registry connection, held by one operation at a time).
-        self.operations = Operations(self.settings)
-        #: Reads and previews, on a second connection that never waits for a running import.
-        self.reader = Registry(self.settings.registry_path)
-        self.reads = Operations(self.settings, registry=self.reader)
-        self.hub = self.operations.hub
-        self.jobs = JobManager(service.jobs_file, credentials_ttl=service.credentials_ttl_hours * 3600)
-        self.preferences = Preferences(service.preferences_file)
-        self.nav = sorted((entry for page in PAGES for entry in page.NAV), key=lambda e: (e["order"], e["key"]))
-        self.startup_report = {"state": "pending"}
-        self.uploads = {}  # preview id -> (created, name, bytes): memory only, may hold passwords
-
-    def exports(self) -> Optional[ExportsClient]:
-        """An exports (sidecar) client, or None when the sidecar is not configured here."""
-        return ExportsClient.from_settings(self.settings) if self.settings.sidecar_configured else None
 
 
 class AdminService(Application):
@@ -170,7 +140,7 @@ class AdminService(Application):
 
     def make_app(self) -> web.Application:
         i18n.load()
-        self.ctx = ctx = ServiceContext(self)
+        self.ctx = ctx = ServiceContext(self, [entry for page in PAGES for entry in page.NAV])
         prefix = ctx.prefix
         handlers = [route for page in PAGES for route in page.routes(prefix)]
         handlers.append((url_path_join(prefix, "oauth_callback"), HubOAuthCallbackHandler))

@@ -30,7 +30,7 @@ from tornado import web
 from . import errors, i18n
 
 if TYPE_CHECKING:
-    from .app import ServiceContext
+    from .context import ServiceContext
 
 log = logging.getLogger("jhub_admin_service.service")
 
@@ -141,7 +141,7 @@ class AdminAuthMixin(HubOAuthenticated):
 
     @property
     def ctx(self) -> "ServiceContext":
-        """The service's shared state: see app.ServiceContext."""
+        """The service's shared state: see context.ServiceContext."""
         return self.settings["jhub_admin"]
 
     @property

@@ -17,7 +17,7 @@ from .base import AdminAuthMixin, APIHandler, BaseHandler
 from .i18n import N_
 
 if TYPE_CHECKING:
-    from .app import ServiceContext
+    from .context import ServiceContext
 
 NAV = [
     {"key": "import", "label": N_("Import"), "path": "import", "order": 20},

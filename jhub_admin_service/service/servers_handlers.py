@@ -11,7 +11,7 @@ from .base import APIHandler, BaseHandler
 from .i18n import N_
 
 if TYPE_CHECKING:
-    from .app import ServiceContext
+    from .context import ServiceContext
 
 NAV = [{"key": "servers", "label": N_("Servers"), "path": "servers", "order": 40}]
 IDLE_CHOICES = (15, 30, 60, 120, 240)

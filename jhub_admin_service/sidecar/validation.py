@@ -162,13 +162,24 @@ def schedule_due(settings: dict, now: _dt.datetime, last_run: Optional[str]) -> 
     return (now.hour, now.minute) >= (int(m.group("h")), int(m.group("m")))
 
 
+def volumes_of(archive: dict) -> list:
+    """The volumes an archive holds, from its metadata."""
+    if archive.get("targets"):
+        return list(archive["targets"])
+    return expand_target(archive["target"]) if archive.get("target") in TARGETS else []
+
+
 def plan_prune(archives: Iterable[dict], keep=None, days=None, now: Optional[float] = None):
     """Split archives into (kept, deleted) by the retention policy.
 
-    Each archive is a dict with at least ``name`` and ``created_ts`` (epoch
-    seconds).  An archive is kept when it is one of the ``keep`` newest, or
-    younger than ``days`` days.  With neither rule set nothing is deleted.
-    The newest archive is always kept: pruning never deletes the last one.
+    Each archive is a dict with at least ``name`` and ``created_ts`` (epoch seconds), and
+    usually ``target`` (home, exchange, data, all), ``targets`` and ``kind`` (manual, scheduled,
+    safety). The policy counts per target, and the safety exports that a restore takes count
+    apart: seven home-only safety exports never push out the archives of everything. In each of
+    these groups an archive is kept when it is one of the ``keep`` newest, or younger than
+    ``days`` days, and the group's newest is always kept. Beyond the groups, the newest archive
+    that holds each volume (home, exchange, data) is never deleted. With neither rule set nothing
+    is deleted.
     """
     rules = validate_retention(keep, days)
     items = sorted(archives, key=lambda a: (a["created_ts"], a["name"]), reverse=True)
@@ -178,13 +189,20 @@ def plan_prune(archives: Iterable[dict], keep=None, days=None, now: Optional[flo
         import time
 
         now = time.time()
-    kept, deleted = [], []
-    for rank, arch in enumerate(items):
-        keep_it = rank == 0  # never delete the newest, hence never the last
-        if rules["keep"] is not None and rank < rules["keep"]:
-            keep_it = True
-        if rules["days"] is not None and now - arch["created_ts"] < rules["days"] * 86400:
-            keep_it = True
-        (kept if keep_it else deleted).append(arch)
+    groups = {}
+    for arch in items:
+        groups.setdefault((arch.get("target"), arch.get("kind") == "safety"), []).append(arch)
+    keep_names = set()
+    for group in groups.values():
+        for rank, arch in enumerate(group):  # newest first
+            if (rank == 0 or (rules["keep"] is not None and rank < rules["keep"])
+                    or (rules["days"] is not None and now - arch["created_ts"] < rules["days"] * 86400)):
+                keep_names.add(arch["name"])
+    for volume in VOLUME_TARGETS:
+        holding = [a for a in items if volume in volumes_of(a)]
+        if holding:
+            keep_names.add(holding[0]["name"])
+    kept = [a for a in items if a["name"] in keep_names]
+    deleted = [a for a in items if a["name"] not in keep_names]
     assert kept or not items
     return kept, deleted

@@ -146,3 +146,22 @@ def test_schedule_due():
     assert schedule_due(s, day.replace(minute=31), "2026-11-24")
     off = validate_settings({"schedule": {"enabled": False}})
     assert not schedule_due(off, day.replace(hour=23), None)
+
+
+def test_prune_counts_per_target_and_keeps_safety_exports_apart():
+    """Seven home-only safety exports must not push out the archives of everything."""
+    alls = [dict(arch(f"all{i}", 10 + i), target="all", targets=["home", "exchange", "data"], kind="scheduled")
+            for i in range(3)]
+    safety = [dict(arch(f"safe{i}", i), target="home", targets=["home"], kind="safety") for i in range(7)]
+    kept, deleted = plan_prune(alls + safety, keep=7, now=NOW)
+    assert deleted == [] and len(kept) == 10
+    kept, deleted = plan_prune(alls + safety, keep=1, now=NOW)
+    assert {a["name"] for a in kept} == {"all0", "safe0"}
+
+
+def test_prune_never_deletes_the_newest_archive_of_a_volume():
+    data = [dict(arch("data-only", 30), target="data", targets=["data"], kind="manual")]
+    homes = [dict(arch(f"home{i}", i), target="home", targets=["home"], kind="manual") for i in range(4)]
+    kept, deleted = plan_prune(data + homes, keep=2, days=1, now=NOW)
+    assert {a["name"] for a in kept} == {"data-only", "home0", "home1"}
+    assert {a["name"] for a in deleted} == {"home2", "home3"}
