@@ -133,8 +133,13 @@ class Operations:
             await self._converge(Report())
 
     async def remove(self, login: str) -> Optional[str]:
-        """Archive the home, then delete the account everywhere. Returns the archive's path."""
+        """Disable the account first (it can no longer log in, its server and hub user go), then
+        archive the home and delete the account everywhere. A removal that fails halfway leaves a
+        disabled account, never one that a reconcile would bring back able to log in. Returns the
+        archive's path."""
         with self.locked():
+            self.accounts.record_disabled(login, True)
+            await self._converge(Report())
             archive = await self.accounts.remove(login)
             await self._converge(Report())
             return archive

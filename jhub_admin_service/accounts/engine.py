@@ -337,9 +337,13 @@ class AccountManager:
         if self.settings.manage_local_accounts:
             loop = asyncio.get_running_loop()
             archive = await loop.run_in_executor(None, self.local.archive_home, login, self.settings.archive_dir)
+            await self.stop_everything_of(account)  # nothing of the account may run at userdel
             if login in {u.pw_name for u in pwd.getpwall()}:
                 self.local.delete(login)
-            await loop.run_in_executor(None, self.local.remove_home, login)
+            try:
+                await loop.run_in_executor(None, self.local.remove_home, login)
+            except localmod.ShadowToolError as exc:  # archived and deleted: what is left is only disk
+                log.warning("home of %s not wholly removed: %s", login, exc)
         with self.registry.transaction() as db:
             self.registry.delete(db, account.login)
         if self.hub.configured:

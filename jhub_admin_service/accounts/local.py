@@ -137,14 +137,17 @@ class LocalAccounts:
         partial = final + ".partial"
         fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         os.close(fd)
-        members = [login] if os.path.isdir(home) else []
-        if not members:
-            with tarfile.open(partial, "w:gz"):
-                pass
-        else:
-            run(["tar", "--create", "--gzip", "--sparse", "--numeric-owner", f"--file={partial}",
-                 f"--directory={self.home_root}", "--", *members])
-        os.rename(partial, final)
+        try:
+            if not os.path.isdir(home):
+                with tarfile.open(partial, "w:gz"):
+                    pass
+            else:
+                run(["tar", "--create", "--gzip", "--sparse", "--numeric-owner", f"--file={partial}",
+                     f"--directory={self.home_root}", "--", login])
+            os.rename(partial, final)
+        except BaseException:
+            os.unlink(partial)  # a failed archive leaves nothing behind (it may be gigabytes)
+            raise
         return final
 
     def stop_processes(self, uid: int, rounds: int = 20) -> int:

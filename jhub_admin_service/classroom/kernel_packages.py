@@ -20,6 +20,7 @@ import logging
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from typing import Callable, Optional
@@ -168,10 +169,8 @@ class KernelPackages:
         requirements = self.checked(self.read_list())
         with exclusive(os.path.join(self.site_root, ".install.lock"),
                        message="the teaching kernel's packages are being installed; try again when it is finished"):
-            stamp = time.strftime("%Y%m%d-%H%M%S")
-            new = os.path.join(self.site_root, f"env-{stamp}")
-            shutil.rmtree(new, ignore_errors=True)
-            os.makedirs(new, mode=0o755)
+            new = tempfile.mkdtemp(prefix=time.strftime("env-%Y%m%d-%H%M%S-"), dir=self.site_root)
+            os.chmod(new, 0o755)
             try:
                 record = await self._build(new, requirements, log_line, progress)
             except BaseException:
@@ -185,9 +184,17 @@ class KernelPackages:
         purelib = self.purelib(new)
         if requirements:
             progress("install", 0, 1)
+            # The image's kernel packages pinned as they are: pip never upgrades (so never
+            # uninstalls) one of them; a site package that needs another version is refused.
+            image = await self._run([self.python, "-m", "pip", "list", "--format", "freeze",
+                                     "--disable-pip-version-check"], None, "cannot list the teaching kernel's packages")
+            pins = os.path.join(new, "image-kernel.txt")
+            with open(pins, "w", encoding="utf-8") as f:
+                f.write(image)
             log_line("$ pip install " + " ".join(requirements))
-            await self._run([self.python, "-m", "pip", "install", "--prefix", new, "--no-warn-script-location",
-                             "--disable-pip-version-check", "--progress-bar", "off", *requirements],
+            await self._run([self.python, "-m", "pip", "install", "--prefix", new, "--constraint", pins,
+                             "--no-warn-script-location", "--disable-pip-version-check", "--progress-bar", "off",
+                             *requirements],
                             log_line, "the installation failed; the teaching kernel is unchanged")
         os.makedirs(purelib, exist_ok=True)
         progress("install", 1, 1)
@@ -199,8 +206,12 @@ class KernelPackages:
         listing = await self._run([self.python, "-m", "pip", "list", "--path", purelib, "--format", "json",
                                    "--disable-pip-version-check"], None, "cannot list the new packages", env)
         progress("check", 1, 1)
-        record = {"requirements": requirements, "installed_at": time.time(),
-                  "packages": {p["name"]: p["version"] for p in json.loads(listing)}}
+        try:
+            packages = {p["name"]: p["version"] for p in json.loads(listing)}
+        except (ValueError, KeyError, TypeError) as exc:
+            raise KernelPackagesError(f"cannot read pip's list of the new packages ({exc}); the kernel is "
+                                      "unchanged") from None
+        record = {"requirements": requirements, "installed_at": time.time(), "packages": packages}
         with open(os.path.join(new, RECORD), "w", encoding="utf-8") as f:
             json.dump(record, f, indent=1)
         for dirpath, dirnames, filenames in os.walk(new):  # every user's kernel reads them
@@ -211,9 +222,11 @@ class KernelPackages:
         return record
 
     async def _run(self, argv, log_line, failure, env=None):
-        """Run a command, passing each line of its output to log_line; its stdout when it succeeds."""
+        """Run a command, passing each line of its output to log_line; its stdout when it succeeds.
+        With log_line None the output is data (pip's JSON): its stderr (warnings) is kept apart."""
         proc = await asyncio.create_subprocess_exec(
-            *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, stdin=asyncio.subprocess.DEVNULL,
+            *argv, stdout=asyncio.subprocess.PIPE, stdin=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.STDOUT if log_line is not None else asyncio.subprocess.DEVNULL,
             env={**os.environ, **(env or {})}, cwd=self.site_root if os.path.isdir(self.site_root) else "/")
         lines = []
         try:

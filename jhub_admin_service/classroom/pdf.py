@@ -31,7 +31,10 @@ class ChromiumPDFExporter(HTMLExporter):
     chromium_args = List(Unicode(), ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                                      "--no-pdf-header-footer", "--allow-file-access-from-files",
                                      "--disable-background-networking", "--disable-component-update",
-                                     "--disable-sync", "--virtual-time-budget=15000"],
+                                     "--disable-sync", "--virtual-time-budget=15000",
+                                     # No network: a notebook's JavaScript may read the user's own
+                                     # files (MathJax needs file access), but can send them nowhere.
+                                     "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>"],
                          help="Chromium's arguments before --print-to-pdf.").tag(config=True)
     timeout = Integer(120, help="Seconds Chromium may take to print one notebook.").tag(config=True)
 

@@ -56,7 +56,7 @@ class PasswordHandler(BaseHandler):
         login = self.current_user["name"]
         current = self.get_body_argument("current", "")
         new, again = self.get_body_argument("new", ""), self.get_body_argument("again", "")
-        error = self.refusal(login, current, new, again)
+        error = await self.refusal(login, current, new, again)
         if error is None:
             try:
                 await self.ctx.operations.change_own_password(login, new)
@@ -71,7 +71,7 @@ class PasswordHandler(BaseHandler):
             log.info("password changed by %s", login)
         self.render_page("password.html", error=error, done=error is None)
 
-    def refusal(self, login: str, current: str, new: str, again: str) -> Optional[str]:
+    async def refusal(self, login: str, current: str, new: str, again: str) -> Optional[str]:
         if new != again:
             return self._("The two new passwords differ.")
         if len(new) < MIN_LENGTH:
@@ -81,8 +81,8 @@ class PasswordHandler(BaseHandler):
             return self.engine_text(problem)
         if new == current:
             return self._("The new password is the current one.")
-        try:
-            pamela.authenticate(login, current, service="login")
+        try:  # off the event loop: a wrong password makes PAM wait, and must not stall the others
+            await asyncio.get_running_loop().run_in_executor(None, pamela.authenticate, login, current, "login")
         except pamela.PAMError:
             return self._("The current password is not right.")
         return None

@@ -239,12 +239,19 @@ def test_sidecar_refuses_bind_volumes(docker_env):
     assert helpers == []
 
 
-def test_prune_keeps_the_newest(docker_env):
+def test_prune_keeps_the_newest_of_each_target(docker_env):
+    """Retention counts per target, safety exports apart (issue: seven safety exports of one home
+    once pushed out every archive of everything)."""
     env = docker_env
+    create(env, "home")
     create(env, "data")
+    newest = {}
+    for a in env.cli("list")[1]:  # newest first
+        newest.setdefault((a["target"], a.get("kind") == "safety"), a["name"])
+    assert len(newest) > 1
     _, res, _ = env.cli("prune", "--keep", "1")
-    assert len(res["kept"]) == 1
-    assert [a["name"] for a in env.cli("list")[1]] == res["kept"]
+    assert sorted(res["kept"]) == sorted(newest.values())
+    assert sorted(a["name"] for a in env.cli("list")[1]) == sorted(res["kept"])
 
 
 def test_helpers_removed_and_labelled(docker_env):
