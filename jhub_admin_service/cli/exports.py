@@ -171,12 +171,9 @@ async def _run(args) -> int:
     else:  # pragma: no cover - argparse refuses unknown commands
         raise SystemExit(2)
     if out is not None:
-        if args.json or not isinstance(out, dict) or "state" not in out:
-            print(json.dumps(out, indent=2, sort_keys=True))
-        else:
-            print(json.dumps(out, indent=2, sort_keys=True))
-            if out.get("error"):
-                print(f"error: {out['error']}", file=sys.stderr)
+        print(json.dumps(out, indent=2, sort_keys=True))
+        if not args.json and isinstance(out, dict) and "state" in out and out.get("error"):
+            print(f"error: {out['error']}", file=sys.stderr)
     return status
 
 

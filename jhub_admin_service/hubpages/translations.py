@@ -14,19 +14,10 @@ from ..service import i18n
 
 def page_locale(context) -> tornado.locale.Locale:
     handler = getattr(context.get("static_url"), "__self__", None)
-    request = getattr(handler, "request", None)
-    header = request.headers.get("Accept-Language", "") if request is not None else ""
-    codes = []
-    for part in header.split(","):
-        code, _, q = part.strip().partition(";q=")
-        try:
-            weight = float(q) if q else 1.0
-        except ValueError:
-            weight = 0.0
-        if code and weight > 0:
-            codes.append((weight, code.replace("-", "_")))
-    codes.sort(key=lambda item: -item[0])
-    return tornado.locale.get(*[code for _, code in codes]) if codes else i18n.get_locale(i18n.DEFAULT_LANGUAGE)
+    if handler is None:
+        return i18n.get_locale(i18n.DEFAULT_LANGUAGE)
+    # tornado's own Accept-Language parsing, as the admin service's pages use it
+    return handler.get_browser_locale(i18n.DEFAULT_LANGUAGE)
 
 
 @pass_context
