@@ -52,13 +52,16 @@ if [ "$prepare" = 1 ]; then
     # 3. Local accounts from the registry (no hub yet: local side only).
     if [ -e "$JHUB_ADMIN_REGISTRY" ]; then
         log "reconciling local accounts from $JHUB_ADMIN_REGISTRY"
-        jhub-admin reconcile --local-only
+        # An account that cannot be made is reported and the others are made; whatever fails
+        # here, the hub starts, so that the admin can see and fix it from the service.
+        jhub-admin reconcile --local-only \
+            || log "WARNING: the reconcile of local accounts did not finish (see above); the hub starts anyway"
     else
         log "no account registry yet ($JHUB_ADMIN_REGISTRY): first start"
     fi
 
     # 4. First admin (idempotent: does nothing once it exists).
-    jhub-admin bootstrap-admin
+    jhub-admin bootstrap-admin || log "WARNING: the first admin could not be made (see above)"
     unset JHUB_ADMIN_TOKEN_FILE JUPYTERHUB_API_URL
 fi
 

@@ -77,8 +77,8 @@ class Operations:
 
     # Accounts
 
-    def preview(self, data: bytes, reset_passwords: bool = False) -> Plan:
-        return self.accounts.preview(data, reset_passwords)
+    def preview(self, data: bytes, reset_passwords: bool = False, acting_admin: str = "") -> Plan:
+        return self.accounts.preview(data, reset_passwords, acting_admin)
 
     async def import_plan(self, plan: Plan, progress: Progress = noop_progress) -> Report:
         """Apply a previewed plan; the report holds the new passwords, to be shown once."""

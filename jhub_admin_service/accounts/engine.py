@@ -78,13 +78,13 @@ class AccountManager:
 
     # Import
 
-    def preview(self, data: bytes, reset_passwords: bool = False) -> Plan:
+    def preview(self, data: bytes, reset_passwords: bool = False, acting_admin: str = "") -> Plan:
         """File bytes -> Plan. Raises RosterError when the file is not a class list."""
         roster = read_roster(data)
         system_logins = {u.pw_name for u in pwd.getpwall()}
         system_groups = {g.gr_name for g in grp.getgrall()}
         return make_plan(roster, self.registry.by_login(), system_logins, reset_passwords=reset_passwords,
-                         system_groups=system_groups)
+                         system_groups=system_groups, acting_admin=acting_admin)
 
     @asynccontextmanager
     async def applying(self, plan: Plan, report: Report,
@@ -134,7 +134,8 @@ class AccountManager:
         with report.stage("waiting for the hashes"):
             hashes = await hashing
         await self._set_passwords(report, with_password, hashes, progress)
-        report.credentials = [credential(p, p.password) for p in with_password]
+        failed = report.local.get("failed", {})
+        report.credentials = [credential(p, p.password) for p in with_password if p.login not in failed]
 
     async def _set_passwords(self, report, planned, hashes, progress):
         """The import's second transaction: the hashes in the registry, then in /etc/shadow."""
@@ -188,6 +189,8 @@ class AccountManager:
             progress("local accounts", 0, 1)
             with report.stage("local accounts"):
                 report.local = await asyncio.get_running_loop().run_in_executor(None, self._reconcile_local)
+            report.warnings.extend(f"{login}: not made on this machine ({reason}); no password handed out"
+                                   for login, reason in report.local["failed"].items())
         progress("local accounts", 1, 1)
 
     async def converge_hub(self, report: Report, progress: Progress = noop_progress) -> Optional[set]:
@@ -209,15 +212,18 @@ class AccountManager:
         return hub_users
 
     def _reconcile_local(self):
+        """The registry's accounts made on this machine. An account that cannot be made (its name
+        or uid taken by someone else) is reported and left out; the others are made all the same."""
         accounts = self.registry.accounts()
         state = self.local.snapshot()
-        conflicts = [a.login for a in accounts if a.login in state.users and state.users[a.login].pw_uid != a.uid]
-        if conflicts:
-            raise localmod.ShadowToolError(
-                f"local accounts {', '.join(conflicts[:10])} exist with another uid than the registry's; "
-                "they were not made by jhub-admin and are left alone")
+        failed = {a.login: f"a local account {a.login} exists with another uid than the registry's; "
+                           "it was not made by jhub-admin and is left alone"
+                  for a in accounts if a.login in state.users and state.users[a.login].pw_uid != a.uid}
         missing = [a for a in accounts if a.login not in state.users]
-        self.local.create(missing)
+        failed.update(self.local.create(missing))
+        for login, reason in failed.items():
+            log.error("local account %s not made: %s", login, reason)
+        accounts = [a for a in accounts if a.login not in failed]
         missing_logins = {a.login for a in missing}
         push, pull = {}, {}
         for a in accounts:
@@ -236,7 +242,8 @@ class AccountManager:
             for login, current in pull.items():
                 self.registry.update(db, login, password_hash=current, hash_pending=False, initial_password=False)
         self.local.set_group_members(LOCAL_GROUPS.membership(accounts, state.groups), state)
-        return {"created": len(missing), "passwords_set": len(push), "passwords_kept_from_system": len(pull)}
+        return {"created": len(missing) - len(set(failed) & missing_logins), "passwords_set": len(push),
+                "passwords_kept_from_system": len(pull), "failed": failed}
 
     async def _reconcile_hub(self):
         accounts = self.registry.accounts()

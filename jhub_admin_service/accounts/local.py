@@ -88,23 +88,40 @@ class LocalAccounts:
                     state.groups[parts[0]] = (int(parts[2]), members)
         return state
 
-    def create(self, accounts: list) -> None:
-        """Create missing accounts in one newusers batch; homes are 0700 and owned by the user."""
+    def create(self, accounts: list) -> dict:
+        """Create missing accounts in one newusers batch; homes are 0700 and owned by the user.
+
+        newusers refuses a whole batch for one bad line (a name taken by a group since the
+        preview, a uid taken by a system account). The accounts it did not make are then tried
+        one by one, so that one bad account never fails the others. Returns {login: reason} for
+        the accounts that could not be made."""
         if not accounts:
-            return
-        lines = "".join(f"{a.login}::{a.uid}:{a.gid}::{self.home_of(a.login)}:{SHELL}\n" for a in accounts)
-        proc = subprocess.run(["newusers"], input=lines, capture_output=True, text=True)
-        present = {u.pw_name: u for u in pwd.getpwall()}
-        missing = [a.login for a in accounts if a.login not in present or present[a.login].pw_uid != a.uid]
-        if missing:
-            raise ShadowToolError(f"newusers did not create {', '.join(missing[:10])}: {proc.stderr.strip()[:2000]}")
+            return {}
+        self._newusers(accounts)
+        errors = {a.login: self._newusers([a]) for a in self._not_made(accounts)}
+        failed = {a.login: errors.get(a.login) or "made with another uid than the registry's"
+                  for a in self._not_made(accounts)}
         for a in accounts:
+            if a.login in failed:
+                continue
             home = self.home_of(a.login)
             os.makedirs(home, exist_ok=True)
             st = os.stat(home)
             if (st.st_uid, st.st_gid) != (a.uid, a.gid):
                 os.chown(home, a.uid, a.gid)
             os.chmod(home, 0o700)
+        return failed
+
+    def _newusers(self, accounts: list) -> str:
+        """One newusers batch; returns its error output ("" when it succeeded)."""
+        lines = "".join(f"{a.login}::{a.uid}:{a.gid}::{self.home_of(a.login)}:{SHELL}\n" for a in accounts)
+        proc = subprocess.run(["newusers"], input=lines, capture_output=True, text=True)
+        return proc.stderr.strip()[:500] if proc.returncode else ""
+
+    @staticmethod
+    def _not_made(accounts: list) -> list:
+        present = {u.pw_name: u.pw_uid for u in pwd.getpwall()}
+        return [a for a in accounts if present.get(a.login) != a.uid]
 
     def set_hashes(self, hashes: dict) -> None:
         """{login: crypt hash} in one chpasswd -e batch."""

@@ -67,21 +67,29 @@ class Plan:
         }
 
 
+#: Why an import may not touch an admin line (the admin service's own pages do it one by one).
+ACTING_ADMIN = "the admin running this import: an import cannot demote it or change its password"
+LAST_ADMIN = "the last admin: an import cannot demote it or change its password"
+
+
 def make_plan(roster: Roster, managed: dict, system_logins: Collection[str], reset_passwords: bool = False,
-              new_password: Callable[[], str] = generate_password, system_groups: Collection[str] = ()) -> Plan:
+              new_password: Callable[[], str] = generate_password, system_groups: Collection[str] = (),
+              acting_admin: str = "") -> Plan:
     """Compare a roster with the managed accounts.
 
     managed: {login: Account} from the registry; system_logins: every local account name on the
     machine. A login that exists locally but is not managed belongs to someone else: rejected.
     system_groups: every local group name; a new account named like one (``tape``, ``jh-students``)
     would make newusers refuse the whole batch, or join the group's members to its private group:
-    rejected too.
+    rejected too. acting_admin: the admin who runs the import; neither they nor the last admin
+    can be demoted or given a new password by it (:func:`admin_refusal`).
     """
     plan = Plan(roster.format, roster.encoding, roster.delimiter, reset_passwords=reset_passwords,
                 rejected=list(roster.rejected))
     by_identity = {a.identity_key: a for a in managed.values() if a.identity_key}
     explicit = {e.login for e in roster.entries if e.login}
     taken = set(managed) | set(system_logins) | set(system_groups) | RESERVED_LOGINS | explicit
+    admins_left = {login for login, a in managed.items() if a.role == "admin"}
     seen = set()
     for entry in roster.entries:
         login = entry.login
@@ -125,6 +133,10 @@ def make_plan(roster: Roster, managed: dict, system_logins: Collection[str], res
         elif current.password_hash == NO_PASSWORD:  # an import was killed before its hashes
             give_password(planned, entry.password, new_password)
             planned.changes["password"] = ("none", "new")
+        refusal = admin_refusal(planned, acting_admin, admins_left)
+        if refusal:
+            plan.rejected.append(Rejection(entry.line, login, refusal))
+            continue
         (plan.update if planned.changes else plan.unchanged).append(planned)
     plan.absent = [
         PlannedAccount(line=0, login=a.login, role=a.role, classes=list(a.classes),
@@ -133,6 +145,24 @@ def make_plan(roster: Roster, managed: dict, system_logins: Collection[str], res
     ]
     plan.rejected.sort(key=lambda r: r.line)
     return plan
+
+
+def admin_refusal(planned: PlannedAccount, acting_admin: str, admins_left: set) -> str:
+    """Why this update may not be applied, if it demotes or changes the password of the acting
+    admin or of the last admin left; keeps ``admins_left`` up to date with the demotions."""
+    login = planned.login
+    if login not in admins_left:
+        return ""
+    demoted = "role" in planned.changes
+    if not (demoted or "password" in planned.changes):
+        return ""
+    if login == acting_admin:
+        return ACTING_ADMIN
+    if admins_left == {login}:
+        return LAST_ADMIN
+    if demoted:
+        admins_left.discard(login)
+    return ""
 
 
 def give_password(planned: PlannedAccount, given: str, new_password: Callable[[], str]) -> None:

@@ -10,7 +10,7 @@ from typing import Optional, TextIO
 from ..accounts.credentials import write_credentials
 from ..accounts.engine import AccountError, Progress, credential
 from ..accounts.plan import Plan
-from .common import operations_from, print_warnings
+from .common import operations_from, print_warnings, settings_from
 
 
 def register(verbs: argparse._SubParsersAction) -> None:
@@ -20,6 +20,8 @@ def register(verbs: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print the plan / report as JSON")
     p.add_argument("--reset-passwords", action="store_true", help="give existing accounts a new password too")
     p.add_argument("--credentials", metavar="OUT", help="where to write new passwords (CSV, mode 0600)")
+    p.add_argument("--yes", "-y", action="store_true",
+                   help="apply without asking (needed when no terminal can answer the question)")
     p.set_defaults(func=cmd_import)
 
     p = verbs.add_parser("reconcile", help="bring local accounts and the hub in line with the registry")
@@ -79,8 +81,8 @@ def print_plan(plan: Plan) -> None:
 def cmd_import(args: argparse.Namespace) -> int:
     with open(args.file, "rb") as f:
         data = f.read()
-    ops = operations_from(args, readonly=args.dry_run)
-    plan = ops.preview(data, reset_passwords=args.reset_passwords)
+    # The preview reads only: a refused import leaves no registry behind.
+    plan = operations_from(args, readonly=True).preview(data, reset_passwords=args.reset_passwords)
     if args.dry_run:
         if args.json:
             json.dump(plan.to_json(), sys.stdout, ensure_ascii=False, indent=1)
@@ -92,6 +94,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     credentials_path = new_credentials_path(args.credentials) if makes_passwords else None
     if not args.json:
         print_plan(plan)
+    if not confirm_apply(args, settings_from(args), plan):
+        return 1
+    ops = operations_from(args)
     report = asyncio.run(ops.import_plan(plan, progress=cli_progress(args)))
     out = save_credentials(credentials_path, report.credentials)
     result = report.to_json()
@@ -105,6 +110,33 @@ def cmd_import(args: argparse.Namespace) -> int:
             print(f"new passwords written to {out} (mode 0600): hand them out, then delete the file")
     print_warnings(report.warnings)
     return 0
+
+
+def confirm_apply(args: argparse.Namespace, settings, plan: Plan) -> bool:
+    """Asks before an import changes anything: on a terminal, after the plan; without one, only
+    ``--yes`` applies. Run where no hub is configured and no registry exists yet, the command is
+    probably not in the product's container, and it says so (accounts with the roster's
+    passwords would be made on this very machine)."""
+    if not (plan.create or plan.update):
+        return True
+    outside = not settings.hub_api_url and not os.path.exists(settings.registry_path)
+    where = (f"This does not look like jhub-admin's container: no JupyterHub API is configured and no "
+             f"registry exists at {settings.registry_path}. Applying creates local accounts, with the "
+             f"list's passwords, on this machine ({os.uname().nodename}).")
+    if args.yes:
+        if outside:
+            print(f"warning: {where}", file=sys.stderr)
+        return True
+    if args.json or not (sys.stdin.isatty() and sys.stdout.isatty()):
+        print("Nothing applied: without a terminal to confirm (or with --json), add --yes to apply this plan"
+              + (f". {where}" if outside else "."), file=sys.stderr)
+        return False
+    questions = ["Apply this plan?"] + ([f"{where} Apply here anyway?"] if outside else [])
+    for question in questions:
+        if input(f"{question} [y/N] ").strip().lower() not in ("y", "yes", "o", "oui"):
+            print("Nothing applied.", file=sys.stderr)
+            return False
+    return True
 
 
 def new_credentials_path(path: Optional[str]) -> str:
@@ -150,7 +182,7 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     report = asyncio.run(operations_from(args).reconcile(local=not args.hub_only, hub=not args.local_only))
     print(json.dumps({"local": report.local, "hub": report.hub}))
     print_warnings(report.warnings)
-    return 0
+    return 1 if report.local.get("failed") else 0
 
 
 def cmd_bootstrap_admin(args: argparse.Namespace) -> int:

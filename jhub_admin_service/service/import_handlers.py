@@ -105,7 +105,7 @@ def start_import(handler: AdminAuthMixin, data: bytes, reset_passwords: bool, na
         raise JobConflict(current)
     with ctx.operations.locked():
         pass  # refused now, not in the job, when the CLI holds the lock
-    plan = ctx.reads.preview(data, reset_passwords=reset_passwords)
+    plan = ctx.reads.preview(data, reset_passwords=reset_passwords, acting_admin=handler.admin_name)
 
     async def work(job):
         report = await ctx.operations.import_plan(plan, progress=job.progress)
@@ -189,7 +189,7 @@ class PreviewHandler(BaseHandler):
         _, name, data = self.upload(upload_id)
         reset = self.get_argument("reset", "") == "1"
         try:
-            plan = self.ctx.reads.preview(data, reset_passwords=reset)
+            plan = self.ctx.reads.preview(data, reset_passwords=reset, acting_admin=self.admin_name)
         except Exception as exc:
             refusal = errors.http_error(self, exc)
             if refusal is None:
@@ -293,7 +293,7 @@ class ImportsAPIHandler(UploadMixin, APIHandler):
             raise web.HTTPError(400, "empty request body: send the class list file as the body")
         reset = self.get_query_argument("reset_passwords", "") in ("1", "true", "yes")
         if self.get_query_argument("dry_run", "") in ("1", "true", "yes"):
-            self.write_json(self.ctx.reads.preview(data, reset_passwords=reset).to_json())
+            self.write_json(self.ctx.reads.preview(data, reset_passwords=reset, acting_admin=self.admin_name).to_json())
             return
         job = start_import(self, data, reset, self.get_query_argument("name", ""))
         self.set_header("Location", self.url("api/jobs", job.id))

@@ -20,7 +20,7 @@ from .conftest import pam_ok as pam
 
 def import_historical(jhub, rosters, sandbox, *extra):
     out = sandbox.root / "credentials.csv"
-    return jhub("import", str(rosters / "comptes-historique.csv"), "--credentials", str(out), *extra)
+    return jhub("import", "--yes", str(rosters / "comptes-historique.csv"), "--credentials", str(out), *extra)
 
 
 def test_import_creates_accounts_with_uid_home_mode_and_groups(jhub, rosters, sandbox):
@@ -56,7 +56,7 @@ def test_root_line_leaves_root_untouched(jhub, sandbox, tmp_path):
     before = sandbox.shadow()["root"]
     roster = tmp_path / "evil.csv"
     roster.write_text("root;x;1\ndaemon;x;\neleve1;pw-eleve1;\n")
-    proc = jhub("import", str(roster), "--credentials", str(tmp_path / "c.csv"))
+    proc = jhub("import", "--yes", str(roster), "--credentials", str(tmp_path / "c.csv"))
     assert sandbox.shadow()["root"] == before and sandbox.shadow()["daemon"] == shadow_of_host("daemon")
     assert "reserved" in proc.stdout and "eleve1" in sandbox.passwd()
 
@@ -165,7 +165,7 @@ def test_a_hub_that_refuses_its_users_leaves_the_accounts_with_their_passwords(j
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         url = "http://127.0.0.1:%d/hub/api" % server.server_address[1]
-        out = jhub("import", str(rosters / "comptes-historique.csv"), "--credentials", str(tmp_path / "c.csv"),
+        out = jhub("import", "--yes", str(rosters / "comptes-historique.csv"), "--credentials", str(tmp_path / "c.csv"),
                    check=False, env=sandbox.cli_env(JUPYTERHUB_API_URL=url, JUPYTERHUB_API_TOKEN="some-token"))
     finally:
         server.shutdown()
@@ -177,7 +177,7 @@ def test_a_command_waits_for_the_operation_that_holds_the_lock(jhub, rosters, sa
     jhub("reconcile", "--local-only")  # makes the registry's folder
     with open(sandbox.srv / "jupyterhub" / "jhub-admin.sqlite.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # as the service does during its start-up reconcile
-        command = sandbox.popen([sys.executable, "-m", "jhub_admin_service.cli", "import",
+        command = sandbox.popen([sys.executable, "-m", "jhub_admin_service.cli", "import", "--yes",
                                  str(rosters / "comptes-historique.csv"), "--credentials", str(sandbox.root / "c.csv")],
                                 env=sandbox.cli_env(),
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -233,7 +233,7 @@ def test_user_changed_password_survives_recreation(jhub, rosters, sandbox):
 def test_change_class_and_role_moves_local_groups(jhub, sandbox, tmp_path):
     roster = tmp_path / "r.csv"
     roster.write_text("login;classe\nalice;T1\n")
-    jhub("import", str(roster), "--credentials", str(tmp_path / "c.csv"))
+    jhub("import", "--yes", str(roster), "--credentials", str(tmp_path / "c.csv"))
     assert sandbox.group_members("jh-class-t1") == {"alice"}
     jhub("accounts", "set", "alice", "--classes", "T2", "--role", "teacher")
     assert sandbox.group_members("jh-class-t1") == set() and sandbox.group_members("jh-class-t2") == {"alice"}
@@ -242,7 +242,7 @@ def test_change_class_and_role_moves_local_groups(jhub, sandbox, tmp_path):
 
 def test_bad_file_exits_2_and_changes_nothing(jhub, rosters, sandbox):
     before = (sandbox.etc / "passwd").read_text()
-    proc = jhub("import", str(rosters / "bad" / "binary.csv"), check=False)
+    proc = jhub("import", "--yes", str(rosters / "bad" / "binary.csv"), check=False)
     assert proc.returncode == 2 and "not a class list" in proc.stderr
     assert (sandbox.etc / "passwd").read_text() == before
 
@@ -250,7 +250,7 @@ def test_bad_file_exits_2_and_changes_nothing(jhub, rosters, sandbox):
 def test_credentials_file_is_0600(jhub, sandbox, tmp_path):
     roster = tmp_path / "r.csv"
     roster.write_text("Nom;Prénom;Classe\nDupont;Léa;T1\n")
-    jhub("import", str(roster), "--credentials", str(tmp_path / "creds.csv"))
+    jhub("import", "--yes", str(roster), "--credentials", str(tmp_path / "creds.csv"))
     creds = tmp_path / "creds.csv"
     assert stat.S_IMODE(creds.stat().st_mode) == 0o600
     login, password = creds.read_text(encoding="utf-8-sig").splitlines()[1].split(";")[:2]
@@ -269,7 +269,7 @@ def test_import_refuses_an_existing_credentials_file_before_applying(sandbox):
     (sandbox.root / "c.csv").write_text("old")
     roster = sandbox.root / "r.csv"
     roster.write_text("lea.neuve;Passw0rd-long-9;\n")
-    proc = sandbox.jhub_admin("import", str(roster), "--credentials", str(sandbox.root / "c.csv"), check=False)
+    proc = sandbox.jhub_admin("import", "--yes", str(roster), "--credentials", str(sandbox.root / "c.csv"), check=False)
     assert proc.returncode == 2 and "already exists" in proc.stderr and "nothing was applied" in proc.stderr
     assert "lea.neuve" not in sandbox.passwd() and (sandbox.root / "c.csv").read_text() == "old"
 
@@ -304,3 +304,29 @@ def test_disabling_stops_every_process_of_the_account(jhub, rosters, sandbox):
     assert uid_processes(uid)
     jhub("accounts", "disable", "eleve7")
     assert uid_processes(uid) == []
+
+
+def test_one_account_that_cannot_be_made_never_stops_the_others(jhub, sandbox, tmp_path):
+    roster = tmp_path / "classe.csv"
+    roster.write_text("login;password;role;class\neleve.a;Pass-eleve-a1;student;2A\neleve.b;Pass-eleve-b1;student;2A\n"
+                      "eleve.c;Pass-eleve-c1;student;2A\n")
+    jhub("import", "--yes", str(roster), "--credentials", str(tmp_path / "c.csv"))
+    # A recreated container (pristine /etc, same volumes) whose image now has a group named like
+    # one account: newusers refuses any batch holding that line.
+    for name in ("passwd", "shadow", "group", "gshadow"):
+        shutil.copy(f"/etc/{name}", sandbox.etc / name)
+    sandbox.run(["groupadd", "eleve.b"])
+    proc = jhub("reconcile", "--local-only", check=False)
+    assert proc.returncode == 1, proc.stderr
+    report = json.loads(proc.stdout.splitlines()[0])
+    assert list(report["local"]["failed"]) == ["eleve.b"] and report["local"]["created"] == 2
+    assert "eleve.b: not made on this machine" in proc.stderr
+    assert "eleve.b" not in sandbox.passwd()
+    assert pam(sandbox, "eleve.a", "Pass-eleve-a1") and pam(sandbox, "eleve.c", "Pass-eleve-c1")
+    assert sandbox.group_members("jh-students") >= {"eleve.a", "eleve.c"}
+    # The same in an import: the new accounts are made, the bad one is reported, no slip for it.
+    roster.write_text("login;password;role;class\neleve.d;Pass-eleve-d1;student;2A\n")
+    proc = jhub("import", "--yes", "--json", str(roster), "--credentials", str(tmp_path / "d.csv"))
+    assert pam(sandbox, "eleve.d", "Pass-eleve-d1")
+    assert "eleve.b: not made" in proc.stderr
+    assert "eleve.b" not in (tmp_path / "d.csv").read_text()

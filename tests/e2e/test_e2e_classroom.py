@@ -77,7 +77,7 @@ def people(stack, tmp_path_factory):
     roster.write_text("login;password;role;class\n" + "".join(
         f"{login};{passwords[login]};{role};1NSI\n" for login, role in logins.items()), encoding="utf-8")
     stack.copy_to("hub", roster, "/tmp/classe.csv")
-    stack.exec("hub", "jhub-admin", "import", "/tmp/classe.csv")
+    stack.exec("hub", "jhub-admin", "import", "/tmp/classe.csv", "--yes")
     stack.exec("hub", "jhub-admin", "courses", "enrol", COURSE, "--class", "1NSI")
     users = {}
     for login in logins:

@@ -51,7 +51,7 @@ def accounts(stack, tmp_path_factory):
     # As an admin would, from a shell: `docker exec HUB jhub-admin import FILE`
     # (the CLI finds the hub and the service token on the data volume).
     res = stack.exec("hub", "bash", "-c",
-                     "jhub-admin import /tmp/classe.csv --json; rc=$?; rm -f /tmp/classe.csv; exit $rc")
+                     "jhub-admin import /tmp/classe.csv --json --yes; rc=$?; rm -f /tmp/classe.csv; exit $rc")
     return {"passwords": passwords, "people": people, "import_output": res.stdout}
 
 

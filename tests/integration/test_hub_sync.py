@@ -29,7 +29,7 @@ def jhub(hub, *args):
 def import_file(hub, tmp_path, text, *extra):
     roster = tmp_path / "roster.csv"
     roster.write_text(text, encoding="utf-8")
-    proc = jhub(hub, "import", str(roster), "--json", "--credentials", str(tmp_path / "creds.csv"), *extra)
+    proc = jhub(hub, "import", str(roster), "--json", "--yes", "--credentials", str(tmp_path / "creds.csv"), *extra)
     return json.loads(proc.stdout)
 
 
@@ -42,7 +42,7 @@ def group(hub, name):
 
 
 def test_import_creates_hub_users_and_groups(hub, rosters, tmp_path):
-    proc = jhub(hub, "import", str(rosters / "ent-export-comptes.csv"), "--json",
+    proc = jhub(hub, "import", str(rosters / "ent-export-comptes.csv"), "--json", "--yes",
                 "--credentials", str(tmp_path / "c.csv"))
     report = json.loads(proc.stdout)
     assert report["hub"]["created"] == 5
@@ -54,9 +54,9 @@ def test_import_creates_hub_users_and_groups(hub, rosters, tmp_path):
 
 
 def test_reimport_changes_nothing(hub, rosters, tmp_path):
-    jhub(hub, "import", str(rosters / "ent-export-comptes.csv"), "--credentials", str(tmp_path / "a.csv"))
+    jhub(hub, "import", str(rosters / "ent-export-comptes.csv"), "--yes", "--credentials", str(tmp_path / "a.csv"))
     before = {name: (u["admin"], sorted(u["groups"])) for name, u in users(hub).items()}
-    report = json.loads(jhub(hub, "import", str(rosters / "ent-export-comptes.csv"), "--json").stdout)
+    report = json.loads(jhub(hub, "import", str(rosters / "ent-export-comptes.csv"), "--json", "--yes").stdout)
     assert report["counts"]["create"] == 0 and report["counts"]["update"] == 0
     assert report["hub"]["created"] == 0 and report["local"]["created"] == 0
     assert report["credentials_file"] is None
@@ -102,7 +102,7 @@ def test_local_only_when_hub_is_down_then_reconcile(rosters, tmp_path, sandbox):
     env = {**hub.cli_env(), "JUPYTERHUB_API_TOKEN": "not-running-yet"}
     roster = tmp_path / "r.csv"
     roster.write_text("login\nearly\n")
-    proc = sandbox.run([sys.executable, "-m", "jhub_admin_service.cli", "import", str(roster),
+    proc = sandbox.run([sys.executable, "-m", "jhub_admin_service.cli", "import", str(roster), "--yes",
                         "--credentials", str(tmp_path / "c.csv")], env=env)
     assert "not reachable" in proc.stderr and "early" in sandbox.passwd()
     hub.start()

@@ -83,7 +83,7 @@ def jhub(hub, *args, check=True):
 def import_roster(hub, text, name="roster.csv"):
     path = hub.sandbox.root / name
     path.write_text(text, encoding="utf-8")
-    return jhub(hub, "import", str(path), "--credentials", str(hub.sandbox.root / (name + ".creds")))
+    return jhub(hub, "import", str(path), "--yes", "--credentials", str(hub.sandbox.root / (name + ".creds")))
 
 
 class UserShell:

@@ -52,7 +52,7 @@ def test_each_teacher_writes_as_themselves_and_a_planted_symlink_leads_nowhere(s
     box = sandbox
     roster = box.root / "roster.csv"
     roster.write_text(ROSTER)
-    box.jhub_admin("import", str(roster), "--credentials", str(box.root / "creds.csv"))
+    box.jhub_admin("import", str(roster), "--yes", "--credentials", str(box.root / "creds.csv"))
     for teacher in ("prof.a", "prof.b"):
         course = f"cours_{teacher.replace('.', '_')}"
         uid = int(box.passwd()[teacher][2])

@@ -36,8 +36,7 @@ def start_hub(prefix="jhub-service-", extra_env=None, others=True):
         if others:
             roster = box.root / "others.csv"
             roster.write_text(OTHERS)
-            box.run([sys.executable, "-m", "jhub_admin_service.cli", "import", "/others.csv"
-                     if False else str(roster)], env=hub.cli_env())
+            box.run([sys.executable, "-m", "jhub_admin_service.cli", "import", str(roster), "--yes"], env=hub.cli_env())
     except BaseException:
         hub.stop()
         box.cleanup()

@@ -92,7 +92,7 @@ def test_restart_interrupts_the_job_and_reconciles_the_hub(rosters):
         late.write_text("late.user;Late-Passw0rd-1;\n")
         # (the hub restarts its managed service, whose start-up reconcile may hold the lock: the
         # command waits for it)
-        out = box.run([sys.executable, "-m", "jhub_admin_service.cli", "import", str(late)],
+        out = box.run([sys.executable, "-m", "jhub_admin_service.cli", "import", str(late), "--yes"],
                       env={**hub.cli_env(), "JUPYTERHUB_API_URL": "http://127.0.0.1:9/hub/api"})
         assert "not reachable" in out.stderr
         hub.stop()

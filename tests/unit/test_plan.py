@@ -88,3 +88,30 @@ def test_a_login_named_like_a_system_group_or_a_jhub_admin_group_is_rejected():
     reasons = {r.login: r.reason for r in plan.rejected}
     assert reasons["tape"] == "the name of an existing group of the system"
     assert "jhub-admin's own groups" in reasons["jh-students"]
+
+
+def rejected(plan):
+    return {r.login: r.reason for r in plan.rejected}
+
+
+def test_an_import_cannot_demote_or_reset_the_admin_who_runs_it():
+    managed = [account("direction", role="admin"), account("adjoint", role="admin")]
+    demote = b"login;password;role\ndirection;;teacher\n"
+    plan = plan_for(demote, managed, acting_admin="direction")
+    assert "admin running this import" in rejected(plan)["direction"] and not plan.update
+    plan = plan_for(b"login;password;role\ndirection;New-Passw0rd-1;admin\n", managed, reset_passwords=True,
+                    acting_admin="direction")
+    assert "admin running this import" in rejected(plan)["direction"] and not plan.update
+    # Another admin may be demoted while an admin is left, and the line without change goes by.
+    plan = plan_for(b"login;password;role\nadjoint;;teacher\ndirection;;admin\n", managed, acting_admin="direction")
+    assert [p.login for p in plan.update] == ["adjoint"] and [p.login for p in plan.unchanged] == ["direction"]
+
+
+def test_an_import_cannot_demote_or_reset_the_last_admin():
+    managed = [account("direction", role="admin"), account("adjoint", role="admin")]
+    # The CLI (no acting admin): both admins demoted in one file; the second one is the last.
+    plan = plan_for(b"login;password;role\ndirection;;teacher\nadjoint;;student\n", managed)
+    assert [p.login for p in plan.update] == ["direction"]
+    assert "last admin" in rejected(plan)["adjoint"]
+    plan = plan_for(b"login;password;role\nsolo;;admin\n", [account("solo", role="admin")], reset_passwords=True)
+    assert "last admin" in rejected(plan)["solo"]
