@@ -54,6 +54,11 @@ class AdminSettings(Configurable):
         config=True)
     lang = Unicode(help="The locale of the processes the product starts (LANG).").tag(config=True)
 
+    # Disk use
+    disk_measure_seconds = Integer(help="Seconds between two measures of the disk use of the volumes and of each "
+                                        "home (JHUB_ADMIN_DISK_MEASURE_SECONDS; du runs in the background).").tag(
+        config=True)
+
     # The teaching kernel
     kernel_python = Unicode(help="The teaching kernel's Python (its own venv, apart from the hub's).").tag(config=True)
     kernel_site_root = Unicode(help="Where the packages that the school adds to the kernel are installed "
@@ -105,6 +110,10 @@ class AdminSettings(Configurable):
     @default("hub_public_url")
     def _hub_public_url(self):
         return _env("JHUB_ADMIN_PUBLIC_URL")
+
+    @default("disk_measure_seconds")
+    def _disk_measure_seconds(self):
+        return int(_env("JHUB_ADMIN_DISK_MEASURE_SECONDS", "600"))
 
     @default("hub_base_url")
     def _hub_base_url(self):

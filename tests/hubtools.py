@@ -48,6 +48,7 @@ class RunningHub:
             "JHUB_ADMIN_SERVICE_PORT": str(service_port),
             "JHUB_PASSWORD_SERVICE_PORT": str(password_port),
             "JHUB_ADMIN_REGISTRY": f"{DATA_DIR}/jhub-admin.sqlite",
+            "JHUB_ADMIN_DISK_MEASURE_SECONDS": "1",
             "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
             **(extra_env or {}),
         }

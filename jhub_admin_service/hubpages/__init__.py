@@ -14,6 +14,7 @@ from typing import Callable
 
 from ..accounts.registry import Registry
 from ..service.i18n import N_
+from ..service.isolation import PagesForTabsOnly
 from ..settings import AdminSettings
 
 TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
@@ -49,3 +50,21 @@ def configure(c, settings: AdminSettings = None) -> None:
     # JupyterHub calls a callable value with the page's user; these are the same for everyone.
     template_vars.update(account_disabled=lambda user: is_disabled, service_labels=SERVICE_LABELS)
     c.JupyterHub.template_vars = template_vars
+    isolate_pages(c)
+
+
+def isolate_pages(c) -> None:
+    """Users' servers share the hub's origin (a school has one name, no wildcard for subdomains),
+    so a page that a student's server sends runs with the cookies of whoever opens it, an admin
+    too. The hub's XSRF cookie is therefore not readable by scripts (the hub's own pages take the
+    token from the page), a hub page opened by another page is cut off from it (frames are
+    already refused by the hub's default Content-Security-Policy), and no script reads a hub page
+    (see service/isolation.py, which the admin service follows too)."""
+    tornado_settings = dict(c.JupyterHub.get("tornado_settings", {}))
+    headers = dict(tornado_settings.get("headers", {}))
+    headers.update({"Cross-Origin-Opener-Policy": "same-origin", "X-Frame-Options": "DENY"})
+    tornado_settings["headers"] = headers
+    tornado_settings["xsrf_cookie_kwargs"] = {**tornado_settings.get("xsrf_cookie_kwargs", {}), "httponly": True}
+    # JupyterHub passes its tornado_settings to tornado's Application, whose `transforms` they set.
+    tornado_settings["transforms"] = [*tornado_settings.get("transforms", []), PagesForTabsOnly]
+    c.JupyterHub.tornado_settings = tornado_settings

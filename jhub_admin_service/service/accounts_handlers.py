@@ -10,6 +10,7 @@ from ..accounts.engine import credential
 from ..accounts.registry import Account
 from ..accounts.roster import ROLES
 from .base import APIHandler, BaseHandler
+from .disk_usage import home_sizes
 from .i18n import N_
 
 if TYPE_CHECKING:
@@ -55,7 +56,9 @@ class AccountsHandler(BaseHandler):
             page = 1
         shown = accounts[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
         self.render_page("accounts.html", accounts=shown, total=len(accounts), page=page, pages=pages, args=args,
-                         classes=self.ctx.reader.classes(), roles=ROLES)
+                         classes=self.ctx.reader.classes(), roles=ROLES,
+                         home_sizes=home_sizes(self.ctx.settings.home_root, self.ctx.settings.disk_measure_seconds),
+                         home_limit=self.ctx.preferences.home_warning_bytes())
 
 
 class AccountsClassesHandler(BaseHandler):
@@ -154,8 +157,9 @@ class AccountsAPIHandler(APIHandler):
         except ValueError:
             raise web.HTTPError(400, "offset and limit must be integers") from None
         shown = accounts[offset: offset + limit if limit else None]
+        sizes = home_sizes(self.ctx.settings.home_root, self.ctx.settings.disk_measure_seconds)
         self.write_json({"total": len(accounts), "offset": offset, "limit": limit,
-                         "accounts": [a.to_json() for a in shown]})
+                         "accounts": [{**a.to_json(), "home_bytes": sizes.get(a.login)} for a in shown]})
 
 
 class ClassesAPIHandler(APIHandler):

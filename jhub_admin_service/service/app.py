@@ -66,7 +66,7 @@ from ..hub import HubAPIError
 from ..locks import Busy
 from ..settings import AdminSettings
 from . import (accounts_handlers, courses_handlers, dashboard_handlers, exports_handlers, i18n, import_handlers,
-               kernel_handlers, servers_handlers, settings_handlers)
+               isolation, kernel_handlers, servers_handlers, settings_handlers)
 from .base import BaseHandler
 from .context import ServiceContext
 
@@ -154,6 +154,8 @@ class AdminService(Application):
             login_url=url_path_join(prefix, "oauth_callback"),
             max_body_size=int(ctx.max_upload_bytes * 2 + 1024 * 1024),
             xsrf_cookies=False,  # checked by base.AdminAuthMixin.check_xsrf once the user is known
+            xsrf_cookie_kwargs={"httponly": True},  # the hub's OAuth callback still sets one: unread
+            transforms=[isolation.IsolationHeaders],
             autoescape="xhtml_escape",
             default_handler_class=NotFound,
         )

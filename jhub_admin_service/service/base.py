@@ -7,9 +7,10 @@ Every page and API handler of the service (and of plugged page modules) derives 
   token ...`` header carrying a hub API token);
 - accept only hub users whose model has ``admin: true`` (:meth:`check_hub_user`); anybody else
   gets 403, on every URL;
-- check the XSRF token of every state-changing request (``_xsrf`` form field or ``X-XSRFToken``
-  header), except for requests authenticated by an ``Authorization`` header (API scripts: a
-  token cannot be sent by a foreign page);
+- check the XSRF token of every request that is not a top-level page view (``_xsrf`` form field
+  or ``X-XSRFToken`` header), except for requests authenticated by an ``Authorization`` header
+  (API scripts: a token cannot be sent by a foreign page). The token is never in a cookie: see
+  isolation.py for why a student's page, opened by an admin, can neither read nor forge it;
 - pick French or English from the browser (``Accept-Language``), French by default.
 """
 import datetime
@@ -27,14 +28,14 @@ from jupyterhub.services.auth import HubOAuthenticated, UserNotAllowed
 from jupyterhub.utils import url_path_join
 from tornado import web
 
-from . import errors, i18n
+from . import errors, i18n, isolation
 
 if TYPE_CHECKING:
     from .context import ServiceContext
 
 log = logging.getLogger("jhub_admin_service.service")
 
-SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+SAFE_METHODS = isolation.SAFE_METHODS
 FLASH_COOKIE = "jhub-admin-flash"
 
 
@@ -48,7 +49,7 @@ class AdminAuthMixin(HubOAuthenticated):
     is_api = False
 
     _refused_user = None
-    _xsrf_checked = False
+    _xsrf_refusal = None
     #: The admin service's pages are for the hub's admins only; the password page is for everyone.
     admins_only = True
 
@@ -74,7 +75,10 @@ class AdminAuthMixin(HubOAuthenticated):
         if user is None:
             if self._refused_user or self.request.headers.get("Authorization"):
                 raise web.HTTPError(403, "This service is reserved to the hub's administrators.")
-            if self.is_api or self.request.method not in SAFE_METHODS:
+            if self._xsrf_refusal:
+                raise web.HTTPError(403, self._xsrf_refusal)
+            if self.is_api or isolation.needs_xsrf(self.request):
+                # Only a page view goes to the login page: a script's request is refused.
                 raise web.HTTPError(403, "Not authenticated: log in on the hub first.")
             return self.get_login_url()
         return None
@@ -87,25 +91,38 @@ class AdminAuthMixin(HubOAuthenticated):
         if not self.deferred_xsrf:
             self.check_xsrf()
 
-    # XSRF. tornado calls check_xsrf_cookie() before authentication, and the hub's cookie
-    # authentication calls it too; both are deferred to check_xsrf(), which runs once the
-    # user is known, so that token-authenticated requests can skip it and cookie ones never.
+    # XSRF (see isolation.py). The hub's cookie authentication calls check_xsrf_cookie() before
+    # it accepts the cookie; a failure there only records why, so that the answer can say it
+    # (check_xsrf, once the user is known) instead of sending an admin to the login page.
+
+    def expected_xsrf_token(self) -> bytes:
+        session = self.get_secure_cookie(self.hub_auth.cookie_name) or b""
+        return isolation.xsrf_token_for(self.application.settings["cookie_secret"], session)
+
+    @property
+    def xsrf_token(self) -> bytes:
+        """The token written into pages (forms, the meta tag of the service's scripts): only into an
+        answer to an admin whose request passed the checks. An error page answered to a script's
+        read, or to anyone not let in, must not carry it."""
+        if getattr(self, "_current_user", None) and self._xsrf_refusal is None:
+            return self.expected_xsrf_token()
+        return b""
 
     def check_xsrf_cookie(self) -> None:
-        return
-
-    def check_xsrf(self) -> None:
-        if self._xsrf_checked or self.request.method in SAFE_METHODS:
-            return
-        self._xsrf_checked = True
-        if self.token_authenticated:
+        self._xsrf_refusal = None
+        if self.token_authenticated or not isolation.needs_xsrf(self.request):
             return
         token = (self.get_argument("_xsrf", None) or self.request.headers.get("X-XSRFToken")
                  or self.request.headers.get("X-CSRFToken"))
         if not token:
-            raise web.HTTPError(403, "XSRF token missing: reload the page and try again.")
-        if not hmac.compare_digest(token.encode("utf-8", "replace"), self.xsrf_token):
-            raise web.HTTPError(403, "XSRF token invalid: reload the page and try again.")
+            self._xsrf_refusal = "XSRF token missing: reload the page and try again."
+        elif not hmac.compare_digest(token.encode("utf-8", "replace"), self.expected_xsrf_token()):
+            self._xsrf_refusal = "XSRF token invalid: reload the page and try again."
+
+    def check_xsrf(self) -> None:
+        self.check_xsrf_cookie()
+        if self._xsrf_refusal and not self.token_authenticated:
+            raise web.HTTPError(403, self._xsrf_refusal)
 
     # Errors: the engine's refusals (errors.ERRORS) are answered with their status and message
 

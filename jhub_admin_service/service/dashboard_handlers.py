@@ -2,14 +2,13 @@
 import asyncio
 import collections
 import logging
-import os
-import shutil
 import time
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 from jupyterhub.utils import url_path_join
 
-from .base import APIHandler, BaseHandler
+from .base import APIHandler, BaseHandler, fmt_bytes
+from .disk_usage import disk, home_sizes
 from .i18n import N_
 
 if TYPE_CHECKING:
@@ -18,48 +17,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 NAV = [{"key": "dashboard", "label": N_("Dashboard"), "path": "", "order": 10}]
-DU_REFRESH = 600  # seconds between two measures of a folder's size
-
-_sizes = {}  # path -> {"bytes": int | None, "measured": float, "task": Task | None}
-
-
-async def _du(path):
-    proc = await asyncio.create_subprocess_exec(
-        "du", "-s", "-x", "-B1", path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
-    try:
-        out, _ = await asyncio.wait_for(proc.communicate(), 300)
-    except asyncio.TimeoutError:
-        proc.kill()
-        return None
-    try:
-        return int(out.split()[0])
-    except (IndexError, ValueError):
-        return None
-
-
-def folder_size(path: str) -> Optional[int]:
-    """The size of a folder, measured in the background (None while the first measure runs)."""
-    entry = _sizes.setdefault(path, {"bytes": None, "measured": 0.0, "task": None})
-    stale = time.time() - entry["measured"] > DU_REFRESH
-    if stale and (entry["task"] is None or entry["task"].done()) and os.path.isdir(path):
-        async def measure():
-            entry["bytes"] = await _du(path)
-            entry["measured"] = time.time()
-        entry["task"] = asyncio.ensure_future(measure())
-    return entry["bytes"]
-
-
-def disk(path: str) -> dict:
-    out = {"path": path, "exists": os.path.isdir(path), "used": None, "total": None, "free": None,
-           "percent": None, "size": None}
-    if out["exists"]:
-        usage = shutil.disk_usage(path)
-        # What is used is what is not free to the users: the blocks reserved for root count as
-        # used, so that the bar and "X free of Y" beside it tell the same story.
-        out.update(used=usage.used, total=usage.total, free=usage.free,
-                   percent=round(100 * (usage.total - usage.free) / usage.total) if usage.total else None,
-                   size=folder_size(path))
-    return out
 
 
 async def gather(ctx: "ServiceContext") -> dict:
@@ -106,11 +63,19 @@ async def gather(ctx: "ServiceContext") -> dict:
         warnings.append({"level": "warning", "text": N_(
             "Job %(id)s (%(kind)s) was interrupted by a restart of the service: check its result and run it "
             "again if needed."), "values": {"id": job.id, "kind": job.kind}, "job": job.id})
-    disks = {"home": disk(ctx.settings.home_root), "exchange": disk(ctx.settings.exchange_root)}
+    every = ctx.settings.disk_measure_seconds
+    disks = {"home": disk(ctx.settings.home_root, every), "exchange": disk(ctx.settings.exchange_root, every)}
     for d in disks.values():
         if d["percent"] is not None and d["percent"] >= 90:
             warnings.append({"level": "danger", "text": N_("The disk holding %(path)s is %(percent)s %% full."),
                              "values": {"path": d["path"], "percent": d["percent"]}})
+    homes = heavy_homes(ctx)
+    if homes["over"]:
+        warnings.append({"level": "warning", "text": N_("%(count)d home(s) use more than %(limit)s: %(homes)s."),
+                         "values": {"count": len(homes["over"]), "limit": fmt_bytes(homes["limit"]),
+                                    "homes": ", ".join(f"{h['login']} ({fmt_bytes(h['bytes'])})"
+                                                       for h in homes["over"][:10])},
+                         "link": url_path_join(ctx.prefix, "accounts"), "link_text": N_("Accounts")})
     export = await last_export(ctx)
     if export.get("state") == "ok" and export.get("archive"):
         age_days = (time.time() - (export["archive"].get("created_ts") or time.time())) / 86400
@@ -125,11 +90,21 @@ async def gather(ctx: "ServiceContext") -> dict:
                      "by_class": {k: classes[k] for k in sorted(classes)}},
         "servers": None if servers is None else {"running": len(servers), "users": sorted(servers)},
         "disks": disks,
+        "homes": homes,
         "export": export,
         "warnings": warnings,
         "jobs": [j.to_json() for j in ctx.jobs.list()[:5]],
         "startup_reconcile": report,
     }
+
+
+def heavy_homes(ctx: "ServiceContext") -> dict:
+    """The heaviest homes, and those above the admin's threshold (Settings page)."""
+    sizes = home_sizes(ctx.settings.home_root, ctx.settings.disk_measure_seconds)
+    limit = ctx.preferences.home_warning_bytes()
+    ranked = [{"login": login, "bytes": size} for login, size in sorted(sizes.items(), key=lambda kv: -kv[1])]
+    return {"measured": bool(sizes), "limit": limit, "heaviest": ranked[:5],
+            "over": [h for h in ranked if h["bytes"] > limit]}
 
 
 async def last_export(ctx: "ServiceContext") -> dict:

@@ -24,7 +24,7 @@ from ..accounts.logins import password_problem
 from ..locks import Busy
 from ..operations import Operations
 from ..settings import AdminSettings
-from . import i18n
+from . import i18n, isolation
 from .base import BaseHandler
 from .preferences import Preferences
 
@@ -96,7 +96,8 @@ def make_app(settings: AdminSettings, cookie_secret: bytes) -> web.Application:
         [(ctx.prefix, PasswordHandler), (url_path_join(ctx.prefix, "oauth_callback"), HubOAuthCallbackHandler),
          (ctx.prefix.rstrip("/"), web.RedirectHandler, {"url": ctx.prefix})],
         jhub_admin=ctx, cookie_secret=cookie_secret, template_path=os.path.join(HERE, "templates"),
-        login_url=url_path_join(ctx.prefix, "oauth_callback"), xsrf_cookies=False, autoescape="xhtml_escape")
+        login_url=url_path_join(ctx.prefix, "oauth_callback"), xsrf_cookies=False, autoescape="xhtml_escape",
+        xsrf_cookie_kwargs={"httponly": True}, transforms=[isolation.IsolationHeaders])
 
 
 class PasswordService(Application):

@@ -1,7 +1,8 @@
 """What the admin sets on the Settings page, kept in a small JSON file beside the registry.
 
-Today: the hub's address printed on credential slips. When it is not set there (nor by
+The hub's address printed on credential slips: when it is not set there (nor by
 JHUB_ADMIN_PUBLIC_URL), the slips print the address that the admin's browser uses for the hub.
+The size above which a home is pointed out on the dashboard and the Accounts page.
 """
 import ipaddress
 import json
@@ -23,6 +24,20 @@ def checked_public_url(value: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment or " " in value:
         raise PreferenceRefused("the address must look like https://jupyter.lycee.fr/ or http://192.168.1.20:8000/")
     return value if value.endswith("/") else value + "/"
+
+
+#: A home above this many MB is pointed out, until the admin sets another threshold.
+DEFAULT_HOME_WARNING_MB = 1024
+
+
+def checked_home_warning_mb(value: str) -> int:
+    try:
+        mb = int(str(value).strip())
+    except ValueError:
+        raise PreferenceRefused("the home size threshold must be a whole number of MB") from None
+    if not 1 <= mb <= 10 ** 7:
+        raise PreferenceRefused("the home size threshold must be between 1 and 10000000 MB")
+    return mb
 
 
 def only_on_this_machine(url: str) -> bool:
@@ -51,12 +66,24 @@ class Preferences:
     def public_url(self) -> Optional[str]:
         return self.read().get("public_url") or None
 
+    def home_warning_bytes(self) -> int:
+        mb = self.read().get("home_warning_mb")
+        return (mb if isinstance(mb, int) and mb > 0 else DEFAULT_HOME_WARNING_MB) * 1024 * 1024
+
     def set_public_url(self, value: str) -> str:
         url = checked_public_url(value)
-        data = {**self.read(), "public_url": url}
+        self._write(public_url=url)
+        return url
+
+    def set_home_warning_mb(self, value: str) -> int:
+        mb = checked_home_warning_mb(value)
+        self._write(home_warning_mb=mb)
+        return mb
+
+    def _write(self, **changes) -> None:
+        data = {**self.read(), **changes}
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
         tmp = f"{self.path}.tmp"
         with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as f:
             json.dump(data, f)
         os.replace(tmp, self.path)
-        return url

@@ -1,4 +1,5 @@
-"""Settings: the hub's address printed on credential slips (the browser's, unless set here)."""
+"""Settings: the hub's address printed on credential slips (the browser's, unless set here), and
+the size above which a home is pointed out."""
 from jupyterhub.utils import url_path_join
 
 from .base import BaseHandler
@@ -19,12 +20,17 @@ class SettingsHandler(BaseHandler):
         self.render_page("settings.html", address=address, local_only=only_on_this_machine(address),
                          browser_address=self.browser_address(), error=error,
                          value=self.ctx.preferences.public_url() or "" if value is None else value,
-                         from_environment=bool(self.ctx.settings.hub_public_url))
+                         from_environment=bool(self.ctx.settings.hub_public_url),
+                         home_warning_mb=self.ctx.preferences.home_warning_bytes() // (1024 * 1024))
 
     def post(self) -> None:
         value = self.get_body_argument("public_url", "")
+        home_warning_mb = self.get_body_argument("home_warning_mb", None)
         try:
-            self.ctx.preferences.set_public_url(value)
+            if home_warning_mb is not None:
+                self.ctx.preferences.set_home_warning_mb(home_warning_mb)
+            else:
+                self.ctx.preferences.set_public_url(value)
         except PreferenceRefused as exc:
             self.set_status(400)
             self.show(error=self.engine_text(exc), value=value)

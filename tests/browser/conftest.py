@@ -6,7 +6,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "service"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from browsertools import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from browsertools import chromium  # noqa: E402
 from servicetools import start_hub  # noqa: E402
 
 
@@ -20,14 +20,5 @@ def running():
 
 @pytest.fixture(scope="module")
 def browser():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("Playwright for Python is not installed")
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as browser:
         yield browser
-        browser.close()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "browser"))
-from browsertools import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS  # noqa: E402
+from browsertools import ARTIFACTS, SCREENSHOTS, chromium  # noqa: E402
 
 ADMIN, ADMIN_PASSWORD = "direction", "Premier-Jour-2026"
 STACK_ENV = {"JHUB_ADMIN_USER": ADMIN, "JHUB_ADMIN_PASSWORD": ADMIN_PASSWORD}
@@ -23,16 +23,9 @@ CLASS = ("identifiant;mot de passe;profil;classe;prénom;nom\n"
 
 @pytest.fixture(scope="module")
 def browser(stack):
-    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
     assert stack.port != 8000
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM,
-                                    args=[*CHROMIUM_ARGS, f"--host-resolver-rules=MAP {HOST} 127.0.0.1"])
+    with chromium(f"--host-resolver-rules=MAP {HOST} 127.0.0.1") as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")
