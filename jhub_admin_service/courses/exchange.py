@@ -128,7 +128,9 @@ class _CourseFolderRepair:
         for _ in range(3):  # a student racing the repair makes us look again, a few times
             problem = problem_of(_lstat(parent_fd, name), self.uid, mode)
             action = REPAIRS[problem["problem"]] if problem else "keep"
-            moved_to = self.move_aside(parent_fd, name) if action == "move_aside" else ""
+            if action == "move_aside":  # recorded at once: a retry below must not lose it
+                moved_to = self.move_aside(parent_fd, name)
+                self.done.append(describe_repair(self.course_id, sub, problem, self.teacher, moved_to))
             if action in ("create", "move_aside"):
                 try:
                     # Root's and 0700 until it is the teacher's: in the sticky exchange root, no
@@ -148,11 +150,10 @@ class _CourseFolderRepair:
                 continue
             if action != "keep":
                 os.fchmod(fd, mode)
-                line = describe_repair(self.course_id, sub, problem, self.teacher, moved_to)
-                if action == "create":
-                    log.info("%s", line)  # a new course: nothing was wrong
-                else:
-                    self.done.append(line)
+            if action == "chmod":
+                self.done.append(describe_repair(self.course_id, sub, problem, self.teacher))
+            elif action == "create":
+                log.info("%s", describe_repair(self.course_id, sub, problem, self.teacher))  # nothing was wrong
             return fd
         raise ExchangeError(f"{self.course_id}: {name} in the exchange keeps being replaced; not secured")
 
