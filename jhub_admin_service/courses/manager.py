@@ -16,7 +16,8 @@ from typing import Awaitable, Iterable, List, Optional
 from ..accounts.registry import Registry
 from ..hub import HubClient
 from ..settings import AdminSettings
-from .exchange import count_assignments, prepare_exchange, released_assignments
+from .exchange import (ExchangeError, count_assignments, course_folder_problems, prepare_exchange,
+                       released_assignments, secure_course_folder)
 from .rules import (Course, CourseError, course_id_problem, members, missing_default_courses, plan_enrol,
                     plan_unenrol, wanted_course_groups)
 from .store import CourseStore
@@ -50,8 +51,19 @@ class CourseManager:
             item["n_students"] = len(item["members"])
             item["assignments"] = count_assignments(os.path.join(self.settings.home_root, c.teacher, c.course_id))
             item["released"] = released_assignments(self.settings.exchange_root, c.course_id)
+            item["exchange_problems"] = self.exchange_problems(c)
             out.append(item)
         return out
+
+    def exchange_problems(self, course: Course) -> list:
+        """What is wrong with the course's folders in the exchange (the next sync repairs it)."""
+        if not self.settings.manage_local_accounts:
+            return []
+        try:
+            uid = pwd.getpwnam(course.teacher).pw_uid
+        except KeyError:
+            return []  # no local teacher yet: the sync says so
+        return course_folder_problems(self.settings.exchange_root, course.course_id, uid)
 
     # Writes to the registry
 
@@ -123,6 +135,7 @@ class CourseManager:
         if local:
             prepare_exchange(self.settings.exchange_root)
             if self.settings.manage_local_accounts:
+                report["exchange_repairs"] = self.secure_exchange(courses, report["warnings"])
                 # The helper process does the work: off the event loop (the service).
                 loop = asyncio.get_running_loop()
                 todo = self.homes_to_update(courses, accounts, report["warnings"], force)
@@ -137,6 +150,23 @@ class CourseManager:
         if hub and self.hub.configured:
             report["hub"] = await self.sync_hub(courses, accounts, hub_users)
         return report
+
+    def secure_exchange(self, courses: Iterable[Course], warnings: List[str]) -> List[str]:
+        """Every course's folders in the exchange, the teacher's before any student can make them
+        (at every sync: a few lstat per course). The repairs are warnings too: a squatted folder
+        is something the admin should hear of."""
+        repairs = []
+        for c in courses:
+            try:
+                teacher = pwd.getpwnam(c.teacher)
+            except KeyError:
+                continue  # no local teacher yet: homes_to_update says so
+            try:
+                repairs += secure_course_folder(self.settings.exchange_root, c.course_id, teacher)
+            except (OSError, ExchangeError) as exc:
+                warnings.append(f"{c.course_id}: exchange folder not secured ({exc})")
+        warnings.extend(repairs)
+        return repairs
 
     def homes_to_update(self, courses: Iterable[Course], accounts: dict, warnings: List[str],
                         force: bool = False) -> List[tuple]:

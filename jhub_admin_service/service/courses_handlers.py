@@ -14,6 +14,16 @@ from .i18n import N_
 
 NAV = [{"key": "courses", "label": N_("Courses"), "path": "courses", "order": 50}]
 
+#: What the page says of each problem of a course's folders in the exchange
+#: (courses/exchange_rules.py, problem_of); the next synchronisation repairs them.
+EXCHANGE_PROBLEMS = {
+    "missing": N_("%(folder)s does not exist yet: any user could make it."),
+    "link": N_("%(folder)s is a link made by %(owner)s."),
+    "not_folder": N_("%(folder)s is not a folder (owner: %(owner)s)."),
+    "owner": N_("%(folder)s belongs to %(owner)s, not to the teacher."),
+    "mode": N_("%(folder)s has mode %(found)s instead of %(expected)s."),
+}
+
 def split_logins(text: Optional[str]) -> list:
     return [s.strip() for s in (text or "").replace(";", ",").split(",") if s.strip()]
 
@@ -26,7 +36,10 @@ class CoursesHandler(BaseHandler):
         teachers = sorted((a for a in reader.accounts() if a.role in ("teacher", "admin") and not a.disabled),
                           key=lambda a: (a.role != "teacher", a.login))
         self.render_page("courses.html", courses=self.ctx.reads.courses.list(), teachers=teachers,
-                         classes=reader.classes())
+                         classes=reader.classes(), exchange_problem=self.exchange_problem)
+
+    def exchange_problem(self, problem: dict) -> str:
+        return self._(EXCHANGE_PROBLEMS[problem["problem"]]) % problem
 
     async def post(self) -> None:
         action = self.get_body_argument("action", "")

@@ -1,4 +1,6 @@
 """The Courses page and API of the admin service, against a real JupyterHub running the service."""
+import html
+import os
 import sys
 from pathlib import Path
 
@@ -71,3 +73,20 @@ def test_api_with_admin_token_and_refusals(hub):
     assert requests.get(service_url(hub, "api/courses"), headers=student).status_code == 403
     teacher = {"Authorization": f"token {hub.user_token('prof.martin')}"}
     assert requests.get(service_url(hub, "courses"), headers=teacher, allow_redirects=False).status_code == 403
+
+
+def test_page_reports_an_exchange_folder_the_teacher_does_not_own_until_a_sync(hub, admin):
+    box = hub.sandbox
+    inbound = box.srv / "nbgrader" / "exchange" / "cours_prof_martin" / "inbound"
+    alice = box.passwd()["alice"]
+    os.chown(inbound, int(alice[2]), int(alice[3]))  # as if alice had made it
+    page = html.unescape(admin.get(service_url(hub, "courses")).text)
+    assert "cours_prof_martin/inbound appartient à alice et non à l'enseignant." in page
+    assert 'id="jha-exchange-problems"' in page
+    en = login(hub, ADMIN, ADMIN_PASSWORD, lang="en")
+    assert "cours_prof_martin/inbound belongs to alice, not to the teacher." in en.get(service_url(hub, "courses")).text
+
+    r = admin.post(service_url(hub, "courses"), data={"_xsrf": xsrf_of(page), "action": "sync"})
+    assert r.status_code == 200 and "moved aside" in r.text  # the repair, in the sync's warnings
+    assert 'id="jha-exchange-problems"' not in admin.get(service_url(hub, "courses")).text
+    assert inbound.stat().st_uid == int(box.passwd()["prof.martin"][2])
