@@ -62,17 +62,21 @@ c.Authenticator.admin_users = {env("JHUB_ADMIN_USER", "admin")}
 c.PAMAuthenticator.open_sessions = False
 
 # One local process per user, JupyterLab 4 by default (Notebook 7 at /tree)
-c.JupyterHub.spawner_class = "localprocess"
+c.JupyterHub.spawner_class = "jhub_admin_service.classroom.spawner.ClassroomSpawner"
 c.Spawner.default_url = env("JHUB_DEFAULT_URL", "/lab")
 c.Spawner.cmd = [env("JHUB_SINGLEUSER_CMD", os.path.join(os.path.dirname(sys.executable), "jupyterhub-singleuser"))]
-c.Spawner.start_timeout = 120
+# Starts queue (ClassroomSpawner.concurrent_starts at a time) instead of being refused with a 429:
+# the wait counts in the start's time.
+c.JupyterHub.concurrent_spawn_limit = 0
+c.Spawner.start_timeout = 300
 c.Spawner.http_timeout = 120
 c.Spawner.environment = {"LANG": env("LANG", "fr_FR.UTF-8")}
 # The users' servers' PDF exporter comes first on their path (docker/exporters/README.md).
 if os.path.isdir("/opt/jhub-admin/exporters"):
     c.Spawner.environment["PYTHONPATH"] = "/opt/jhub-admin/exporters"
-if os.environ.get("JHUB_MEM_LIMIT"):
-    c.Spawner.mem_limit = os.environ["JHUB_MEM_LIMIT"]
+# Each role's memory and process limits: set on the admin service's Settings page, kept in its
+# preferences file, enforced by the kernel for every process of the user (classroom/spawner.py).
+c.ClassroomSpawner.preferences_path = os.path.join(data_dir, "jhub-admin-preferences.json")
 
 # nbgrader: teacher-only tools (a shared config profile per role, chosen by a pre_spawn_hook),
 # the formgrader's frame policy on teachers' servers, hub API scopes for the exchange.
@@ -126,6 +130,15 @@ c.JupyterHub.services = [
         ],
     },
 ]
+# The guard (classroom/guard.py): a user's processes together over the role's memory limit lose
+# their biggest kernel, CPU hogs get the lowest priority. It acts on this machine's processes, so
+# tests that run the hub beside others on a shared host turn it off (JHUB_GUARD=0).
+if env("JHUB_GUARD", "1") == "1":
+    c.JupyterHub.services.append({
+        "name": "jhub-guard",
+        "command": [sys.executable, "-m", "jhub_admin_service.classroom.guard"],
+        "environment": {"JHUB_DATA_DIR": data_dir},
+    })
 c.JupyterHub.load_roles = [
     {
         # The admin service manages users, groups and servers, and sets the hub's admin flag

@@ -71,7 +71,13 @@ if [ "${1:-}" = up ]; then
     else
         log "neither 'docker compose' nor 'docker-compose' is installed"; exit 1
     fi
-    log "${compose[*]} -p $project -f docker/compose.yaml up -d"
+    # The hub container may take 90 % of the machine's memory: the rest stays to the system and
+    # Docker, and the users' limits are computed from it (docs/classroom.md).
+    if [ -z "${JHUB_CONTAINER_MEMORY:-}" ]; then
+        JHUB_CONTAINER_MEMORY="$(awk '/^MemTotal:/ {printf "%dm", $2 * 0.9 / 1024}' /proc/meminfo)"
+        export JHUB_CONTAINER_MEMORY
+    fi
+    log "${compose[*]} -p $project -f docker/compose.yaml up -d (hub memory limit $JHUB_CONTAINER_MEMORY)"
     JHUB_IMAGE_TAG=$tag "${compose[@]}" -p "$project" -f "$root/docker/compose.yaml" up -d
     log "JupyterHub: http://localhost:${JHUB_HTTP_PORT:-8000}/ (first admin password: see" \
         "'${compose[*]} -p $project -f docker/compose.yaml logs hub')"

@@ -49,6 +49,8 @@ class RunningHub:
             "JHUB_PASSWORD_SERVICE_PORT": str(password_port),
             "JHUB_ADMIN_REGISTRY": f"{DATA_DIR}/jhub-admin.sqlite",
             "JHUB_ADMIN_DISK_MEASURE_SECONDS": "1",
+            # The guard acts on every process of the machine's users: not beside other tests.
+            "JHUB_GUARD": "0",
             "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
             **(extra_env or {}),
         }

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 from jupyterhub.utils import url_path_join
 
+from ..classroom import limits as limitsmod
+from ..classroom import usage as usagemod
 from .base import APIHandler, BaseHandler, fmt_bytes
 from .disk_usage import disk, home_sizes
 from .i18n import N_
@@ -17,6 +19,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 NAV = [{"key": "dashboard", "label": N_("Dashboard"), "path": "", "order": 10}]
+MEMORY_WARNING_PERCENT = 90
 
 
 async def gather(ctx: "ServiceContext") -> dict:
@@ -69,6 +72,13 @@ async def gather(ctx: "ServiceContext") -> dict:
         if d["percent"] is not None and d["percent"] >= 90:
             warnings.append({"level": "danger", "text": N_("The disk holding %(path)s is %(percent)s %% full."),
                              "values": {"path": d["path"], "percent": d["percent"]}})
+    memory = usagemod.memory_status(limitsmod.machine_memory_bytes())
+    if memory["used_percent"] is not None and memory["used_percent"] >= MEMORY_WARNING_PERCENT:
+        warnings.append({"level": "danger", "text": N_(
+            "The server's memory is %(percent)s %% used: the guard stops the biggest kernels of users over their "
+            "limit; lower the limits on the Settings page or stop idle servers."),
+            "values": {"percent": memory["used_percent"]}, "link": url_path_join(ctx.prefix, "servers"),
+            "link_text": N_("Servers")})
     homes = heavy_homes(ctx)
     if homes["over"]:
         warnings.append({"level": "warning", "text": N_("%(count)d home(s) use more than %(limit)s: %(homes)s."),
@@ -91,6 +101,7 @@ async def gather(ctx: "ServiceContext") -> dict:
         "servers": None if servers is None else {"running": len(servers), "users": sorted(servers)},
         "disks": disks,
         "homes": homes,
+        "memory": memory,
         "export": export,
         "warnings": warnings,
         "jobs": [j.to_json() for j in ctx.jobs.list()[:5]],

@@ -3,12 +3,16 @@
 The hub's address printed on credential slips: when it is not set there (nor by
 JHUB_ADMIN_PUBLIC_URL), the slips print the address that the admin's browser uses for the hub.
 The size above which a home is pointed out on the dashboard and the Accounts page.
+The memory and process limits of each role (classroom/limits.py), which the hub's spawner and
+the guard read from this same file.
 """
 import ipaddress
 import json
 import os
 from typing import Optional
 from urllib.parse import urlsplit
+
+from ..classroom import limits as limitsmod
 
 
 class PreferenceRefused(ValueError):
@@ -69,6 +73,18 @@ class Preferences:
     def home_warning_bytes(self) -> int:
         mb = self.read().get("home_warning_mb")
         return (mb if isinstance(mb, int) and mb > 0 else DEFAULT_HOME_WARNING_MB) * 1024 * 1024
+
+    def limits(self) -> dict:
+        """{role: Limits}, the admin's choices over the defaults that fit the server's memory."""
+        return limitsmod.limits_from(self.read(), limitsmod.machine_memory_bytes())
+
+    def set_limits(self, role: str, memory_mb: str, processes: str) -> limitsmod.Limits:
+        try:
+            value = limitsmod.checked(role, memory_mb, processes)
+        except limitsmod.LimitRefused as exc:
+            raise PreferenceRefused(str(exc)) from None
+        self._write(limits={**(self.read().get("limits") or {}), role: limitsmod.to_json({role: value})[role]})
+        return value
 
     def set_public_url(self, value: str) -> str:
         url = checked_public_url(value)

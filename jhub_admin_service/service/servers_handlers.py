@@ -1,17 +1,24 @@
-"""Servers: see running servers; stop all of them, or only the idle ones, after a confirmation
-(what the historical killJup.sh did by hand). JSON: api/servers, api/servers/stop."""
+"""Servers: see running servers; stop all of them, only the idle ones, or one, after a confirmation
+(what the historical killJup.sh did by hand); what each user's processes use, live, heaviest
+first, as the guard sees it (classroom/guard.py), and stop one kernel.
+JSON: api/servers, api/servers/stop, api/usage."""
 import asyncio
 import datetime
+import logging
+import pwd
 from typing import TYPE_CHECKING, Iterable, Optional
 
 from jupyterhub.utils import url_path_join
 from tornado import web
 
+from ..classroom import guard
 from .base import APIHandler, BaseHandler
 from .i18n import N_
 
 if TYPE_CHECKING:
     from .context import ServiceContext
+
+log = logging.getLogger(__name__)
 
 NAV = [{"key": "servers", "label": N_("Servers"), "path": "servers", "order": 40}]
 IDLE_CHOICES = (15, 30, 60, 120, 240)
@@ -80,7 +87,8 @@ class ServersHandler(HubMixin, BaseHandler):
     nav_key = "servers"
 
     async def get(self) -> None:
-        self.render_page("servers.html", servers=await self.servers(), choices=IDLE_CHOICES, confirm=None)
+        self.render_page("servers.html", servers=await self.servers(), choices=IDLE_CHOICES, confirm=None,
+                         usage=guard.read_snapshot())
 
     async def post(self) -> None:
         mode = self.get_body_argument("mode", "")
@@ -88,7 +96,7 @@ class ServersHandler(HubMixin, BaseHandler):
         if self.get_body_argument("confirm", "") != "1":
             chosen = select(await self.servers(), mode, minutes, self.get_body_arguments("user"))
             self.render_page("servers.html", servers=chosen, choices=IDLE_CHOICES,
-                             confirm={"mode": mode, "minutes": minutes})
+                             confirm={"mode": mode, "minutes": minutes}, usage=None)
             return
         users = self.get_body_arguments("user")
         stopped, errors = await stop(self.ctx, users)
@@ -126,8 +134,38 @@ class StopServersAPIHandler(HubMixin, APIHandler):
         self.write_json({"stopped": stopped, "errors": errors})
 
 
+def stop_kernel(admin: str, login: str, pid: int) -> bool:
+    """An admin stops one kernel of a user: only a kernel of that user, with the reason left to them."""
+    try:
+        uid = pwd.getpwnam(login).pw_uid
+    except KeyError:
+        return False
+    stopped = guard.stop_kernel(pid, uid, {"kind": "admin"})
+    if stopped:
+        log.warning("kernel %d of %s stopped by the admin %s", pid, login, admin)
+    return stopped
+
+
+class StopKernelHandler(BaseHandler):
+    """POST servers/USER/kernels/PID/stop"""
+
+    def post(self, login: str, pid: str) -> None:
+        if stop_kernel(self.admin_name, login, int(pid)):
+            self.flash(self._("The kernel %(pid)s of %(login)s is stopped.") % {"pid": pid, "login": login})
+        else:
+            self.flash(self._("No kernel %(pid)s of %(login)s runs.") % {"pid": pid, "login": login}, "danger")
+        self.redirect(self.url("servers"), status=303)
+
+
+class UsageAPIHandler(APIHandler):
+    def get(self) -> None:
+        self.write_json({"usage": guard.read_snapshot()})
+
+
 def routes(prefix: str) -> list:
     return [
+        (url_path_join(prefix, r"servers/(?P<login>[^/]+)/kernels/(?P<pid>\d+)/stop"), StopKernelHandler),
+        (url_path_join(prefix, "api/usage"), UsageAPIHandler),
         (url_path_join(prefix, "servers"), ServersHandler),
         (url_path_join(prefix, "api/servers"), ServersAPIHandler),
         (url_path_join(prefix, "api/servers/stop"), StopServersAPIHandler),

@@ -1,5 +1,5 @@
-"""Settings: the hub's address printed on credential slips (the browser's, unless set here), and
-the size above which a home is pointed out."""
+"""Settings: the hub's address printed on credential slips (the browser's, unless set here), the
+size above which a home is pointed out, and each role's memory and process limits."""
 from jupyterhub.utils import url_path_join
 
 from .base import BaseHandler
@@ -21,13 +21,18 @@ class SettingsHandler(BaseHandler):
                          browser_address=self.browser_address(), error=error,
                          value=self.ctx.preferences.public_url() or "" if value is None else value,
                          from_environment=bool(self.ctx.settings.hub_public_url),
-                         home_warning_mb=self.ctx.preferences.home_warning_bytes() // (1024 * 1024))
+                         home_warning_mb=self.ctx.preferences.home_warning_bytes() // (1024 * 1024),
+                         limits=self.ctx.preferences.limits())
 
     def post(self) -> None:
         value = self.get_body_argument("public_url", "")
         home_warning_mb = self.get_body_argument("home_warning_mb", None)
+        role = self.get_body_argument("limits_role", None)
         try:
-            if home_warning_mb is not None:
+            if role is not None:
+                self.ctx.preferences.set_limits(role, self.get_body_argument("memory_mb", ""),
+                                                self.get_body_argument("processes", ""))
+            elif home_warning_mb is not None:
                 self.ctx.preferences.set_home_warning_mb(home_warning_mb)
             else:
                 self.ctx.preferences.set_public_url(value)

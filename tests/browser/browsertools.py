@@ -29,3 +29,11 @@ def chromium(*extra_args: str):
             yield browser
         finally:
             browser.close()
+
+
+def log_in(page, base: str, login: str, password: str) -> None:
+    """The hub's login form, as a user fills it."""
+    page.goto(base + "/hub/login")
+    page.fill("#username_input", login)
+    page.fill("#password_input", password)
+    page.click("#login_submit")

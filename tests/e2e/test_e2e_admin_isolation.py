@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "browser"))
-from browsertools import ARTIFACTS, chromium  # noqa: E402
+from browsertools import ARTIFACTS, chromium, log_in  # noqa: E402
 from e2e_stack import HubUser  # noqa: E402
 
 ADMIN, ADMIN_PASSWORD = "direction", "Isolation-2026"
@@ -58,10 +58,7 @@ def test_a_student_page_opened_by_an_admin_cannot_act_on_the_service_or_the_hub(
     teacher_hash = shadow_hash(stack, TEACHER)
     page = browser.new_context(locale="fr-FR").new_page()
     page.set_default_timeout(120_000)
-    page.goto(base + "/hub/login")
-    page.fill("#username_input", ADMIN)
-    page.fill("#password_input", ADMIN_PASSWORD)
-    page.click("#login_submit")
+    log_in(page, base, ADMIN, ADMIN_PASSWORD)
     page.wait_for_url("**/hub/**")
     # The admin has used the service and the hub's admin page: their cookies are all set.
     page.goto(base + "/services/jhub-admin/accounts")

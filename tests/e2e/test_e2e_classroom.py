@@ -247,21 +247,13 @@ def test_a_student_plots_in_a_new_notebook_in_the_browser(stack, people):
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "browser"))
-    from browsertools import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
+    from browsertools import ARTIFACTS, SCREENSHOTS, chromium, log_in
 
-    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
     student = people["eleve.b"]
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as browser:
         page = browser.new_page(locale="fr-FR", viewport={"width": 1280, "height": 800})
         page.set_default_timeout(120_000)
-        page.goto(stack.url + "/hub/login")
-        page.fill("#username_input", student.name)
-        page.fill("#password_input", student.password)
-        page.click("#login_submit")
+        log_in(page, stack.url, student.name, student.password)
         page.wait_for_url(f"**/user/{student.name}/lab**")
         card = page.locator('.jp-LauncherCard[data-category="Notebook"]').first
         assert card.get_attribute("title") == "Python 3 (lycée)"
@@ -281,4 +273,3 @@ def test_a_student_plots_in_a_new_notebook_in_the_browser(stack, people):
         page.locator(".jp-OutputArea-output .widget-slider").first.wait_for(state="visible")
         page.screenshot(path=str(ARTIFACTS / "student-matplotlib.png"))
         page.screenshot(path=str(SCREENSHOTS / "student-matplotlib.png"))
-        browser.close()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "browser"))
-from browsertools import ARTIFACTS, SCREENSHOTS, chromium  # noqa: E402
+from browsertools import ARTIFACTS, SCREENSHOTS, chromium, log_in  # noqa: E402
 
 ADMIN, ADMIN_PASSWORD = "direction", "Premier-Jour-2026"
 STACK_ENV = {"JHUB_ADMIN_USER": ADMIN, "JHUB_ADMIN_PASSWORD": ADMIN_PASSWORD}
@@ -42,13 +42,6 @@ def new_page(browser):
 def shot(page, name):
     page.screenshot(path=str(ARTIFACTS / name))
     page.screenshot(path=str(SCREENSHOTS / name))
-
-
-def log_in(page, base, login, password):
-    page.goto(base + "/hub/login")
-    page.fill("#username_input", login)
-    page.fill("#password_input", password)
-    page.click("#login_submit")
 
 
 @pytest.fixture(scope="module")

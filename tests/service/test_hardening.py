@@ -139,3 +139,20 @@ def test_each_home_s_disk_use_is_shown_and_heavy_ones_pointed_out(running, admin
     assert re.search(r'jha-home-size">3\.\d MB <span class="badge', row[:2000])
     r = admin_session.post(hub.url + PREFIX + "settings", data={"_xsrf": xsrf_of(page), "home_warning_mb": "x"})
     assert r.status_code == 400
+
+
+def test_the_settings_page_keeps_each_role_s_limits_for_the_spawner(running, admin_session):
+    box, hub = running
+    page = admin_session.get(hub.url + PREFIX + "settings", headers=PAGE_VIEW).text
+    assert 'id="jha-limits-student"' in page and 'id="jha-limits-teacher"' in page
+    r = admin_session.post(hub.url + PREFIX + "settings", headers=PAGE_VIEW, data={
+        "_xsrf": xsrf_of(page), "limits_role": "student", "memory_mb": "700", "processes": "120"})
+    assert r.status_code == 200
+    page = admin_session.get(hub.url + PREFIX + "settings", headers=PAGE_VIEW).text
+    assert 'id="jha-memory-student" name="memory_mb" value="700"' in page
+    # What the hub's spawner reads (classroom/limits.py), from the same file.
+    from jhub_admin_service.classroom.limits import Limits, read_limits
+    assert read_limits(str(box.srv / "jupyterhub" / "jhub-admin-preferences.json"))["student"] == Limits(700, 120)
+    r = admin_session.post(hub.url + PREFIX + "settings", headers=PAGE_VIEW, data={
+        "_xsrf": xsrf_of(page), "limits_role": "student", "memory_mb": "12", "processes": "120"})
+    assert r.status_code == 400

@@ -1,0 +1,122 @@
+"""The users' servers: JupyterHub's local process spawner, with the limits of a classroom.
+
+- **Limits the kernel enforces** on every process the user's server starts (kernels, terminals,
+  their children), set between fork and exec, as root, before the switch to the user:
+  RLIMIT_DATA (a cell that asks for more memory gets a MemoryError; its kernel lives on) and
+  RLIMIT_NPROC (a fork loop stops there), from the role's limits (classroom/limits.py, set on
+  the service's Settings page). They need no cgroup, so they work in an unprivileged container
+  on a cgroup v1 host with Docker 20.10 as well as anywhere else.
+- **The hub first**: users' processes run at a lower CPU priority (nice) than the hub and the
+  proxy, and are the first that the kernel's OOM killer picks (oom_score_adj 1000), should the
+  container reach its memory limit all the same.
+- **A queue of starts**: 35 students logging in at once would start 35 servers side by side on 2
+  cores, each slowed by all the others. Here at most `concurrent_starts` start together, each
+  until it answers; the others wait their turn on the spawn page, which says so. JupyterHub's
+  own limit (`concurrent_spawn_limit`, which answers 429) is lifted in jupyterhub_config.py.
+
+What the kernel cannot count (a user's processes together, CPU hogs) is the guard's work
+(classroom/guard.py).
+"""
+import asyncio
+import os
+import resource
+
+from jupyterhub.spawner import LocalProcessSpawner
+from jupyterhub.utils import url_path_join
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError
+from traitlets import Integer, Unicode, default
+
+from . import limits as limitsmod
+
+
+class ClassroomSpawner(LocalProcessSpawner):
+    preferences_path = Unicode(help="The service's preferences file, which holds each role's limits.").tag(
+        config=True)
+    nice = Integer(5, help="CPU niceness of users' processes (the hub and the proxy stay at 0).").tag(config=True)
+    oom_score_adj = Integer(1000, help="OOM score adjustment of users' processes (1000: picked first).").tag(
+        config=True)
+    concurrent_starts = Integer(help="How many servers start at the same time; the others queue.").tag(config=True)
+    compute_threads = Integer(2, help="Threads of numpy's and pandas' native libraries in each kernel "
+                                      "(OpenBLAS, OpenMP): one kernel never takes every core.").tag(config=True)
+
+    @default("concurrent_starts")
+    def _concurrent_starts(self):
+        return max(2, os.cpu_count() or 2)
+
+    _queue = None  # one asyncio.Semaphore for all the spawners of the hub
+    _waiting = 0
+
+    @classmethod
+    def start_slots(cls, size: int) -> asyncio.Semaphore:
+        if cls._queue is None:
+            cls._queue = asyncio.Semaphore(size)
+        return cls._queue
+
+    def user_limits(self) -> limitsmod.Limits:
+        role = limitsmod.role_of(bool(self.user.admin), {g.name for g in self.user.groups})
+        return limitsmod.read_limits(self.preferences_path)[role]
+
+    def get_env(self):
+        env = super().get_env()
+        for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            env[name] = str(self.compute_threads)
+        return env
+
+    def make_preexec_fn(self, name):
+        switch_user = super().make_preexec_fn(name)
+        limits, nice, oom_score_adj = self._limits, self.nice, self.oom_score_adj
+
+        def preexec():
+            with open("/proc/self/oom_score_adj", "w") as f:
+                f.write(str(oom_score_adj))
+            os.nice(nice)
+            resource.setrlimit(resource.RLIMIT_DATA, (limits.memory_bytes, limits.memory_bytes))
+            resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
+            switch_user()
+
+        return preexec
+
+    async def start(self):
+        self._limits = self.user_limits()
+        # JupyterHub passes it on as MEM_LIMIT, which the server's resource display shows.
+        self.mem_limit = self._limits.memory_bytes
+        slots = self.start_slots(self.concurrent_starts)
+        self._in_line = True
+        ClassroomSpawner._waiting += 1
+        try:
+            await slots.acquire()
+        finally:
+            ClassroomSpawner._waiting -= 1
+            self._in_line = False
+        try:
+            ip, port = await super().start()
+            await self._until_it_answers(f"http://{ip}:{port}" + url_path_join(self.server.base_url, "api"))
+            return ip, port
+        finally:
+            slots.release()
+
+    async def _until_it_answers(self, url: str) -> None:
+        """Hold the start's slot until the server answers (or its process ends)."""
+        client = AsyncHTTPClient()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.http_timeout
+        while loop.time() < deadline:
+            if self.proc.poll() is not None:
+                return  # JupyterHub reports the exit itself
+            try:
+                await client.fetch(url, request_timeout=2, follow_redirects=False)
+                return
+            except HTTPClientError:
+                return  # an HTTP answer, whatever its status: the server is up
+            except OSError:
+                await asyncio.sleep(0.2)
+
+    _in_line = False
+
+    async def progress(self):
+        """What the spawn page shows while the server waits its turn, then starts."""
+        while self._in_line:
+            yield {"progress": 10, "message": f"En attente d'un créneau de démarrage ({self._waiting} en attente) / "
+                                              f"waiting for a start slot ({self._waiting} in line)…"}
+            await asyncio.sleep(1)
+        yield {"progress": 50, "message": "Démarrage de votre serveur / starting your server…"}

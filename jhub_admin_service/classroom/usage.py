@@ -1,0 +1,126 @@
+"""What each user's processes use, read from /proc: memory, CPU time, tasks, kernels.
+
+`read_processes()` is the only part that touches the machine; the rest is pure, so that the
+guard's decisions are tested on plain records.
+"""
+import os
+import pwd
+from dataclasses import dataclass, field
+from typing import Dict, Iterable, List, Optional
+
+from .limits import cgroup_memory, meminfo_bytes
+
+PAGE = os.sysconf("SC_PAGE_SIZE")
+TICKS = os.sysconf("SC_CLK_TCK")
+#: Local accounts made by jhub-admin start here (accounts/registry.py); system accounts are below.
+FIRST_USER_UID = 10000
+
+
+@dataclass
+class Process:
+    pid: int
+    uid: int
+    session: int
+    rss: int  # bytes
+    cpu_seconds: float  # user + system time since it started
+    nice: int
+    threads: int
+    command: str
+    #: Time it ran or was ready to run (schedstat): a process that never waits for anything has
+    #: as much of it as time passes, however many others share the cores.
+    demand_seconds: float = 0.0
+
+    @property
+    def is_kernel(self) -> bool:
+        return "ipykernel_launcher" in self.command or " -m ipykernel" in self.command
+
+    @property
+    def is_server(self) -> bool:
+        return "jupyterhub-singleuser" in self.command or "jupyter-labhub" in self.command
+
+
+@dataclass
+class UserUsage:
+    login: str
+    uid: int
+    rss: int = 0
+    cpu: float = 0.0  # cores used over the last interval
+    tasks: int = 0
+    processes: List[Process] = field(default_factory=list)
+
+    def sessions(self) -> Dict[int, List[Process]]:
+        out: Dict[int, List[Process]] = {}
+        for p in self.processes:
+            out.setdefault(p.session, []).append(p)
+        return out
+
+    def kernels(self) -> List[dict]:
+        """One entry per kernel: its process and what its session (it and its children) holds."""
+        out = []
+        for session, members in self.sessions().items():
+            leader = next((p for p in members if p.is_kernel), None)
+            if leader is not None:
+                out.append({"pid": leader.pid, "session": session, "rss": sum(p.rss for p in members),
+                            "processes": len(members), "command": leader.command[:200]})
+        return sorted(out, key=lambda k: -k["rss"])
+
+
+def parse_stat(text: str) -> Optional[dict]:
+    """The fields of /proc/PID/stat that matter here (the command may hold spaces and parentheses)."""
+    try:
+        rest = text[text.rindex(")") + 2:].split()
+        return {"session": int(rest[3]), "cpu_seconds": (int(rest[11]) + int(rest[12])) / TICKS,
+                "nice": int(rest[16]), "threads": int(rest[17]), "rss": int(rest[21]) * PAGE}
+    except (ValueError, IndexError):
+        return None
+
+
+def read_processes(min_uid: int = FIRST_USER_UID, proc: str = "/proc") -> List[Process]:
+    """Every process of a uid >= min_uid (one that ends meanwhile is skipped)."""
+    out = []
+    for name in os.listdir(proc):
+        if not name.isdigit():
+            continue
+        try:
+            uid = os.stat(f"{proc}/{name}").st_uid
+            if uid < min_uid:
+                continue
+            with open(f"{proc}/{name}/stat", encoding="utf-8", errors="replace") as f:
+                stat = parse_stat(f.read())
+            with open(f"{proc}/{name}/cmdline", "rb") as f:
+                command = f.read().replace(b"\0", b" ").decode("utf-8", "replace").strip()
+            with open(f"{proc}/{name}/schedstat", encoding="ascii") as f:
+                running, waiting = f.read().split()[:2]
+        except (OSError, ValueError):
+            continue
+        if stat is not None:
+            out.append(Process(pid=int(name), uid=uid, command=command,
+                               demand_seconds=(int(running) + int(waiting)) / 1e9, **stat))
+    return out
+
+
+def by_user(processes: Iterable[Process], previous_cpu: Dict[int, float], interval: float) -> Dict[str, UserUsage]:
+    """Per login: memory, tasks, and cores used since the last scan (previous_cpu: pid -> seconds)."""
+    users: Dict[str, UserUsage] = {}
+    for p in processes:
+        try:
+            login = pwd.getpwuid(p.uid).pw_name
+        except KeyError:
+            login = str(p.uid)
+        usage = users.setdefault(login, UserUsage(login, p.uid))
+        usage.processes.append(p)
+        usage.rss += p.rss
+        usage.tasks += p.threads
+        usage.cpu += max(0.0, p.cpu_seconds - previous_cpu.get(p.pid, p.cpu_seconds)) / interval
+    return users
+
+
+def memory_status(total: int) -> dict:
+    """The memory the users share (total: the container's limit, or the machine's) and what is left
+    of it; in a container with a limit, what the container's cgroup holds besides its file cache."""
+    available = meminfo_bytes("MemAvailable")
+    used = cgroup_memory()["used"]
+    if used is not None:
+        available = min(available, max(0, total - used))
+    return {"total": total, "available": available,
+            "used_percent": round(100 * (total - available) / total) if total else None}

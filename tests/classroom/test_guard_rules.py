@@ -1,0 +1,68 @@
+"""The guard's and the limits' rules, on plain records (the real processes: tests/e2e/test_e2e_resource_guard.py)."""
+import time
+from collections import deque
+
+import pytest
+
+from jhub_admin_service.classroom import guard, limits, usage
+
+MB = 2 ** 20
+
+
+def process(pid, uid=10001, session=None, rss=0, cpu=0.0, demand=0.0, nice=5, command="python"):
+    return usage.Process(pid=pid, uid=uid, session=session or pid, rss=rss * MB, cpu_seconds=cpu, nice=nice,
+                         threads=1, command=command, demand_seconds=demand)
+
+
+KERNEL = "/opt/kernel/bin/python -m ipykernel_launcher -f kernel-1.json"
+SERVER = "/opt/venv/bin/python3 /opt/venv/bin/jupyterhub-singleuser"
+
+
+def test_parse_stat_reads_a_command_with_spaces_and_parentheses():
+    text = "4242 (py (x) y) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 0 0 25 5 3 0 100 1000 2560 184467"
+    stat = usage.parse_stat(text)
+    assert stat["session"] == 4242 and stat["nice"] == 5 and stat["threads"] == 3
+    assert stat["cpu_seconds"] == pytest.approx(300 / usage.TICKS) and stat["rss"] == 2560 * usage.PAGE
+
+
+def test_a_user_over_the_limit_loses_the_kernel_session_holding_the_most():
+    procs = [process(1, rss=150, command=SERVER), process(2, session=2, rss=60, command=KERNEL),
+             process(3, session=3, rss=50, command=KERNEL), process(4, session=3, rss=300)]
+    users = usage.by_user(procs, {}, 1.0)
+    (user, kernel, reason), = guard.memory_victims(users, lambda login: limits.Limits(400, 256))
+    assert kernel["pid"] == 3 and kernel["rss"] == 350 * MB and kernel["processes"] == 2
+    assert reason == {"kind": "memory", "used_mb": 560, "limit_mb": 400, "kernel_mb": 350}
+    # Under the limit, or only kernels that just started: nothing is stopped.
+    assert not guard.memory_victims(users, lambda login: limits.Limits(600, 256))
+    assert not guard.memory_victims(users, lambda login: limits.Limits(400, 256), settled=lambda pid: False)
+
+
+def test_a_process_that_always_wants_a_core_is_busy_however_many_share_them():
+    history = {}
+    start = time.monotonic()
+    samples = [(start - 12, 0.0), (start - 6, 5.9)]
+    history[7] = deque(samples)
+    history[8] = deque([(start - 12, 0.0), (start - 6, 1.0)])
+    # pid 7 wanted a core 11.9 s of 12 (it ran half of that: 4 loops on 2 cores); pid 8 slept.
+    busy = guard.busy_processes(history, [process(7, demand=11.9, cpu=6.0), process(8, demand=1.2)],
+                                busy_seconds=10, busy_share=0.9, lowered=19)
+    assert [p.pid for p in busy] == [7]
+    # Already at the lowest priority: not again; a process that ended leaves the history.
+    assert not guard.busy_processes(history, [process(7, demand=30.0, nice=19)], 10, 0.9, 19)
+    assert 8 not in history
+
+
+def test_default_limits_fit_the_server_s_memory():
+    small, large = limits.default_limits(4 * 1024 * MB), limits.default_limits(64 * 1024 * MB)
+    assert small["student"] == limits.Limits(512, 256) and small["teacher"].memory_mb == 1024
+    assert large["student"].memory_mb == 2048 and large["teacher"].memory_mb == 4096
+
+
+def test_the_admin_s_limits_win_and_a_damaged_entry_falls_back():
+    chosen = limits.limits_from({"limits": {"student": {"memory_mb": 700, "processes": 99},
+                                            "teacher": {"memory_mb": "lots"}}}, 16 * 1024 * MB)
+    assert chosen["student"] == limits.Limits(700, 99) and chosen["teacher"] == limits.Limits(2048, 512)
+    with pytest.raises(limits.LimitRefused):
+        limits.checked("student", "64", "100")
+    assert limits.role_of(False, {"teachers", "class-2a"}) == "teacher"
+    assert limits.role_of(True, set()) == "teacher" and limits.role_of(False, {"students"}) == "student"

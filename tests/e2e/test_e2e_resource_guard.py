@@ -1,0 +1,206 @@
+"""End-to-end, in the built images: no student can take the server from the others. Real kernels
+of real users' servers (started by the hub's spawner, so with its limits), real runaway code,
+the real guard. Every misbehaving cell bounds itself (memory allocated, processes forked, time
+busy) so that the test cannot take the machine down if the limit under test were missing; the
+hub container's own memory limit (compose.yaml) is the last bound."""
+import json
+import re
+import secrets
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "browser"))
+from browsertools import ARTIFACTS, SCREENSHOTS, chromium, log_in  # noqa: E402
+from e2e_stack import HubUser  # noqa: E402
+from remote_kernel import RemoteKernel  # noqa: E402
+
+ADMIN, ADMIN_PASSWORD = "direction", "Garde-Fou-2026"
+STACK_ENV = {"JHUB_ADMIN_USER": ADMIN, "JHUB_ADMIN_PASSWORD": ADMIN_PASSWORD}
+OFFENDER, NEIGHBOUR = "eleve.gourmand", "eleve.sage"
+STUDENT_MEMORY_MB, STUDENT_PROCESSES = 400, 200
+PREFERENCES = "/srv/jupyterhub/jhub-admin-preferences.json"
+
+
+@pytest.fixture(scope="module")
+def students(stack, tmp_path_factory):
+    passwords = {login: "Gf-" + secrets.token_urlsafe(9) for login in (OFFENDER, NEIGHBOUR)}
+    roster = tmp_path_factory.mktemp("roster") / "classe.csv"
+    roster.write_text("login;password;role;class\n" + "".join(
+        f"{login};{password};student;2B\n" for login, password in passwords.items()), encoding="utf-8")
+    stack.copy_to("hub", roster, "/tmp/classe.csv")
+    stack.exec("hub", "jhub-admin", "import", "/tmp/classe.csv", "--yes")
+    # The students' limits, as the Settings page keeps them (tested there in tests/service).
+    stack.exec("hub", "python3", "-c", "import sys; from jhub_admin_service.service.preferences import Preferences; "
+               f"Preferences({PREFERENCES!r}).set_limits('student', sys.argv[1], sys.argv[2])",
+               str(STUDENT_MEMORY_MB), str(STUDENT_PROCESSES))
+    users = {}
+    for login, password in passwords.items():
+        user = HubUser(stack, login, password)
+        assert user.login()
+        user.make_token()
+        user.start_server()
+        users[login] = user
+    return users
+
+
+def guard_events(stack):
+    out = stack.exec("hub", "cat", "/run/jhub-guard/usage.json", check=False).stdout
+    return json.loads(out)["events"] if out else []
+
+
+def test_a_cell_over_the_memory_limit_gets_a_memory_error_the_kernel_lives_on(students):
+    kernel = RemoteKernel(students[OFFENDER])
+    # At most 40 x 25 MB = 1 GB, whatever the limit.
+    result = kernel.execute("x = []\nfor i in range(40):\n    x.append(bytes(25 * 2**20))\n")
+    assert result["ename"] == "MemoryError", result
+    assert "Mémoire insuffisante" in result["stderr"] and f"{STUDENT_MEMORY_MB} Mo par élève" in result["stderr"]
+    assert kernel.execute("del x\nprint(6 * 7)")["stdout"] == "42\n"
+    kernel.shutdown()
+
+
+def test_processes_over_the_limit_together_lose_their_biggest_kernel_and_nothing_else(stack, students):
+    offender, neighbour = RemoteKernel(students[OFFENDER]), RemoteKernel(students[NEIGHBOUR])
+    neighbour_pid = neighbour.execute("import os; print(os.getpid())")["stdout"].strip()
+    kernel_pid = int(offender.execute("import os; print(os.getpid())")["stdout"])
+    # Three children of 200 MB each, written (so resident), each under the per-process limit and
+    # together over it; each ends by itself after 60 s.
+    started = offender.execute(
+        "import subprocess, sys, time\n"
+        "code = 'import time; b = bytes(range(256)) * (200 * 2**20 // 256); time.sleep(60)'\n"
+        "children = [subprocess.Popen([sys.executable, '-c', code]) for _ in range(3)]\n")
+    assert started["status"] == "ok", started
+    deadline = time.monotonic() + 60
+    events = []
+    while time.monotonic() < deadline and not events:
+        events = [e for e in guard_events(stack) if e["kind"] == "memory" and e["pid"] == kernel_pid]
+        time.sleep(0.5)
+    assert events, stack.logs("hub", tail=40)
+    assert events[0]["user"] == OFFENDER and f"limit of {STUDENT_MEMORY_MB} MB" in events[0]["reason"]
+    # The neighbour's kernel, the hub and the offender's server live on.
+    assert neighbour.execute("print(os.getpid())")["stdout"].strip() == neighbour_pid
+    assert students[NEIGHBOUR].api("GET", "/hub/api/").status_code == 200
+    # The offender's kernel restarts; its next cell says why the previous one stopped.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and offender.model().get("execution_state") not in ("idle", "busy"):
+        time.sleep(0.5)
+    after = offender.execute("import os; print(os.getpid())")
+    assert int(after["stdout"]) != kernel_pid
+    assert "Votre noyau précédent a été arrêté" in after["stderr"] and f"limite de {STUDENT_MEMORY_MB} Mo" in after[
+        "stderr"]
+    hub_log = stack.logs("hub", tail=400)
+    assert re.search(rf"memory: user {re.escape(OFFENDER)}, pid {kernel_pid}: .*over the limit", hub_log)
+
+
+def test_a_fork_loop_stops_at_the_process_limit(students):
+    kernel = RemoteKernel(students[OFFENDER])
+    result = kernel.execute(
+        "import os, time\n"
+        "children, error = [], None\n"
+        "for i in range(400):  # twice the limit under test, no more\n"
+        "    try:\n"
+        "        pid = os.fork()\n"
+        "    except OSError as exc:\n"
+        "        error = exc\n"
+        "        break\n"
+        "    if pid == 0:\n"
+        "        time.sleep(30)\n"
+        "        os._exit(0)\n"
+        "    children.append(pid)\n"
+        "for pid in children:\n"
+        "    os.kill(pid, 9)\n"
+        "    os.waitpid(pid, 0)\n"
+        "print(len(children), type(error).__name__)\n", timeout=180)
+    forked, error = result["stdout"].split()
+    assert error == "BlockingIOError" and int(forked) < STUDENT_PROCESSES, result
+    assert kernel.execute("print('encore là')")["stdout"] == "encore là\n"
+    kernel.shutdown()
+
+
+def test_busy_loops_get_the_lowest_priority(stack, students):
+    kernel = RemoteKernel(students[OFFENDER])
+    pids = kernel.execute(
+        "import subprocess, sys\n"
+        "code = 'import time\\nt = time.time()\\nwhile time.time() - t < 60: pass'\n"
+        "busy = [subprocess.Popen([sys.executable, '-c', code]) for _ in range(4)]\n"
+        "print(' '.join(str(p.pid) for p in busy))")["stdout"].split()
+    deadline = time.monotonic() + 40
+    niceness = {}
+    while time.monotonic() < deadline and set(niceness.values()) != {19}:
+        out = kernel.execute("import os\nprint(' '.join(str(os.getpriority(os.PRIO_PROCESS, int(p))) for p in "
+                             f"{pids!r}))")["stdout"].split()
+        niceness = dict(zip(pids, map(int, out)))
+        time.sleep(1)
+    assert set(niceness.values()) == {19}, niceness
+    cpu_events = {e["pid"] for e in guard_events(stack) if e["kind"] == "cpu" and e["user"] == OFFENDER}
+    assert {int(p) for p in pids} <= cpu_events
+    kernel.execute("for p in busy: p.kill()")
+    kernel.shutdown()
+
+
+OOM_SCORES = ("import json, os\n"
+              "out = []\n"
+              "for pid in filter(str.isdigit, os.listdir('/proc')):\n"
+              "    try:\n"
+              "        cmd = open(f'/proc/{pid}/cmdline', 'rb').read().replace(b'\\0', b' ').decode()\n"
+              "        out.append([int(open(f'/proc/{pid}/oom_score_adj').read()), cmd])\n"
+              "    except OSError:\n"
+              "        pass\n"
+              "print(json.dumps(out))\n")
+
+
+def test_users_processes_go_first_to_the_oom_killer_and_the_hub_last(stack, students):
+    scores = json.loads(stack.exec("hub", "python3", "-c", OOM_SCORES).stdout)
+
+    def score_of(word):
+        return {score for score, command in scores if word in command}
+    lowest = min(score for score, _ in scores)
+    assert score_of("bin/jupyterhub ") == {lowest} and score_of("configurable-http-proxy") == {lowest}
+    assert score_of("jupyterhub-singleuser") == {1000} and score_of("ipykernel_launcher") <= {1000}
+    assert lowest < 1000
+    assert int(stack.inspect("hub")["HostConfig"]["Memory"]) > 0
+
+
+def test_the_servers_page_shows_each_user_heaviest_first_and_an_admin_stops_one_kernel(stack, students):
+    admin = HubUser(stack, ADMIN, ADMIN_PASSWORD)
+    assert admin.login()
+    admin.make_token()
+    kernel = RemoteKernel(students[NEIGHBOUR])
+    kernel_pid = int(kernel.execute("import os; b = bytes(range(256)) * (100 * 2**20 // 256); print(os.getpid())")[
+        "stdout"])
+    time.sleep(2.5)  # two scans of the guard
+    usage = admin.api("GET", "/services/jhub-admin/api/usage").json()["usage"]
+    logins = [u["login"] for u in usage["users"]]
+    assert logins[0] == NEIGHBOUR and OFFENDER in logins
+    mine = usage["users"][0]
+    assert mine["rss"] >= 100 * 2 ** 20 and mine["limit"] == STUDENT_MEMORY_MB * 2 ** 20
+    assert kernel_pid in [k["pid"] for k in mine["kernels"]]
+    r = admin.api("POST", f"/services/jhub-admin/servers/{NEIGHBOUR}/kernels/{kernel_pid}/stop",
+                  allow_redirects=False)
+    assert r.status_code == 303
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and kernel.model().get("execution_state") not in ("idle", "busy"):
+        time.sleep(0.5)
+    after = kernel.execute("import os; print(os.getpid())")
+    assert int(after["stdout"]) != kernel_pid and "arrêté par un administrateur" in after["stderr"]
+
+
+def test_the_student_sees_why_in_the_notebook(stack, students):
+    student = students[OFFENDER]
+    with chromium() as browser:
+        page = browser.new_page(locale="fr-FR", viewport={"width": 1280, "height": 800})
+        page.set_default_timeout(120_000)
+        log_in(page, stack.url, student.name, student.password)
+        page.wait_for_url(f"**/user/{student.name}/lab**")
+        page.locator('.jp-LauncherCard[data-category="Notebook"]').first.click()
+        page.locator(".jp-NotebookPanel .jp-Cell .cm-content").first.click()
+        page.keyboard.type("donnees = [bytes(25 * 2**20) for i in range(40)]")
+        page.keyboard.press("Shift+Enter")
+        output = page.locator(".jp-OutputArea-output", has_text="Mémoire insuffisante").first
+        output.wait_for()
+        assert "MemoryError" in page.locator(".jp-OutputArea").first.inner_text()
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "memory-limit.png"))
+        page.screenshot(path=str(SCREENSHOTS / "memory-limit.png"))
