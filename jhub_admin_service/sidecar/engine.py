@@ -6,6 +6,7 @@ for helpers (its own, by id: never pulled), the compose project, and the
 project's volumes; then runs helper containers whose bodies come from
 :mod:`.template` and nowhere else.
 """
+import contextlib
 import logging
 import os
 import re
@@ -148,7 +149,8 @@ class DockerEngine:
                         raise
                     if cancel is not None and cancel.is_set():
                         cancelled = True
-                        api.kill(cid)
+                        with contextlib.suppress(Exception):  # it may have just exited
+                            api.kill(cid)
                         raise Cancelled("the sidecar is stopping") from None
                     if time.monotonic() > deadline:
                         api.kill(cid)
