@@ -5,20 +5,23 @@ not configured or does not answer."""
 import asyncio
 import logging
 import re
+import time
 from typing import Any, Awaitable, Optional
 from urllib.parse import quote
 
 from jupyterhub.utils import url_path_join
 from tornado import iostream, web
 
-from ..sidecar.client import ExportsClient
+from ..sidecar.client import ExportsClient, SidecarError
 from ..sidecar.validation import TARGETS
 from . import errors
-from .base import APIHandler, BaseHandler
+from .base import APIHandler, BaseHandler, fmt_bytes
 from .i18n import N_
 
 NAV = [{"key": "exports", "label": N_("Exports"), "path": "exports", "order": 60}]
 NAME = r"(?P<name>[^/]+)"
+#: How long a job that a stop or a restart of the sidecar interrupted stays on the page.
+RECOVERED_SHOWN_S = 24 * 3600
 log = logging.getLogger(__name__)
 
 
@@ -34,11 +37,24 @@ class ExportsMixin:
         """Await a sidecar call; its refusals and silences become HTTP errors (errors.ERRORS)."""
         try:
             return await asyncio.wait_for(coro, timeout)
+        except SidecarError as exc:
+            if exc.code in ("no_space", "stopping"):  # the sidecar's refusals of a new job
+                raise web.HTTPError(exc.status, self.refusal_text(exc)) from None
+            raise errors.http_error(self, exc) from None
         except Exception as exc:
             refusal = errors.http_error(self, exc)
             if refusal is None:
                 raise
             raise refusal from None
+
+    def refusal_text(self, exc: SidecarError) -> str:
+        if exc.code == "stopping":
+            return self._("The export sidecar is stopping; try again in a minute.")
+        detail = exc.detail or {}
+        return self._("Not enough free space on the archives volume: this export needs up to "
+                      "%(needed)s, %(free)s are free and %(reserve)s are kept free for the rest "
+                      "of the server. Download and delete old archives, then try again.") % {
+            k: fmt_bytes(detail.get(k)) for k in ("needed", "free", "reserve")}
 
 
 class ExportsHandler(ExportsMixin, BaseHandler):
@@ -57,8 +73,7 @@ class ExportsHandler(ExportsMixin, BaseHandler):
             try:
                 values["archives"] = await self.call(client.list_archives(), 10)
                 values["settings"] = await self.call(client.get_settings(), 10)
-                values["jobs"] = [j for j in await self.call(client.jobs(), 10)
-                                  if j.get("state") in ("queued", "running") or j.get("id") == values["job_id"]]
+                values["jobs"] = [j for j in await self.call(client.jobs(), 10) if shown(j, values["job_id"])]
             except web.HTTPError as exc:
                 values["error"] = exc.log_message
         self.render_page("exports.html", **values)
@@ -73,7 +88,7 @@ class ExportsHandler(ExportsMixin, BaseHandler):
         try:
             await self.act(client, action)
         except web.HTTPError as exc:
-            if exc.status_code in (400, 401, 404, 409, 500, 502, 503, 504):
+            if exc.status_code in (400, 401, 404, 409, 500, 502, 503, 504, 507):
                 self.back(exc.log_message, "danger")
                 return
             raise
@@ -208,6 +223,14 @@ class ExportsAPIHandler(ExportsMixin, APIHandler):
         if target not in TARGETS:
             raise web.HTTPError(400, f"target must be one of {', '.join(TARGETS)}")
         self.write_json({"job": await self.call(self.client().export(target))}, status=202)
+
+
+def shown(job: dict, job_id: str) -> bool:
+    """The page shows the running job, the one just started, and for a day those that a stop
+    or a restart of the sidecar interrupted (what happened to them, and their safety archive)."""
+    if job.get("state") in ("queued", "running") or job.get("id") == job_id:
+        return True
+    return bool(job.get("recovery")) and time.time() - (job.get("finished") or 0) < RECOVERED_SHOWN_S
 
 
 def int_or_none(value: str) -> Optional[int]:

@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import re
+import signal
 import sys
 
 from tornado import httpserver, ioloop, web
@@ -33,9 +34,10 @@ from traitlets import Bool, Dict, Integer, Unicode, default
 from traitlets.config import Application
 
 from .. import __version__
-from .core import Conflict, Sidecar
+from .core import DEFAULT_RESERVE, Sidecar
 from .engine import DiscoveryError, DockerEngine, HelperFailed
-from .jobs import JobManager
+from .jobs import JobManager, JobStore
+from .refusal import Refused
 from .secret import check_bearer, load_or_create
 from .store import ArchiveNotFound, ArchiveStore
 from .template import VolumeRefused
@@ -96,23 +98,24 @@ class BaseHandler(web.RequestHandler):
             reason = exc.log_message
         answer = {"error": reason, "status": status_code}
         refusal = kwargs.get("refusal")
-        if refusal is not None:  # a Conflict's code and detail, for the client's own wording
+        if refusal is not None:  # a refusal's code and detail, for the client's own wording
             answer.update(code=refusal.code, detail=refusal.detail)
         self.set_header("Content-Type", "application/json; charset=UTF-8")
         self.finish(json.dumps(answer))
 
     def _handle_request_exception(self, e):
         # Map domain errors to clear HTTP errors; nothing was changed.
-        mapping = [(ValidationError, 400), (ArchiveNotFound, 404), (Conflict, 409),
+        mapping = [(ValidationError, 400), (ArchiveNotFound, 404), (Refused, None),
                    (VolumeRefused, 409), (DiscoveryError, 503), (HelperFailed, 500)]
         for cls, status in mapping:
             if isinstance(e, cls):
+                status = status or e.status  # a refusal: 409 busy, 503 stopping, 507 no room...
                 msg = f"archive not found: {e}" if cls is ArchiveNotFound else str(e)
                 self.log.warning("%s %s refused (%d): %s", self.request.method,
                                  self.request.path, status, msg)
                 if not self._finished:
                     self.send_error(status, exc_info=(type(e), web.HTTPError(status, msg), None),
-                                    refusal=e if isinstance(e, Conflict) else None)
+                                    refusal=e if isinstance(e, Refused) else None)
                 return
         return super()._handle_request_exception(e)
 
@@ -191,24 +194,24 @@ class VerifyHandler(BaseHandler):
 
 
 class RestoreHandler(BaseHandler):
-    def post(self, name):
+    async def post(self, name):
         body = self.json_body()
         unknown = set(body) - {"sha256", "user", "targets"}
         if unknown:
             raise ValidationError(f"unknown fields: {', '.join(sorted(unknown))}")
-        job = self.sidecar.start_restore(name, body.get("sha256"), user=body.get("user"),
-                                         targets=body.get("targets"))
+        job = await self.sidecar.start_restore(name, body.get("sha256"), user=body.get("user"),
+                                               targets=body.get("targets"))
         self.log.info("restore of %s requested by %s: job %s", name, self.request.remote_ip, job.id)
         self.send({"job": job.to_json()}, 202)
 
 
 class ExportsHandler(BaseHandler):
-    def post(self):
+    async def post(self):
         body = self.json_body()
         unknown = set(body) - {"target"}
         if unknown:
             raise ValidationError(f"unknown fields: {', '.join(sorted(unknown))}")
-        job = self.sidecar.start_export(body.get("target", "all"))
+        job = await self.sidecar.start_export(body.get("target", "all"))
         self.log.info("export requested by %s: job %s", self.request.remote_ip, job.id)
         self.send({"job": job.to_json()}, 202)
 
@@ -314,6 +317,12 @@ class SidecarApp(Application):
                                     "created here (read-only mount).").tag(config=True)
     schedule_interval = Integer(60, help="Seconds between checks of the daily schedule.").tag(config=True)
     docker_url = Unicode(help="Docker API URL (default: DOCKER_HOST or the local socket).").tag(config=True)
+    free_space_reserve = Integer(help="Bytes that an export must leave free on the archives "
+                                      "volume (the homes often share its disk).").tag(config=True)
+    stop_timeout = Integer(20, help="Seconds that SIGTERM waits for the running job to finish or "
+                                    "roll back; keep it below Compose's stop_grace_period.").tag(config=True)
+    failpoint = Unicode(help="Tests only: exit abruptly during a restore step "
+                             "(exit-during-extract, exit-during-swap).").tag(config=True)
 
     aliases = {
         "ip": "SidecarApp.ip",
@@ -357,6 +366,14 @@ class SidecarApp(Application):
     def _docker_url(self):
         return _env("DOCKER_HOST")
 
+    @default("free_space_reserve")
+    def _free_space_reserve(self):
+        return int(_env("JHUB_SIDECAR_FREE_SPACE_RESERVE", default=str(DEFAULT_RESERVE)))
+
+    @default("failpoint")
+    def _failpoint(self):
+        return _env("JHUB_SIDECAR_FAILPOINT")
+
     @default("log_level")
     def _log_level(self):
         return logging.INFO
@@ -380,11 +397,12 @@ class SidecarApp(Application):
                               backup_dir=self.backup_dir, project=self.project,
                               docker_url=self.docker_url)
         self.sidecar = Sidecar(
-            store=store, engine=engine, jobs=JobManager(self.log),
+            store=store, engine=engine, jobs=JobManager(self.log, JobStore(self.backup_dir)),
             compressor=self.compressor,
             level=None if self.compression_level < 0 else self.compression_level,
             threads=self.compression_threads, fsync=self.fsync,
-            helper_timeout=self.helper_timeout, log=self.log)
+            helper_timeout=self.helper_timeout, reserve=self.free_space_reserve,
+            failpoint=self.failpoint, log=self.log)
         return make_app(self.sidecar, secret, self.log, self.max_body_size)
 
     def start(self):
@@ -401,6 +419,9 @@ class SidecarApp(Application):
         removed = self.sidecar.store.cleanup()
         if removed:
             self.log.info("removed leftovers of interrupted jobs: %s", ", ".join(removed))
+        # Before any request: a restore that a stop or a crash interrupted is finished or
+        # rolled back from its journal, and every job says what happened to it.
+        self.sidecar.recover()
         self.log.info("compressor %s level %s; tools %s", self.sidecar.compressor,
                       self.sidecar.level, self.sidecar.tools)
         server = httpserver.HTTPServer(app, max_body_size=self.max_body_size,
@@ -409,11 +430,30 @@ class SidecarApp(Application):
         self.log.info("jhub-admin-sidecar %s listening on %s:%d", __version__, self.ip, self.port)
         loop = ioloop.IOLoop.current()
         ioloop.PeriodicCallback(self._tick, self.schedule_interval * 1000).start()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.asyncio_loop.add_signal_handler(
+                signum, lambda: asyncio.ensure_future(self._stop(server)))
         loop.start()
 
-    def _tick(self):
+    async def _stop(self, server):
+        """SIGTERM (docker stop, compose down): the sidecar runs as PID 1, so without this
+        Docker kills it after its grace period, whatever its job is doing."""
+        if self.sidecar.jobs.stopping:
+            return
+        self.log.info("SIGTERM: new jobs are refused (503); the running job finishes or rolls back")
+        finished = await self.sidecar.jobs.shutdown(self.stop_timeout)
+        server.stop()
+        if not finished:  # its worker thread would hold the exit: its journal finishes it at start
+            self.log.warning("a job still runs after %d s; exiting, the next start finishes it",
+                             self.stop_timeout)
+            logging.shutdown()
+            os._exit(0)
+        self.log.info("stopped")
+        ioloop.IOLoop.current().stop()
+
+    async def _tick(self):
         try:
-            self.sidecar.scheduled_tick()
+            await self.sidecar.scheduled_tick()
         except Exception as e:
             self.log.error("schedule check failed: %s", e)
 

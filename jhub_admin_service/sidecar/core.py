@@ -1,5 +1,6 @@
 """The sidecar's operations, independent of HTTP: export, restore, verify,
 delete, prune, settings and the daily schedule."""
+import asyncio
 import datetime as dt
 import logging
 import os
@@ -11,10 +12,13 @@ import subprocess
 import time
 
 from .. import __version__
-from .engine import DockerEngine, HelperFailed, parse_export_output
-from .jobs import JobManager
+from .engine import DockerEngine, parse_export_output
+from .jobs import Cancelled, JobManager
+from .refusal import Conflict
+from .restore import Restore, recover_export
+from .space import check_room, estimate_archive_size, free_bytes, parse_disk_use
 from .store import ArchiveStore
-from .template import export_body, restore_body
+from .template import disk_use_body, export_body
 from .validation import (
     COMPRESSORS,
     ValidationError,
@@ -31,18 +35,11 @@ from .validation import (
 )
 
 DEFAULT_LEVELS = {"zstd": 3, "pigz": 6, "gzip": 6}
+DEFAULT_RESERVE = 512 << 20
 
 
-class Conflict(RuntimeError):
-    """The request is valid but refused in the current state (HTTP 409).
-
-    ``code`` and ``detail`` reach the client in the JSON answer, so that the admin service can
-    say it in the admin's language."""
-
-    def __init__(self, message, code="conflict", **detail):
-        super().__init__(message)
-        self.code = code
-        self.detail = detail
+async def in_thread(fn, *args):
+    return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
 
 
 def pick_compressor(preference: str = "auto") -> str:
@@ -78,7 +75,7 @@ def tool_versions(compressor: str) -> dict:
 class Sidecar:
     def __init__(self, *, store: ArchiveStore, engine: DockerEngine, jobs: JobManager,
                  compressor="auto", level=None, threads=0, fsync=True,
-                 helper_timeout=6 * 3600, log=None):
+                 helper_timeout=6 * 3600, reserve=DEFAULT_RESERVE, failpoint="", log=None):
         self.store = store
         self.engine = engine
         self.jobs = jobs
@@ -88,18 +85,45 @@ class Sidecar:
         self.threads = int(threads)
         self.fsync = fsync
         self.helper_timeout = helper_timeout
+        self.reserve = int(reserve)
+        self.failpoint = failpoint  # see restore.Restore._failpoint
         self.tools = tool_versions(self.compressor)
+        self.restore = Restore(self)
 
     # info -----------------------------------------------------------------------
     def info(self) -> dict:
         return {"compressor": self.compressor, "level": self.level, "tools": self.tools,
-                "discovery": self.engine.discover().to_json(), "busy": self.jobs.busy}
+                "discovery": self.engine.discover().to_json(), "busy": self.jobs.busy,
+                "stopping": self.jobs.stopping, "free_space_reserve": self.reserve}
+
+    # admission ----------------------------------------------------------------------
+    def check_space(self, targets: list) -> dict:
+        """Refuse (507) an export of ``targets`` that the archives volume could not hold."""
+        disc = self.engine.discover()
+        body = disk_use_body(image=disc.image, project=disc.project, job_id=secrets.token_hex(8),
+                             volumes=disc.volumes, targets=targets)
+        stdout, _ = self.engine.run_helper(body, timeout=self.helper_timeout)
+        needed = estimate_archive_size(parse_disk_use(stdout, targets))
+        figures = check_room(needed, free_bytes(self.store.directory), self.reserve)
+        self.log.info("room for an export of %s: %s", ",".join(targets), figures)
+        return figures
+
+    def recover(self) -> None:
+        """At start: finish or roll back the jobs that a stop or a restart interrupted."""
+        for job in self.jobs.unfinished():
+            if job.kind == "restore":
+                self.restore.recover(job)
+            else:
+                recover_export(job)
 
     # export ---------------------------------------------------------------------
-    def start_export(self, target: str, kind: str = "manual"):
+    async def start_export(self, target: str, kind: str = "manual"):
+        """A job, or a refusal: another job (409), no room (507), stopping (503)."""
         validate_target(target)
-        return self.jobs.submit("export", {"target": target, "kind": kind},
-                                lambda job: self._export(job, target, kind))
+        with self.jobs.admission():
+            await in_thread(self.check_space, expand_target(target))
+            return self.jobs.submit("export", {"target": target, "kind": kind},
+                                    lambda job: self._export(job, target, kind))
 
     def _export(self, job, target: str, kind: str) -> dict:
         t0 = time.monotonic()
@@ -113,11 +137,12 @@ class Sidecar:
                            targets=targets, tmp_name=os.path.basename(tmp),
                            compressor=self.compressor, level=self.level,
                            threads=self.threads)
-        job.phase = f"export {target}"
         job.progress_path = tmp
+        job.update(phase=f"export {target}")
         started = time.monotonic()
         try:
-            stdout, stderr = self.engine.run_helper(body, timeout=self.helper_timeout)
+            stdout, stderr = self.engine.run_helper(body, timeout=self.helper_timeout,
+                                                    cancel=job.cancel)
             helper_done = time.monotonic()
             sha, tar_status = parse_export_output(stdout)
             meta = {
@@ -135,6 +160,10 @@ class Sidecar:
                                  "helper": round(helper_done - started, 3)}
             meta = self.store.commit(name, meta, fsync=self.fsync)
             meta["timings_s"]["commit"] = round(time.monotonic() - helper_done, 3)
+        except Cancelled:
+            self.store.discard_tmp(name)
+            raise Cancelled(f"the sidecar was stopped during the export of {target}; its partial "
+                            "archive was removed") from None
         except BaseException:
             self.store.discard_tmp(name)
             raise
@@ -143,7 +172,7 @@ class Sidecar:
         return meta
 
     # restore ----------------------------------------------------------------------
-    def start_restore(self, name: str, sha256: str, user=None, targets=None):
+    async def start_restore(self, name: str, sha256: str, user=None, targets=None):
         validate_archive_name(name)
         sha256 = validate_sha256(sha256)
         meta = self.store.meta(name)  # ArchiveNotFound -> 404
@@ -168,49 +197,19 @@ class Sidecar:
         if meta.get("sha256") != sha256:
             raise ValidationError(
                 "confirmation refused: the sha256 given is not the archive's recorded sha256")
-        if user is None:
-            self._check_not_in_use(self.engine.discover(), targets)
         params = {"archive": name, "targets": targets, "user": user}
-        return self.jobs.submit("restore", params,
-                                lambda job: self._restore(job, name, sha256, targets, user))
+        with self.jobs.admission():
+            if user is None:
+                await in_thread(self._check_not_in_use, targets)
+            await in_thread(self.check_space, targets)  # the safety export's room
+            return self.jobs.submit("restore", params,
+                                    lambda job: self.restore.run(job, name, sha256, targets, user))
 
-    def _restore(self, job, name, sha256, targets, user) -> dict:
-        meta = self.store.meta(name)
-        job.phase = "verify"
-        job.total_bytes = meta.get("size")
-
-        def progress(n):
-            job.bytes = n
-
-        check = self.store.verify(name, progress)
-        if not check["ok"] or check["sha256"] != sha256:
-            raise HelperFailed(f"archive {name} is corrupt: sha256 {check['sha256']}, "
-                               f"recorded {check['recorded_sha256']}")
-        # A safety export of what is about to be overwritten, first.
-        job.phase = "safety export"
-        safety_target = targets[0] if len(targets) == 1 else "all"
-        safety = self._export(job, safety_target, "safety")
-        job.phase = "restore"
-        job.progress_path = None
-        disc = self.engine.discover()
-        if user is None:
-            self._check_not_in_use(disc, targets)  # again: the hub may have been started meanwhile
-        body = restore_body(image=disc.image, project=disc.project, job_id=job.id,
-                            volumes=disc.volumes, backups_volume=disc.backups_volume,
-                            targets=targets, archive=name,
-                            compressor=meta.get("compression", self.compressor), user=user)
-        stdout, _ = self.engine.run_helper(body, timeout=self.helper_timeout)
-        restored = [line.split(" ", 1)[1] for line in stdout.splitlines()
-                    if line.startswith("JHUB-RESTORED ")]
-        self.log.info("restore of %s (%s%s) done; safety export %s", name, ",".join(targets),
-                      f" user {user}" if user else "", safety["name"])
-        return {"archive": name, "restored": restored, "safety_archive": safety["name"],
-                "targets": targets, "user": user}
-
-    def _check_not_in_use(self, disc, targets):
+    def _check_not_in_use(self, targets):
         """A full restore replaces a volume's content: never under a running hub, whose
         databases (hub, account registry) and users' servers have files open there. One user's
         home may be restored while the hub runs."""
+        disc = self.engine.discover()
         users = sorted({name for t in targets for name in self.engine.containers_using(disc.volumes[t])})
         if users:
             raise Conflict(
@@ -272,12 +271,13 @@ class Sidecar:
         self.log.info("settings changed: %s", settings)
         return self.get_settings()
 
-    def scheduled_tick(self, now=None):
+    async def scheduled_tick(self, now=None):
         """Called every minute: start the daily export when it is due."""
         now = now or dt.datetime.now()
         settings = self.store.load_settings()
         state = self.store.load_state()
-        if not schedule_due(settings, now, state.get("last_scheduled_run")) or self.jobs.busy:
+        if not schedule_due(settings, now, state.get("last_scheduled_run")) or self.jobs.busy \
+                or self.jobs.stopping:
             return None
         state["last_scheduled_run"] = now.date().isoformat()
         self.store.save_state(state)
@@ -293,4 +293,11 @@ class Sidecar:
             return dict(meta, pruned=[a["name"] for a in deleted])
 
         self.log.info("scheduled export of %s", target)
-        return self.jobs.submit("export", {"target": target, "kind": "scheduled"}, work)
+        params = {"target": target, "kind": "scheduled"}
+        try:
+            with self.jobs.admission():
+                await in_thread(self.check_space, expand_target(target))
+                return self.jobs.submit("export", params, work)
+        except Exception as e:  # no room, Docker away...: a failed job says it on the page
+            self.log.error("scheduled export of %s refused: %s", target, e)
+            return self.jobs.record_refusal("export", params, f"scheduled export refused: {e}")

@@ -6,6 +6,7 @@ for helpers (its own, by id: never pulled), the compose project, and the
 project's volumes; then runs helper containers whose bodies come from
 :mod:`.template` and nowhere else.
 """
+import contextlib
 import logging
 import os
 import re
@@ -13,6 +14,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from .jobs import Cancelled
 from .template import (
     HELPER_LABEL,
     PROJECT_LABEL,
@@ -118,29 +120,38 @@ class DockerEngine:
                          backups_volume=backups)
 
     # helpers ----------------------------------------------------------------------
-    def run_helper(self, body: dict, *, timeout: float = 6 * 3600, tick=None):
+    def run_helper(self, body: dict, *, timeout: float = 6 * 3600, cancel=None, on_started=None):
         """Create, start and wait for a helper container; always remove it.
 
         Returns ``(stdout, stderr)``; raises :class:`HelperFailed` on a
-        non-zero exit.
+        non-zero exit.  ``cancel``: a threading.Event, set when the sidecar
+        stops; the helper is then killed and :class:`Cancelled` raised (steps
+        that must not be cut short pass none).  ``on_started``: called once the
+        helper runs (the crash tests' failpoint).
         """
         api = self.api
         created = api.create_container_from_config(body)
         cid = created["Id"]
         log.info("helper %s created (%s)", cid[:12],
                  body.get("Labels", {}).get("org.jhub-admin.operation"))
+        cancelled = False
         try:
             api.start(cid)
+            if on_started is not None:
+                on_started()
             deadline = time.monotonic() + timeout
             while True:
                 try:
-                    status = api.wait(cid, timeout=2)
+                    status = api.wait(cid, timeout=1)
                     break
                 except Exception as e:  # requests ReadTimeout / ConnectionError
                     if "timed out" not in str(e).lower() and "timeout" not in type(e).__name__.lower():
                         raise
-                    if tick is not None:
-                        tick()
+                    if cancel is not None and cancel.is_set():
+                        cancelled = True
+                        with contextlib.suppress(Exception):  # it may have just exited
+                            api.kill(cid)
+                        raise Cancelled("the sidecar is stopping") from None
                     if time.monotonic() > deadline:
                         api.kill(cid)
                         raise HelperFailed(f"helper timed out after {int(timeout)}s")
@@ -152,9 +163,10 @@ class DockerEngine:
                                    code, stderr)
             return stdout, stderr
         finally:
-            # The helper has exited (or is killed by force): its removal does
-            # not delay the job's result.
-            threading.Thread(target=self._remove, args=(cid,), daemon=True).start()
+            if cancelled:  # the process is about to exit: no helper left behind
+                self._remove(cid)
+            else:  # it has exited (or was killed): its removal does not delay the job's result
+                threading.Thread(target=self._remove, args=(cid,), daemon=True).start()
 
     def _remove(self, cid):
         try:

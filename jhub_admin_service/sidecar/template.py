@@ -9,6 +9,7 @@ constant.  Parameters that reach the helper's shell script are validated
 first (targets, login, archive name) and passed as environment variables,
 never interpolated into the script.
 """
+from .scripts import DISK_USE, RESTORE_SCRIPTS
 from .validation import (
     COMPRESSORS,
     VOLUME_TARGETS,
@@ -33,60 +34,6 @@ RESTORE_CAPS = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID"]
 #: The export runs export_pipe.py (tar, the compressor and the hashing writer, with 1 MiB
 #: records and pipes) with the image's Python; its parameters come from the environment.
 EXPORT_ARGV = ["python3", "-I", "-m", "jhub_admin_service.sidecar.export_pipe"]
-
-RESTORE_SCRIPT = r"""
-set -eu -o pipefail
-set -f
-targets=($JHUB_TARGETS)
-decompress() {
-  case "$JHUB_COMPRESSOR" in
-    zstd) zstd -q -d -c -- "$JHUB_ARCHIVE" ;;
-    pigz|gzip) gzip -d -c -- "$JHUB_ARCHIVE" ;;
-    *) echo "unknown compressor" >&2; return 90 ;;
-  esac
-}
-untar() {
-  # tar stops at the end-of-archive marker; the zero padding of the last record (up to
-  # 1 MiB) is read too, or the decompressor would fail on a closed pipe.
-  tar --extract --file=- --numeric-owner --same-owner --same-permissions "$@" && cat > /dev/null
-}
-cleanup() { for t in "${targets[@]}"; do rm -rf -- "/dst/$t/$JHUB_STAGE"; done; }
-trap cleanup EXIT
-# Staging directories left by an interrupted restore are removed first.
-for t in "${targets[@]}"; do
-  find "/dst/$t" -mindepth 1 -maxdepth 1 -name '.jhub-restore-*' -exec rm -rf -- {} +
-done
-if [ -n "${JHUB_USER:-}" ]; then
-  # One user's home: extract into a staging directory of the same volume,
-  # then swap it in with a rename; the old home is replaced.
-  stage="/dst/home/$JHUB_STAGE"
-  mkdir -m 0700 -- "$stage"
-  decompress | untar -C "$stage" -- "home/$JHUB_USER"
-  test -d "$stage/home/$JHUB_USER"
-  rm -rf -- "/dst/home/$JHUB_USER"
-  mv -- "$stage/home/$JHUB_USER" "/dst/home/$JHUB_USER"
-  echo "JHUB-RESTORED home/$JHUB_USER"
-  exit 0
-fi
-# Full restore: extract every target first (nothing is touched if the
-# archive is unreadable), then replace each volume's content.
-for t in "${targets[@]}"; do
-  mkdir -m 0700 -- "/dst/$t/$JHUB_STAGE"
-  decompress | untar -C "/dst/$t/$JHUB_STAGE" -- "$t"
-  test -d "/dst/$t/$JHUB_STAGE/$t"
-done
-for t in "${targets[@]}"; do
-  dst="/dst/$t"; src="$dst/$JHUB_STAGE/$t"
-  find "$dst" -mindepth 1 -maxdepth 1 ! -name "$JHUB_STAGE" -exec rm -rf -- {} +
-  find "$src" -mindepth 1 -maxdepth 1 -exec mv -t "$dst" -- {} +
-  chown --reference="$src" -- "$dst"
-  chmod --reference="$src" -- "$dst"
-  touch --reference="$src" -- "$dst"
-  echo "JHUB-RESTORED $t"
-done
-exit 0
-"""
-
 
 class VolumeRefused(RuntimeError):
     """A volume that the sidecar will not mount (not local, bind, device...)."""
@@ -214,8 +161,9 @@ def export_body(*, image, project, job_id, volumes, backups_volume, targets,
 
 
 def restore_body(*, image, project, job_id, volumes, backups_volume, targets,
-                 archive, compressor, user=None) -> dict:
-    """The container body of a restore helper.
+                 archive, compressor, user=None, step="extract") -> dict:
+    """The container body of one step of a restore (``extract``, ``swap``, ``discard``: see
+    scripts.py).
 
     The targets being restored are mounted read-write under /dst, the
     archives volume read-only at /backups.  With ``user``, only the home
@@ -229,6 +177,8 @@ def restore_body(*, image, project, job_id, volumes, backups_volume, targets,
     targets = _check_targets(targets, volumes)
     if compressor not in COMPRESSORS:
         raise ValidationError(f"unknown compressor {compressor!r}")
+    if step not in RESTORE_SCRIPTS:
+        raise ValidationError(f"unknown restore step {step!r}")
     mounts = [_mount(volumes[t], "/dst/" + t, False) for t in targets]
     mounts.append(_mount(backups_volume, HELPER_BACKUPS, True))
     env = {
@@ -240,5 +190,15 @@ def restore_body(*, image, project, job_id, volumes, backups_volume, targets,
     }
     if not job_id.isalnum():
         raise ValidationError("bad job id")
-    return _body(image, ["/bin/bash", "-c", RESTORE_SCRIPT, "jhub-helper"], env, mounts, RESTORE_CAPS,
-                 helper_labels(project, "restore", job_id))
+    return _body(image, ["/bin/bash", "-c", RESTORE_SCRIPTS[step], "jhub-helper"], env, mounts,
+                 RESTORE_CAPS, helper_labels(project, f"restore-{step}", job_id))
+
+
+def disk_use_body(*, image, project, job_id, volumes, targets) -> dict:
+    """The container body that measures the volumes an export would archive (du, read-only
+    mounts at /src as for the export, no archives volume)."""
+    targets = _check_targets(targets, volumes)
+    mounts = [_mount(volumes[t], "/src/" + t, True) for t in targets]
+    env = {"JHUB_TARGETS": " ".join(targets)}
+    return _body(image, ["/bin/bash", "-c", DISK_USE, "jhub-helper"], env, mounts, EXPORT_CAPS,
+                 helper_labels(project, "disk-use", job_id))

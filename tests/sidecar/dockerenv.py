@@ -23,6 +23,26 @@ TEST_LABEL = "org.jhub-admin.test"
 VOLUME_KEYS = ("jh_home", "jh_exchange", "jh_data", "jh_backups", "jh_secrets")
 SECRET_PATH = "/srv/jupyterhub-secrets/sidecar.secret"
 
+#: A few users' files with their owners and modes, and the exchange (1777).
+POPULATE = r'''
+mkdir -p /v/home/alice/course1 /v/home/bob /v/exchange/course1/inbound /v/exchange/course1/outbound /v/data
+printf '{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}\n' > /v/home/alice/course1/ps1.ipynb
+printf 'only alice may read this\n' > /v/home/alice/private.txt
+chown -R 1001:1001 /v/home/alice
+chmod 0700 /v/home/alice
+chmod 0600 /v/home/alice/private.txt
+printf 'bob\n' > /v/home/bob/notes.txt
+chown -R 1002:1002 /v/home/bob
+chmod 1777 /v/exchange
+chmod 0755 /v/exchange/course1
+chown 1003:1003 /v/exchange/course1/outbound
+printf 'submission\n' > /v/exchange/course1/inbound/alice+ps1+2026.txt
+chown 1001:1001 /v/exchange/course1/inbound/alice+ps1+2026.txt
+chmod 0733 /v/exchange/course1/inbound
+printf 'db\n' > /v/data/jupyterhub.sqlite
+chmod 0600 /v/data/jupyterhub.sqlite
+'''
+
 
 def docker_available() -> bool:
     try:
@@ -124,6 +144,48 @@ class SidecarEnv:
         ctr.start()
         self.extra_containers.append(ctr)
         return ctr
+
+    def recreate_sidecar(self, env=None):
+        """A new sidecar process in a new container (same name, volumes and alias), as after
+        `docker compose up` with a new image or new settings; ``env``: extra environment."""
+        self.sidecar.remove(force=True)
+        self.extra_containers.remove(self.sidecar)
+        self.sidecar = self.start_sidecar("%s_sidecar" % self.prefix, self.project,
+                                          alias="sidecar", env=env)
+        self.wait_healthy("sidecar")
+
+    def wait_exited(self, container, timeout=60) -> int:
+        """Wait for a container to stop; returns its exit code."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            container.reload()
+            if container.status == "exited":
+                return container.attrs["State"]["ExitCode"]
+            time.sleep(0.2)
+        raise AssertionError("%s still %s after %ss" % (container.name, container.status, timeout))
+
+    def helpers(self) -> list:
+        """The helper containers of this project that exist now."""
+        return self.client.containers.list(
+            all=True, filters={"label": "org.jhub-admin.project=%s" % self.project})
+
+    def job(self, job_id):
+        """(status, job) of GET /api/jobs/ID."""
+        status, body = self.http("GET", "/api/jobs/" + job_id)
+        try:
+            return status, json.loads(body)
+        except ValueError:  # not an answer of the sidecar's (0: it did not answer)
+            return status, {"error": body}
+
+    def wait_job(self, job_id, timeout=120) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status, job = self.job(job_id)
+            assert status == 200, (status, job)
+            if job["state"] not in ("queued", "running"):
+                return job
+            time.sleep(0.3)
+        raise AssertionError("job %s still running after %ss" % (job_id, timeout))
 
     def wait_healthy(self, host, timeout=60):
         deadline = time.monotonic() + timeout

@@ -14,8 +14,9 @@ def volume(key, project=PROJECT, driver="local", options=None, name=None):
 
 
 class FakeAPI:
-    def __init__(self, backup_dir, volumes=None, fail_exit=0):
+    def __init__(self, backup_dir, volumes=None, fail_exit=0, disk_use=4096):
         self.backup_dir = backup_dir
+        self.disk_use = disk_use  # what the disk-use helper measures, per volume
         self.created = []      # every body POSTed to /containers/create
         self.removed = []
         self.fail_exit = fail_exit
@@ -51,23 +52,34 @@ class FakeAPI:
     def start(self, cid):
         body = self.created[int(cid[len("helper"):]) - 1]
         env = dict(e.split("=", 1) for e in body["Env"])
-        if "JHUB_OUT" in env:
+        operation = body["Labels"]["org.jhub-admin.operation"]
+        targets = env["JHUB_TARGETS"].split()
+        if operation == "export":
             data = ("archive of %s\n" % env["JHUB_TARGETS"]).encode() * 100
             path = os.path.join(self.backup_dir, os.path.basename(env["JHUB_OUT"]))
             with open(path, "wb") as f:
                 f.write(data)
             out = "%s  -\nJHUB-STATUS 0 0 0 0\n" % hashlib.sha256(data).hexdigest()
-        elif env.get("JHUB_USER"):
+        elif operation == "disk-use":
+            out = "".join("JHUB-USE %s %d 10\n" % (t, self.disk_use) for t in targets)
+        elif operation == "restore-swap" and env.get("JHUB_USER"):
             out = "JHUB-RESTORED home/%s\n" % env["JHUB_USER"]
+        elif operation == "restore-swap":
+            out = "".join("JHUB-RESTORED %s\n" % t for t in targets)
         else:
-            out = "".join("JHUB-RESTORED %s\n" % t for t in env["JHUB_TARGETS"].split())
+            out = ""
         self._outputs[cid] = out
 
+    def _fails(self, cid):
+        """fail_exit: the exit status of the export helpers (the others succeed)."""
+        body = self.created[int(cid[len("helper"):]) - 1]
+        return self.fail_exit if body["Labels"]["org.jhub-admin.operation"] == "export" else 0
+
     def wait(self, cid, timeout=None):
-        return {"StatusCode": self.fail_exit}
+        return {"StatusCode": self._fails(cid)}
 
     def logs(self, cid, stdout=True, stderr=True):
-        return (self._outputs.get(cid, "") if stdout else "tar: boom" if self.fail_exit else "").encode()
+        return (self._outputs.get(cid, "") if stdout else "tar: boom" if self._fails(cid) else "").encode()
 
     def remove_container(self, cid, force=False):
         self.removed.append(cid)

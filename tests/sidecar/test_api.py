@@ -16,7 +16,7 @@ from jhub_admin_service.sidecar.client import ExportsClient, SidecarError
 from jhub_admin_service.sidecar.app import make_app
 from jhub_admin_service.sidecar.core import Sidecar
 from jhub_admin_service.sidecar.engine import DockerEngine
-from jhub_admin_service.sidecar.jobs import JobManager
+from jhub_admin_service.sidecar.jobs import JobManager, JobStore
 from jhub_admin_service.sidecar.store import ArchiveStore
 
 from fakedocker import FakeAPI, FakeClient
@@ -31,9 +31,9 @@ def free_port():
 
 
 class Harness:
-    def __init__(self, tmp_path, **api_kw):
+    def __init__(self, tmp_path, persist=False, **api_kw):
         self.dir = tmp_path / "backups"
-        self.dir.mkdir()
+        self.dir.mkdir(exist_ok=True)
         self.api = FakeAPI(str(self.dir), **api_kw)
         log = logging.getLogger("test-sidecar")
         engine = DockerEngine(container_id="c0ffee",
@@ -42,7 +42,8 @@ class Harness:
                               backups_volume_key="jh_backups", backup_dir="/backups",
                               client=FakeClient(self.api))
         self.sidecar = Sidecar(store=ArchiveStore(str(self.dir)), engine=engine,
-                               jobs=JobManager(log), compressor="gzip", fsync=False, log=log)
+                               jobs=JobManager(log, JobStore(str(self.dir)) if persist else None),
+                               compressor="gzip", fsync=False, log=log)
         self.port = free_port()
         self.url = "http://127.0.0.1:%d" % self.port
         self.app = make_app(self.sidecar, SECRET, log, max_body_size=4096)
@@ -72,6 +73,11 @@ class Harness:
 
 def run(coro):
     return asyncio.run(coro)
+
+
+def ops(h):
+    """The operations of the helper containers created so far."""
+    return [b["Labels"]["org.jhub-admin.operation"] for b in h.api.created]
 
 
 def test_auth_required_everywhere(tmp_path):
@@ -131,7 +137,7 @@ def test_export_list_verify_stream_delete(tmp_path):
                 if len(h.api.removed) == len(h.api.created):
                     break
                 await asyncio.sleep(0.01)
-            assert len(h.api.removed) == len(h.api.created) == 1
+            assert len(h.api.removed) == len(h.api.created) == 2  # disk use, export
     run(go())
 
 
@@ -177,7 +183,7 @@ def test_restore_requires_sha256_and_takes_safety_export(tmp_path):
             assert e.value.status == 400 and "sha256" in e.value.message
             with pytest.raises(SidecarError):
                 await c.restore(name, meta["sha256"], user="../root")
-            assert len(h.api.created) == 1
+            assert ops(h) == ["disk-use", "export"]
             job = await c.restore(name, meta["sha256"], user="alice")
             job = await c.wait_job(job["id"], poll=0.05, timeout=10)
             assert job["state"] == "done", job
@@ -185,12 +191,12 @@ def test_restore_requires_sha256_and_takes_safety_export(tmp_path):
             assert res["restored"] == ["home/alice"]
             safety = res["safety_archive"]
             assert safety.startswith("jhub-home-")
-            # order: export, safety export, restore
-            ops = [b["Labels"]["org.jhub-admin.operation"] for b in h.api.created]
-            assert ops == ["export", "export", "restore"]
+            # order: export, room for the safety export, safety export, restore in three steps
+            assert ops(h) == ["disk-use", "export", "disk-use", "export", "restore-extract",
+                              "restore-swap", "restore-discard"]
             safety_meta = await c.get_archive(safety)
             assert safety_meta["kind"] == "safety"
-            restore = h.api.created[-1]
+            restore = h.api.created[-2]
             assert [m["Target"] for m in restore["HostConfig"]["Mounts"]] == ["/dst/home", "/backups"]
             # full restore
             job = await c.wait_job((await c.restore(name, meta["sha256"]))["id"], poll=0.05,
@@ -252,9 +258,38 @@ def test_scheduled_tick(tmp_path):
                                                         "target": "home"},
                                            "retention": {"keep": 2, "days": None}})
             now = dt.datetime(2030, 1, 1, 2, 5)
-            job = h.sidecar.scheduled_tick(now)
+            job = await h.sidecar.scheduled_tick(now)
             assert job is not None
             job = await h.client.wait_job(job.id, poll=0.05, timeout=10)
             assert job["state"] == "done" and job["result"]["kind"] == "scheduled"
-            assert h.sidecar.scheduled_tick(now) is None  # once a day
+            assert await h.sidecar.scheduled_tick(now) is None  # once a day
+    run(go())
+
+
+def test_refusals_of_a_new_job_say_why(tmp_path):
+    """507 without room on the archives volume (the figures in the detail), 503 once stopping;
+    nothing is started, and the jobs still answer."""
+    async def go():
+        async with Harness(tmp_path, disk_use=1 << 50) as h:
+            with pytest.raises(SidecarError) as e:
+                await h.client.export("home")
+            assert e.value.status == 507 and e.value.code == "no_space"
+            assert e.value.detail["needed"] > 1 << 50 and "not enough free space" in e.value.message
+            assert ops(h) == ["disk-use"]
+            assert await h.sidecar.jobs.shutdown(1) is True
+            with pytest.raises(SidecarError) as e:
+                await h.client.export("home")
+            assert e.value.status == 503 and e.value.code == "stopping"
+            assert ops(h) == ["disk-use"] and await h.client.jobs() == []
+    run(go())
+
+
+def test_jobs_are_read_back_from_their_files(tmp_path):
+    async def go():
+        async with Harness(tmp_path, persist=True) as h:
+            job = await h.client.wait_job((await h.client.export("data"))["id"], poll=0.05, timeout=10)
+        assert job["state"] == "done"
+        assert os.listdir(h.dir / ".jobs") == [job["id"] + ".json"]
+        again = JobManager(logging.getLogger("test"), JobStore(str(h.dir)))
+        assert again.get(job["id"]).to_json() == job
     run(go())

@@ -10,6 +10,7 @@ from jhub_admin_service.sidecar.template import (
     RESTORE_CAPS,
     VolumeRefused,
     check_volume,
+    disk_use_body,
     export_body,
     restore_body,
 )
@@ -88,6 +89,34 @@ def test_restore_body():
     assert mounts["/backups"]["ReadOnly"] is True
     env = dict(e.split("=", 1) for e in body["Env"])
     assert env["JHUB_USER"] == "alice" and env["JHUB_ARCHIVE"] == "/backups/" + ARCH
+
+
+def test_restore_steps_share_one_template():
+    base = dict(image=IMAGE, project="p", job_id="abc123", volumes=VOLS,
+                backups_volume="p_jh_backups", targets=["home", "data"], archive=ARCH,
+                compressor="zstd")
+    scripts = set()
+    for step in ("extract", "swap", "discard"):
+        body = restore_body(step=step, **base)
+        common_asserts(body)
+        assert body["Labels"]["org.jhub-admin.operation"] == "restore-" + step
+        assert [m["Target"] for m in body["HostConfig"]["Mounts"]] == ["/dst/home", "/dst/data", "/backups"]
+        scripts.add(body["Entrypoint"][2])
+    assert len(scripts) == 3
+    with pytest.raises(ValidationError):
+        restore_body(step="rm -rf /", **base)
+
+
+def test_disk_use_body_reads_the_volumes_only():
+    body = disk_use_body(image=IMAGE, project="p", job_id="abc123", volumes=VOLS,
+                         targets=["data", "home"])
+    common_asserts(body)
+    hc = body["HostConfig"]
+    assert hc["CapAdd"] == EXPORT_CAPS
+    assert [(m["Target"], m["ReadOnly"]) for m in hc["Mounts"]] == [("/src/home", True), ("/src/data", True)]
+    assert body["Labels"]["org.jhub-admin.operation"] == "disk-use"
+    with pytest.raises((ValidationError, VolumeRefused)):
+        disk_use_body(image=IMAGE, project="p", job_id="abc123", volumes=VOLS, targets=["etc"])
 
 
 @pytest.mark.parametrize("kw", [
