@@ -98,6 +98,19 @@ class HubClient:
             if exc.code not in (204, 400, 404):
                 raise
 
+    async def start_server(self, name: str) -> None:
+        """Start a user's default server; one that runs or starts already is left as it is."""
+        try:
+            await self.request("POST", f"/users/{quote(name)}/server")
+        except HubAPIError as exc:
+            if exc.code != 400:  # 400: already running or pending
+                raise
+
+    async def mark_active(self, name: str, when: str) -> None:
+        """Record activity now on a user's default server (ISO 8601), as the server itself does."""
+        await self.request("POST", f"/users/{quote(name)}/activity",
+                           {"last_activity": when, "servers": {"": {"last_activity": when}}})
+
     async def running_servers(self) -> dict:
         """{user: server model} for every user with a running or pending default server."""
         active = await self.paginated("/users", state="active")

@@ -3,7 +3,8 @@
 A managed service of the hub (jupyterhub_config.py), as root in the hub's container. Every
 second it reads what each user's processes use (classroom/usage.py) and:
 
-- **memory**: when a user's processes together hold more than the role's limit, it stops the
+- **memory**: when a user's programs (their processes but the Jupyter server itself) together hold
+  more than the role's limit, it stops the
   kernel that holds the most (the kernel's whole session: the kernel and what it started), never
   the user's server, another user's process, or the hub. The kernel's next cell says why
   (docker/kernel/extensions/jhub_kernel_guard.py reads the reason left for the user);
@@ -45,8 +46,8 @@ def memory_victims(users: Dict[str, usagemod.UserUsage], limits_of, settled=lamb
     for user in users.values():
         limit = limits_of(user.login).memory_bytes
         kernels = [k for k in user.kernels() if settled(k["pid"])]
-        if user.rss > limit and kernels:
-            out.append((user, kernels[0], {"kind": "memory", "used_mb": user.rss // 2 ** 20,
+        if user.programs_rss > limit and kernels:
+            out.append((user, kernels[0], {"kind": "memory", "used_mb": user.programs_rss // 2 ** 20,
                                            "limit_mb": limit // 2 ** 20, "kernel_mb": kernels[0]["rss"] // 2 ** 20}))
     return out
 

@@ -2,7 +2,8 @@
 
 - **Limits the kernel enforces** on every process the user's server starts (kernels, terminals,
   their children), set between fork and exec, as root, before the switch to the user:
-  RLIMIT_DATA (a cell that asks for more memory gets a MemoryError; its kernel lives on) and
+  RLIMIT_DATA a little under the role's limit (a cell that asks for more memory gets a
+  MemoryError; its kernel lives on) and
   RLIMIT_NPROC (a fork loop stops there), from the role's limits (classroom/limits.py, set on
   the service's Settings page). They need no cgroup, so they work in an unprivileged container
   on a cgroup v1 host with Docker 20.10 as well as anywhere else.
@@ -27,6 +28,16 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 from traitlets import Integer, Unicode, default
 
 from . import limits as limitsmod
+
+#: What a kernel holds besides the data it asks for (its libraries' code, Python itself): one
+#: process may reserve the user's limit less this (at least half of the limit), so that a kernel
+#: at its cap still holds less than the limit and a runaway cell ends in a MemoryError rather
+#: than in the guard stopping the kernel; several processes together are the guard's.
+KERNEL_ALLOWANCE = 160 * 2 ** 20
+
+
+def process_data_limit(user_limit: int) -> int:
+    return max(user_limit // 2, user_limit - KERNEL_ALLOWANCE)
 
 
 class ClassroomSpawner(LocalProcessSpawner):
@@ -65,12 +76,13 @@ class ClassroomSpawner(LocalProcessSpawner):
     def make_preexec_fn(self, name):
         switch_user = super().make_preexec_fn(name)
         limits, nice, oom_score_adj = self._limits, self.nice, self.oom_score_adj
+        data = process_data_limit(limits.memory_bytes)
 
         def preexec():
             with open("/proc/self/oom_score_adj", "w") as f:
                 f.write(str(oom_score_adj))
             os.nice(nice)
-            resource.setrlimit(resource.RLIMIT_DATA, (limits.memory_bytes, limits.memory_bytes))
+            resource.setrlimit(resource.RLIMIT_DATA, (data, data))
             resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
             switch_user()
 

@@ -48,6 +48,11 @@ class UserUsage:
     tasks: int = 0
     processes: List[Process] = field(default_factory=list)
 
+    @property
+    def programs_rss(self) -> int:
+        """What the user's programs hold: everything but their Jupyter server itself."""
+        return sum(p.rss for p in self.processes if not p.is_server)
+
     def sessions(self) -> Dict[int, List[Process]]:
         out: Dict[int, List[Process]] = {}
         for p in self.processes:

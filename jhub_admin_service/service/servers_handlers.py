@@ -1,17 +1,20 @@
 """Servers: see running servers; stop all of them, only the idle ones, or one, after a confirmation
 (what the historical killJup.sh did by hand); what each user's processes use, live, heaviest
-first, as the guard sees it (classroom/guard.py), and stop one kernel.
-JSON: api/servers, api/servers/stop, api/usage."""
+first, as the guard sees it (classroom/guard.py), and stop one kernel; warm start the servers of a
+class before a lesson (classroom/warm_start.py).
+JSON: api/servers, api/servers/stop, api/usage, api/servers/warm."""
 import asyncio
 import datetime
 import logging
 import pwd
+import time
 from typing import TYPE_CHECKING, Iterable, Optional
 
 from jupyterhub.utils import url_path_join
 from tornado import web
 
 from ..classroom import guard
+from ..classroom.warm_start import warm_start
 from .base import APIHandler, BaseHandler
 from .i18n import N_
 
@@ -22,6 +25,8 @@ log = logging.getLogger(__name__)
 
 NAV = [{"key": "servers", "label": N_("Servers"), "path": "servers", "order": 40}]
 IDLE_CHOICES = (15, 30, 60, 120, 240)
+KEEP_CHOICES = (30, 60, 90, 120)
+WARM_START = "warm start"
 
 
 def idle_minutes(server: dict, now: Optional[datetime.datetime] = None) -> Optional[int]:
@@ -88,7 +93,8 @@ class ServersHandler(HubMixin, BaseHandler):
 
     async def get(self) -> None:
         self.render_page("servers.html", servers=await self.servers(), choices=IDLE_CHOICES, confirm=None,
-                         usage=guard.read_snapshot())
+                         usage=guard.read_snapshot(), classes=self.ctx.reader.classes(), keep_choices=KEEP_CHOICES,
+                         warm=[j.to_json() for j in self.ctx.jobs.list(WARM_START) if j.active])
 
     async def post(self) -> None:
         mode = self.get_body_argument("mode", "")
@@ -157,6 +163,49 @@ class StopKernelHandler(BaseHandler):
         self.redirect(self.url("servers"), status=303)
 
 
+def start_warm(handler, klass: str, minutes: str):
+    """The servers of a class's students started now and kept for `minutes`, as a job."""
+    ctx = handler.ctx
+    try:
+        keep = int(minutes)
+    except ValueError:
+        raise web.HTTPError(400, "minutes must be a whole number") from None
+    if not 1 <= keep <= 480:
+        raise web.HTTPError(400, "minutes must be between 1 and 480")
+    logins = [a.login for a in ctx.reader.accounts(role="student", klass=klass) if not a.disabled]
+    if not logins:
+        raise web.HTTPError(400, handler._("No student is in the class %(class)s.") % {"class": klass})
+    if not ctx.hub.configured:
+        raise web.HTTPError(503, handler._("The JupyterHub API is not configured for this service."))
+
+    async def work(job):
+        job.summary = await warm_start(ctx.hub, logins, keep, job.progress)
+
+    return ctx.jobs.start(WARM_START, work, user=handler.admin_name, group=f"warm:{klass}",
+                          stages={"ready": 100}, counts={"servers": len(logins)},
+                          meta={"class": klass, "minutes": keep, "until": time.time() + keep * 60})
+
+
+class WarmStartHandler(BaseHandler):
+    """POST servers/warm (class, minutes)"""
+
+    def post(self) -> None:
+        klass = self.get_body_argument("class", "")
+        job = start_warm(self, klass, self.get_body_argument("minutes", "60"))
+        self.flash(self._("The servers of %(class)s are starting (%(n)d).") % {"class": klass,
+                                                                              "n": job.counts["servers"]})
+        self.redirect(self.url("servers"), status=303)
+
+
+class WarmStartAPIHandler(APIHandler):
+    """POST api/servers/warm {"class": "2C", "minutes": 60} -> the job"""
+
+    def post(self) -> None:
+        body = self.json_body()
+        job = start_warm(self, str(body.get("class", "")), str(body.get("minutes", 60)))
+        self.write_json(job.to_json(), status=202)
+
+
 class UsageAPIHandler(APIHandler):
     def get(self) -> None:
         self.write_json({"usage": guard.read_snapshot()})
@@ -166,6 +215,8 @@ def routes(prefix: str) -> list:
     return [
         (url_path_join(prefix, r"servers/(?P<login>[^/]+)/kernels/(?P<pid>\d+)/stop"), StopKernelHandler),
         (url_path_join(prefix, "api/usage"), UsageAPIHandler),
+        (url_path_join(prefix, "servers/warm"), WarmStartHandler),
+        (url_path_join(prefix, "api/servers/warm"), WarmStartAPIHandler),
         (url_path_join(prefix, "servers"), ServersHandler),
         (url_path_join(prefix, "api/servers"), ServersAPIHandler),
         (url_path_join(prefix, "api/servers/stop"), StopServersAPIHandler),

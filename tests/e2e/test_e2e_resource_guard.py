@@ -19,14 +19,14 @@ from remote_kernel import RemoteKernel  # noqa: E402
 
 ADMIN, ADMIN_PASSWORD = "direction", "Garde-Fou-2026"
 STACK_ENV = {"JHUB_ADMIN_USER": ADMIN, "JHUB_ADMIN_PASSWORD": ADMIN_PASSWORD}
-OFFENDER, NEIGHBOUR = "eleve.gourmand", "eleve.sage"
+OFFENDER, NEIGHBOUR, NEWCOMER = "eleve.gourmand", "eleve.sage", "eleve.curieux"
 STUDENT_MEMORY_MB, STUDENT_PROCESSES = 400, 200
 PREFERENCES = "/srv/jupyterhub/jhub-admin-preferences.json"
 
 
 @pytest.fixture(scope="module")
 def students(stack, tmp_path_factory):
-    passwords = {login: "Gf-" + secrets.token_urlsafe(9) for login in (OFFENDER, NEIGHBOUR)}
+    passwords = {login: "Gf-" + secrets.token_urlsafe(9) for login in (OFFENDER, NEIGHBOUR, NEWCOMER)}
     roster = tmp_path_factory.mktemp("roster") / "classe.csv"
     roster.write_text("login;password;role;class\n" + "".join(
         f"{login};{password};student;2B\n" for login, password in passwords.items()), encoding="utf-8")
@@ -188,19 +188,55 @@ def test_the_servers_page_shows_each_user_heaviest_first_and_an_admin_stops_one_
 
 
 def test_the_student_sees_why_in_the_notebook(stack, students):
-    student = students[OFFENDER]
+    student = students[NEWCOMER]  # no other kernel: the whole limit is this notebook's
     with chromium() as browser:
         page = browser.new_page(locale="fr-FR", viewport={"width": 1280, "height": 800})
         page.set_default_timeout(120_000)
         log_in(page, stack.url, student.name, student.password)
         page.wait_for_url(f"**/user/{student.name}/lab**")
         page.locator('.jp-LauncherCard[data-category="Notebook"]').first.click()
+        page.get_by_text("Python 3 (lycée) | Inactif").wait_for()  # the kernel is up: the cell will run
         page.locator(".jp-NotebookPanel .jp-Cell .cm-content").first.click()
         page.keyboard.type("donnees = [bytes(25 * 2**20) for i in range(40)]")
         page.keyboard.press("Shift+Enter")
         output = page.locator(".jp-OutputArea-output", has_text="Mémoire insuffisante").first
-        output.wait_for()
+        try:
+            output.wait_for()
+        except Exception:
+            page.screenshot(path=str(ARTIFACTS / "memory-limit-failed.png"))
+            raise
         assert "MemoryError" in page.locator(".jp-OutputArea").first.inner_text()
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "memory-limit.png"))
         page.screenshot(path=str(SCREENSHOTS / "memory-limit.png"))
+
+
+def test_a_warm_started_class_finds_its_servers_ready_at_login_and_kept(stack, tmp_path):
+    passwords = {f"eleve.w{i}": "Ws-" + secrets.token_urlsafe(9) for i in range(3)}
+    roster = tmp_path / "2w.csv"
+    roster.write_text("login;password;role;class\n" + "".join(f"{login};{pw};student;2W\n"
+                                                               for login, pw in passwords.items()))
+    stack.copy_to("hub", roster, "/tmp/2w.csv")
+    stack.exec("hub", "jhub-admin", "import", "/tmp/2w.csv", "--yes")
+    admin = HubUser(stack, ADMIN, ADMIN_PASSWORD)
+    assert admin.login()
+    admin.make_token()
+    r = admin.api("POST", "/services/jhub-admin/api/servers/warm", json={"class": "2W", "minutes": 30})
+    assert r.status_code == 202, r.text
+    job_id = r.json()["id"]
+    deadline = time.monotonic() + 180
+    job = {}
+    while time.monotonic() < deadline and job.get("done") != 3:
+        job = admin.api("GET", f"/services/jhub-admin/api/jobs/{job_id}").json()
+        time.sleep(1)
+    assert job["done"] == 3 and job["state"] == "running", job  # ready, and kept for the lesson
+    assert job["meta"]["until"] - time.time() > 25 * 60
+    page = admin.api("GET", "/services/jhub-admin/servers").text
+    assert "2W : 3 serveurs prêts sur 3" in page or "2W: 3 of 3 servers ready" in page
+    for login, password in passwords.items():
+        assert admin.api("GET", f"/hub/api/users/{login}").json()["servers"][""]["ready"]
+        student = HubUser(stack, login, password)
+        assert student.login()
+        # The hub sends the student to their running server: no spawn page, no wait.
+        r = student.session.get(stack.url + "/hub/", timeout=30)
+        assert r.status_code == 200 and f"/user/{login}/lab" in r.url, r.url
