@@ -172,8 +172,9 @@ def kill_delay(stack, offender, offender_pid, since):
     """Seconds from the moment the offender's processes crossed the limit (the last child's memory
     written, at the latest) to the guard's stop of the kernel."""
     stops = [e for e in guard_events(stack) if e["kind"] == "memory" and e["pid"] == offender_pid]
-    written = stack.exec("hub", "sh", "-c", "cat /tmp/[0-9]* 2>/dev/null; echo; rm -f /tmp/[0-9]*", check=False)
-    times = sorted(float(t) for t in written.stdout.replace("\n", " ").split() if t.replace(".", "").isdigit())
+    written = stack.exec("hub", "sh", "-c", "for f in /tmp/[0-9]*; do cat $f; echo; done; rm -f /tmp/[0-9]*",
+                         check=False)
+    times = sorted(float(t) for t in written.stdout.split() if t.replace(".", "").isdigit())
     if not stops or not times:
         return None
     # Two children already hold 600 MB > 512 MB: the limit was crossed when the second was written.
