@@ -123,6 +123,7 @@ class Student:
         self.marks = {}  # phase -> seconds since t0
         self.error = None
         self.retries_429 = 0
+        self.ws_retries = 0
         self.on_ready = None  # called once the server is ready (the CPU probe of --cpu-at-ready)
 
     # helpers
@@ -258,8 +259,17 @@ class Student:
         session_id = uuid.uuid4().hex
         ws_url = (self.base.replace("http", "ws", 1)
                   + f"{prefix}api/kernels/{kernel_id}/channels?session_id={session_id}")
-        ws = websocket.create_connection(ws_url, header=[f"Cookie: {cookies}"], origin=self.base,
-                                         timeout=min(60.0, self.remaining()))
+        # The server answers the websocket's upgrade once the kernel answers: no shorter limit
+        # than the student's own (a browser waits, then reconnects).
+        while True:
+            try:
+                ws = websocket.create_connection(ws_url, header=[f"Cookie: {cookies}"], origin=self.base,
+                                                 timeout=self.remaining())
+                break
+            except (websocket.WebSocketTimeoutException, ConnectionError) as e:
+                self.ws_retries += 1
+                if self.remaining() < 1:
+                    raise StudentFailed("cell done", f"websocket: {type(e).__name__}: {e}")
         try:
             msg_id = uuid.uuid4().hex
             ws.send(json.dumps({
@@ -272,7 +282,7 @@ class Student:
             }))
             printed = replied = False
             while not (printed and replied):
-                ws.settimeout(min(60.0, self.remaining()))
+                ws.settimeout(self.remaining())
                 msg = json.loads(ws.recv())
                 if msg.get("parent_header", {}).get("msg_id") != msg_id:
                     continue
@@ -376,16 +386,33 @@ class Bench:
         else:
             log(f"servers still running after {timeout} s: {running}")
         # no process of a bench user left (the server's kernels go with it)
-        self.stack.exec("hub", "sh", "-c",
-                        "for i in $(seq 30); do pgrep -f 'jupyterhub-singleuser|ipykernel' -u "
-                        + ",".join(names) + " >/dev/null || exit 0; sleep 1; done", check=False)
+        self.stack.exec("hub", "python3", "-c", self.GONE_SCRIPT, *names, check=False)
+
+    GONE_SCRIPT = r"""
+import os, pwd, sys, time
+uids = {pwd.getpwnam(n).pw_uid for n in sys.argv[1:]}
+for _ in range(60):
+    left = [p for p in os.listdir('/proc') if p.isdigit() and os.path.exists(f'/proc/{p}')
+            and os.stat(f'/proc/{p}').st_uid in uids]
+    if not left:
+        break
+    time.sleep(0.5)
+"""
+
+    def site_config(self, path):
+        """Install a hub site config (jupyterhub_site_config.py on the data volume), restart the hub."""
+        text = Path(path).read_text()
+        self.stack.exec("hub", "sh", "-c", "cat > /srv/jupyterhub/jupyterhub_site_config.py", input=text)
+        log(f"site config {path} installed; restarting the hub")
+        self.stack.compose("restart", "hub")
+        self.stack.wait_for_hub()
 
     # CPU read from /proc in the hub container
     CPU_SCRIPT = r"""
 import json, os, pwd, sys
 hz = os.sysconf('SC_CLK_TCK')
 names = set(sys.argv[1:])
-out = {"servers": {}, "hub": 0.0}
+out = {"servers": {}, "kernels": {}, "hub": 0.0}
 for pid in filter(str.isdigit, os.listdir('/proc')):
     try:
         with open(f'/proc/{pid}/stat') as f:
@@ -395,10 +422,12 @@ for pid in filter(str.isdigit, os.listdir('/proc')):
         uid = os.stat(f'/proc/{pid}').st_uid
     except OSError:
         continue
-    cpu = (int(fields[11]) + int(fields[12])) / hz
+    cpu = sum(int(x) for x in fields[11:15]) / hz  # with its waited-for children
     user = pwd.getpwuid(uid).pw_name if uid else 'root'
     if user in names and 'jupyterhub-singleuser' in cmd:
         out["servers"][user] = out["servers"].get(user, 0.0) + cpu
+    elif user in names and 'ipykernel' in cmd:
+        out["kernels"][user] = out["kernels"].get(user, 0.0) + cpu
     elif uid == 0 and ('bin/jupyterhub ' in cmd or 'configurable-http-proxy' in cmd):
         out["hub"] += cpu
 print(json.dumps(out))
@@ -465,6 +494,7 @@ print(json.dumps(out))
         return {"students": students, "counters": counters, "wall": wall, "load_before": load_before,
                 "load_after": os.getloadavg(),
                 "server_cpu": list((cpu or {}).get("servers", {}).values()),
+                "kernel_cpu": list((cpu or {}).get("kernels", {}).values()),
                 "hub_cpu": (cpu["hub"] - cpu_before["hub"]) if cpu and cpu_before else None}
 
 
@@ -507,18 +537,23 @@ def report(lone_results, storm, spread, n):
                   (prev == "start" or prev in s.marks)]
         steps[p] = summary(values)
         lone_step = lone.get(p, float("nan")) - (lone.get(prev, 0.0) if prev != "start" else 0.0)
-        print(f"  {prev} -> {p:20} {lone_step:7.2f}   {fmt(steps[p])}")
+        print(f"  {prev + ' -> ' + p:30} {lone_step:7.2f}   {fmt(steps[p])}")
     http_errors = dict(sorted(storm["counters"].status.items()))
     retries = sum(s.retries_429 for s in students)
     failures = [f"{s.name}: {s.error}" for s in students if s.error]
+    ws_retries = sum(s.ws_retries for s in students)
     print(f"requests {storm['counters'].requests}, HTTP errors {http_errors or 'none'}, "
-          f"429 shown to students {retries}, failures {len(failures)}/{n}, wall {storm['wall']:.1f} s")
+          f"429 shown to students {retries}, websocket reconnections {ws_retries}, "
+          f"failures {len(failures)}/{n}, wall {storm['wall']:.1f} s")
     for f in failures[:10]:
         print("  failed:", f)
     if storm["server_cpu"]:
         print(f"CPU per single-user server (s, its process until the cell ran): storm median "
               f"{statistics.median(storm['server_cpu']):.2f} max {max(storm['server_cpu']):.2f}; lone median "
               + (f"{statistics.median(lone_cpu):.2f}" if lone_cpu else "-"))
+    if storm["kernel_cpu"]:
+        print(f"CPU per teaching kernel (s, until the cell ran): storm median "
+              f"{statistics.median(storm['kernel_cpu']):.2f} max {max(storm['kernel_cpu']):.2f}")
     if storm["hub_cpu"] is not None and n:
         print(f"CPU of the hub and its proxy during the storm: {storm['hub_cpu']:.1f} s "
               f"({storm['hub_cpu'] / n:.2f} s per student)")
@@ -540,7 +575,7 @@ def report(lone_results, storm, spread, n):
         print(f"  [{'ok' if ok else 'MISSED'}] {text}")
     return {"spread": spread, "n": n, "lone": lone, "lone_server_cpu": lone_cpu, "phases": stats, "steps": steps,
             "http_errors": http_errors, "shown_429": retries, "failures": failures,
-            "server_cpu": storm["server_cpu"], "hub_cpu": storm["hub_cpu"],
+            "server_cpu": storm["server_cpu"], "kernel_cpu": storm["kernel_cpu"], "hub_cpu": storm["hub_cpu"],
             "load_before": storm["load_before"], "load_after": storm["load_after"],
             "targets_met": all(ok for _t, ok in verdicts)}
 
@@ -564,6 +599,8 @@ def main(argv=None):
     p.add_argument("--admin-password", default=os.environ.get("JHUB_ADMIN_PASSWORD"))
     p.add_argument("--cpu-at-ready", action="store_true",
                    help="read the lone student's server CPU as soon as it is ready (else after the cell)")
+    p.add_argument("--site-config", help="a hub site config to try (copied to the data volume as "
+                   "jupyterhub_site_config.py, then the hub restarts)")
     p.add_argument("--keep", action="store_true", help="leave the stack the bench started running")
     p.add_argument("--json", help="write the figures to this file")
     args = p.parse_args(argv)
@@ -587,6 +624,8 @@ def main(argv=None):
             bench.attach_stack()
         else:
             bench.start_stack()
+        if args.site_config:
+            bench.site_config(args.site_config)
         bench.accounts()
         bench.admin_session()
         log(f"hub {bench.base}; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
@@ -596,9 +635,11 @@ def main(argv=None):
                 log(f"storm: {args.students} students over {spread:g} s")
                 storm = bench.storm(spread)
                 results.append(report(lone, storm, spread, args.students))
+                sys.stdout.flush()
             else:
                 cpu = [c for _s, _c, c in lone if c is not None]
                 ok = [s for s, _c, _cpu in lone if s.error is None]
+                sys.stdout.flush()
                 print(f"\n=== lone student, {len(ok)}/{len(lone)} runs ===")
                 for ph in PHASES:
                     print(f"{ph:16} median {statistics.median([s.marks[ph] for s in ok]):.2f} s" if ok else ph)
