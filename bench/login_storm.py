@@ -599,12 +599,14 @@ def main(argv=None):
     p.add_argument("--admin-password", default=os.environ.get("JHUB_ADMIN_PASSWORD"))
     p.add_argument("--cpu-at-ready", action="store_true",
                    help="read the lone student's server CPU as soon as it is ready (else after the cell)")
-    p.add_argument("--site-config", help="a hub site config to try (copied to the data volume as "
-                   "jupyterhub_site_config.py, then the hub restarts)")
+    p.add_argument("--site-config", help="a hub site config to try on the stack the bench starts "
+                   "(copied to its data volume as jupyterhub_site_config.py, then the hub restarts)")
     p.add_argument("--keep", action="store_true", help="leave the stack the bench started running")
     p.add_argument("--json", help="write the figures to this file")
     args = p.parse_args(argv)
     args.spread = args.spread or [0.0]
+    if args.site_config and args.url:
+        p.error("--site-config only for a stack the bench starts (it replaces the hub's site config)")
 
     bench = Bench(args)
 
