@@ -74,6 +74,10 @@ c.Spawner.environment = {"LANG": env("LANG", "fr_FR.UTF-8")}
 # The users' servers' PDF exporter comes first on their path (docker/exporters/README.md).
 if os.path.isdir("/opt/jhub-admin/exporters"):
     c.Spawner.environment["PYTHONPATH"] = "/opt/jhub-admin/exporters"
+# ... and Node.js is not on it (docs/performance.md: JupyterLab asks node for a build config at
+# every start, which students cannot use); the hub's proxy keeps it.
+c.Spawner.environment["PATH"] = os.pathsep.join(
+    p for p in os.environ.get("PATH", os.defpath).split(os.pathsep) if p != "/opt/jhub-admin/node/bin")
 # Each role's memory and process limits: set on the admin service's Settings page, kept in its
 # preferences file, enforced by the kernel for every process of the user (classroom/spawner.py).
 c.ClassroomSpawner.preferences_path = os.path.join(data_dir, "jhub-admin-preferences.json")

@@ -52,7 +52,9 @@ class ClassroomSpawner(LocalProcessSpawner):
 
     @default("concurrent_starts")
     def _concurrent_starts(self):
-        return max(2, os.cpu_count() or 2)
+        # Twice the CPUs the hub may use: a start also waits on disk and on the hub, and 4 slots
+        # on 2 cores gave a better median than 2 in the login storm bench (docs/performance.md).
+        return 2 * len(os.sched_getaffinity(0))
 
     _queue = None  # one asyncio.Semaphore for all the spawners of the hub
     _waiting = 0

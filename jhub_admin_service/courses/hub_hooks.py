@@ -32,23 +32,12 @@
 4. The exchange location (``AdminSettings.exchange_root``) is passed to every server, where
    nbgrader's configuration reads it as ``JHUB_EXCHANGE_ROOT``.
 
-5. **Server starts queue for the CPU instead of sharing it** (the login storm, docs/performance.md).
-   A server start is about 1.5 s of CPU, nearly all Python imports. When a class of 35 logs in at
-   once on 2 cores, 35 starts sharing the CPU all finish together, late (about 35 x 1.5 / 2 s);
-   started a few at a time (``StartSlots``: twice the hub's CPUs by default, as a start also waits
-   on the hub and on its files), they finish one after another at the same pace, so half the class
-   is working in half that time, and nobody later than before. The pre-spawn hook waits for a slot (FIFO), and the slot is given back
-   as soon as the hub no longer waits for that server (ready, failed or stopped). Nothing is
-   refused: JupyterHub's ``concurrent_spawn_limit`` would answer 429 to the students beyond it.
-
 This module is also the Jupyter Server extension of point 2 (``_load_jupyter_server_extension``);
 it imports nothing heavy at module level, as it is loaded in every teacher's server.
 """
-import asyncio
 import json
 import os
 import re
-import time
 
 from ..settings import AdminSettings
 from .rules import GRADER_GROUP_PREFIX
@@ -105,72 +94,7 @@ def profile_for(group_names):
     return "student"
 
 
-def available_cpus() -> int:
-    """The CPUs this process may use: its affinity, capped by a cgroup CPU quota (v2 or v1)."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cpus = os.cpu_count() or 1
-    quota = None
-    try:
-        with open("/sys/fs/cgroup/cpu.max") as f:  # cgroup v2: "max 100000" or "150000 100000"
-            limit, period = f.read().split()
-        if limit != "max":
-            quota = int(limit) / int(period)
-    except (OSError, ValueError):
-        try:
-            with open("/sys/fs/cgroup/cpu/cpu.cfs_quota_us") as f:  # cgroup v1; -1: no quota
-                limit = int(f.read())
-            with open("/sys/fs/cgroup/cpu/cpu.cfs_period_us") as f:
-                period = int(f.read())
-            if limit > 0 and period > 0:
-                quota = limit / period
-        except (OSError, ValueError):
-            pass
-    if quota:
-        cpus = min(cpus, max(1, int(quota + 0.5)))
-    return max(1, cpus)
-
-
-class StartSlots:
-    """At most ``size`` server starts at a time; the others wait in arrival order (point 5)."""
-
-    #: How often a held slot checks whether the hub still waits for its server.
-    poll_seconds = 0.2
-
-    def __init__(self, size: int, max_hold: float = 300.0):
-        self.size = size
-        self.max_hold = max_hold  # a slot is given back after this, whatever happens
-        self._semaphore = None
-        self.waiting = 0
-
-    async def hold(self, spawner):
-        """Wait for a slot, then keep it (in a task of its own) while the hub waits for this
-        server's start: the Spawner's ``pending`` is "spawn" from the spawn request until the
-        server answers and the proxy routes it, or the spawn fails."""
-        if self._semaphore is None:  # made in the hub's event loop
-            self._semaphore = asyncio.Semaphore(self.size)
-        if self._semaphore.locked():
-            spawner.log.info("Server start of %s waits for a slot (%d start(s) at a time, %d waiting)",
-                             spawner.user.name, self.size, self.waiting + 1)
-        self.waiting += 1
-        try:
-            await self._semaphore.acquire()
-        finally:
-            self.waiting -= 1
-        asyncio.ensure_future(self._release_when_started(spawner))
-
-    async def _release_when_started(self, spawner):
-        deadline = time.monotonic() + self.max_hold
-        try:
-            # the pre-spawn hook runs inside the spawn: "spawn" is pending until it is over
-            while getattr(spawner, "pending", None) == "spawn" and time.monotonic() < deadline:
-                await asyncio.sleep(self.poll_seconds)
-        finally:
-            self._semaphore.release()
-
-
-def make_pre_spawn_hook(root: str, exchange_root: str, previous=None, start_slots: StartSlots = None):
+def make_pre_spawn_hook(root: str, exchange_root: str, previous=None):
     async def pre_spawn_hook(spawner):
         if previous is not None:
             result = previous(spawner)
@@ -186,18 +110,13 @@ def make_pre_spawn_hook(root: str, exchange_root: str, previous=None, start_slot
         env.setdefault("JHUB_EXCHANGE_ROOT", exchange_root)
         spawner.environment = env
         spawner.log.info("nbgrader profile for %s: %s", spawner.user.name, profile)
-        if start_slots is not None:
-            await start_slots.hold(spawner)  # last: nothing else waits behind the slot
 
     pre_spawn_hook.jhub_admin_previous = previous
     return pre_spawn_hook
 
 
-def configure(c, settings: AdminSettings = None, start_slots: int = None) -> str:
-    """Call from jupyterhub_config.py after the Spawner settings: ``hub_hooks.configure(c)``.
-
-    ``start_slots``: how many servers may start at a time (point 5); None: twice the hub's CPUs
-    (``available_cpus()``); 0: no limit (every start at once, as JupyterHub does by itself)."""
+def configure(c, settings: AdminSettings = None) -> str:
+    """Call from jupyterhub_config.py after the Spawner settings: ``hub_hooks.configure(c)``."""
     settings = settings or AdminSettings()
     try:
         root = write_profiles(settings.profiles_root)
@@ -209,19 +128,9 @@ def configure(c, settings: AdminSettings = None, start_slots: int = None) -> str
     previous = c.Spawner.pre_spawn_hook if "pre_spawn_hook" in c.Spawner else None
     if hasattr(previous, "jhub_admin_previous"):  # configure() called twice: replace, don't chain
         previous = previous.jhub_admin_previous
-    if start_slots is None:
-        start_slots = 2 * available_cpus()
-    slots = StartSlots(start_slots, max_hold=_max_hold(c)) if start_slots > 0 else None
-    c.Spawner.pre_spawn_hook = make_pre_spawn_hook(root, settings.exchange_root, previous, slots)
+    c.Spawner.pre_spawn_hook = make_pre_spawn_hook(root, settings.exchange_root, previous)
     c.Spawner.server_token_scopes = SERVER_TOKEN_SCOPES
     return root
-
-
-def _max_hold(c) -> float:
-    """How long one start may keep its slot at most: what the hub waits for a server at most."""
-    start = c.Spawner.start_timeout if "start_timeout" in c.Spawner else 60
-    http = c.Spawner.http_timeout if "http_timeout" in c.Spawner else 30
-    return float(start + http)
 
 
 # The Jupyter Server extension (teacher servers only) --------------------------------------------
