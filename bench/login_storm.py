@@ -14,7 +14,9 @@ Each simulated student does what a browser does, without a browser (requests + w
 A run: every bench account's server stopped; then the **lone student** (an account of its own, on
 a fresh server, alone on the hub) ``--lone-repeats`` times, servers stopped between; then the
 **storm**: N students whose start times are spread evenly over ``--spread`` seconds (0: all at
-once). Several ``--spread`` values give several storms, each after its own lone-student runs.
+once). Several ``--spread`` values give several storms, each after its own lone-student runs;
+``--warm`` adds a storm of all at once on servers that the admin warm-started from the Servers
+page (the service's ``api/servers/warm``) and that are all ready before the first login.
 For each phase it prints the median, p95 and slowest time since the student's first request,
 and the ratio to the lone student's median of the same run; then the targets (35 at once on
 2 cores: median time to a ready server <= 20 s, slowest <= 35 s, no failed login, no 429 shown to
@@ -481,9 +483,26 @@ print(json.dumps(out))
                 (f", server CPU {server_cpu:.2f} s" if server_cpu is not None else ""))
         return results
 
-    def storm(self, spread):
+    def warm_start(self, names, timeout=600):
+        """The admin starts the class's servers from the Servers page (its JSON API) and waits
+        until they are all ready, as an admin would before the lesson."""
+        start = time.monotonic()
+        r = requests.post(self.base + "/services/jhub-admin/api/servers/warm", headers=self.admin,
+                          json={"class": CLASS, "minutes": 30}, timeout=60)
+        r.raise_for_status()
+        while time.monotonic() - start < timeout:
+            users = {u["name"]: u for u in self.hub_api("GET", "/users", params={"state": "ready"}).json()}
+            if all(n in users for n in names):
+                log(f"warm start: {len(names)} servers ready in {time.monotonic() - start:.1f} s")
+                return time.monotonic() - start
+            time.sleep(2)
+        raise SystemExit("warm start: the servers did not all become ready")
+
+    def storm(self, spread, warm=False):
         self.stop_servers()
         names = [f"storm{i:02d}" for i in range(1, self.args.students + 1)]
+        if warm:
+            self.warm_start(names)
         counters = Counters()
         cpu_before = self.cpu([])
         load_before = os.getloadavg()
@@ -603,6 +622,8 @@ def main(argv=None):
                    "(copied to its data volume as jupyterhub_site_config.py, then the hub restarts)")
     p.add_argument("--keep", action="store_true", help="leave the stack the bench started running")
     p.add_argument("--json", help="write the figures to this file")
+    p.add_argument("--warm", action="store_true", help="then a storm of all at once on servers warm-started by "
+                                                       "the admin (target: ready within 3 s of the login)")
     args = p.parse_args(argv)
     args.spread = args.spread or [0.0]
     if args.site_config and args.url:
@@ -631,11 +652,14 @@ def main(argv=None):
         bench.accounts()
         bench.admin_session()
         log(f"hub {bench.base}; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-        for spread in args.spread:
+        runs = [(spread, False) for spread in args.spread] + ([(0.0, True)] if args.warm else [])
+        for spread, warm in runs:
             lone = bench.lone()
             if args.students:
-                log(f"storm: {args.students} students over {spread:g} s")
-                storm = bench.storm(spread)
+                log(f"storm: {args.students} students over {spread:g} s" + (", servers warm-started" if warm else ""))
+                storm = bench.storm(spread, warm=warm)
+                if warm:
+                    print("\n(warm start: the class's servers started from the Servers page before the logins)")
                 results.append(report(lone, storm, spread, args.students))
                 sys.stdout.flush()
             else:
