@@ -216,9 +216,11 @@ class AccountManager:
         or uid taken by someone else) is reported and left out; the others are made all the same."""
         accounts = self.registry.accounts()
         state = self.local.snapshot()
-        failed = {a.login: f"a local account {a.login} exists with another uid than the registry's; "
-                           "it was not made by jhub-admin and is left alone"
-                  for a in accounts if a.login in state.users and state.users[a.login].pw_uid != a.uid}
+        failed = {a.login: f"a local account {a.login} exists with other ids than the registry's (or without its "
+                           "private group); it was not made by jhub-admin as it is, and is left alone"
+                  for a in accounts if a.login in state.users
+                  and ((state.users[a.login].pw_uid, state.users[a.login].pw_gid) != (a.uid, a.gid)
+                       or state.groups.get(a.login, (None,))[0] != a.gid)}
         missing = [a for a in accounts if a.login not in state.users]
         failed.update(self.local.create(missing))
         for login, reason in failed.items():

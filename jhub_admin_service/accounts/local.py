@@ -9,6 +9,7 @@ passed to these tools; the caller (accounts.py) guarantees it.
 hashes come afterwards from ``chpasswd -e``: no password is hashed twice. Without that file,
 newusers complains per account and still creates it locked; we check the result, not its noise.
 """
+import grp
 import logging
 import os
 import pwd
@@ -56,6 +57,24 @@ def processes_of(uid: int) -> list:
     return pids
 
 
+def conflicts(accounts: list, users: dict, groups: dict) -> dict:
+    """{login: reason} for the new accounts whose name or ids the machine gives to someone else.
+    users: {name: uid}; groups: {name: gid}."""
+    uid_owner = {uid: name for name, uid in users.items()}
+    gid_owner = {gid: name for name, gid in groups.items()}
+    out = {}
+    for a in accounts:
+        if a.login in users:
+            out[a.login] = f"a local account {a.login} exists already"
+        elif a.login in groups and groups[a.login] != a.gid:
+            out[a.login] = f"a group named {a.login} exists on this machine"
+        elif uid_owner.get(a.uid, a.login) != a.login:
+            out[a.login] = f"its uid {a.uid} belongs to {uid_owner[a.uid]} on this machine"
+        elif gid_owner.get(a.gid, a.login) != a.login:
+            out[a.login] = f"its group id {a.gid} belongs to the group {gid_owner[a.gid]} on this machine"
+    return out
+
+
 def run(argv: list, stdin: Optional[str] = None) -> subprocess.CompletedProcess:
     """Run a shadow tool; stdin may carry hashes, never clear passwords."""
     proc = subprocess.run(argv, input=stdin, capture_output=True, text=True)
@@ -91,16 +110,22 @@ class LocalAccounts:
     def create(self, accounts: list) -> dict:
         """Create missing accounts in one newusers batch; homes are 0700 and owned by the user.
 
-        newusers refuses a whole batch for one bad line (a name taken by a group since the
-        preview, a uid taken by a system account). The accounts it did not make are then tried
-        one by one, so that one bad account never fails the others. Returns {login: reason} for
-        the accounts that could not be made."""
+        An account whose name or ids someone else holds on this machine (a group named like it
+        since the preview, its uid or its private group's gid taken) is not given to newusers:
+        newusers would refuse the whole batch, or make the user with a primary gid that no group
+        has yet, which the next group made would then get. If newusers still refuses the batch,
+        the accounts it did not make are tried one by one, so that one bad account never fails
+        the others. Returns {login: reason} for the accounts that could not be made."""
         if not accounts:
             return {}
-        self._newusers(accounts)
-        errors = {a.login: self._newusers([a]) for a in self._not_made(accounts)}
-        failed = {a.login: errors.get(a.login) or "made with another uid than the registry's"
-                  for a in self._not_made(accounts)}
+        failed = conflicts(accounts, {u.pw_name: u.pw_uid for u in pwd.getpwall()},
+                           {g.gr_name: g.gr_gid for g in grp.getgrall()})
+        clean = [a for a in accounts if a.login not in failed]
+        if clean:
+            self._newusers(clean)
+            errors = {a.login: self._newusers([a]) for a in self._not_made(clean)}
+            failed.update({a.login: errors.get(a.login) or "newusers did not make it as the registry says"
+                           for a in self._not_made(clean)})
         for a in accounts:
             if a.login in failed:
                 continue
@@ -120,8 +145,11 @@ class LocalAccounts:
 
     @staticmethod
     def _not_made(accounts: list) -> list:
-        present = {u.pw_name: u.pw_uid for u in pwd.getpwall()}
-        return [a for a in accounts if present.get(a.login) != a.uid]
+        """Accounts that are not there as the registry says: the user with its uid and gid, and its
+        private group (named like it) with that gid."""
+        users = {u.pw_name: (u.pw_uid, u.pw_gid) for u in pwd.getpwall()}
+        groups = {g.gr_name: g.gr_gid for g in grp.getgrall()}
+        return [a for a in accounts if users.get(a.login) != (a.uid, a.gid) or groups.get(a.login) != a.gid]
 
     def set_hashes(self, hashes: dict) -> None:
         """{login: crypt hash} in one chpasswd -e batch."""

@@ -115,3 +115,14 @@ def test_an_import_cannot_demote_or_reset_the_last_admin():
     assert "last admin" in rejected(plan)["adjoint"]
     plan = plan_for(b"login;password;role\nsolo;;admin\n", [account("solo", role="admin")], reset_passwords=True)
     assert "last admin" in rejected(plan)["solo"]
+
+
+def test_an_account_whose_name_or_ids_the_machine_gives_to_someone_else_is_not_made():
+    from types import SimpleNamespace as Account
+    from jhub_admin_service.accounts.local import conflicts
+    wanted = [Account(login="ok", uid=10000, gid=10000), Account(login="tape", uid=10001, gid=10001),
+              Account(login="uid.taken", uid=10002, gid=10002), Account(login="gid.taken", uid=10003, gid=10003)]
+    found = conflicts(wanted, users={"root": 0, "other": 10002}, groups={"tape": 26, "jh-admins": 10003})
+    assert set(found) == {"tape", "uid.taken", "gid.taken"}
+    assert "group named tape" in found["tape"] and "belongs to other" in found["uid.taken"]
+    assert "jh-admins" in found["gid.taken"]
