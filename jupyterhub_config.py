@@ -69,6 +69,9 @@ c.Spawner.cmd = [env("JHUB_SINGLEUSER_CMD", os.path.join(os.path.dirname(sys.exe
 # the wait counts in the start's time.
 c.JupyterHub.concurrent_spawn_limit = 0
 c.Spawner.start_timeout = 300
+# Kernels talk to their server over Unix sockets, in the user's runtime folder (see
+# classroom/spawner.py: over TCP, kernels started together race for the same free ports).
+c.Spawner.args = ["--KernelManager.transport=ipc"]
 c.Spawner.http_timeout = 120
 c.Spawner.environment = {"LANG": env("LANG", "fr_FR.UTF-8")}
 # The users' servers' PDF exporter comes first on their path (docker/exporters/README.md).
@@ -81,6 +84,7 @@ c.Spawner.environment["PATH"] = os.pathsep.join(
 # Each role's memory and process limits: set on the admin service's Settings page, kept in its
 # preferences file, enforced by the kernel for every process of the user (classroom/spawner.py).
 c.ClassroomSpawner.preferences_path = os.path.join(data_dir, "jhub-admin-preferences.json")
+c.ClassroomSpawner.runtime_root = env("JHUB_RUNTIME_ROOT", "/run/jupyter")
 
 # nbgrader: teacher-only tools (a shared config profile per role, chosen by a pre_spawn_hook),
 # the formgrader's frame policy on teachers' servers, hub API scopes for the exchange.

@@ -51,6 +51,7 @@ class RunningHub:
             "JHUB_ADMIN_DISK_MEASURE_SECONDS": "1",
             # The guard acts on every process of the machine's users: not beside other tests.
             "JHUB_GUARD": "0",
+            "JHUB_RUNTIME_ROOT": "/srv/jupyter-runtime",  # the sandbox's, not the host's /run
             "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
             **(extra_env or {}),
         }

@@ -10,6 +10,11 @@
 - **The hub first**: users' processes run at a lower CPU priority (nice) than the hub and the
   proxy, and are the first that the kernel's OOM killer picks (oom_score_adj 1000), should the
   container reach its memory limit all the same.
+- **Kernels on Unix sockets**: 35 students starting their kernels at once over TCP would race
+  for the same free ports (a kernel that loses dies with "Address already in use"). The users'
+  servers talk to their kernels over IPC (`--KernelManager.transport=ipc`, jupyterhub_config.py), in a
+  runtime folder of the user's own under /run/jupyter (short paths: a Unix socket's path has at
+  most 107 bytes, which a home folder with a long login would pass).
 - **A queue of starts**: 35 students logging in at once would start 35 servers side by side on 2
   cores, each slowed by all the others. Here at most `concurrent_starts` start together, each
   until it answers; the others wait their turn on the spawn page, which says so. JupyterHub's
@@ -20,6 +25,7 @@ What the kernel cannot count (a user's processes together, CPU hogs) is the guar
 """
 import asyncio
 import os
+import pwd
 import resource
 
 from jupyterhub.spawner import LocalProcessSpawner
@@ -40,6 +46,24 @@ def process_data_limit(user_limit: int) -> int:
     return max(user_limit // 2, user_limit - KERNEL_ALLOWANCE)
 
 
+def make_runtime_dir(root: str, login: str) -> str:
+    """ROOT/UID, the user's own (0700), in a folder only root writes (so no one plants a link)."""
+    user = pwd.getpwnam(login)
+    os.makedirs(root, mode=0o755, exist_ok=True)
+    path = os.path.join(root, str(user.pw_uid))
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        os.fchown(fd, user.pw_uid, user.pw_gid)
+        os.fchmod(fd, 0o700)
+    finally:
+        os.close(fd)
+    return path
+
+
 class ClassroomSpawner(LocalProcessSpawner):
     preferences_path = Unicode(help="The service's preferences file, which holds each role's limits.").tag(
         config=True)
@@ -47,6 +71,8 @@ class ClassroomSpawner(LocalProcessSpawner):
     oom_score_adj = Integer(1000, help="OOM score adjustment of users' processes (1000: picked first).").tag(
         config=True)
     concurrent_starts = Integer(help="How many servers start at the same time; the others queue.").tag(config=True)
+    runtime_root = Unicode("/run/jupyter", help="Where each user's Jupyter runtime folder is made (kernels' "
+                                                "connection files and sockets).").tag(config=True)
     compute_threads = Integer(2, help="Threads of numpy's and pandas' native libraries in each kernel "
                                       "(OpenBLAS, OpenMP): one kernel never takes every core.").tag(config=True)
 
@@ -69,8 +95,12 @@ class ClassroomSpawner(LocalProcessSpawner):
         role = limitsmod.role_of(bool(self.user.admin), {g.name for g in self.user.groups})
         return limitsmod.read_limits(self.preferences_path)[role]
 
+    def runtime_dir(self) -> str:
+        return os.path.join(self.runtime_root, str(pwd.getpwnam(self.user.name).pw_uid))
+
     def get_env(self):
         env = super().get_env()
+        env["JUPYTER_RUNTIME_DIR"] = self.runtime_dir()
         for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             env[name] = str(self.compute_threads)
         return env
@@ -79,6 +109,7 @@ class ClassroomSpawner(LocalProcessSpawner):
         switch_user = super().make_preexec_fn(name)
         limits, nice, oom_score_adj = self._limits, self.nice, self.oom_score_adj
         data = process_data_limit(limits.memory_bytes)
+        make_runtime_dir(self.runtime_root, name)
 
         def preexec():
             with open("/proc/self/oom_score_adj", "w") as f:

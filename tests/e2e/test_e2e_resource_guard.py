@@ -240,3 +240,21 @@ def test_a_warm_started_class_finds_its_servers_ready_at_login_and_kept(stack, t
         # The hub sends the student to their running server: no spawn page, no wait.
         r = student.session.get(stack.url + "/hub/", timeout=30)
         assert r.status_code == 200 and f"/user/{login}/lab" in r.url, r.url
+
+
+def test_kernels_started_together_never_race_for_ports(students):
+    """Six kernels of one student started at once all answer: they talk to the server over Unix
+    sockets in the student's own runtime folder, not over TCP ports picked at random."""
+    import concurrent.futures
+
+    user = students[NEIGHBOUR]
+    with concurrent.futures.ThreadPoolExecutor(6) as pool:
+        kernels = list(pool.map(lambda _: RemoteKernel(user), range(6)))
+        outputs = list(pool.map(lambda k: k.execute("import json, ipykernel.connect as c\n"
+                                                     "print(json.load(open(c.get_connection_file()))['transport'], "
+                                                     "c.get_connection_file())"), kernels))
+    for kernel, output in zip(kernels, outputs):
+        transport, path = output["stdout"].split()
+        uid = user.run("id", "-u").stdout.strip()
+        assert transport == "ipc" and path.startswith(f"/run/jupyter/{uid}/"), output
+        kernel.shutdown()
