@@ -21,6 +21,7 @@ Every action is logged with the user, the process and the reason.
 import json
 import logging
 import os
+import pwd
 import signal
 import time
 from collections import deque
@@ -37,19 +38,56 @@ log = logging.getLogger("jhub_admin_service.guard")
 REASONS_DIR = "/run/jhub-guard"
 
 
-def memory_victims(users: Dict[str, usagemod.UserUsage], limits_of, settled=lambda pid: True) -> List[tuple]:
+def memory_victims(users: Dict[str, usagemod.UserUsage], limits_of, settled=lambda pid: True,
+                   measure=lambda user: user.programs_memory) -> List[tuple]:
     """[(user, kernel, reason)] for every user over their memory limit: the settled kernel that holds
     the most. settled(pid): whether a kernel runs for long enough to be judged (a kernel that was
-    just restarted is small, and stopping it again would not free anything).
+    just restarted is small, and stopping it again would not free anything). The sum of resident
+    sets is an upper bound (shared pages count in each process): measure(user) gives what the
+    user's programs really hold, asked only of those over the limit by that bound.
     reason: what the user's next kernel tells them (jhub_kernel_guard.py) and the log says."""
     out = []
     for user in users.values():
         limit = limits_of(user.login).memory_bytes
+        if user.programs_memory <= limit:
+            continue
         kernels = [k for k in user.kernels() if settled(k["pid"])]
-        if user.programs_rss > limit and kernels:
-            out.append((user, kernels[0], {"kind": "memory", "used_mb": user.programs_rss // 2 ** 20,
-                                           "limit_mb": limit // 2 ** 20, "kernel_mb": kernels[0]["rss"] // 2 ** 20}))
+        used = measure(user) if kernels else 0
+        if used > limit:
+            out.append((user, kernels[0], {"kind": "memory", "used_mb": used // 2 ** 20,
+                                           "limit_mb": limit // 2 ** 20, "kernel_mb": kernels[0]["memory"] // 2 ** 20}))
     return out
+
+
+def proportional_memory(user: usagemod.UserUsage) -> int:
+    """What the user's programs hold, each its share of the pages it shares (PSS, from
+    /proc/PID/smaps_rollup). Reading another user's smaps needs CAP_SYS_PTRACE, which a container
+    has not: a child of the guard becomes the user and reads them. Falls back to the sum of
+    resident sets if it cannot."""
+    pids = [p.pid for p in user.processes if not p.is_server]
+    reader, writer = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover (a child process)
+        total = 0
+        try:
+            os.close(reader)
+            os.setgroups([])
+            os.setgid(pwd.getpwuid(user.uid).pw_gid)  # the kernel compares the gids too
+            os.setuid(user.uid)
+            for pid in pids:
+                try:
+                    with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as f:
+                        total += next(int(line.split()[1]) * 1024 for line in f if line.startswith("Pss:"))
+                except (OSError, StopIteration, ValueError):
+                    continue
+            os.write(writer, str(total).encode())
+        finally:
+            os._exit(0)
+    os.close(writer)
+    with os.fdopen(reader) as f:
+        text = f.read()
+    os.waitpid(child, 0)
+    return int(text) if text.isdigit() and int(text) > 0 else user.programs_memory
 
 
 def busy_processes(history: Dict[int, deque], processes: List[usagemod.Process], busy_seconds: float,
@@ -176,7 +214,8 @@ class Guard(Application):
         self.first_seen = {p.pid: self.first_seen.get(p.pid, now) for p in processes}
         calm = {login: u for login, u in users.items() if now - self.last_stop.get(login, -1e9) >= self.settle_seconds}
         for user, kernel, reason in memory_victims(calm, limits_of,
-                                                   lambda pid: now - self.first_seen[pid] >= self.settle_seconds):
+                                                   lambda pid: now - self.first_seen[pid] >= self.settle_seconds,
+                                                   proportional_memory):
             if stop_kernel(kernel["pid"], user.uid, reason):
                 self.last_stop[user.login] = now
                 self.record("memory", user.login, kernel["pid"],
@@ -194,9 +233,9 @@ class Guard(Application):
         return {
             "time": time.time(),
             "memory": usagemod.memory_status(self.memory),
-            "users": sorted(({"login": u.login, "rss": u.rss, "cpu": round(u.cpu, 2), "tasks": u.tasks,
+            "users": sorted(({"login": u.login, "memory": u.memory, "cpu": round(u.cpu, 2), "tasks": u.tasks,
                               "processes": len(u.processes), "limit": limits_of(u.login).memory_bytes,
-                              "kernels": u.kernels()} for u in users.values()), key=lambda u: -u["rss"]),
+                              "kernels": u.kernels()} for u in users.values()), key=lambda u: -u["memory"]),
             "events": list(self.events),
         }
 

@@ -6,7 +6,7 @@ spawner (classroom/spawner.py) and the guard (classroom/guard.py) read them too.
 
 - **memory**: each process of the user is capped at this many bytes of data (RLIMIT_DATA: a
   Python cell that asks for more gets a MemoryError, and the kernel lives on), and the guard
-  stops the kernel of a user whose processes together hold more than this (RSS);
+  stops the kernel of a user whose programs together hold more than this (PSS);
 - **processes**: the user's processes and threads together (RLIMIT_NPROC), so that a fork loop
   stops there.
 """

@@ -21,7 +21,9 @@ class Process:
     pid: int
     uid: int
     session: int
-    rss: int  # bytes
+    #: Resident bytes (RSS): pages it shares with others (a forked child's, its parent's) count
+    #: in each, so a sum over processes is an upper bound (see guard.proportional_memory).
+    memory: int
     cpu_seconds: float  # user + system time since it started
     nice: int
     threads: int
@@ -43,15 +45,15 @@ class Process:
 class UserUsage:
     login: str
     uid: int
-    rss: int = 0
+    memory: int = 0
     cpu: float = 0.0  # cores used over the last interval
     tasks: int = 0
     processes: List[Process] = field(default_factory=list)
 
     @property
-    def programs_rss(self) -> int:
+    def programs_memory(self) -> int:
         """What the user's programs hold: everything but their Jupyter server itself."""
-        return sum(p.rss for p in self.processes if not p.is_server)
+        return sum(p.memory for p in self.processes if not p.is_server)
 
     def sessions(self) -> Dict[int, List[Process]]:
         out: Dict[int, List[Process]] = {}
@@ -65,9 +67,9 @@ class UserUsage:
         for session, members in self.sessions().items():
             leader = next((p for p in members if p.is_kernel), None)
             if leader is not None:
-                out.append({"pid": leader.pid, "session": session, "rss": sum(p.rss for p in members),
+                out.append({"pid": leader.pid, "session": session, "memory": sum(p.memory for p in members),
                             "processes": len(members), "command": leader.command[:200]})
-        return sorted(out, key=lambda k: -k["rss"])
+        return sorted(out, key=lambda k: -k["memory"])
 
 
 def parse_stat(text: str) -> Optional[dict]:
@@ -75,7 +77,7 @@ def parse_stat(text: str) -> Optional[dict]:
     try:
         rest = text[text.rindex(")") + 2:].split()
         return {"session": int(rest[3]), "cpu_seconds": (int(rest[11]) + int(rest[12])) / TICKS,
-                "nice": int(rest[16]), "threads": int(rest[17]), "rss": int(rest[21]) * PAGE}
+                "nice": int(rest[16]), "threads": int(rest[17]), "memory": int(rest[21]) * PAGE}
     except (ValueError, IndexError):
         return None
 
@@ -114,7 +116,7 @@ def by_user(processes: Iterable[Process], previous_cpu: Dict[int, float], interv
             login = str(p.uid)
         usage = users.setdefault(login, UserUsage(login, p.uid))
         usage.processes.append(p)
-        usage.rss += p.rss
+        usage.memory += p.memory
         usage.tasks += p.threads
         usage.cpu += max(0.0, p.cpu_seconds - previous_cpu.get(p.pid, p.cpu_seconds)) / interval
     return users

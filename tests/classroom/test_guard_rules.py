@@ -9,8 +9,8 @@ from jhub_admin_service.classroom import guard, limits, usage
 MB = 2 ** 20
 
 
-def process(pid, uid=10001, session=None, rss=0, cpu=0.0, demand=0.0, nice=5, command="python"):
-    return usage.Process(pid=pid, uid=uid, session=session or pid, rss=rss * MB, cpu_seconds=cpu, nice=nice,
+def process(pid, uid=10001, session=None, memory=0, cpu=0.0, demand=0.0, nice=5, command="python"):
+    return usage.Process(pid=pid, uid=uid, session=session or pid, memory=memory * MB, cpu_seconds=cpu, nice=nice,
                          threads=1, command=command, demand_seconds=demand)
 
 
@@ -22,20 +22,22 @@ def test_parse_stat_reads_a_command_with_spaces_and_parentheses():
     text = "4242 (py (x) y) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 0 0 25 5 3 0 100 1000 2560 184467"
     stat = usage.parse_stat(text)
     assert stat["session"] == 4242 and stat["nice"] == 5 and stat["threads"] == 3
-    assert stat["cpu_seconds"] == pytest.approx(300 / usage.TICKS) and stat["rss"] == 2560 * usage.PAGE
+    assert stat["cpu_seconds"] == pytest.approx(300 / usage.TICKS) and stat["memory"] == 2560 * usage.PAGE
 
 
 def test_a_user_over_the_limit_loses_the_kernel_session_holding_the_most():
-    procs = [process(1, rss=150, command=SERVER), process(2, session=2, rss=60, command=KERNEL),
-             process(3, session=3, rss=50, command=KERNEL), process(4, session=3, rss=300)]
+    procs = [process(1, memory=150, command=SERVER), process(2, session=2, memory=60, command=KERNEL),
+             process(3, session=3, memory=50, command=KERNEL), process(4, session=3, memory=300)]
     users = usage.by_user(procs, {}, 1.0)
     (user, kernel, reason), = guard.memory_victims(users, lambda login: limits.Limits(400, 256))
-    assert kernel["pid"] == 3 and kernel["rss"] == 350 * MB and kernel["processes"] == 2
+    assert kernel["pid"] == 3 and kernel["memory"] == 350 * MB and kernel["processes"] == 2
     # The Jupyter server itself does not count: 60 + 50 + 300 MB of programs.
     assert reason == {"kind": "memory", "used_mb": 410, "limit_mb": 400, "kernel_mb": 350}
     # Under the limit, or only kernels that just started: nothing is stopped.
     assert not guard.memory_victims(users, lambda login: limits.Limits(420, 256))
     assert not guard.memory_victims(users, lambda login: limits.Limits(400, 256), settled=lambda pid: False)
+    # Over by the sum of resident sets, under by what the programs really hold (shared pages).
+    assert not guard.memory_victims(users, lambda login: limits.Limits(400, 256), measure=lambda user: 300 * MB)
 
 
 def test_a_process_that_always_wants_a_core_is_busy_however_many_share_them():
