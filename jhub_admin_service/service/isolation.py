@@ -40,9 +40,10 @@ def needs_xsrf(request: httputil.HTTPServerRequest) -> bool:
     """Whether a cookie-authenticated request must carry the XSRF token.
 
     Only a top-level page view goes without: a GET whose ``Sec-Fetch-Mode`` is ``navigate`` into
-    a document (not a frame), or a client that sends no fetch metadata at all (command-line
-    tools; every current browser sends it). A same-origin ``no-cors`` GET (an image, a style
-    sheet) gives its reader nothing and goes too."""
+    a document or into a download (``Sec-Fetch-Dest: empty``, a link with ``download``: the file
+    goes to the disk, not to a script), never into a frame; or a client that sends no fetch
+    metadata at all (command-line tools; every current browser sends it). A same-origin
+    ``no-cors`` GET (an image, a style sheet) gives its reader nothing and goes too."""
     if request.method not in SAFE_METHODS:
         return True
     mode = request.headers.get("Sec-Fetch-Mode", "")
@@ -50,7 +51,7 @@ def needs_xsrf(request: httputil.HTTPServerRequest) -> bool:
     if mode == "":
         return False
     if mode == "navigate":
-        return dest not in ("", "document")
+        return dest not in ("", "document", "empty")
     return not (mode == "no-cors" and request.headers.get("Sec-Fetch-Site") == "same-origin"
                 and dest not in ("iframe", "frame", "embed", "object"))
 

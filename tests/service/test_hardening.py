@@ -59,6 +59,14 @@ def test_a_script_of_another_page_reads_no_page_of_the_service(running, admin_se
             assert TEACHER not in r.text and token not in r.text  # not even in the error page
 
 
+def test_a_download_link_is_a_page_view(running, admin_session):
+    """<a download>: navigate into "empty"; the file goes to the disk, out of reach of scripts."""
+    _, hub = running
+    download = {"Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "empty", "Sec-Fetch-Site": "same-origin"}
+    r = admin_session.get(hub.url + PREFIX + "api/accounts", headers=download)
+    assert r.status_code == 200 and TEACHER in r.text
+
+
 def test_the_service_s_own_scripts_read_with_the_token_of_its_pages(running, admin_session):
     _, hub = running
     page = admin_session.get(hub.url + PREFIX + "accounts", headers=PAGE_VIEW).text
