@@ -75,9 +75,9 @@ class IsolationHeaders(web.OutputTransform):
 class PagesForTabsOnly(web.OutputTransform):
     """An HTML page is answered to a browser tab only: a script's read of one (a ``fetch`` from
     another page) gets an empty 403 instead, whatever handler made the page. JSON, event
-    streams and files go through unchanged. Pages are not kept by the browser (``no-store``):
-    otherwise a script's read would be answered "304 Not Modified" and served from the copy
-    that the tab left in the browser's cache."""
+    streams and files go through unchanged. Pages are not kept by the browser (``no-store``) and
+    carry no Etag: otherwise a script's read would be answered "304 Not Modified" and served from
+    the copy that the tab left in the browser's cache."""
 
     REFUSAL = b"403: the pages of this site are for a browser tab, not for scripts.\n"
 
@@ -89,7 +89,8 @@ class PagesForTabsOnly(web.OutputTransform):
         page = headers.get("Content-Type", "").startswith("text/html")
         if page:
             headers["Cache-Control"] = "no-store"
-        self.refused = self.script_read and (page or status_code == 304)
+            headers.pop("Etag", None)
+        self.refused = self.script_read and page
         if not self.refused:
             return status_code, headers, chunk
         headers["Content-Type"] = "text/plain; charset=UTF-8"
