@@ -18,6 +18,7 @@ second it reads what each user's processes use (classroom/usage.py) and:
 
 Every action is logged with the user, the process and the reason.
 """
+import grp
 import json
 import logging
 import os
@@ -62,31 +63,20 @@ def memory_victims(users: Dict[str, usagemod.UserUsage], limits_of, settled=lamb
 def proportional_memory(user: usagemod.UserUsage) -> int:
     """What the user's programs hold, each its share of the pages it shares (PSS, from
     /proc/PID/smaps_rollup). Reading another user's smaps needs CAP_SYS_PTRACE, which a container
-    has not: a child of the guard becomes the user and reads them. Falls back to the sum of
-    resident sets if it cannot."""
+    has not: the user reads their own (as_user). Falls back to the sum of resident sets if it cannot."""
     pids = [p.pid for p in user.processes if not p.is_server]
-    reader, writer = os.pipe()
-    child = os.fork()
-    if child == 0:  # pragma: no cover (a child process)
+
+    def read_pss():
         total = 0
-        try:
-            os.close(reader)
-            os.setgroups([])
-            os.setgid(pwd.getpwuid(user.uid).pw_gid)  # the kernel compares the gids too
-            os.setuid(user.uid)
-            for pid in pids:
-                try:
-                    with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as f:
-                        total += next(int(line.split()[1]) * 1024 for line in f if line.startswith("Pss:"))
-                except (OSError, StopIteration, ValueError):
-                    continue
-            os.write(writer, str(total).encode())
-        finally:
-            os._exit(0)
-    os.close(writer)
-    with os.fdopen(reader) as f:
-        text = f.read()
-    os.waitpid(child, 0)
+        for pid in pids:
+            try:
+                with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as f:
+                    total += next(int(line.split()[1]) * 1024 for line in f if line.startswith("Pss:"))
+            except (OSError, StopIteration, ValueError):
+                continue
+        return str(total)
+
+    text = as_user(user.uid, read_pss)
     return int(text) if text.isdigit() and int(text) > 0 else user.programs_memory
 
 
@@ -111,22 +101,35 @@ def busy_processes(history: Dict[int, deque], processes: List[usagemod.Process],
     return out
 
 
-def lower_priority(pid: int, uid: int, nice: int) -> bool:
-    """Give a user's process the lowest priority. Root in a container with Docker's default
-    capabilities (no CAP_SYS_NICE) may not renice another user's process, but the process's own
-    user may lower its priority: a child of the guard becomes that user and does it."""
+def as_user(uid: int, work) -> str:
+    """work() run in a child of the guard that has become the user, its answer (a string) back
+    ("" if it failed). Root in a container with Docker's default capabilities may neither renice
+    another user's process (no CAP_SYS_NICE) nor read its smaps (no CAP_SYS_PTRACE); the process's
+    own user may do both (the kernel compares the gids too)."""
+    reader, writer = os.pipe()
     child = os.fork()
     if child == 0:  # pragma: no cover (a child process)
-        code = 1
         try:
+            os.close(reader)
             os.setgroups([])
+            os.setgid(pwd.getpwuid(uid).pw_gid)
             os.setuid(uid)
-            os.setpriority(os.PRIO_PROCESS, pid, nice)
-            code = 0
+            os.write(writer, work().encode())
         finally:
-            os._exit(code)
-    _, status = os.waitpid(child, 0)
-    return os.waitstatus_to_exitcode(status) == 0
+            os._exit(0)
+    os.close(writer)
+    with os.fdopen(reader) as f:
+        answer = f.read()
+    os.waitpid(child, 0)
+    return answer
+
+
+def lower_priority(pid: int, uid: int, nice: int) -> bool:
+    """Give a user's process the lowest priority (as the user: see as_user)."""
+    def renice():
+        os.setpriority(os.PRIO_PROCESS, pid, nice)
+        return "ok"
+    return as_user(uid, renice) == "ok"
 
 
 def keep_oom_first(processes: List[usagemod.Process], score: int = 1000) -> None:
@@ -260,7 +263,6 @@ class Guard(Application):
 
 def teacher_logins() -> set:
     """Members of the local teachers' and admins' groups (accounts/groups.py)."""
-    import grp
     members = set()
     for name in ("jh-teachers", "jh-admins"):
         try:

@@ -108,18 +108,20 @@ def read_processes(min_uid: int = FIRST_USER_UID, proc: str = "/proc") -> List[P
 
 def by_user(processes: Iterable[Process], previous_cpu: Dict[int, float], interval: float) -> Dict[str, UserUsage]:
     """Per login: memory, tasks, and cores used since the last scan (previous_cpu: pid -> seconds)."""
-    users: Dict[str, UserUsage] = {}
+    users: Dict[int, UserUsage] = {}
     for p in processes:
-        try:
-            login = pwd.getpwuid(p.uid).pw_name
-        except KeyError:
-            login = str(p.uid)
-        usage = users.setdefault(login, UserUsage(login, p.uid))
+        usage = users.get(p.uid)
+        if usage is None:  # one lookup per user, not per process: this runs every second
+            try:
+                login = pwd.getpwuid(p.uid).pw_name
+            except KeyError:
+                login = str(p.uid)
+            usage = users[p.uid] = UserUsage(login, p.uid)
         usage.processes.append(p)
         usage.memory += p.memory
         usage.tasks += p.threads
         usage.cpu += max(0.0, p.cpu_seconds - previous_cpu.get(p.pid, p.cpu_seconds)) / interval
-    return users
+    return {usage.login: usage for usage in users.values()}
 
 
 def memory_status(total: int) -> dict:

@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("jhub_admin_service.service")
 
-SAFE_METHODS = isolation.SAFE_METHODS
 FLASH_COOKIE = "jhub-admin-flash"
 
 
