@@ -131,6 +131,18 @@ c.JupyterHub.services = [
         },
     },
     {
+        # "My class", for teachers (the Services menu): start the students' servers before a lesson.
+        "name": "jhub-class",
+        "display": True,
+        "url": f"http://127.0.0.1:{int(env('JHUB_CLASS_SERVICE_PORT', '10103'))}",
+        "command": [sys.executable, "-m", "jhub_admin_service.service.class_app"],
+        "oauth_no_confirm": True,
+        "environment": {
+            "JHUB_ADMIN_REGISTRY": registry,
+            **{name: os.environ[name] for name in passthrough if os.environ.get(name)},
+        },
+    },
+    {
         "name": "idle-culler",
         "command": [
             sys.executable, "-m", "jupyterhub_idle_culler",
@@ -160,6 +172,20 @@ c.JupyterHub.load_roles = [
         "name": "idle-culler",
         "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
         "services": ["idle-culler"],
+    },
+    {
+        # "My class" starts students' servers only (and keeps them active): a teacher's course
+        # holds students; the service itself checks that the course is the teacher's.
+        "name": "jhub-class",
+        "scopes": ["list:users!group=students", "read:servers!group=students", "servers!group=students",
+                   "users:activity!group=students"],
+        "services": ["jhub-class"],
+    },
+    {
+        # Teachers and admins open "My class"; everyone else gets no link and a 403.
+        "name": "teaching",
+        "scopes": ["access:services!service=jhub-class"],
+        "groups": ["teachers", "admins"],
     },
     {
         # Every user, as by default, and the "Change my password" page.

@@ -34,7 +34,7 @@ def _cmdline(pid):
 class RunningHub:
     def __init__(self, sandbox, extra_env=None):
         self.sandbox = sandbox
-        self.port, hub_port, proxy_port, service_port, password_port = (free_port() for _ in range(5))
+        self.port, hub_port, proxy_port, service_port, password_port, class_port = (free_port() for _ in range(6))
         self.url = f"http://127.0.0.1:{self.port}"
         self.api_url = f"http://127.0.0.1:{hub_port}/hub/api"
         self.env = {
@@ -47,6 +47,7 @@ class RunningHub:
             "JHUB_PROXY_API_URL": f"http://127.0.0.1:{proxy_port}",
             "JHUB_ADMIN_SERVICE_PORT": str(service_port),
             "JHUB_PASSWORD_SERVICE_PORT": str(password_port),
+            "JHUB_CLASS_SERVICE_PORT": str(class_port),
             "JHUB_ADMIN_REGISTRY": f"{DATA_DIR}/jhub-admin.sqlite",
             "JHUB_ADMIN_DISK_MEASURE_SECONDS": "1",
             # The guard acts on every process of the machine's users: not beside other tests.

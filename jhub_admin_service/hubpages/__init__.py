@@ -19,7 +19,8 @@ from ..settings import AdminSettings
 
 TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
 #: How the Services menu names each service (an English msgid, translated on the page).
-SERVICE_LABELS = {"jhub-admin": N_("Administration"), "jhub-password": N_("Change my password")}
+SERVICE_LABELS = {"jhub-admin": N_("Administration"), "jhub-password": N_("Change my password"),
+                  "jhub-class": N_("My class")}
 
 
 def disabled_checker(settings: AdminSettings) -> Callable[[str], bool]:

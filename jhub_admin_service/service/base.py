@@ -51,6 +51,8 @@ class AdminAuthMixin(HubOAuthenticated):
     _xsrf_refusal = None
     #: The admin service's pages are for the hub's admins only; the password page is for everyone.
     admins_only = True
+    #: What anyone else is told (403).
+    refusal_message = "This service is reserved to the hub's administrators."
 
     # Authentication
 
@@ -73,7 +75,7 @@ class AdminAuthMixin(HubOAuthenticated):
         user = self.current_user
         if user is None:
             if self._refused_user or self.request.headers.get("Authorization"):
-                raise web.HTTPError(403, "This service is reserved to the hub's administrators.")
+                raise web.HTTPError(403, self.refusal_message)
             if self._xsrf_refusal:
                 raise web.HTTPError(403, self._xsrf_refusal)
             if self.is_api or isolation.needs_xsrf(self.request):

@@ -67,6 +67,9 @@ ENGINE_PATTERNS = [
     (r"a job \((?P<kind>[^)]*)\) is already running \(job (?P<id>[^,]*), started by (?P<user>[^)]*)\); wait until it "
      r"is finished", N_("a job (%(kind)s) is already running (job %(id)s, started by %(user)s); wait until it is "
                         "finished")),
+    (r"No such course of yours: (?P<course>.*)", N_("No such course of yours: %(course)s")),
+    (r"No student is enrolled in the course (?P<course>.*)\.", N_("No student is enrolled in the course %(course)s.")),
+    (r"minutes must be between 1 and (?P<max>\d+)", N_("minutes must be between 1 and %(max)s")),
     (r"another jhub-admin operation is running; try again when it is finished",
      N_("another jhub-admin operation is running; try again when it is finished")),
 ]

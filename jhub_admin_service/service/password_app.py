@@ -10,26 +10,21 @@ import asyncio
 import logging
 import os
 from typing import Optional
-from urllib.parse import urlparse
 
 import pamela
-from jupyterhub.services.auth import HubOAuthCallbackHandler
 from jupyterhub.utils import url_path_join
 from tornado import web
-from traitlets import default
-from traitlets.config import Application
 
 from ..accounts.engine import AccountError
 from ..accounts.logins import password_problem
 from ..locks import Busy
 from ..operations import Operations
 from ..settings import AdminSettings
-from . import i18n, isolation
 from .base import BaseHandler
+from .page_service import PageService, page_application
 from .preferences import Preferences
 
 log = logging.getLogger("jhub_admin_service.password")
-HERE = os.path.dirname(os.path.abspath(__file__))
 #: A password that its user chooses has at least this many characters (the browser says so too).
 MIN_LENGTH = 8
 
@@ -89,37 +84,17 @@ class PasswordHandler(BaseHandler):
 
 
 def make_app(settings: AdminSettings, cookie_secret: bytes) -> web.Application:
-    i18n.load()
     data_dir = os.path.dirname(os.path.abspath(settings.registry_path))
     ctx = PasswordContext(settings, Preferences(os.path.join(data_dir, "jhub-admin-preferences.json")))
-    return web.Application(
-        [(ctx.prefix, PasswordHandler), (url_path_join(ctx.prefix, "oauth_callback"), HubOAuthCallbackHandler),
-         (ctx.prefix.rstrip("/"), web.RedirectHandler, {"url": ctx.prefix})],
-        jhub_admin=ctx, cookie_secret=cookie_secret, template_path=os.path.join(HERE, "templates"),
-        login_url=url_path_join(ctx.prefix, "oauth_callback"), xsrf_cookies=False, autoescape="xhtml_escape",
-        xsrf_cookie_kwargs={"httponly": True}, transforms=[isolation.IsolationHeaders])
+    return page_application(ctx, [("", PasswordHandler)], cookie_secret)
 
 
-class PasswordService(Application):
+class PasswordService(PageService):
     name = "jhub-password"
     description = "Change my password: a page of the hub for every user."
-    classes = [AdminSettings]
 
-    @default("log_level")
-    def _log_level(self):
-        return logging.INFO
-
-    def start(self) -> None:
-        logging.basicConfig(level=self.log_level, format="[%(levelname).1s %(asctime)s %(name)s] %(message)s")
-        asyncio.run(self.serve(AdminSettings(parent=self)))
-
-    async def serve(self, settings: AdminSettings) -> None:
-        url = urlparse(settings.service_url)
-        # A new cookie secret at each start: a session ends with a restart and logs in again
-        # through the hub without a word (OAuth with no confirmation).
-        make_app(settings, os.urandom(32)).listen(url.port or 80, url.hostname or "127.0.0.1", xheaders=True)
-        log.info("jhub-password listening on %s", settings.service_url)
-        await asyncio.Event().wait()
+    def make_app(self, settings: AdminSettings, cookie_secret: bytes) -> web.Application:
+        return make_app(settings, cookie_secret)
 
 
 def main(argv: Optional[list] = None) -> None:

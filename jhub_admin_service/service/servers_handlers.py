@@ -7,14 +7,13 @@ import asyncio
 import datetime
 import logging
 import pwd
-import time
 from typing import TYPE_CHECKING, Iterable, Optional
 
 from jupyterhub.utils import url_path_join
 from tornado import web
 
 from ..classroom import guard
-from ..classroom.warm_start import warm_start
+from ..classroom import warm_start
 from .base import APIHandler, BaseHandler
 from .i18n import N_
 
@@ -26,7 +25,7 @@ log = logging.getLogger(__name__)
 NAV = [{"key": "servers", "label": N_("Servers"), "path": "servers", "order": 40}]
 IDLE_CHOICES = (15, 30, 60, 120, 240)
 KEEP_CHOICES = (30, 60, 90, 120)
-WARM_START = "warm start"
+WARM_START = warm_start.JOB_KIND
 
 
 def idle_minutes(server: dict, now: Optional[datetime.datetime] = None) -> Optional[int]:
@@ -167,23 +166,16 @@ def start_warm(handler, klass: str, minutes: str):
     """The servers of a class's students started now and kept for `minutes`, as a job."""
     ctx = handler.ctx
     try:
-        keep = int(minutes)
-    except ValueError:
-        raise web.HTTPError(400, "minutes must be a whole number") from None
-    if not 1 <= keep <= 480:
-        raise web.HTTPError(400, "minutes must be between 1 and 480")
+        keep = warm_start.keep_minutes(minutes)
+    except ValueError as exc:
+        raise web.HTTPError(400, str(exc)) from None
     logins = [a.login for a in ctx.reader.accounts(role="student", klass=klass) if not a.disabled]
     if not logins:
         raise web.HTTPError(400, handler._("No student is in the class %(class)s.") % {"class": klass})
     if not ctx.hub.configured:
         raise web.HTTPError(503, handler._("The JupyterHub API is not configured for this service."))
-
-    async def work(job):
-        job.summary = await warm_start(ctx.hub, logins, keep, job.progress)
-
-    return ctx.jobs.start(WARM_START, work, user=handler.admin_name, group=f"warm:{klass}",
-                          stages={"ready": 100}, counts={"servers": len(logins)},
-                          meta={"class": klass, "minutes": keep, "until": time.time() + keep * 60})
+    return warm_start.start_job(ctx.jobs, ctx.hub, logins, keep, handler.admin_name, f"warm:{klass}",
+                                {"class": klass})
 
 
 class WarmStartHandler(BaseHandler):

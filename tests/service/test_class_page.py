@@ -1,0 +1,101 @@
+"""My class (service/class_app.py) on a real hub: a teacher starts the servers of their own
+course's students before the lesson, and no one else's; a student is refused."""
+import sys
+import time
+
+import pytest
+import requests
+
+from servicetools import (ADMIN, ADMIN_PASSWORD, STUDENT, STUDENT_PASSWORD, TEACHER, TEACHER_PASSWORD, login,
+                          xsrf_of)
+
+CLASS_PAGE = "/services/jhub-class/"
+OTHER_TEACHER = "prof.durand"
+MY_STUDENTS = ("eleve.c1", "eleve.c2")
+OTHER_STUDENT = "eleve.d1"
+ROSTER = ("login;password;role;class\n"
+          + "".join(f"{login};Classe-Passw0rd-42;student;2C\n" for login in MY_STUDENTS)
+          + f"{OTHER_STUDENT};Classe-Passw0rd-42;student;2D\n{OTHER_TEACHER};Classe-Passw0rd-42;teacher;\n")
+
+
+def cli(box, hub, *args):
+    box.run([sys.executable, "-m", "jhub_admin_service.cli", *args], env=hub.cli_env())
+
+
+@pytest.fixture(scope="module")
+def courses(running):
+    box, hub = running
+    roster = box.root / "classes.csv"
+    roster.write_text(ROSTER)
+    cli(box, hub, "import", str(roster), "--yes")
+    cli(box, hub, "courses", "create", "nsi2c", "--teacher", TEACHER)
+    cli(box, hub, "courses", "enrol", "nsi2c", "--class", "2C")
+    cli(box, hub, "courses", "create", "phys2d", "--teacher", OTHER_TEACHER)
+    cli(box, hub, "courses", "enrol", "phys2d", "--class", "2D")
+    cli(box, hub, "courses", "sync")
+    yield
+    for name in (*MY_STUDENTS, OTHER_STUDENT):
+        hub.api("DELETE", f"/users/{name}/server")
+
+
+def server_of(hub, name):
+    return hub.api("GET", f"/users/{name}")["servers"].get("", {})
+
+
+def test_a_teacher_sees_their_own_courses_and_a_student_is_refused(running, courses):
+    _, hub = running
+    teacher = login(hub, TEACHER, TEACHER_PASSWORD)
+    home = teacher.get(hub.url + "/hub/home").text
+    assert 'data-service="jhub-class"' in home and "Ma classe" in home
+    page = teacher.get(hub.url + CLASS_PAGE)
+    assert page.status_code == 200 and "Ma classe" in page.text
+    assert 'data-course="nsi2c"' in page.text and "2 élèves" in page.text
+    assert "phys2d" not in page.text
+    admin_page = login(hub, ADMIN, ADMIN_PASSWORD).get(hub.url + CLASS_PAGE).text
+    assert 'data-course="nsi2c"' in admin_page and 'data-course="phys2d"' in admin_page
+
+    student = login(hub, STUDENT, STUDENT_PASSWORD)
+    assert 'data-service="jhub-class"' not in student.get(hub.url + "/hub/home").text
+    refused = student.get(hub.url + CLASS_PAGE)  # the hub's own refusal: no access:services scope
+    assert refused.status_code == 403 and "nsi2c" not in refused.text
+    token = hub.user_token(STUDENT)
+    r = requests.get(hub.url + CLASS_PAGE + "api/courses", headers={"Authorization": f"token {token}"})
+    assert r.status_code == 403
+
+
+def test_a_teacher_cannot_start_another_teacher_s_class(running, courses):
+    _, hub = running
+    teacher = login(hub, TEACHER, TEACHER_PASSWORD)
+    xsrf = xsrf_of(teacher.get(hub.url + CLASS_PAGE).text)
+    r = teacher.post(hub.url + CLASS_PAGE + "courses/phys2d/warm", data={"_xsrf": xsrf, "minutes": "30"})
+    assert r.status_code == 404 and "pas de cours phys2d" in r.text
+    r = teacher.post(hub.url + CLASS_PAGE + "courses/nsi2c/warm", data={"_xsrf": xsrf, "minutes": "100000"})
+    assert r.status_code == 400 and "entre 1 et 480 minutes" in r.text
+    assert not server_of(hub, OTHER_STUDENT) and not any(server_of(hub, s) for s in MY_STUDENTS)
+
+
+def test_a_teacher_starts_their_course_s_servers_and_they_are_kept_for_the_lesson(running, courses):
+    _, hub = running
+    teacher = login(hub, TEACHER, TEACHER_PASSWORD)
+    xsrf = xsrf_of(teacher.get(hub.url + CLASS_PAGE).text)
+    r = teacher.post(hub.url + CLASS_PAGE + "courses/nsi2c/warm", data={"_xsrf": xsrf, "minutes": "30"})
+    assert r.status_code == 200 and "Les serveurs de nsi2c démarrent (2)" in r.text
+
+    headers = {"Authorization": f"token {hub.user_token(TEACHER)}"}
+    again = requests.post(hub.url + CLASS_PAGE + "api/courses/nsi2c/warm", json={"minutes": 30}, headers=headers)
+    assert again.status_code == 409  # one warm start per course at a time
+    deadline = time.monotonic() + 180
+    course = {}
+    while time.monotonic() < deadline:
+        mine = requests.get(hub.url + CLASS_PAGE + "api/courses", headers=headers).json()["courses"]
+        course = next(c for c in mine if c["course"] == "nsi2c")
+        if course["ready"] == 2 and course["warm"]["done"] == 2:
+            break
+        time.sleep(1)
+    assert course["ready"] == 2, course
+    assert course["warm"]["state"] == "running", course  # kept: the job records activity until then
+    assert course["warm"]["meta"]["until"] - time.time() > 25 * 60
+    assert all(server_of(hub, s).get("ready") for s in MY_STUDENTS)
+    assert not server_of(hub, OTHER_STUDENT)
+    page = teacher.get(hub.url + CLASS_PAGE).text
+    assert "2 serveurs prêts sur 2" in page
