@@ -3,7 +3,9 @@
 # docker/compose.yaml expects; with "up", start the product afterwards.
 #
 #   docker/build.sh            build jhub-admin/hub and jhub-admin/sidecar
-#   docker/build.sh up         build, then: compose -p jhub-admin -f docker/compose.yaml up -d
+#   docker/build.sh up         build, then: compose -p jhub-admin -f docker/compose.yaml up -d, with
+#                              docker/compose.cgroups-v1.yaml or -v2.yaml (per-user cgroups) as
+#                              the host's cgroups allow (JHUB_USER_CGROUPS=0: without)
 #
 # Environment:
 #   JHUB_BUILD_CA      CA bundle passed as the BuildKit secret "ca" and used
@@ -77,8 +79,18 @@ if [ "${1:-}" = up ]; then
         JHUB_CONTAINER_MEMORY="$(awk '/^MemTotal:/ {printf "%dm", $2 * 0.9 / 1024}' /proc/meminfo)"
         export JHUB_CONTAINER_MEMORY
     fi
-    log "${compose[*]} -p $project -f docker/compose.yaml up -d (hub memory limit $JHUB_CONTAINER_MEMORY)"
-    JHUB_IMAGE_TAG=$tag "${compose[@]}" -p "$project" -f "$root/docker/compose.yaml" up -d
+    # Per-user cgroups where the host has the controllers (docs/classroom.md): a subtree of the
+    # host's cgroups lent to the hub; JHUB_USER_CGROUPS=0 keeps the rlimits and the guard alone.
+    files=(-f "$root/docker/compose.yaml")
+    if [ "${JHUB_USER_CGROUPS:-1}" != 0 ]; then
+        if [ "$(stat -fc %T /sys/fs/cgroup 2>/dev/null)" = cgroup2fs ]; then
+            files+=(-f "$root/docker/compose.cgroups-v2.yaml")
+        elif [ -d /sys/fs/cgroup/memory ] && [ -d /sys/fs/cgroup/pids ] && [ -d /sys/fs/cgroup/cpu ]; then
+            files+=(-f "$root/docker/compose.cgroups-v1.yaml")
+        fi
+    fi
+    log "${compose[*]} -p $project ${files[*]#$root/} up -d (hub memory limit $JHUB_CONTAINER_MEMORY)"
+    JHUB_IMAGE_TAG=$tag "${compose[@]}" -p "$project" "${files[@]}" up -d
     log "JupyterHub: http://localhost:${JHUB_HTTP_PORT:-8000}/ (first admin password: see" \
-        "'${compose[*]} -p $project -f docker/compose.yaml logs hub')"
+        "'${compose[*]} -p $project ${files[*]#$root/} logs hub')"
 fi

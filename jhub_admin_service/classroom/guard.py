@@ -13,6 +13,9 @@ second it reads what each user's processes use (classroom/usage.py) and:
 - **OOM order**: users' processes keep an OOM score of 1000 (the spawner sets it, but a user may
   write their own processes' score back down), so that the hub and the proxy are the last the
   kernel's OOM killer picks;
+- **per-user cgroups** (classroom/cgroups.py, where the host delegates a subtree): when the
+  kernel's OOM killer took a process in a user's cgroup (its hard limit, above the role's limit,
+  reached faster than a scan), it logs it and leaves the reason for the user;
 - writes what it sees (per user: memory, CPU, tasks, kernels; the machine's memory; its last
   actions) to a JSON file that the admin service's Servers page shows.
 
@@ -31,6 +34,7 @@ from typing import Dict, List, Optional
 from traitlets import Float, Integer, Unicode, default
 from traitlets.config import Application
 
+from . import cgroups
 from . import limits as limitsmod
 from . import usage as usagemod
 
@@ -185,6 +189,11 @@ class Guard(Application):
     settle_seconds = Float(5.0, help="A kernel younger than this is not stopped (it was just (re)started), "
                                       "and a user who lost a kernel loses no other for this long.").tag(config=True)
 
+    reasons_dir = Unicode(REASONS_DIR, help="Where each user's next kernel finds why one was stopped.").tag(
+        config=True)
+    cgroup_root = Unicode(cgroups.DEFAULT_ROOT, help="The delegated cgroup subtree, if any (classroom/cgroups.py).").tag(
+        config=True)
+
     @default("preferences_path")
     def _preferences_path(self):
         data_dir = os.environ.get("JHUB_DATA_DIR") or "/srv/jupyterhub"
@@ -198,6 +207,9 @@ class Guard(Application):
         self.first_seen: Dict[int, float] = {}
         self.last_stop: Dict[str, float] = {}
         self.memory = limitsmod.machine_memory_bytes()
+        tree = cgroups.UserCgroups.find(self.cgroup_root)
+        # OOM kills before this start were reported by the guard that ran then.
+        self.oom_kills: Dict[int, int] = {uid: tree.oom_kills(uid) for uid in tree.users()} if tree else {}
 
     def limits_of(self, teachers: set):
         limits = limitsmod.read_limits(self.preferences_path, self.memory)
@@ -224,18 +236,37 @@ class Guard(Application):
                 self.record("memory", user.login, kernel["pid"],
                             f"the user's processes held {reason['used_mb']} MB, over the limit of "
                             f"{reason['limit_mb']} MB: this kernel ({reason['kernel_mb']} MB) stopped")
+        tree = cgroups.UserCgroups.find(self.cgroup_root)
+        if tree is not None:
+            self.report_oom_kills(tree)
         for p in busy_processes(self.history, processes, self.busy_seconds, self.busy_share, self.lowered_nice):
             if not lower_priority(p.pid, p.uid, self.lowered_nice):
                 continue
             login = next((u.login for u in users.values() if u.uid == p.uid), str(p.uid))
             self.record("cpu", login, p.pid, f"wanted a core without a pause for {self.busy_seconds:.0f} s: priority lowered "
                                              f"to nice {self.lowered_nice} ({p.command[:80]})")
-        return self.snapshot(users, limits_of)
+        return self.snapshot(users, limits_of, tree)
 
-    def snapshot(self, users, limits_of) -> dict:
+    def report_oom_kills(self, tree: cgroups.UserCgroups) -> None:
+        for uid in tree.users():
+            count = tree.oom_kills(uid)
+            if count <= self.oom_kills.get(uid, 0):
+                continue
+            self.oom_kills[uid] = count
+            try:
+                login = pwd.getpwuid(uid).pw_name
+            except KeyError:
+                continue
+            hard = tree.memory_limit(uid) // 2 ** 20
+            leave_reason(uid, {"kind": "cgroup-memory", "limit_mb": hard}, self.reasons_dir)
+            self.record("memory", login, 0, f"the kernel's OOM killer stopped a process in the user's cgroup, at its "
+                                            f"hard limit of {hard} MB")
+
+    def snapshot(self, users, limits_of, tree: Optional[cgroups.UserCgroups] = None) -> dict:
         return {
             "time": time.time(),
-            "memory": usagemod.memory_status(self.memory),
+            "mode": tree.mode if tree else "rlimits",
+            "memory": usagemod.memory_status(self.memory, tree.memory_used() if tree else 0),
             "users": sorted(({"login": u.login, "memory": u.memory, "cpu": round(u.cpu, 2), "tasks": u.tasks,
                               "processes": len(u.processes), "limit": limits_of(u.login).memory_bytes,
                               "kernels": u.kernels()} for u in users.values()), key=lambda u: -u["memory"]),

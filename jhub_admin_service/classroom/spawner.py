@@ -20,8 +20,12 @@
   until it answers; the others wait their turn on the spawn page, which says so. JupyterHub's
   own limit (`concurrent_spawn_limit`, which answers 429) is lifted in jupyterhub_config.py.
 
-What the kernel cannot count (a user's processes together, CPU hogs) is the guard's work
-(classroom/guard.py).
+- **Per-user cgroups**, where the host delegates a cgroup subtree to the container
+  (classroom/cgroups.py): the server joins the user's own cgroup before it becomes the user, so
+  that the kernel caps the user's processes together, and shares the CPU per user.
+
+What the kernel cannot count without cgroups (a user's processes together, CPU hogs) is the
+guard's work (classroom/guard.py).
 """
 import asyncio
 import os
@@ -33,6 +37,7 @@ from jupyterhub.utils import url_path_join
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 from traitlets import Integer, Unicode, default
 
+from . import cgroups
 from . import limits as limitsmod
 
 #: What a kernel holds besides the data it asks for (its libraries' code, Python itself): one
@@ -73,6 +78,8 @@ class ClassroomSpawner(LocalProcessSpawner):
     concurrent_starts = Integer(help="How many servers start at the same time; the others queue.").tag(config=True)
     runtime_root = Unicode("/run/jupyter", help="Where each user's Jupyter runtime folder is made (kernels' "
                                                 "connection files and sockets).").tag(config=True)
+    cgroup_root = Unicode(cgroups.DEFAULT_ROOT, help="Where the host's delegated cgroup subtree is mounted, if it "
+                                                     "is (classroom/cgroups.py).").tag(config=True)
     compute_threads = Integer(2, help="Threads of numpy's and pandas' native libraries in each kernel "
                                       "(OpenBLAS, OpenMP): one kernel never takes every core.").tag(config=True)
 
@@ -110,8 +117,13 @@ class ClassroomSpawner(LocalProcessSpawner):
         limits, nice, oom_score_adj = self._limits, self.nice, self.oom_score_adj
         data = process_data_limit(limits.memory_bytes)
         make_runtime_dir(self.runtime_root, name)
+        cgroup_procs = self.user_cgroup(name, limits)
 
         def preexec():
+            try:
+                cgroups.join(cgroup_procs)
+            except OSError:  # the rlimits below and the guard still apply
+                pass
             with open("/proc/self/oom_score_adj", "w") as f:
                 f.write(str(oom_score_adj))
             os.nice(nice)
@@ -120,6 +132,32 @@ class ClassroomSpawner(LocalProcessSpawner):
             switch_user()
 
         return preexec
+
+    _cgroups_setup = False
+
+    def user_cgroup(self, login: str, limits: limitsmod.Limits) -> list:
+        """The user's cgroup made with the role's limits (its cgroup.procs files), or [] where the
+        host delegated no subtree, or it failed: a login never fails for a cgroup."""
+        tree = cgroups.UserCgroups.find(self.cgroup_root)
+        if tree is None:
+            return []
+        try:
+            if not ClassroomSpawner._cgroups_setup:
+                tree.setup(limitsmod.machine_memory_bytes())
+                ClassroomSpawner._cgroups_setup = True
+            return tree.prepare(pwd.getpwnam(login).pw_uid, limits.memory_bytes, limits.processes)
+        except OSError as exc:
+            self.log.warning("no cgroup for %s (%s): the rlimits and the guard apply alone", login, exc)
+            return []
+
+    async def stop(self, now=False):
+        await super().stop(now=now)
+        tree = cgroups.UserCgroups.find(self.cgroup_root)
+        if tree is not None:
+            try:
+                tree.remove(pwd.getpwnam(self.user.name).pw_uid)
+            except KeyError:  # the account is gone already
+                pass
 
     async def start(self):
         self._limits = self.user_limits()

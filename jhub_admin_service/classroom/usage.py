@@ -124,12 +124,13 @@ def by_user(processes: Iterable[Process], previous_cpu: Dict[int, float], interv
     return {usage.login: usage for usage in users.values()}
 
 
-def memory_status(total: int) -> dict:
+def memory_status(total: int, users_cgroups: int = 0) -> dict:
     """The memory the users share (total: the container's limit, or the machine's) and what is left
-    of it; in a container with a limit, what the container's cgroup holds besides its file cache."""
+    of it; in a container with a limit, what the container's cgroup holds besides its file cache,
+    plus users_cgroups: what the users' own cgroups hold, outside the container's (cgroups.py)."""
     available = meminfo_bytes("MemAvailable")
     used = cgroup_memory()["used"]
     if used is not None:
-        available = min(available, max(0, total - used))
+        available = min(available, max(0, total - used - users_cgroups))
     return {"total": total, "available": available,
             "used_percent": round(100 * (total - available) / total) if total else None}

@@ -45,12 +45,13 @@ def e2e_images():
 def stack(request, e2e_images):
     """One running deployment for a test module; removed with its volumes afterwards.
 
-    A module sets STACK_ENV (the environment of compose) and COMPOSE ("v1" or "v2")."""
+    A module sets STACK_ENV (the environment of compose), COMPOSE ("v1" or "v2") and
+    COMPOSE_OVERRIDES (compose files of docker/ added to compose.yaml)."""
     env = getattr(request.module, "STACK_ENV", {})
     compose = getattr(request.module, "COMPOSE", None)
     if compose_command(compose) is None:
         pytest.skip(f"Compose {compose} is not installed")
-    s = Stack(env=env, compose=compose)
+    s = Stack(env=env, compose=compose, overrides=getattr(request.module, "COMPOSE_OVERRIDES", ()))
     failed_before = request.session.testsfailed
     try:
         start = time.monotonic()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import shutil
 import socket
 import subprocess
@@ -70,8 +71,10 @@ def free_port() -> int:
 
 
 class Stack:
-    def __init__(self, env: dict | None = None, compose: str | None = None):
+    def __init__(self, env: dict | None = None, compose: str | None = None, overrides: tuple = ()):
+        """overrides: compose files of docker/ added to compose.yaml (e.g. compose.cgroups-v1.yaml)."""
         self.project = "jhube2e" + uuid.uuid4().hex[:10]
+        self.files = [COMPOSE_FILE, *(COMPOSE_FILE.parent / name for name in overrides)]
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.compose_cmd = compose_command(compose)
@@ -83,7 +86,7 @@ class Stack:
 
     # compose -----------------------------------------------------------------
     def compose(self, *args, check=True, timeout=600) -> subprocess.CompletedProcess:
-        cmd = [*self.compose_cmd, "-p", self.project, "-f", str(COMPOSE_FILE), *args]
+        cmd = [*self.compose_cmd, "-p", self.project, *(a for f in self.files for a in ("-f", str(f))), *args]
         res = subprocess.run(cmd, env=self.env, capture_output=True, text=True, timeout=timeout)
         if check and res.returncode != 0:
             raise RuntimeError(f"{' '.join(cmd)} failed ({res.returncode}):\n{res.stdout}\n{res.stderr}")
@@ -248,3 +251,29 @@ class HubUser:
         if check and res.returncode != 0:
             raise AssertionError(f"{cmd} as {self.name} failed ({res.returncode}):\n{res.stdout}\n{res.stderr}")
         return res
+
+
+PREFERENCES = "/srv/jupyterhub/jhub-admin-preferences.json"
+
+
+def class_of_students(stack: Stack, folder: Path, logins, klass: str, memory_mb: int, processes: int) -> dict:
+    """Students imported in the stack (one class), the students' limits set as the Settings page
+    keeps them (tested there, in tests/service), each logged in with a server started:
+    {login: HubUser}."""
+    passwords = {login: "St-" + secrets.token_urlsafe(9) for login in logins}
+    roster = folder / "classe.csv"
+    roster.write_text("login;password;role;class\n" + "".join(
+        f"{login};{password};student;{klass}\n" for login, password in passwords.items()), encoding="utf-8")
+    stack.copy_to("hub", roster, "/tmp/classe.csv")
+    stack.exec("hub", "jhub-admin", "import", "/tmp/classe.csv", "--yes")
+    stack.exec("hub", "python3", "-c", "import sys; from jhub_admin_service.service.preferences import Preferences; "
+               f"Preferences({PREFERENCES!r}).set_limits('student', sys.argv[1], sys.argv[2])",
+               str(memory_mb), str(processes))
+    users = {}
+    for login, password in passwords.items():
+        user = HubUser(stack, login, password)
+        assert user.login()
+        user.make_token()
+        user.start_server()
+        users[login] = user
+    return users

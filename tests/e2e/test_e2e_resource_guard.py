@@ -14,36 +14,19 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "browser"))
 from browsertools import ARTIFACTS, SCREENSHOTS, chromium, log_in  # noqa: E402
-from e2e_stack import HubUser  # noqa: E402
+from e2e_stack import HubUser, class_of_students  # noqa: E402
 from remote_kernel import RemoteKernel  # noqa: E402
 
 ADMIN, ADMIN_PASSWORD = "direction", "Garde-Fou-2026"
 STACK_ENV = {"JHUB_ADMIN_USER": ADMIN, "JHUB_ADMIN_PASSWORD": ADMIN_PASSWORD}
 OFFENDER, NEIGHBOUR, NEWCOMER = "eleve.gourmand", "eleve.sage", "eleve.curieux"
 STUDENT_MEMORY_MB, STUDENT_PROCESSES = 400, 200
-PREFERENCES = "/srv/jupyterhub/jhub-admin-preferences.json"
 
 
 @pytest.fixture(scope="module")
 def students(stack, tmp_path_factory):
-    passwords = {login: "Gf-" + secrets.token_urlsafe(9) for login in (OFFENDER, NEIGHBOUR, NEWCOMER)}
-    roster = tmp_path_factory.mktemp("roster") / "classe.csv"
-    roster.write_text("login;password;role;class\n" + "".join(
-        f"{login};{password};student;2B\n" for login, password in passwords.items()), encoding="utf-8")
-    stack.copy_to("hub", roster, "/tmp/classe.csv")
-    stack.exec("hub", "jhub-admin", "import", "/tmp/classe.csv", "--yes")
-    # The students' limits, as the Settings page keeps them (tested there in tests/service).
-    stack.exec("hub", "python3", "-c", "import sys; from jhub_admin_service.service.preferences import Preferences; "
-               f"Preferences({PREFERENCES!r}).set_limits('student', sys.argv[1], sys.argv[2])",
-               str(STUDENT_MEMORY_MB), str(STUDENT_PROCESSES))
-    users = {}
-    for login, password in passwords.items():
-        user = HubUser(stack, login, password)
-        assert user.login()
-        user.make_token()
-        user.start_server()
-        users[login] = user
-    return users
+    return class_of_students(stack, tmp_path_factory.mktemp("roster"), (OFFENDER, NEIGHBOUR, NEWCOMER), "2B", STUDENT_MEMORY_MB,
+                             STUDENT_PROCESSES)
 
 
 def guard_events(stack):

@@ -46,6 +46,14 @@ def stopped_note(reason):
                     f"au-delà de la limite de {limit} Mo. Les variables sont perdues : relancez les cellules utiles.")
         return (f"Your previous kernel was stopped: your programs used {used} MB of memory, over the limit of "
                 f"{limit} MB. Its variables are lost: run the cells you need again.")
+    if reason.get("kind") == "cgroup-memory":  # the kernel's OOM killer, in the user's cgroup (guard.py)
+        limit = reason.get("limit_mb")
+        if FRENCH:
+            return (f"Un de vos programmes a été arrêté par le système : ensemble, vos programmes ont atteint la "
+                    f"limite de mémoire ({limit} Mo). Si c'était ce noyau, ses variables sont perdues : relancez "
+                    "les cellules utiles.")
+        return (f"One of your programs was stopped by the system: together, your programs reached the memory "
+                f"limit ({limit} MB). If it was this kernel, its variables are lost: run the cells you need again.")
     if FRENCH:
         return "Votre noyau précédent a été arrêté par un administrateur. Les variables sont perdues."
     return "Your previous kernel was stopped by an administrator. Its variables are lost."

@@ -1,0 +1,200 @@
+"""Per-user cgroups, where the host lets the hub's container have a cgroup subtree of its own.
+
+Docker mounts a container's cgroup file systems read-only, and on Docker 20.10 nothing in
+compose.yaml makes them writable without `privileged`. But the host may *delegate* a subtree: a
+bind mount of `/sys/fs/cgroup/<controller>/jhub-users` (cgroup v1) or of
+`/sys/fs/cgroup/jhub-users` (cgroup v2) into the hub's container, at `/run/jhub-cgroups/`
+(docker/compose.cgroups-v1.yaml, docker/compose.cgroups-v2.yaml; `docker/build.sh up` picks the
+one that fits the host). Docker makes the folder if it is missing, which on a cgroup file system
+makes the cgroup, so a host reboot needs nothing done by hand. The hub's root then writes limits
+in that subtree only, and moves a user's server into it (the kernel lets root move a process it
+can see, which is one of its own container's).
+
+Each user's server, and everything it starts, then runs in `user-<uid>`, where the kernel itself:
+- caps what the user's processes hold together (page cache included) at a hard limit a little
+  above the role's limit, and when they reach it, OOM-kills one of *that user's* processes (the
+  biggest: in practice the runaway kernel), never another user's or the hub's. The guard stays
+  first (at the role's limit, with a reason for the student); the hard limit catches what
+  allocates faster than the guard's scan;
+- caps their tasks (pids.max), as RLIMIT_NPROC does, but per server rather than per uid;
+- shares the CPU per user, not per process: four busy loops of one student weigh what one does.
+
+Without a delegated subtree (find() returns None) the rlimits and the guard work alone: see
+docs/classroom.md for which mode is active and why.
+"""
+import errno
+import logging
+import os
+from typing import List, Optional
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ROOT = "/run/jhub-cgroups"
+#: cgroup v1: one delegated folder per controller, ROOT/<controller>.
+V1_CONTROLLERS = ("memory", "pids", "cpu")
+#: cgroup v2: the delegated folder, ROOT/unified, with these controllers enabled for its children.
+V2_CONTROLLERS = ("memory", "pids", "cpu")
+MIB = 2 ** 20
+
+
+def hard_limit(memory_bytes: int) -> int:
+    """The cgroup's hard limit for a role's memory limit: above it, so that the guard (which stops
+    a kernel at the limit and says why) acts first; the margin also holds the Jupyter server and
+    the page cache, which the cgroup counts and the guard does not."""
+    return memory_bytes + max(256 * MIB, memory_bytes // 4)
+
+
+def _write(path: str, value: str) -> None:
+    with open(path, "w", encoding="ascii") as f:
+        f.write(value)
+
+
+def _read(path: str) -> str:
+    with open(path, encoding="ascii") as f:
+        return f.read()
+
+
+def _writable(path: str) -> bool:
+    try:
+        return os.path.isdir(path) and not os.statvfs(path).f_flag & os.ST_RDONLY and os.access(path, os.W_OK)
+    except OSError:
+        return False
+
+
+class UserCgroups:
+    """The delegated subtree: version 1 (ROOT/memory, ROOT/pids, ROOT/cpu) or 2 (ROOT/unified)."""
+
+    def __init__(self, version: int, root: str = DEFAULT_ROOT):
+        self.version = version
+        self.root = root
+
+    @classmethod
+    def find(cls, root: str = DEFAULT_ROOT) -> Optional["UserCgroups"]:
+        """The subtree mounted at root, if the host delegated one and it is writable here."""
+        unified = os.path.join(root, "unified")
+        if os.path.exists(os.path.join(unified, "cgroup.controllers")) and _writable(unified):
+            available = _read(os.path.join(unified, "cgroup.controllers")).split()
+            if all(c in available for c in ("memory", "pids")):
+                return cls(2, root)
+            log.warning("%s lacks the memory or pids controller (has: %s): no per-user cgroups", unified,
+                        " ".join(available) or "none")
+            return None
+        folders = [os.path.join(root, c) for c in V1_CONTROLLERS]
+        if all(os.path.exists(os.path.join(f, "cgroup.procs")) and _writable(f) for f in folders):
+            return cls(1, root)
+        return None
+
+    @property
+    def mode(self) -> str:
+        return f"cgroup v{self.version}"
+
+    # The subtree
+
+    def parents(self) -> List[str]:
+        return [os.path.join(self.root, "unified")] if self.version == 2 else \
+            [os.path.join(self.root, c) for c in V1_CONTROLLERS]
+
+    def setup(self, total_bytes: int) -> None:
+        """Cap the users together at total_bytes, and (v2) give their cgroups the controllers."""
+        if self.version == 2:
+            parent = self.parents()[0]
+            _write(os.path.join(parent, "cgroup.subtree_control"), " ".join("+" + c for c in V2_CONTROLLERS))
+            _write(os.path.join(parent, "memory.max"), str(total_bytes))
+        else:
+            self._set_v1_memory(os.path.join(self.root, "memory"), total_bytes)
+
+    def folders(self, uid: int) -> List[str]:
+        name = f"user-{uid}"
+        return [os.path.join(p, name) for p in self.parents()]
+
+    def prepare(self, uid: int, memory_bytes: int, processes: int) -> List[str]:
+        """Make the user's cgroup with the role's limits; returns the cgroup.procs files that the
+        server's process joins (spawner's preexec_fn, before it becomes the user)."""
+        for folder in self.folders(uid):
+            os.makedirs(folder, exist_ok=True)
+        limit = hard_limit(memory_bytes)
+        if self.version == 2:
+            folder = self.folders(uid)[0]
+            _write(os.path.join(folder, "memory.max"), str(limit))
+            if os.path.exists(os.path.join(folder, "memory.swap.max")):
+                _write(os.path.join(folder, "memory.swap.max"), "0")  # a runaway must not swap the server
+            _write(os.path.join(folder, "pids.max"), str(processes))
+        else:
+            memory, pids, _cpu = self.folders(uid)
+            self._set_v1_memory(memory, limit)
+            _write(os.path.join(pids, "pids.max"), str(processes))
+        return [os.path.join(f, "cgroup.procs") for f in self.folders(uid)]
+
+    @staticmethod
+    def _set_v1_memory(folder: str, limit: int) -> None:
+        """memory.limit_in_bytes and (with swap accounting) memory.memsw.limit_in_bytes, which must
+        never be below it: the order of the two writes depends on whether the limit goes up."""
+        files = [os.path.join(folder, "memory.limit_in_bytes")]
+        memsw = os.path.join(folder, "memory.memsw.limit_in_bytes")
+        if os.path.exists(memsw):
+            files.append(memsw)
+        try:
+            for path in files:
+                _write(path, str(limit))
+        except OSError as exc:
+            if exc.errno != errno.EINVAL:
+                raise
+            for path in reversed(files):
+                _write(path, str(limit))
+
+    def remove(self, uid: int) -> None:
+        """Remove the user's cgroup once it is empty (a process left behind keeps it)."""
+        for folder in self.folders(uid):
+            try:
+                os.rmdir(folder)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                log.info("cgroup %s kept: %s", folder, exc)
+
+    # What the guard and the dashboard read
+
+    def users(self) -> List[int]:
+        """The uids that have a cgroup here."""
+        names = os.listdir(self.parents()[0])
+        return sorted(int(n[5:]) for n in names if n.startswith("user-") and n[5:].isdigit())
+
+    def oom_kills(self, uid: int) -> int:
+        """How many processes the kernel's OOM killer took in the user's cgroup (0 if none or gone)."""
+        folder = self.folders(uid)[0]
+        name, key = ("memory.events", "oom_kill") if self.version == 2 else ("memory.oom_control", "oom_kill")
+        try:
+            for line in _read(os.path.join(folder, name)).splitlines():
+                field, _, value = line.partition(" ")
+                if field == key:
+                    return int(value)
+        except (OSError, ValueError):
+            pass
+        return 0
+
+    def memory_limit(self, uid: int) -> int:
+        """The user's cgroup's hard limit as the kernel holds it (0 if gone)."""
+        name = "memory.max" if self.version == 2 else "memory.limit_in_bytes"
+        try:
+            return int(_read(os.path.join(self.folders(uid)[0], name)))
+        except (OSError, ValueError):
+            return 0
+
+    def memory_used(self) -> int:
+        """What the users' processes hold together, less the file cache the kernel can drop."""
+        parent = self.parents()[0]
+        usage, cache_key = ("memory.current", "inactive_file") if self.version == 2 else \
+            ("memory.usage_in_bytes", "total_inactive_file")
+        try:
+            used = int(_read(os.path.join(parent, usage)))
+            stats = dict(line.split() for line in _read(os.path.join(parent, "memory.stat")).splitlines() if line)
+            return max(0, used - int(stats.get(cache_key, 0)))
+        except (OSError, ValueError):
+            return 0
+
+
+def join(procs_files: List[str]) -> None:
+    """Move the calling process into the cgroups (in a preexec_fn: its children follow)."""
+    pid = str(os.getpid())
+    for path in procs_files:
+        _write(path, pid)

@@ -1,0 +1,146 @@
+"""End-to-end, in the built images, with the host's cgroups delegated to the hub as `docker/build.sh
+up` does (docker/compose.cgroups-v1.yaml or -v2.yaml, by the host): each user's server runs in a
+cgroup of their own, where the kernel caps the user's processes together. The misbehaving cell
+bounds itself (3 children of at most 230 MB, each ending after a few seconds, under the
+per-process limit too), so that a missing limit cannot take the machine down."""
+import json
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "browser"))
+from e2e_stack import HubUser, class_of_students  # noqa: E402
+from remote_kernel import RemoteKernel  # noqa: E402
+
+from jhub_admin_service.classroom import cgroups  # noqa: E402
+
+HOST = Path("/sys/fs/cgroup")
+V2 = (HOST / "cgroup.controllers").exists()
+COMPOSE_OVERRIDES = ("compose.cgroups-v2.yaml" if V2 else "compose.cgroups-v1.yaml",)
+PARENT = "jhub-e2e-" + uuid.uuid4().hex[:8]
+ADMIN, ADMIN_PASSWORD = "direction", "Cgroupes-2026"
+STACK_ENV = {"JHUB_ADMIN_USER": ADMIN, "JHUB_ADMIN_PASSWORD": ADMIN_PASSWORD, "JHUB_CGROUP_PARENT": PARENT}
+OFFENDER, NEIGHBOUR = "eleve.vorace", "eleve.calme"
+STUDENT_MEMORY_MB, STUDENT_PROCESSES = 400, 200
+MB = 2 ** 20
+
+
+def host_folder(controller: str, uid=None) -> Path:
+    """The host's side of the delegated subtree (or of a user's cgroup in it)."""
+    base = HOST / PARENT if V2 else HOST / controller / PARENT
+    return base / f"user-{uid}" if uid is not None else base
+
+
+@pytest.fixture(scope="module", autouse=True)
+def host_subtree():
+    """Removes the subtree that Docker made on the host, once the stack is gone (autouse: set up
+    before the stack, so torn down after it)."""
+    yield
+    folders = [HOST / PARENT] if V2 else [HOST / c / PARENT for c in cgroups.V1_CONTROLLERS]
+    deadline = time.monotonic() + 30
+    for folder in folders:
+        for child in [*folder.glob("user-*"), folder]:
+            while child.exists():
+                try:
+                    child.rmdir()
+                except OSError:  # its last processes are still ending
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.5)
+
+
+@pytest.fixture(scope="module")
+def students(stack, tmp_path_factory):
+    return class_of_students(stack, tmp_path_factory.mktemp("roster"), (OFFENDER, NEIGHBOUR), "2G", STUDENT_MEMORY_MB,
+                             STUDENT_PROCESSES)
+
+
+def uid_of(stack, login) -> int:
+    return int(stack.exec("hub", "id", "-u", login).stdout)
+
+
+def host_oom_kills(uid: int) -> int:
+    """What the host's kernel counts in the user's cgroup (not what the hub says)."""
+    events = host_folder("memory", uid) / ("memory.events" if V2 else "memory.oom_control")
+    return next(int(line.split()[1]) for line in events.read_text().splitlines() if line.startswith("oom_kill "))
+
+
+def snapshot(stack) -> dict:
+    out = stack.exec("hub", "cat", "/run/jhub-guard/usage.json", check=False).stdout
+    return json.loads(out) if out else {}
+
+
+def test_each_user_s_server_and_kernels_run_in_a_cgroup_of_their_own_with_the_role_s_limits(stack, students):
+    uid = uid_of(stack, OFFENDER)
+    kernel = RemoteKernel(students[OFFENDER])
+    own = kernel.execute("print(open('/proc/self/cgroup').read())")["stdout"]
+    expected = f"/{PARENT}/user-{uid}"
+    if V2:
+        assert f"0::{expected}\n" in own, own
+    else:
+        for controller in cgroups.V1_CONTROLLERS:
+            assert any(line.split(":")[1].split(",").count(controller) and line.endswith(expected)
+                       for line in own.splitlines()), own
+    limit_file = "memory.max" if V2 else "memory.limit_in_bytes"
+    hard = int((host_folder("memory", uid) / limit_file).read_text())
+    assert hard == cgroups.hard_limit(STUDENT_MEMORY_MB * MB)
+    assert int((host_folder("pids", uid) / "pids.max").read_text()) == STUDENT_PROCESSES
+    # The users together: at most what the hub container may use.
+    total = int((host_folder("memory") / limit_file).read_text())
+    assert 0 < total == int(stack.inspect("hub")["HostConfig"]["Memory"])
+    kernel.shutdown()
+
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and snapshot(stack).get("mode") is None:
+        time.sleep(0.5)
+    mode = "cgroup v2" if V2 else "cgroup v1"
+    assert snapshot(stack)["mode"] == mode
+    admin = HubUser(stack, ADMIN, ADMIN_PASSWORD)
+    assert admin.login()
+    admin.make_token()
+    assert f'data-mode="{mode}"' in admin.api("GET", "/services/jhub-admin/servers").text
+
+
+def test_a_burst_faster_than_the_guard_is_stopped_in_the_user_s_own_cgroup(stack, students):
+    uid = uid_of(stack, OFFENDER)
+    neighbour = RemoteKernel(students[NEIGHBOUR])
+    neighbour_pid = neighbour.execute("import os; print(os.getpid())")["stdout"].strip()
+    before = host_oom_kills(uid)
+
+    # A fresh kernel, so the guard (which lets a kernel settle 5 s) is not first: three children of
+    # 230 MB each, written at once (past the cgroup's hard limit of 656 MB with the server and
+    # the kernel), each ending after 5 s. The guard may stop the kernel afterwards: what is left
+    # (two children) is still over the role's limit.
+    offender = RemoteKernel(students[OFFENDER])
+    result = offender.execute(
+        "import subprocess, sys\n"
+        "code = 'import time; b = bytes(range(256)) * (230 * 2**20 // 256); time.sleep(5)'\n"
+        "children = [subprocess.Popen([sys.executable, '-c', code]) for _ in range(3)]\n")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and host_oom_kills(uid) == before:
+        time.sleep(0.5)
+    assert host_oom_kills(uid) > before, result
+
+    deadline = time.monotonic() + 20
+    events = []
+    while time.monotonic() < deadline and not events:
+        events = [e for e in snapshot(stack).get("events", []) if e["user"] == OFFENDER and "OOM killer" in e["reason"]]
+        time.sleep(0.5)
+    assert events and f"hard limit of {cgroups.hard_limit(STUDENT_MEMORY_MB * MB) // MB} MB" in events[0]["reason"]
+    assert f"memory: user {OFFENDER}, pid 0: the kernel's OOM killer" in stack.logs("hub", tail=400)
+
+    # Nobody else lost anything: the neighbour's kernel, the hub.
+    assert neighbour.execute("print(os.getpid())")["stdout"].strip() == neighbour_pid
+    assert students[NEIGHBOUR].api("GET", "/hub/api/").status_code == 200
+    assert host_oom_kills(uid_of(stack, NEIGHBOUR)) == 0
+    # The offender's next cell (in this kernel, or the one restarted after it) says why.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and offender.model().get("execution_state") not in ("idle", "busy"):
+        time.sleep(0.5)
+    note = offender.execute("print('suite')")
+    assert "a été arrêté" in note["stderr"], note
+    neighbour.shutdown()
+    offender.shutdown()
