@@ -68,7 +68,7 @@ except ImportError:  # pragma: no cover
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests" / "e2e"))
-from e2e_stack import Stack  # noqa: E402
+from e2e_stack import LentCgroups, Stack  # noqa: E402
 
 KERNEL_NAME = "python3"  # the image's teaching kernel, "Python 3 (lycée)" (docker/Dockerfile)
 CLASS = "STORM"
@@ -308,6 +308,7 @@ class Bench:
     def __init__(self, args):
         self.args = args
         self.stack = None
+        self.lent = None
         self.own_stack = False
         self.base = args.url
         self.admin = None
@@ -317,8 +318,10 @@ class Bench:
     def start_stack(self):
         os.environ["JHUB_IMAGE_TAG"] = self.args.image_tag
         admin_password = "Storm-" + secrets.token_urlsafe(12)
+        self.lent = LentCgroups() if self.args.cgroups else None
         stack = Stack(env={"JHUB_ADMIN_USER": "admin", "JHUB_ADMIN_PASSWORD": admin_password,
-                           "JHUB_IMAGE_TAG": self.args.image_tag})
+                           "JHUB_IMAGE_TAG": self.args.image_tag, **(self.lent.env if self.lent else {})},
+                      overrides=(self.lent.override,) if self.lent else ())
         stack.project = self.args.project
         if self.args.port:
             stack.port = self.args.port
@@ -341,6 +344,8 @@ class Bench:
         if self.own_stack and not self.args.keep:
             log(f"removing compose project {self.stack.project}")
             self.stack.destroy()
+            if self.lent:
+                self.lent.remove()
 
     # accounts
     def accounts(self):
@@ -620,6 +625,8 @@ def main(argv=None):
                    help="read the lone student's server CPU as soon as it is ready (else after the cell)")
     p.add_argument("--site-config", help="a hub site config to try on the stack the bench starts "
                    "(copied to its data volume as jupyterhub_site_config.py, then the hub restarts)")
+    p.add_argument("--cgroups", action="store_true",
+                   help="lend the host's cgroups to the stack the bench starts, as docker/build.sh up does")
     p.add_argument("--keep", action="store_true", help="leave the stack the bench started running")
     p.add_argument("--json", help="write the figures to this file")
     p.add_argument("--warm", action="store_true", help="then a storm of all at once on servers warm-started by "

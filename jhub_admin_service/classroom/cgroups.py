@@ -1,25 +1,34 @@
 """Per-user cgroups, where the host lets the hub's container have a cgroup subtree of its own.
 
 Docker mounts a container's cgroup file systems read-only, and on Docker 20.10 nothing in
-compose.yaml makes them writable without `privileged`. But the host may *delegate* a subtree: a
-bind mount of `/sys/fs/cgroup/<controller>/jhub-users` (cgroup v1) or of
-`/sys/fs/cgroup/jhub-users` (cgroup v2) into the hub's container, at `/run/jhub-cgroups/`
-(docker/compose.cgroups-v1.yaml, docker/compose.cgroups-v2.yaml; `docker/build.sh up` picks the
-one that fits the host). Docker makes the folder if it is missing, which on a cgroup file system
-makes the cgroup, so a host reboot needs nothing done by hand. The hub's root then writes limits
-in that subtree only, and moves a user's server into it (the kernel lets root move a process it
-can see, which is one of its own container's).
+compose.yaml makes them writable without `privileged`. But the host may *lend* a subtree, by a
+bind mount into the hub's container at `/run/jhub-cgroups/` (`docker/build.sh up` adds the
+compose file that fits the host):
 
-Each user's server, and everything it starts, then runs in `user-<uid>`, where the kernel itself:
+- **cgroup v1** (docker/compose.cgroups-v1.yaml): `/sys/fs/cgroup/<controller>/jhub-users` for
+  the memory, pids and cpu controllers, at ROOT/<controller>. Docker makes a missing bind source,
+  which on a cgroup file system makes the cgroup, so a host reboot needs nothing done by hand.
+  The users' cgroups are ROOT/<controller>/user-<uid>, beside the container's own.
+- **cgroup v2** (docker/compose.cgroups-v2.yaml): the container is put in a slice of its own
+  (`cgroup_parent: jhub.slice`), which is lent at ROOT/unified. With the host's `nsdelegate`
+  (systemd's default), a container in its own cgroup namespace may move a process only within its
+  own cgroup, so the users' cgroups are children of the container's cgroup: the hub first moves
+  its own processes to a leaf, `hub` (a cgroup with children may hold no process), then gives the
+  children the memory, pids and cpu controllers. The container's memory limit then holds the
+  users too.
+
+The hub's root writes limits only in that subtree, and moves only its own processes (the kernel
+lets root move a process it can see). Each user's server, and everything it starts, runs in
+`user-<uid>`, where the kernel itself:
 - caps what the user's processes hold together (page cache included) at a hard limit a little
   above the role's limit, and when they reach it, OOM-kills one of *that user's* processes (the
-  biggest: in practice the runaway kernel), never another user's or the hub's. The guard stays
+  biggest: in practice the runaway one), never another user's or the hub's. The guard stays
   first (at the role's limit, with a reason for the student); the hard limit catches what
   allocates faster than the guard's scan;
 - caps their tasks (pids.max), as RLIMIT_NPROC does, but per server rather than per uid;
 - shares the CPU per user, not per process: four busy loops of one student weigh what one does.
 
-Without a delegated subtree (find() returns None) the rlimits and the guard work alone: see
+Without a lent subtree (find() returns None) the rlimits and the guard work alone: see
 docs/classroom.md for which mode is active and why.
 """
 import errno
@@ -61,22 +70,52 @@ def _writable(path: str) -> bool:
         return False
 
 
-class UserCgroups:
-    """The delegated subtree: version 1 (ROOT/memory, ROOT/pids, ROOT/cpu) or 2 (ROOT/unified)."""
+def own_cgroup_in(slice_folder: str) -> Optional[str]:
+    """The folder of this container's own cgroup in the lent slice: the child whose processes
+    (read through the mount, so in this container's pid namespace) include this process, directly
+    or in its `hub` leaf. Other containers' processes are not listed here at all."""
+    me = str(os.getpid())
+    try:
+        children = [e.path for e in os.scandir(slice_folder) if e.is_dir(follow_symlinks=False)]
+    except OSError:
+        return None
+    for child in children:
+        for procs in (os.path.join(child, "cgroup.procs"), os.path.join(child, HUB_LEAF, "cgroup.procs")):
+            try:
+                if me in _read(procs).split():
+                    return child
+            except OSError:
+                continue
+    return None
 
-    def __init__(self, version: int, root: str = DEFAULT_ROOT):
+
+#: cgroup v2: the leaf that the container's own processes move to (classroom/cgroups.py doc).
+HUB_LEAF = "hub"
+
+
+class UserCgroups:
+    """The lent subtree: version 1 (ROOT/memory, ROOT/pids, ROOT/cpu) or 2 (the container's own
+    cgroup, found in ROOT/unified)."""
+
+    def __init__(self, version: int, root: str = DEFAULT_ROOT, own: Optional[str] = None):
         self.version = version
         self.root = root
+        self.own = own  # v2: the container's own cgroup folder
 
     @classmethod
     def find(cls, root: str = DEFAULT_ROOT) -> Optional["UserCgroups"]:
-        """The subtree mounted at root, if the host delegated one and it is writable here."""
+        """The subtree mounted at root, if the host lent one and it is writable here."""
         unified = os.path.join(root, "unified")
-        if os.path.exists(os.path.join(unified, "cgroup.controllers")) and _writable(unified):
-            available = _read(os.path.join(unified, "cgroup.controllers")).split()
+        if os.path.isdir(unified) and _writable(unified):
+            own = own_cgroup_in(unified)
+            if own is None:
+                log.warning("%s holds no cgroup of this container: no per-user cgroups (is the hub's "
+                            "cgroup_parent the lent slice?)", unified)
+                return None
+            available = _read(os.path.join(own, "cgroup.controllers")).split()
             if all(c in available for c in ("memory", "pids")):
-                return cls(2, root)
-            log.warning("%s lacks the memory or pids controller (has: %s): no per-user cgroups", unified,
+                return cls(2, root, own)
+            log.warning("%s lacks the memory or pids controller (has: %s): no per-user cgroups", own,
                         " ".join(available) or "none")
             return None
         folders = [os.path.join(root, c) for c in V1_CONTROLLERS]
@@ -91,17 +130,29 @@ class UserCgroups:
     # The subtree
 
     def parents(self) -> List[str]:
-        return [os.path.join(self.root, "unified")] if self.version == 2 else \
-            [os.path.join(self.root, c) for c in V1_CONTROLLERS]
+        return [self.own] if self.version == 2 else [os.path.join(self.root, c) for c in V1_CONTROLLERS]
 
     def setup(self, total_bytes: int) -> None:
-        """Cap the users together at total_bytes, and (v2) give their cgroups the controllers."""
-        if self.version == 2:
-            parent = self.parents()[0]
-            _write(os.path.join(parent, "cgroup.subtree_control"), " ".join("+" + c for c in V2_CONTROLLERS))
-            _write(os.path.join(parent, "memory.max"), str(total_bytes))
-        else:
+        """v1: cap the users together at total_bytes. v2: move the container's own processes to its
+        `hub` leaf and give the children the controllers (the container's own memory limit, set by
+        Docker, holds the users together)."""
+        if self.version == 1:
             self._set_v1_memory(os.path.join(self.root, "memory"), total_bytes)
+            return
+        leaf = os.path.join(self.own, HUB_LEAF)
+        os.makedirs(leaf, exist_ok=True)
+        for _ in range(20):  # a process may fork while the others move
+            pids = _read(os.path.join(self.own, "cgroup.procs")).split()
+            if not pids:
+                break
+            for pid in pids:
+                try:
+                    _write(os.path.join(leaf, "cgroup.procs"), pid)
+                except ProcessLookupError:
+                    continue
+        available = _read(os.path.join(self.own, "cgroup.controllers")).split()
+        _write(os.path.join(self.own, "cgroup.subtree_control"),
+               " ".join("+" + c for c in V2_CONTROLLERS if c in available))
 
     def folders(self, uid: int) -> List[str]:
         name = f"user-{uid}"
@@ -181,14 +232,15 @@ class UserCgroups:
             return 0
 
     def memory_used(self) -> int:
-        """What the users' processes hold together, less the file cache the kernel can drop."""
+        """What the users' processes hold together, outside the container's own memory cgroup (v1),
+        less the file cache the kernel can drop; 0 on v2, where the container's cgroup holds them."""
+        if self.version == 2:
+            return 0
         parent = self.parents()[0]
-        usage, cache_key = ("memory.current", "inactive_file") if self.version == 2 else \
-            ("memory.usage_in_bytes", "total_inactive_file")
         try:
-            used = int(_read(os.path.join(parent, usage)))
+            used = int(_read(os.path.join(parent, "memory.usage_in_bytes")))
             stats = dict(line.split() for line in _read(os.path.join(parent, "memory.stat")).splitlines() if line)
-            return max(0, used - int(stats.get(cache_key, 0)))
+            return max(0, used - int(stats.get("total_inactive_file", 0)))
         except (OSError, ValueError):
             return 0
 

@@ -277,3 +277,39 @@ def class_of_students(stack: Stack, folder: Path, logins, klass: str, memory_mb:
         user.start_server()
         users[login] = user
     return users
+
+
+class LentCgroups:
+    """Per-user cgroups for a throw-away stack, as `docker/build.sh up` lends them (the compose
+    override that fits this host), in a subtree of the stack's own; remove() takes away, once the
+    stack is gone, what Docker made on the host."""
+
+    HOST = Path("/sys/fs/cgroup")
+    V1_CONTROLLERS = ("memory", "pids", "cpu")
+
+    def __init__(self):
+        self.v2 = (self.HOST / "cgroup.controllers").exists()
+        # A v2 slice's name has no "-": systemd reads one as a level of slices.
+        self.name = "jhube2e" + uuid.uuid4().hex[:8] + (".slice" if self.v2 else "")
+        self.override = "compose.cgroups-v2.yaml" if self.v2 else "compose.cgroups-v1.yaml"
+        self.env = {"JHUB_CGROUP_SLICE" if self.v2 else "JHUB_CGROUP_PARENT": self.name}
+
+    def user_folder(self, controller: str, uid: int) -> Path:
+        """The host's side of a user's cgroup (v2: in the hub container's own cgroup, in the slice)."""
+        if self.v2:
+            return next((self.HOST / self.name).glob(f"*/user-{uid}"))
+        return self.HOST / controller / self.name / f"user-{uid}"
+
+    def remove(self, timeout: float = 30) -> None:
+        if self.v2:  # the container's cgroup went with it; systemd removes an empty slice itself
+            return
+        deadline = time.monotonic() + timeout
+        for folder in (self.HOST / c / self.name for c in self.V1_CONTROLLERS):
+            for child in [*folder.glob("user-*"), folder]:
+                while child.exists():
+                    try:
+                        child.rmdir()
+                    except OSError:  # its last processes are still ending
+                        if time.monotonic() > deadline:
+                            raise
+                        time.sleep(0.5)

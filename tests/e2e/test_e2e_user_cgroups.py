@@ -6,50 +6,35 @@ per-process limit too), so that a missing limit cannot take the machine down."""
 import json
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "browser"))
-from e2e_stack import HubUser, class_of_students  # noqa: E402
+from e2e_stack import HubUser, LentCgroups, class_of_students  # noqa: E402
 from remote_kernel import RemoteKernel  # noqa: E402
 
 from jhub_admin_service.classroom import cgroups  # noqa: E402
 
-HOST = Path("/sys/fs/cgroup")
-V2 = (HOST / "cgroup.controllers").exists()
-COMPOSE_OVERRIDES = ("compose.cgroups-v2.yaml" if V2 else "compose.cgroups-v1.yaml",)
-PARENT = "jhub-e2e-" + uuid.uuid4().hex[:8]
+LENT = LentCgroups()
+V2 = LENT.v2
+COMPOSE_OVERRIDES = (LENT.override,)
 ADMIN, ADMIN_PASSWORD = "direction", "Cgroupes-2026"
-STACK_ENV = {"JHUB_ADMIN_USER": ADMIN, "JHUB_ADMIN_PASSWORD": ADMIN_PASSWORD, "JHUB_CGROUP_PARENT": PARENT}
+STACK_ENV = {"JHUB_ADMIN_USER": ADMIN, "JHUB_ADMIN_PASSWORD": ADMIN_PASSWORD, **LENT.env}
 OFFENDER, NEIGHBOUR = "eleve.vorace", "eleve.calme"
 STUDENT_MEMORY_MB, STUDENT_PROCESSES = 400, 200
 MB = 2 ** 20
 
 
-def host_folder(controller: str, uid=None) -> Path:
-    """The host's side of the delegated subtree (or of a user's cgroup in it)."""
-    base = HOST / PARENT if V2 else HOST / controller / PARENT
-    return base / f"user-{uid}" if uid is not None else base
+def host_folder(controller: str, uid: int) -> Path:
+    return LENT.user_folder(controller, uid)
 
 
 @pytest.fixture(scope="module", autouse=True)
-def host_subtree():
-    """Removes the subtree that Docker made on the host, once the stack is gone (autouse: set up
-    before the stack, so torn down after it)."""
+def lent_cgroups():
+    """Autouse: set up before the stack, so torn down after it."""
     yield
-    folders = [HOST / PARENT] if V2 else [HOST / c / PARENT for c in cgroups.V1_CONTROLLERS]
-    deadline = time.monotonic() + 30
-    for folder in folders:
-        for child in [*folder.glob("user-*"), folder]:
-            while child.exists():
-                try:
-                    child.rmdir()
-                except OSError:  # its last processes are still ending
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.5)
+    LENT.remove()
 
 
 @pytest.fixture(scope="module")
@@ -77,20 +62,19 @@ def test_each_user_s_server_and_kernels_run_in_a_cgroup_of_their_own_with_the_ro
     uid = uid_of(stack, OFFENDER)
     kernel = RemoteKernel(students[OFFENDER])
     own = kernel.execute("print(open('/proc/self/cgroup').read())")["stdout"]
-    expected = f"/{PARENT}/user-{uid}"
-    if V2:
-        assert f"0::{expected}\n" in own, own
+    if V2:  # seen from the container's own cgroup namespace, whose root is the container's cgroup
+        assert f"0::/user-{uid}\n" in own, own
     else:
         for controller in cgroups.V1_CONTROLLERS:
-            assert any(line.split(":")[1].split(",").count(controller) and line.endswith(expected)
+            assert any(line.split(":")[1].split(",").count(controller) and line.endswith(f"/{LENT.name}/user-{uid}")
                        for line in own.splitlines()), own
     limit_file = "memory.max" if V2 else "memory.limit_in_bytes"
     hard = int((host_folder("memory", uid) / limit_file).read_text())
     assert hard == cgroups.hard_limit(STUDENT_MEMORY_MB * MB)
     assert int((host_folder("pids", uid) / "pids.max").read_text()) == STUDENT_PROCESSES
-    # The users together: at most what the hub container may use.
-    total = int((host_folder("memory") / limit_file).read_text())
-    assert 0 < total == int(stack.inspect("hub")["HostConfig"]["Memory"])
+    # The users together: at most what the hub container may use (v2: inside the container's cgroup).
+    total = host_folder("memory", uid).parent / limit_file
+    assert 0 < int(total.read_text()) == int(stack.inspect("hub")["HostConfig"]["Memory"])
     kernel.shutdown()
 
     deadline = time.monotonic() + 20
