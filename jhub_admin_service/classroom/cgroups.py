@@ -26,7 +26,13 @@ lets root move a process it can see). Each user's server, and everything it star
   first (at the role's limit, with a reason for the student); the hard limit catches what
   allocates faster than the guard's scan;
 - caps their tasks (pids.max), as RLIMIT_NPROC does, but per server rather than per uid;
-- shares the CPU per user, not per process: four busy loops of one student weigh what one does.
+- with `cpu_per_user` (ClassroomSpawner's, off by default), shares the CPU per user, not per
+  process: four busy loops of one student weigh what one does. Off by default because the login
+  storm bench measured its cost: 35 servers starting at once, each in a CPU group of its own,
+  spent 15-20 % more CPU each (1.63-1.72 s against 1.41-1.45 s) and the class waited longer;
+  the nice levels and the guard's lowering of busy loops keep neighbours responsive without it
+  (docs/performance.md). On v1 the server joins its cpu cgroup only once it answers (its kernels
+  and terminals follow); on v2 one cgroup holds every controller, so the start is in it too.
 
 Without a lent subtree (find() returns None) the rlimits and the guard work alone: see
 docs/classroom.md for which mode is active and why.
@@ -39,10 +45,9 @@ from typing import List, Optional
 log = logging.getLogger(__name__)
 
 DEFAULT_ROOT = "/run/jhub-cgroups"
-#: cgroup v1: one delegated folder per controller, ROOT/<controller>.
-V1_CONTROLLERS = ("memory", "pids", "cpu")
-#: cgroup v2: the delegated folder, ROOT/unified, with these controllers enabled for its children.
-V2_CONTROLLERS = ("memory", "pids", "cpu")
+#: The controllers of the users' cgroups (cpu only with cpu_per_user); on v1, one lent folder
+#: each, ROOT/<controller>.
+CONTROLLERS = ("memory", "pids", "cpu")
 MIB = 2 ** 20
 
 
@@ -97,13 +102,14 @@ class UserCgroups:
     """The lent subtree: version 1 (ROOT/memory, ROOT/pids, ROOT/cpu) or 2 (the container's own
     cgroup, found in ROOT/unified)."""
 
-    def __init__(self, version: int, root: str = DEFAULT_ROOT, own: Optional[str] = None):
+    def __init__(self, version: int, root: str = DEFAULT_ROOT, own: Optional[str] = None, cpu_per_user: bool = False):
         self.version = version
         self.root = root
         self.own = own  # v2: the container's own cgroup folder
+        self.controllers = CONTROLLERS if cpu_per_user else CONTROLLERS[:2]
 
     @classmethod
-    def find(cls, root: str = DEFAULT_ROOT) -> Optional["UserCgroups"]:
+    def find(cls, root: str = DEFAULT_ROOT, cpu_per_user: bool = False) -> Optional["UserCgroups"]:
         """The subtree mounted at root, if the host lent one and it is writable here."""
         unified = os.path.join(root, "unified")
         if os.path.isdir(unified) and _writable(unified):
@@ -114,13 +120,13 @@ class UserCgroups:
                 return None
             available = _read(os.path.join(own, "cgroup.controllers")).split()
             if all(c in available for c in ("memory", "pids")):
-                return cls(2, root, own)
+                return cls(2, root, own, cpu_per_user)
             log.warning("%s lacks the memory or pids controller (has: %s): no per-user cgroups", own,
                         " ".join(available) or "none")
             return None
-        folders = [os.path.join(root, c) for c in V1_CONTROLLERS]
+        folders = [os.path.join(root, c) for c in (CONTROLLERS if cpu_per_user else CONTROLLERS[:2])]
         if all(os.path.exists(os.path.join(f, "cgroup.procs")) and _writable(f) for f in folders):
-            return cls(1, root)
+            return cls(1, root, cpu_per_user=cpu_per_user)
         return None
 
     @property
@@ -130,7 +136,7 @@ class UserCgroups:
     # The subtree
 
     def parents(self) -> List[str]:
-        return [self.own] if self.version == 2 else [os.path.join(self.root, c) for c in V1_CONTROLLERS]
+        return [self.own] if self.version == 2 else [os.path.join(self.root, c) for c in self.controllers]
 
     def setup(self, total_bytes: int) -> None:
         """v1: cap the users together at total_bytes. v2: move the container's own processes to its
@@ -152,7 +158,7 @@ class UserCgroups:
                     continue
         available = _read(os.path.join(self.own, "cgroup.controllers")).split()
         _write(os.path.join(self.own, "cgroup.subtree_control"),
-               " ".join("+" + c for c in V2_CONTROLLERS if c in available))
+               " ".join("+" + c for c in self.controllers if c in available))
 
     def folders(self, uid: int) -> List[str]:
         name = f"user-{uid}"
@@ -160,7 +166,8 @@ class UserCgroups:
 
     def prepare(self, uid: int, memory_bytes: int, processes: int) -> List[str]:
         """Make the user's cgroup with the role's limits; returns the cgroup.procs files that the
-        server's process joins (spawner's preexec_fn, before it becomes the user)."""
+        server's process joins (spawner's preexec_fn, before it becomes the user): v1's memory and
+        pids, not yet cpu (cpu_procs)."""
         for folder in self.folders(uid):
             os.makedirs(folder, exist_ok=True)
         limit = hard_limit(memory_bytes)
@@ -170,11 +177,17 @@ class UserCgroups:
             if os.path.exists(os.path.join(folder, "memory.swap.max")):
                 _write(os.path.join(folder, "memory.swap.max"), "0")  # a runaway must not swap the server
             _write(os.path.join(folder, "pids.max"), str(processes))
-        else:
-            memory, pids, _cpu = self.folders(uid)
-            self._set_v1_memory(memory, limit)
-            _write(os.path.join(pids, "pids.max"), str(processes))
-        return [os.path.join(f, "cgroup.procs") for f in self.folders(uid)]
+            return [os.path.join(folder, "cgroup.procs")]
+        memory, pids = self.folders(uid)[:2]
+        self._set_v1_memory(memory, limit)
+        _write(os.path.join(pids, "pids.max"), str(processes))
+        return [os.path.join(memory, "cgroup.procs"), os.path.join(pids, "cgroup.procs")]
+
+    def cpu_procs(self, uid: int) -> List[str]:
+        """v1 with cpu_per_user: the cpu cgroup.procs file the server joins once it answers (see the
+        module's doc); otherwise none (v2: a process has one cgroup for every controller)."""
+        folders = self.folders(uid)
+        return [os.path.join(folders[2], "cgroup.procs")] if self.version == 1 and len(folders) > 2 else []
 
     @staticmethod
     def _set_v1_memory(folder: str, limit: int) -> None:
@@ -245,8 +258,9 @@ class UserCgroups:
             return 0
 
 
-def join(procs_files: List[str]) -> None:
-    """Move the calling process into the cgroups (in a preexec_fn: its children follow)."""
-    pid = str(os.getpid())
+def join(procs_files: List[str], pid: Optional[int] = None) -> None:
+    """Move a process (by default the calling one, in a preexec_fn) into the cgroups; the children
+    it starts afterwards follow."""
+    pid = str(pid or os.getpid())
     for path in procs_files:
         _write(path, pid)

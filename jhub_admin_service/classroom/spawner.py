@@ -20,9 +20,10 @@
   until it answers; the others wait their turn on the spawn page, which says so. JupyterHub's
   own limit (`concurrent_spawn_limit`, which answers 429) is lifted in jupyterhub_config.py.
 
-- **Per-user cgroups**, where the host delegates a cgroup subtree to the container
+- **Per-user cgroups**, where the host lends a cgroup subtree to the container
   (classroom/cgroups.py): the server joins the user's own cgroup before it becomes the user, so
-  that the kernel caps the user's processes together, and shares the CPU per user.
+  that the kernel caps the user's processes together (and, with cpu_per_user, once it answers,
+  shares the CPU per user).
 
 What the kernel cannot count without cgroups (a user's processes together, CPU hogs) is the
 guard's work (classroom/guard.py).
@@ -35,7 +36,7 @@ import resource
 from jupyterhub.spawner import LocalProcessSpawner
 from jupyterhub.utils import url_path_join
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
-from traitlets import Integer, Unicode, default
+from traitlets import Bool, Integer, Unicode, default
 
 from . import cgroups
 from . import limits as limitsmod
@@ -80,6 +81,8 @@ class ClassroomSpawner(LocalProcessSpawner):
                                                 "connection files and sockets).").tag(config=True)
     cgroup_root = Unicode(cgroups.DEFAULT_ROOT, help="Where the host's delegated cgroup subtree is mounted, if it "
                                                      "is (classroom/cgroups.py).").tag(config=True)
+    cpu_per_user = Bool(False, help="With per-user cgroups, share the CPU per user rather than per process "
+                                    "(classroom/cgroups.py says what it costs a login storm).").tag(config=True)
     compute_threads = Integer(2, help="Threads of numpy's and pandas' native libraries in each kernel "
                                       "(OpenBLAS, OpenMP): one kernel never takes every core.").tag(config=True)
 
@@ -135,24 +138,39 @@ class ClassroomSpawner(LocalProcessSpawner):
 
     _cgroups_setup = False
 
+    _cpu_procs: list = []
+
     def user_cgroup(self, login: str, limits: limitsmod.Limits) -> list:
-        """The user's cgroup made with the role's limits (its cgroup.procs files), or [] where the
-        host delegated no subtree, or it failed: a login never fails for a cgroup."""
-        tree = cgroups.UserCgroups.find(self.cgroup_root)
+        """The user's cgroup made with the role's limits (the cgroup.procs files to join at once),
+        or [] where the host lent no subtree, or it failed: a login never fails for a cgroup."""
+        self._cpu_procs = []
+        tree = cgroups.UserCgroups.find(self.cgroup_root, self.cpu_per_user)
         if tree is None:
             return []
         try:
             if not ClassroomSpawner._cgroups_setup:
                 tree.setup(limitsmod.machine_memory_bytes())
                 ClassroomSpawner._cgroups_setup = True
-            return tree.prepare(pwd.getpwnam(login).pw_uid, limits.memory_bytes, limits.processes)
+            uid = pwd.getpwnam(login).pw_uid
+            procs = tree.prepare(uid, limits.memory_bytes, limits.processes)
+            self._cpu_procs = tree.cpu_procs(uid)
+            return procs
         except OSError as exc:
             self.log.warning("no cgroup for %s (%s): the rlimits and the guard apply alone", login, exc)
             return []
 
+    def join_cpu_group(self) -> None:
+        """Once the server answers, it joins the user's cpu cgroup (v1, cpu_per_user): its kernels follow."""
+        if not self._cpu_procs:
+            return
+        try:
+            cgroups.join(self._cpu_procs, self.proc.pid)
+        except OSError as exc:
+            self.log.warning("%s's server keeps sharing the CPU per process (%s)", self.user.name, exc)
+
     async def stop(self, now=False):
         await super().stop(now=now)
-        tree = cgroups.UserCgroups.find(self.cgroup_root)
+        tree = cgroups.UserCgroups.find(self.cgroup_root, self.cpu_per_user)
         if tree is not None:
             try:
                 tree.remove(pwd.getpwnam(self.user.name).pw_uid)
@@ -174,6 +192,7 @@ class ClassroomSpawner(LocalProcessSpawner):
         try:
             ip, port = await super().start()
             await self._until_it_answers(f"http://{ip}:{port}" + url_path_join(self.server.base_url, "api"))
+            self.join_cpu_group()
             return ip, port
         finally:
             slots.release()

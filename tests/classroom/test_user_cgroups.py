@@ -26,8 +26,8 @@ def delegated_subtree(tmp_path):
     if (HOST / "cgroup.subtree_control").exists():
         pytest.skip("cgroup v2 host: the v2 layout lives in the container's own cgroup, so it is tested "
                     "in the hub's container (tests/e2e/test_e2e_user_cgroups.py)")
-    folders = [HOST / c / name for c in cgroups.V1_CONTROLLERS]
-    links = dict(zip(cgroups.V1_CONTROLLERS, folders))
+    folders = [HOST / c / name for c in cgroups.CONTROLLERS]
+    links = dict(zip(cgroups.CONTROLLERS, folders))
     try:
         for folder in folders:
             folder.mkdir()
@@ -72,7 +72,7 @@ def test_a_delegated_subtree_is_found_and_a_missing_or_read_only_one_is_not(subt
     assert subtree is not None and subtree.mode == "cgroup v1"
     assert cgroups.UserCgroups.find(str(tmp_path / "nothing")) is None
     plain = tmp_path / "plain"
-    for c in (*cgroups.V1_CONTROLLERS, "unified"):
+    for c in (*cgroups.CONTROLLERS, "unified"):
         (plain / c).mkdir(parents=True)
     assert cgroups.UserCgroups.find(str(plain)) is None  # folders, but no cgroup in them
 
@@ -114,10 +114,14 @@ def test_a_fork_loop_stops_at_the_user_s_pids_limit(subtree):
 
 
 def test_an_empty_user_cgroup_is_removed_and_one_in_use_is_kept(subtree):
+    subtree = cgroups.UserCgroups(1, subtree.root, cpu_per_user=True)
     uid = os.getuid()
     procs = subtree.prepare(uid, 256 * MB, 64)
     sleeper = subprocess.Popen(["sleep", "30"], preexec_fn=lambda: cgroups.join(procs))
+    cgroups.join(subtree.cpu_procs(uid), sleeper.pid)  # as the spawner does once the server answers
     try:
+        cpu_members = Path(subtree.cpu_procs(uid)[0]).read_text().split()
+        assert cpu_members == [str(sleeper.pid)]
         assert subtree.users() == [uid]
         subtree.remove(uid)
         assert all(os.path.isdir(f) for f in subtree.folders(uid))
