@@ -89,8 +89,8 @@ if [ "${1:-}" = up ]; then
             files+=(-f "$root/docker/compose.cgroups-v1.yaml")
         fi
     fi
-    log "${compose[*]} -p $project ${files[*]#$root/} up -d (hub memory limit $JHUB_CONTAINER_MEMORY)"
+    log "${compose[*]} -p $project ${files[*]#"$root"/} up -d (hub memory limit $JHUB_CONTAINER_MEMORY)"
     JHUB_IMAGE_TAG=$tag "${compose[@]}" -p "$project" "${files[@]}" up -d
     log "JupyterHub: http://localhost:${JHUB_HTTP_PORT:-8000}/ (first admin password: see" \
-        "'${compose[*]} -p $project ${files[*]#$root/} logs hub')"
+        "'${compose[*]} -p $project ${files[*]#"$root"/} logs hub')"
 fi

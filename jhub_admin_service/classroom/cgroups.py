@@ -40,6 +40,7 @@ docs/classroom.md for which mode is active and why.
 import errno
 import logging
 import os
+import signal
 from typing import List, Optional
 
 log = logging.getLogger(__name__)
@@ -110,7 +111,16 @@ class UserCgroups:
 
     @classmethod
     def find(cls, root: str = DEFAULT_ROOT, cpu_per_user: bool = False) -> Optional["UserCgroups"]:
-        """The subtree mounted at root, if the host lent one and it is writable here."""
+        """The subtree mounted at root, if the host lent one and it is writable here (None, never an
+        error, otherwise: a login never fails for a cgroup)."""
+        try:
+            return cls._find(root, cpu_per_user)
+        except OSError as exc:
+            log.warning("no per-user cgroups: %s", exc)
+            return None
+
+    @classmethod
+    def _find(cls, root: str, cpu_per_user: bool) -> Optional["UserCgroups"]:
         unified = os.path.join(root, "unified")
         if os.path.isdir(unified) and _writable(unified):
             own = own_cgroup_in(unified)
@@ -144,6 +154,12 @@ class UserCgroups:
         Docker, holds the users together)."""
         if self.version == 1:
             self._set_v1_memory(os.path.join(self.root, "memory"), total_bytes)
+            # The users left the container's pids cgroup: the subtree keeps its limit for them.
+            try:
+                container_pids = _read("/sys/fs/cgroup/pids/pids.max").strip()
+            except OSError:
+                container_pids = "max"
+            _write(os.path.join(self.root, "pids", "pids.max"), container_pids)
             return
         leaf = os.path.join(self.own, HUB_LEAF)
         os.makedirs(leaf, exist_ok=True)
@@ -180,6 +196,9 @@ class UserCgroups:
             return [os.path.join(folder, "cgroup.procs")]
         memory, pids = self.folders(uid)[:2]
         self._set_v1_memory(memory, limit)
+        if not os.path.exists(os.path.join(memory, "memory.memsw.limit_in_bytes")):
+            # Without swap accounting the limit caps RAM only: a runaway would swap rather than stop.
+            _write(os.path.join(memory, "memory.swappiness"), "0")
         _write(os.path.join(pids, "pids.max"), str(processes))
         return [os.path.join(memory, "cgroup.procs"), os.path.join(pids, "cgroup.procs")]
 
@@ -206,6 +225,23 @@ class UserCgroups:
             for path in reversed(files):
                 _write(path, str(limit))
 
+    def stop_all(self, uid: int) -> int:
+        """SIGKILL what is left in the user's cgroup once their server stopped (a kernel whose
+        server was killed, a `nohup` job): it would share the next server's limits. Returns how
+        many processes were sent the signal."""
+        pids = set()
+        for folder in self.folders(uid):
+            try:
+                pids.update(int(p) for p in _read(os.path.join(folder, "cgroup.procs")).split())
+            except (OSError, ValueError):
+                continue
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        return len(pids)
+
     def remove(self, uid: int) -> None:
         """Remove the user's cgroup once it is empty (a process left behind keeps it)."""
         for folder in self.folders(uid):
@@ -214,14 +250,24 @@ class UserCgroups:
             except FileNotFoundError:
                 pass
             except OSError as exc:
-                log.info("cgroup %s kept: %s", folder, exc)
+                log.debug("cgroup %s kept: %s", folder, exc)
 
     # What the guard and the dashboard read
 
     def users(self) -> List[int]:
         """The uids that have a cgroup here."""
-        names = os.listdir(self.parents()[0])
+        try:
+            names = os.listdir(self.parents()[0])
+        except OSError:
+            return []
         return sorted(int(n[5:]) for n in names if n.startswith("user-") and n[5:].isdigit())
+
+    def identity(self, uid: int) -> Optional[int]:
+        """Which cgroup `user-<uid>` is now (its inode): a removed and remade one counts from 0."""
+        try:
+            return os.stat(self.folders(uid)[0]).st_ino
+        except OSError:
+            return None
 
     def oom_kills(self, uid: int) -> int:
         """How many processes the kernel's OOM killer took in the user's cgroup (0 if none or gone)."""

@@ -208,8 +208,10 @@ class Guard(Application):
         self.last_stop: Dict[str, float] = {}
         self.memory = limitsmod.machine_memory_bytes()
         tree = cgroups.UserCgroups.find(self.cgroup_root)
-        # OOM kills before this start were reported by the guard that ran then.
-        self.oom_kills: Dict[int, int] = {uid: tree.oom_kills(uid) for uid in tree.users()} if tree else {}
+        # OOM kills before this start were reported by the guard that ran then. Keyed by the
+        # cgroup itself: one removed at a server's stop and remade at its start counts from 0.
+        self.oom_kills: Dict[tuple, int] = {(uid, tree.identity(uid)): tree.oom_kills(uid)
+                                            for uid in tree.users()} if tree else {}
 
     def limits_of(self, teachers: set):
         limits = limitsmod.read_limits(self.preferences_path, self.memory)
@@ -248,11 +250,12 @@ class Guard(Application):
         return self.snapshot(users, limits_of, tree)
 
     def report_oom_kills(self, tree: cgroups.UserCgroups) -> None:
+        seen = {}
         for uid in tree.users():
-            count = tree.oom_kills(uid)
-            if count <= self.oom_kills.get(uid, 0):
+            key = (uid, tree.identity(uid))
+            seen[key] = count = tree.oom_kills(uid)
+            if count <= self.oom_kills.get(key, 0):
                 continue
-            self.oom_kills[uid] = count
             try:
                 login = pwd.getpwuid(uid).pw_name
             except KeyError:
@@ -261,6 +264,7 @@ class Guard(Application):
             leave_reason(uid, {"kind": "cgroup-memory", "limit_mb": hard}, self.reasons_dir)
             self.record("memory", login, 0, f"the kernel's OOM killer stopped a process in the user's cgroup, at its "
                                             f"hard limit of {hard} MB")
+        self.oom_kills = seen
 
     def snapshot(self, users, limits_of, tree: Optional[cgroups.UserCgroups] = None) -> dict:
         return {

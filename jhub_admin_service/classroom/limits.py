@@ -58,25 +58,12 @@ CGROUP_MEMORY = (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current", 
                   "total_inactive_file"))  # v1
 
 
-def own_cgroup_v2(self_cgroup: str = "/proc/self/cgroup") -> str:
-    """This process's cgroup v2 folder: /sys/fs/cgroup in a container with a cgroup namespace of its
-    own, /sys/fs/cgroup/<its path> in one that shares the host's (compose.cgroups-v2.yaml)."""
-    try:
-        with open(self_cgroup, encoding="ascii") as f:
-            path = next((line[3:].strip() for line in f if line.startswith("0::")), "/")
-    except OSError:
-        path = "/"
-    folder = os.path.normpath("/sys/fs/cgroup/" + path.lstrip("/"))
-    return folder if os.path.exists(os.path.join(folder, "memory.max")) else "/sys/fs/cgroup"
-
-
 def cgroup_memory() -> dict:
     """{"limit": bytes or None, "used": bytes (less the file cache it can drop) or None} of the
-    memory cgroup this process is in (a container's), v1 or v2."""
-    v2 = own_cgroup_v2()
-    candidates = ((os.path.join(v2, "memory.max"), os.path.join(v2, "memory.current"), "inactive_file"),
-                  *CGROUP_MEMORY[1:])
-    for limit_file, usage_file, cache_key in candidates:
+    memory cgroup this process is in (a container's), v1 or v2. On v2 the container has a cgroup
+    namespace of its own, whose root (/sys/fs/cgroup) is the container's cgroup, however deep
+    this process sits in it (the `hub` leaf of classroom/cgroups.py)."""
+    for limit_file, usage_file, cache_key in CGROUP_MEMORY:
         try:
             with open(limit_file, encoding="ascii") as f:
                 limit = f.read().strip()

@@ -173,9 +173,17 @@ class ClassroomSpawner(LocalProcessSpawner):
         tree = cgroups.UserCgroups.find(self.cgroup_root, self.cpu_per_user)
         if tree is not None:
             try:
-                tree.remove(pwd.getpwnam(self.user.name).pw_uid)
-            except KeyError:  # the account is gone already
-                pass
+                uid = pwd.getpwnam(self.user.name).pw_uid
+            except KeyError:  # the account is gone already (its removal stopped its processes)
+                return
+            left = tree.stop_all(uid)
+            if left:
+                self.log.info("%d process(es) of %s left after their server stopped: killed", left, self.user.name)
+            for _ in range(20):  # the kernel frees a cgroup shortly after its last process ends
+                tree.remove(uid)
+                if not tree.identity(uid):
+                    break
+                await asyncio.sleep(0.1)
 
     async def start(self):
         self._limits = self.user_limits()

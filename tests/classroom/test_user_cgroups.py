@@ -32,6 +32,9 @@ def delegated_subtree(tmp_path):
         for folder in folders:
             folder.mkdir()
     except OSError as exc:
+        for folder in folders:
+            if folder.exists():
+                folder.rmdir()
         pytest.skip(f"needs root and writable host cgroups to make a test subtree ({exc})")
     for link, folder in links.items():
         (root / link).symlink_to(folder)
@@ -71,10 +74,11 @@ def run_in(procs, code, timeout=60):
 def test_a_delegated_subtree_is_found_and_a_missing_or_read_only_one_is_not(subtree, tmp_path):
     assert subtree is not None and subtree.mode == "cgroup v1"
     assert cgroups.UserCgroups.find(str(tmp_path / "nothing")) is None
-    plain = tmp_path / "plain"
-    for c in (*cgroups.CONTROLLERS, "unified"):
-        (plain / c).mkdir(parents=True)
-    assert cgroups.UserCgroups.find(str(plain)) is None  # folders, but no cgroup in them
+    for layout in (cgroups.CONTROLLERS, ("unified",)):  # folders, but no cgroup in them
+        plain = tmp_path / "-".join(layout)
+        for c in layout:
+            (plain / c).mkdir(parents=True)
+        assert cgroups.UserCgroups.find(str(plain)) is None
 
 
 def test_the_user_s_processes_together_stop_at_the_hard_limit_and_the_guard_says_why(subtree, tmp_path):
@@ -101,6 +105,15 @@ def test_the_user_s_processes_together_stop_at_the_hard_limit_and_the_guard_says
     the_guard.report_oom_kills(subtree)
     assert len(the_guard.events) == 1  # reported once
 
+    # The server stops (its cgroup removed) and starts again: a kill in the new cgroup counts.
+    subtree.remove(uid)
+    assert subtree.identity(uid) is None
+    procs = subtree.prepare(uid, 128 * MB, 64)
+    again = run_in(procs, "chunks = []\nfor i in range(12):\n    chunks.append(b'x' * (50 * 2 ** 20))")
+    assert again.returncode == -signal.SIGKILL and subtree.oom_kills(uid) == 1
+    the_guard.report_oom_kills(subtree)
+    assert len(the_guard.events) == 2
+
 
 def test_a_fork_loop_stops_at_the_user_s_pids_limit(subtree):
     uid = os.getuid()
@@ -125,6 +138,9 @@ def test_an_empty_user_cgroup_is_removed_and_one_in_use_is_kept(subtree):
         assert subtree.users() == [uid]
         subtree.remove(uid)
         assert all(os.path.isdir(f) for f in subtree.folders(uid))
+        # What is left once the server stopped is killed (the spawner's stop), then removed.
+        assert subtree.stop_all(uid) == 1
+        assert sleeper.wait(10) == -signal.SIGKILL
     finally:
         sleeper.kill()
         sleeper.wait()

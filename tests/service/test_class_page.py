@@ -67,6 +67,8 @@ def test_a_teacher_cannot_start_another_teacher_s_class(running, courses):
     _, hub = running
     teacher = login(hub, TEACHER, TEACHER_PASSWORD)
     xsrf = xsrf_of(teacher.get(hub.url + CLASS_PAGE).text)
+    r = teacher.post(hub.url + CLASS_PAGE + "courses/nsi2c/warm", data={"minutes": "30"})
+    assert r.status_code == 403  # no XSRF token: refused, nothing started
     r = teacher.post(hub.url + CLASS_PAGE + "courses/phys2d/warm", data={"_xsrf": xsrf, "minutes": "30"})
     assert r.status_code == 404 and "pas de cours phys2d" in r.text
     r = teacher.post(hub.url + CLASS_PAGE + "courses/nsi2c/warm", data={"_xsrf": xsrf, "minutes": "100000"})
