@@ -258,6 +258,7 @@ def test_a_student_plots_in_a_new_notebook_in_the_browser(stack, people):
         card = page.locator('.jp-LauncherCard[data-category="Notebook"]').first
         assert card.get_attribute("title") == "Python 3 (lycée)"
         card.click()
+        page.get_by_text("Python 3 (lycée) | Inactif").wait_for()  # the kernel is up: the cell will run
         page.locator(".jp-NotebookPanel .jp-Cell .cm-content").first.click()
         page.keyboard.type("import matplotlib.pyplot as plt\nplt.plot([0, 1, 2, 3], [0, 1, 4, 9])\n"
                            "plt.title('Carrés : évolution')\nplt.show()")
