@@ -27,12 +27,13 @@ lets root move a process it can see). Each user's server, and everything it star
   allocates faster than the guard's scan;
 - caps their tasks (pids.max), as RLIMIT_NPROC does, but per server rather than per uid;
 - with `cpu_per_user` (ClassroomSpawner's, off by default), shares the CPU per user, not per
-  process: four busy loops of one student weigh what one does. Off by default because the login
-  storm bench measured its cost: 35 servers starting at once, each in a CPU group of its own,
-  spent 15-20 % more CPU each (1.63-1.72 s against 1.41-1.45 s) and the class waited longer;
-  the nice levels and the guard's lowering of busy loops keep neighbours responsive without it
-  (docs/performance.md). On v1 the server joins its cpu cgroup only once it answers (its kernels
-  and terminals follow); on v2 one cgroup holds every controller, so the start is in it too.
+  process: four busy loops of one student weigh what one does. Off by default because it did not
+  pay in the benches: in four login storms with CPU groups the class waited longer (a median of
+  21.9-24.2 s) than in three of four without (19.3-20.1 s; runs here differ by up to 25 %), and
+  the noisy neighbour bench showed no gain for the neighbours of busy loops, which the nice levels
+  and the guard already keep responsive (docs/performance.md). On v1 the server joins its cpu
+  cgroup only once it answers (its kernels and terminals follow); on v2 one cgroup holds every
+  controller, so the start is in it too.
 
 Without a lent subtree (find() returns None) the rlimits and the guard work alone: see
 docs/classroom.md for which mode is active and why.
