@@ -26,6 +26,7 @@ setup(
     install_requires=[
         "jupyterhub>=6.1,<6.2",
         "packaging",
+        "setproctitle>=1.3",
         "tornado>=6.4",
         "traitlets>=5.9",
     ],

@@ -151,7 +151,7 @@ def stop_kernel(kernel_pid: int, uid: int, reason: dict) -> bool:
     """Stop a kernel and what it started (its session), if it still is this user's kernel; leave the
     reason where the user's next kernel reads it. Shared with the Servers page."""
     try:
-        if os.stat(f"/proc/{kernel_pid}").st_uid != uid:
+        if usagemod.process_uid(kernel_pid) != uid:
             return False
         session = os.getsid(kernel_pid)
         if session != kernel_pid:  # a kernel leads its own session (jupyter_client starts it so)
@@ -159,7 +159,7 @@ def stop_kernel(kernel_pid: int, uid: int, reason: dict) -> bool:
         leave_reason(uid, reason)
         os.killpg(session, signal.SIGKILL)
         return True
-    except (OSError, ProcessLookupError):
+    except (OSError, ValueError):
         return False
 
 

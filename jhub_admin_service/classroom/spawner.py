@@ -15,6 +15,8 @@
   servers talk to their kernels over IPC (`--KernelManager.transport=ipc`, jupyterhub_config.py), in a
   runtime folder of the user's own under /run/jupyter (short paths: a Unix socket's path has at
   most 107 bytes, which a home folder with a long login would pass).
+- **Preloaded servers**: a server start is mostly imports; the servers are forked from one process
+  that has imported them once (classroom/preload.py), and exec'd as before where it cannot.
 - **A queue of starts**: 35 students logging in at once would start 35 servers side by side on 2
   cores, each slowed by all the others. Here at most `concurrent_starts` start together, each
   until it answers; the others wait their turn on the spawn page, which says so. JupyterHub's
@@ -29,17 +31,20 @@ What the kernel cannot count without cgroups (a user's processes together, CPU h
 guard's work (classroom/guard.py).
 """
 import asyncio
+import functools
 import os
 import pwd
-import resource
+import shlex
 
 from jupyterhub.spawner import LocalProcessSpawner
-from jupyterhub.utils import url_path_join
+from jupyterhub.utils import random_port, url_path_join
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 from traitlets import Bool, Integer, Unicode, default
 
 from . import cgroups
 from . import limits as limitsmod
+from . import preload
+from .process_setup import ProcessSetup
 
 #: What a kernel holds besides the data it asks for (its libraries' code, Python itself): one
 #: process may reserve the user's limit less this (at least half of the limit), so that a kernel
@@ -83,6 +88,12 @@ class ClassroomSpawner(LocalProcessSpawner):
                                                      "is (classroom/cgroups.py).").tag(config=True)
     cpu_per_user = Bool(False, help="With per-user cgroups, share the CPU per user rather than per process "
                                     "(classroom/cgroups.py says what it costs a login storm).").tag(config=True)
+    preload_servers = Bool(True, help="Fork the users' servers from a process that has imported them once "
+                                      "(classroom/preload.py) rather than exec each one.").tag(config=True)
+    preload_socket = Unicode("/run/jhub-admin/preload.sock", help="Where the hub asks the preloading process "
+                                                                  "for a server.").tag(config=True)
+    preload_wait = Integer(30, help="Seconds a start waits for the preloading process to finish its imports "
+                                    "before the server is exec'd instead.").tag(config=True)
     compute_threads = Integer(2, help="Threads of numpy's and pandas' native libraries in each kernel "
                                       "(OpenBLAS, OpenMP): one kernel never takes every core.").tag(config=True)
 
@@ -115,26 +126,16 @@ class ClassroomSpawner(LocalProcessSpawner):
             env[name] = str(self.compute_threads)
         return env
 
-    def make_preexec_fn(self, name):
-        switch_user = super().make_preexec_fn(name)
-        limits, nice, oom_score_adj = self._limits, self.nice, self.oom_score_adj
-        data = process_data_limit(limits.memory_bytes)
+    def process_setup(self, name: str) -> ProcessSetup:
+        """What the server's process is given before it becomes the user (classroom/process_setup.py)."""
+        limits = self._limits
         make_runtime_dir(self.runtime_root, name)
-        cgroup_procs = self.user_cgroup(name, limits)
+        return ProcessSetup(login=name, cgroup_procs=tuple(self.user_cgroup(name, limits)),
+                            oom_score_adj=self.oom_score_adj, nice=self.nice,
+                            data_limit=process_data_limit(limits.memory_bytes), process_limit=limits.processes)
 
-        def preexec():
-            try:
-                cgroups.join(cgroup_procs)
-            except OSError:  # the rlimits below and the guard still apply
-                pass
-            with open("/proc/self/oom_score_adj", "w") as f:
-                f.write(str(oom_score_adj))
-            os.nice(nice)
-            resource.setrlimit(resource.RLIMIT_DATA, (data, data))
-            resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
-            switch_user()
-
-        return preexec
+    def make_preexec_fn(self, name):
+        return functools.partial(self.process_setup(name).apply, super().make_preexec_fn(name))
 
     _cgroups_setup = False
 
@@ -164,7 +165,7 @@ class ClassroomSpawner(LocalProcessSpawner):
         if not self._cpu_procs:
             return
         try:
-            cgroups.join(self._cpu_procs, self.proc.pid)
+            cgroups.join(self._cpu_procs, self.pid)
         except OSError as exc:
             self.log.warning("%s's server keeps sharing the CPU per process (%s)", self.user.name, exc)
 
@@ -198,12 +199,69 @@ class ClassroomSpawner(LocalProcessSpawner):
             ClassroomSpawner._waiting -= 1
             self._in_line = False
         try:
-            ip, port = await super().start()
+            ip, port = await self.start_process()
             await self._until_it_answers(f"http://{ip}:{port}" + url_path_join(self.server.base_url, "api"))
             self.join_cpu_group()
             return ip, port
         finally:
             slots.release()
+
+    _preloader = None  # one preloading process for all the spawners of the hub
+
+    def preloader(self):
+        """The preloading process, started with the first spawner (at the hub's start if it has users
+        with servers, else at the first login), or None."""
+        if not self.preload_servers:
+            return None
+        if ClassroomSpawner._preloader is None:
+            # The servers' own environment, without anything per user, and nothing of the hub's.
+            env = {k: os.environ[k] for k in self.env_keep if k in os.environ}
+            env.update({k: v for k, v in self.environment.items() if isinstance(v, str)})
+            ClassroomSpawner._preloader = preload.Preloader(self.preload_socket, env)
+        ClassroomSpawner._preloader.ensure_running()
+        return ClassroomSpawner._preloader
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        try:
+            self.preloader()  # ready before the first login, if it can be
+        except OSError as exc:
+            self.log.warning("the servers' preloading process did not start (%s): servers are exec'd", exc)
+
+    async def start_process(self):
+        """LocalProcessSpawner.start, with the process forked by the preloading process (waiting
+        for its imports if need be); exec'd as LocalProcessSpawner does if it is gone, does not
+        answer, or fails."""
+        preloader = None
+        try:
+            preloader = self.preloader()
+        except OSError as exc:
+            self.log.warning("the servers' preloading process did not start (%s)", exc)
+        if self.port == 0:
+            self.port = random_port()
+        env = self.get_env()
+        argv = [*self.cmd, *self.get_args()]
+        if (preloader is None or self.shell_cmd or not preload.can_preload(argv, env)
+                or not await preloader.wait_ready(self.preload_wait)):
+            return await super().start()
+        self.log.info("Spawning %s (preloaded)", shlex.join(argv))
+        try:
+            self.pid = await preloader.launch(argv, env, self.process_setup(self.user.name))
+        except OSError as exc:
+            self.log.warning("preloaded start of %s failed (%s): exec'd instead", self.user.name, exc)
+            return await super().start()
+        self.proc = None  # not the hub's child: poll() and stop() go by the pid
+        return (self.ip or "127.0.0.1", self.port)
+
+    async def poll(self):
+        if self.proc is None and self.pid:
+            # A preloaded server whose preloading process is gone is the hub's child now (the hub
+            # is the container's first process): reap it, or its end would look like a live pid.
+            try:
+                os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+        return await super().poll()
 
     async def _until_it_answers(self, url: str) -> None:
         """Hold the start's slot until the server answers (or its process ends)."""
@@ -211,7 +269,7 @@ class ClassroomSpawner(LocalProcessSpawner):
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.http_timeout
         while loop.time() < deadline:
-            if self.proc.poll() is not None:
+            if await self.poll() is not None:
                 return  # JupyterHub reports the exit itself
             try:
                 await client.fetch(url, request_timeout=2, follow_redirects=False)

@@ -82,6 +82,16 @@ def parse_stat(text: str) -> Optional[dict]:
         return None
 
 
+def process_uid(pid, proc: str = "/proc") -> int:
+    """The process's real uid. Not the owner of /proc/PID: a process that became its user without
+    an exec (a preloaded server, classroom/preload.py) is not dumpable, and its /proc/PID is root's."""
+    with open(f"{proc}/{pid}/status", encoding="utf-8", errors="replace") as f:
+        for line in f:
+            if line.startswith("Uid:"):
+                return int(line.split()[1])
+    raise ValueError(f"no Uid in {proc}/{pid}/status")
+
+
 def read_processes(min_uid: int = FIRST_USER_UID, proc: str = "/proc") -> List[Process]:
     """Every process of a uid >= min_uid (one that ends meanwhile is skipped)."""
     out = []
@@ -89,7 +99,7 @@ def read_processes(min_uid: int = FIRST_USER_UID, proc: str = "/proc") -> List[P
         if not name.isdigit():
             continue
         try:
-            uid = os.stat(f"{proc}/{name}").st_uid
+            uid = process_uid(name, proc)
             if uid < min_uid:
                 continue
             with open(f"{proc}/{name}/stat", encoding="utf-8", errors="replace") as f:

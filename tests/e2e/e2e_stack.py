@@ -224,7 +224,7 @@ class HubUser:
 
     def start_server(self, timeout=120) -> dict:
         r = self.api("POST", f"/hub/api/users/{self.name}/server")
-        assert r.status_code in (201, 202, 400), r.text  # 400: already running
+        assert r.status_code in (201, 202, 400), f"{r.text}\n{self.stack.logs('hub', tail=80)}"  # 400: running
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             model = self.api("GET", f"/hub/api/users/{self.name}").json()

@@ -55,16 +55,30 @@ def accounts(stack, tmp_path_factory):
     return {"passwords": passwords, "people": people, "import_output": res.stdout}
 
 
-# uids of the processes running jupyterhub-singleuser (no procps in the image).
+# uid and parent of each process running jupyterhub-singleuser (no procps in the image): "UID
+# preloaded" for a server forked by the preloading process (classroom/preload.py), "UID exec" else.
 SINGLEUSER_OWNERS = """
 import os
+def cmdline(pid):
+    return open(f'/proc/{pid}/cmdline', 'rb').read()
 for pid in filter(str.isdigit, os.listdir('/proc')):
     if int(pid) == os.getpid():
         continue
     try:
-        cmd = open(f'/proc/{pid}/cmdline', 'rb').read()
-        if b'jupyterhub-singleuser' in cmd:
-            print(os.stat(f'/proc/{pid}').st_uid)
+        if b'jupyterhub-singleuser' in cmdline(pid):
+            parent = open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split()[1]
+            how = 'preloaded' if b'classroom.preload' in cmdline(parent) else 'exec'
+            print(os.stat(f'/proc/{pid}').st_uid, how)
+    except OSError:
+        pass
+"""
+SIGNAL_PRELOADING = """
+import os, signal, sys
+for pid in filter(str.isdigit, os.listdir('/proc')):
+    try:
+        if b'classroom.preload' in open(f'/proc/{pid}/cmdline', 'rb').read():
+            os.kill(int(pid), getattr(signal, sys.argv[1]))
+            print(pid)
     except OSError:
         pass
 """
@@ -167,11 +181,32 @@ def test_student_logs_in_and_starts_a_server(stack, accounts):
     uid = uid_of(stack, "eleve1")
     assert stack.exec("hub", "cat", "/home/eleve1/devoir.txt").stdout == "bonjour e2e\n"
     assert stack.exec("hub", "stat", "-c", "%u", "/home/eleve1/devoir.txt").stdout.strip() == uid
-    # The server runs as the student, not as root.
-    owners = stack.exec("hub", "python3", "-c", SINGLEUSER_OWNERS).stdout.split()
-    assert owners and set(owners) == {uid}, owners
+    # The server runs as the student, not as root, forked by the preloading process.
+    owners = stack.exec("hub", "python3", "-c", SINGLEUSER_OWNERS).stdout.splitlines()
+    assert owners == [f"{uid} preloaded"], owners
     student.stop_server()
 
+
+def test_a_hung_preloading_process_costs_a_slower_start_not_a_failed_one(stack, accounts):
+    """The hub never depends on the preloading process: while it does not answer, a start is
+    exec'd as LocalProcessSpawner does (after 10 s), and the late request forks nothing."""
+    assert stack.exec("hub", "python3", "-", "SIGSTOP", input=SIGNAL_PRELOADING).stdout.split()
+    student = HubUser(stack, "eleve2", accounts["passwords"]["eleve2"])
+    try:
+        assert student.login()
+        student.make_token()
+        student.start_server()
+    finally:
+        stack.exec("hub", "python3", "-", "SIGCONT", input=SIGNAL_PRELOADING)
+    uid = uid_of(stack, "eleve2")
+    time.sleep(2)  # what the resumed process does with the late request
+    assert stack.exec("hub", "python3", "-c", SINGLEUSER_OWNERS).stdout.splitlines() == [f"{uid} exec"]
+    r = student.api("GET", "/user/eleve2/api/contents")
+    assert r.status_code == 200, r.text
+    student.stop_server()
+    student.start_server()
+    assert stack.exec("hub", "python3", "-c", SINGLEUSER_OWNERS).stdout.splitlines() == [f"{uid} preloaded"]
+    student.stop_server()
 
 def test_a_wrong_password_or_unmanaged_account_is_refused(stack, accounts):
     assert not HubUser(stack, "eleve1", "not-the-password").login()

@@ -1,0 +1,309 @@
+"""Users' servers forked from a process that has imported them once.
+
+Nearly all of a user's server start is Python imports (docs/performance.md: about three quarters
+of its CPU): JupyterHub's single-user extension, Jupyter Server, JupyterLab, Notebook, nbgrader's
+extensions. In a login storm each of 35 starts pays for them again. Here one process of the hub,
+started with the users' servers' environment, imports them once and forks a server for each
+start, as gunicorn's `--preload` and the standard library's forkserver do: the child gets the
+modules already imported, shares their memory with the others until it writes to it, and only
+configures and starts its server.
+
+The hub keeps the rest of LocalProcessSpawner's work: the port, the environment, the command
+line, the stop (signals to the pid). The fork replaces `Popen` + exec, and the child then does
+what the exec'd `jupyterhub-singleuser` would: its ProcessSetup as root (cgroups, limits, the
+switch to the user), the user's environment and arguments, then `jupyterhub.singleuser.main()`.
+
+Differences from an exec'd server, and why they are safe:
+- the modules are those the preloading process imported: a package in a student's ~/.local
+  cannot replace the server's own (the user's site folder is still added, after the system's);
+- the preloading process holds no secret, so no server inherits one: it starts with the servers'
+  environment only (nothing of the hub's), and it forks before a request is read, so that only
+  the child ever holds its user's environment (API token included), which replaces its own
+  before the server reads any of it. The server is not dumpable (it became its user without an
+  exec), so not even its user may read its memory; its kernels and terminals are exec'd as before;
+- a server's exit status is logged by this process; the hub sees the pid end (status 0);
+- its command line is rewritten (setproctitle) to the one an exec'd server has.
+
+A start waits while the preloading process imports (after the hub's start); where it is gone or
+does not answer, the hub starts the server with Popen as before, and starts it again; the spawner
+(classroom/spawner.py) decides.
+
+Run by the hub as: python3 -P -s -m jhub_admin_service.classroom.preload SOCKET
+"""
+import asyncio
+import atexit
+import gc
+import importlib
+import json
+import locale
+import os
+import signal
+import socket
+import subprocess
+import sys
+import sysconfig
+import threading
+import time
+from typing import Dict, List, Optional
+
+import setproctitle
+
+from .process_setup import ProcessSetup
+
+#: What every server start imports, before its extensions (found from the system configuration).
+BASE_MODULES = ("jupyterhub.singleuser", "jupyterhub.spawner", "jupyter_server.serverapp")
+#: Environment variables read when jupyterhub.singleuser is imported: a server that sets them
+#: is exec'd, not preloaded.
+IMPORT_TIME_VARIABLES = ("JUPYTERHUB_SINGLEUSER_EXTENSION", "JUPYTERHUB_SINGLEUSER_APP")
+MAX_REQUEST = 1 << 20
+
+
+def log(message: str) -> None:
+    print(f"[preload {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# ---- the hub's side ------------------------------------------------------------------------------
+
+def can_preload(argv: List[str], env: Dict[str, str]) -> bool:
+    """Only the standard command (`jupyterhub-singleuser [options]`) with no import-time switch."""
+    return (bool(argv) and os.path.basename(argv[0]) == "jupyterhub-singleuser"
+            and not any(env.get(name) for name in IMPORT_TIME_VARIABLES))
+
+
+class Preloader:
+    """The hub's handle on the preloading process: started once, asked for one server per start."""
+
+    def __init__(self, socket_path: str, environment: Dict[str, str]):
+        self.socket_path = socket_path
+        self.environment = environment
+        self._proc: Optional[subprocess.Popen] = None
+
+    def ensure_running(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            return
+        folder = os.path.dirname(self.socket_path)
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        os.chmod(folder, 0o700)  # only root may ask for a server
+        try:
+            os.unlink(self.socket_path)
+        except FileNotFoundError:
+            pass
+        self._proc = subprocess.Popen(
+            [sys.executable, "-P", "-s", "-m", __name__, self.socket_path],
+            env=self.environment, stdin=subprocess.DEVNULL, close_fds=True, cwd="/")
+
+    def ready(self) -> bool:
+        """Running and listening (it listens once its imports are done)."""
+        return self._proc is not None and self._proc.poll() is None and os.path.exists(self.socket_path)
+
+    async def wait_ready(self, timeout: float) -> bool:
+        """Wait while it imports (a start waiting for it costs less than one exec'd start)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not self.ready():
+            if self._proc is None or self._proc.poll() is not None or loop.time() > deadline:
+                return False
+            await asyncio.sleep(0.1)
+        return True
+
+    async def launch(self, argv: List[str], env: Dict[str, str], setup: ProcessSetup,
+                     timeout: float = 10) -> int:
+        """Fork one server; its pid. OSError if the preloading process cannot."""
+        reader, writer = await asyncio.open_unix_connection(self.socket_path)
+        try:
+            # Past the deadline the hub has exec'd the server instead: a late fork must not start a second one.
+            request = {"argv": argv, "env": env, "setup": setup.to_json(), "deadline": time.time() + timeout}
+            writer.write(json.dumps(request).encode())
+            writer.write_eof()
+            await writer.drain()
+            try:
+                reply = json.loads(await asyncio.wait_for(reader.read(MAX_REQUEST), timeout) or b"{}")
+            except (asyncio.TimeoutError, ValueError) as exc:
+                raise OSError(f"no answer from the preloading process ({exc!r})") from exc
+        finally:
+            writer.close()
+        if not isinstance(reply.get("pid"), int):
+            raise OSError(reply.get("error", "the preloading process gave no pid"))
+        return reply["pid"]
+
+    def stop(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.terminate()
+            self._proc.wait(10)
+
+
+# ---- the preloading process ---------------------------------------------------------------------
+
+def enabled_server_extensions() -> List[str]:
+    """The modules of the server extensions enabled in the system's Jupyter configuration (the
+    roles' profiles only turn some off)."""
+    from jupyter_core.paths import jupyter_config_path
+    from jupyter_server.extension.config import ExtensionConfigManager
+
+    manager = ExtensionConfigManager(read_config_path=jupyter_config_path())
+    names = [name for name, enabled in manager.get_jpserver_extensions().items() if enabled]
+    modules = []
+    for name in names:
+        modules.append(name)
+        try:
+            points = importlib.import_module(name)._jupyter_server_extension_points()
+        except Exception:  # an extension without points (or broken) is the server's to report
+            continue
+        modules.extend(p["module"] for p in points if isinstance(p.get("module"), str))
+    return modules
+
+
+def preload() -> List[str]:
+    """Import what a server start imports; the modules that failed (a server start will say why)."""
+    failed = []
+    for name in (*BASE_MODULES, *enabled_server_extensions()):
+        try:
+            importlib.import_module(name)
+        except Exception as exc:
+            failed.append(f"{name} ({exc!r})")
+    # What is imported stays as it is: the collector leaves it alone, in every child too, so
+    # the pages stay shared and no child spends CPU walking them.
+    gc.collect()
+    gc.freeze()
+    return failed
+
+
+class Server:
+    """Listens on a Unix socket (in a folder only root enters) for {"argv", "env", "setup"} and
+    forks a server for each, answering its pid. One thread: forking it is safe."""
+
+    def __init__(self, socket_path: str):
+        self.socket_path = socket_path
+        self.parent = os.getppid()
+        self.exited: List[tuple] = []
+        self.listener: Optional[socket.socket] = None
+
+    def reap(self, *_signal) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            self.exited.append((pid, os.waitstatus_to_exitcode(status)))
+
+    def serve(self) -> None:
+        signal.signal(signal.SIGCHLD, self.reap)
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(self.socket_path)
+        os.chmod(self.socket_path, 0o600)
+        self.listener.listen(64)
+        self.listener.settimeout(1)
+        log(f"listening on {self.socket_path}")
+        while os.getppid() == self.parent:  # the hub is gone: so is this (its servers live on)
+            for pid, code in self.exited:
+                log(f"server process {pid} ended (exit status {code})")
+            self.exited.clear()
+            try:
+                conn, _ = self.listener.accept()
+            except socket.timeout:
+                continue
+            with conn:
+                self.answer(conn)
+
+    def answer(self, conn: socket.socket) -> None:
+        """Fork first, then let the child read the request: this process never holds a user's
+        environment (their API token), so no later server inherits another user's secrets."""
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                self.listener.close()
+                code = serve_request(conn)
+            except BaseException as exc:  # noqa: B036 (SystemExit included: this child ends here)
+                code = exc.code if isinstance(exc, SystemExit) and isinstance(exc.code, int) else 1
+                if not isinstance(exc, SystemExit):
+                    sys.excepthook(*sys.exc_info())
+            finally:
+                try:
+                    atexit._run_exitfuncs()
+                    sys.stdout.flush()
+                    sys.stderr.flush()
+                finally:
+                    os._exit(code)
+        try:
+            conn.sendall(json.dumps({"pid": pid}).encode())
+        except OSError:  # the hub gave up (and exec'd the server): the child sees the deadline
+            pass
+
+
+def serve_request(conn: socket.socket) -> int:
+    """In the forked child: read the hub's request, then become the server it asks for."""
+    conn.settimeout(10)
+    try:
+        request = json.loads(read_all(conn))
+        argv, env, setup = list(request["argv"]), dict(request["env"]), ProcessSetup.from_json(request["setup"])
+        late = time.time() > float(request["deadline"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log(f"process {os.getpid()} refused a request: {exc!r}")
+        return 2
+    finally:
+        conn.close()
+    if late:
+        log(f"process {os.getpid()} refused a request for {setup.login}'s server: it came after its deadline")
+        return 2
+    log(f"server of {setup.login}: process {os.getpid()}")
+    return become_server(argv, env, setup)
+
+
+def read_all(conn: socket.socket) -> bytes:
+    chunks, size = [], 0
+    while True:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > MAX_REQUEST:
+            raise ValueError("request too large")
+        chunks.append(chunk)
+
+
+def become_server(argv: List[str], env: Dict[str, str], setup: ProcessSetup) -> int:
+    """In the forked child: what exec'ing `jupyterhub-singleuser` would have given, then run it."""
+    from jupyterhub.spawner import set_user_setuid
+
+    os.setsid()  # as Popen(start_new_session=True): the hub's signals are its own
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    setup.apply(set_user_setuid(setup.login))
+    os.environ.clear()
+    os.environ.update(env)
+    locale.setlocale(locale.LC_CTYPE, "")
+    user_site = sysconfig.get_path("purelib", "posix_user", vars={
+        "userbase": env.get("PYTHONUSERBASE") or os.path.join(env.get("HOME", "/nonexistent"), ".local")})
+    if os.path.isdir(user_site) and user_site not in sys.path:
+        sys.path.append(user_site)
+    sys.argv = argv
+    # What ps, the guard and the Servers page see (and would see of an exec'd server).
+    setproctitle.setproctitle(" ".join([sys.executable, *argv]))
+    from jupyterhub.singleuser import main
+
+    return main() or 0
+
+
+def main() -> None:
+    socket_path = sys.argv[1]
+    # Here, where the command line and the environment are still those of the exec, so that
+    # setproctitle can take their room for the servers' titles.
+    setproctitle.setproctitle(" ".join([sys.executable, "-m", __spec__.name, socket_path]))
+    started = time.process_time()
+    failed = preload()
+    log(f"imported {len(sys.modules)} modules in {time.process_time() - started:.2f} s of CPU"
+        + (f"; could not import: {', '.join(failed)}" if failed else ""))
+    if threading.active_count() > 1:
+        # A fork copies one thread only: whatever the others held would stay locked in every server.
+        log(f"an import started {threading.active_count() - 1} thread(s): not forking; servers are exec'd")
+        sys.exit(1)
+    Server(socket_path).serve()
+
+
+if __name__ == "__main__":
+    main()
