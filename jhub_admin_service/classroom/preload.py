@@ -13,7 +13,19 @@ line, the stop (signals to the pid). The fork replaces `Popen` + exec, and the c
 what the exec'd `jupyterhub-singleuser` would: its ProcessSetup as root (cgroups, limits, the
 switch to the user), the user's environment and arguments, then `jupyterhub.singleuser.main()`.
 
-Differences from an exec'd server, and why they are safe:
+What a module computes of its user when it is imported would be root's in every server. The
+preloaded packages were read for it (module and class level reads of the environment, the uid,
+the home folder), and each case is handled:
+- JupyterHub's HubAuth takes its URL prefix (its cookies' path: "/" would send one user's cookie
+  to every server), its API URL and its certificates from the environment as class defaults, and
+  jupyterhub.singleuser chooses its application from it: those modules (FRESH_IN_EACH_SERVER) are
+  never preloaded but imported by each server, after its environment is set; the preloading
+  process refuses to serve if an import brought them in;
+- send2trash computes the user's trash folder and uid: reloaded in each server;
+- jupyter_client's Session takes its default username from USER: given on the command line;
+- the rest read deployment settings (proxies, metrics, timeouts), the same for every server.
+
+Other differences from an exec'd server, and why they are safe:
 - the modules are those the preloading process imported: a package in a student's ~/.local
   cannot replace the server's own (the user's site folder is still added, after the system's);
 - the preloading process holds no secret, so no server inherits one: it starts with the servers'
@@ -21,12 +33,17 @@ Differences from an exec'd server, and why they are safe:
   the child ever holds its user's environment (API token included), which replaces its own
   before the server reads any of it. The server is not dumpable (it became its user without an
   exec), so not even its user may read its memory; its kernels and terminals are exec'd as before;
+- the child answers the hub only if the hub still waits for it (DEADLINE_MARGIN): a start that the
+  hub gave up on and exec'd never gets a second server;
+- RLIMIT_NPROC is checked by the kernel at exec, so a user already over the process limit gets a
+  server whose kernels cannot start (exec'd, the server itself would not); with per-user cgroups,
+  the pids limit holds either way, and a server's stop ends what its user left behind;
 - a server's exit status is logged by this process; the hub sees the pid end (status 0);
 - its command line is rewritten (setproctitle) to the one an exec'd server has.
 
 A start waits while the preloading process imports (after the hub's start); where it is gone or
-does not answer, the hub starts the server with Popen as before, and starts it again; the spawner
-(classroom/spawner.py) decides.
+does not answer, the hub starts the server with Popen as before, and starts it again (at most once
+a minute); the spawner (classroom/spawner.py) decides.
 
 Run by the hub as: python3 -P -s -m jhub_admin_service.classroom.preload SOCKET
 """
@@ -38,6 +55,7 @@ import json
 import locale
 import os
 import signal
+import site
 import socket
 import subprocess
 import sys
@@ -51,10 +69,12 @@ import setproctitle
 from .process_setup import ProcessSetup
 
 #: What every server start imports, before its extensions (found from the system configuration).
-BASE_MODULES = ("jupyterhub.singleuser", "jupyterhub.spawner", "jupyter_server.serverapp")
-#: Environment variables read when jupyterhub.singleuser is imported: a server that sets them
-#: is exec'd, not preloaded.
-IMPORT_TIME_VARIABLES = ("JUPYTERHUB_SINGLEUSER_EXTENSION", "JUPYTERHUB_SINGLEUSER_APP")
+BASE_MODULES = ("jupyterhub.log", "jupyterhub.httpclient", "jupyterhub.spawner", "jupyter_server.serverapp",
+                "jupyter_server.extension.application")
+#: Modules that read the user's environment when they are imported (JupyterHub's HubAuth takes its
+#: URL prefix, hence its cookie's path, its API URL and its certificates from it as class
+#: defaults; jupyterhub.singleuser chooses its application): imported in each server, never here.
+FRESH_IN_EACH_SERVER = ("jupyterhub.singleuser", "jupyterhub.services.auth")
 MAX_REQUEST = 1 << 20
 
 
@@ -64,10 +84,9 @@ def log(message: str) -> None:
 
 # ---- the hub's side ------------------------------------------------------------------------------
 
-def can_preload(argv: List[str], env: Dict[str, str]) -> bool:
-    """Only the standard command (`jupyterhub-singleuser [options]`) with no import-time switch."""
-    return (bool(argv) and os.path.basename(argv[0]) == "jupyterhub-singleuser"
-            and not any(env.get(name) for name in IMPORT_TIME_VARIABLES))
+def can_preload(argv: List[str]) -> bool:
+    """Only the standard command: `jupyterhub-singleuser [options]`."""
+    return bool(argv) and os.path.basename(argv[0]) == "jupyterhub-singleuser"
 
 
 class Preloader:
@@ -77,10 +96,17 @@ class Preloader:
         self.socket_path = socket_path
         self.environment = environment
         self._proc: Optional[subprocess.Popen] = None
+        self._started = 0.0
+
+    #: A process that keeps ending is not started again more often than this (seconds): each
+    #: start costs its imports' CPU, and the servers are exec'd meanwhile.
+    RESTART_INTERVAL = 60
 
     def ensure_running(self) -> None:
-        if self._proc is not None and self._proc.poll() is None:
+        if self._proc is not None and (self._proc.poll() is None
+                                       or time.monotonic() - self._started < self.RESTART_INTERVAL):
             return
+        self._started = time.monotonic()
         folder = os.path.dirname(self.socket_path)
         os.makedirs(folder, mode=0o700, exist_ok=True)
         os.chmod(folder, 0o700)  # only root may ask for a server
@@ -117,13 +143,13 @@ class Preloader:
             writer.write_eof()
             await writer.drain()
             try:
-                reply = json.loads(await asyncio.wait_for(reader.read(MAX_REQUEST), timeout) or b"{}")
+                reply = json.loads(await asyncio.wait_for(reader.readline(), timeout) or b"{}")
             except (asyncio.TimeoutError, ValueError) as exc:
                 raise OSError(f"no answer from the preloading process ({exc!r})") from exc
         finally:
             writer.close()
         if not isinstance(reply.get("pid"), int):
-            raise OSError(reply.get("error", "the preloading process gave no pid"))
+            raise OSError("the preloading process gave no pid")
         return reply["pid"]
 
     def stop(self) -> None:
@@ -153,10 +179,16 @@ def enabled_server_extensions() -> List[str]:
     return modules
 
 
+def is_fresh(module: str) -> bool:
+    return any(module == m or module.startswith(m + ".") for m in FRESH_IN_EACH_SERVER)
+
+
 def preload() -> List[str]:
     """Import what a server start imports; the modules that failed (a server start will say why)."""
     failed = []
     for name in (*BASE_MODULES, *enabled_server_extensions()):
+        if is_fresh(name):
+            continue
         try:
             importlib.import_module(name)
         except Exception as exc:
@@ -211,8 +243,7 @@ class Server:
     def answer(self, conn: socket.socket) -> None:
         """Fork first, then let the child read the request: this process never holds a user's
         environment (their API token), so no later server inherits another user's secrets."""
-        pid = os.fork()
-        if pid == 0:
+        if os.fork() == 0:
             code = 1
             try:
                 self.listener.close()
@@ -223,32 +254,37 @@ class Server:
                     sys.excepthook(*sys.exc_info())
             finally:
                 try:
+                    # What the interpreter does at its end: join the other threads, then atexit.
+                    threading._shutdown()
                     atexit._run_exitfuncs()
                     sys.stdout.flush()
                     sys.stderr.flush()
                 finally:
                     os._exit(code)
-        try:
-            conn.sendall(json.dumps({"pid": pid}).encode())
-        except OSError:  # the hub gave up (and exec'd the server): the child sees the deadline
-            pass
+
+
+#: The child answers only if the hub has this long left before it gives up and execs the server
+#: itself: never two servers for one start.
+DEADLINE_MARGIN = 2.0
 
 
 def serve_request(conn: socket.socket) -> int:
-    """In the forked child: read the hub's request, then become the server it asks for."""
-    conn.settimeout(10)
-    try:
-        request = json.loads(read_all(conn))
-        argv, env, setup = list(request["argv"]), dict(request["env"]), ProcessSetup.from_json(request["setup"])
-        late = time.time() > float(request["deadline"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        log(f"process {os.getpid()} refused a request: {exc!r}")
-        return 2
-    finally:
-        conn.close()
-    if late:
-        log(f"process {os.getpid()} refused a request for {setup.login}'s server: it came after its deadline")
-        return 2
+    """In the forked child: read the hub's request; if it is sound and in time, answer the pid and
+    become the server it asks for. Without an answer the hub execs the server."""
+    with conn:
+        conn.settimeout(5)
+        try:
+            request = json.loads(read_all(conn))
+            argv, env = list(request["argv"]), dict(request["env"])
+            setup = ProcessSetup.from_json(request["setup"])
+            late = time.time() > float(request["deadline"]) - DEADLINE_MARGIN
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log(f"process {os.getpid()} refused a request: {exc!r}")
+            return 2
+        if late:
+            log(f"process {os.getpid()} refused a request for {setup.login}'s server: it came after its deadline")
+            return 2
+        conn.sendall(json.dumps({"pid": os.getpid()}).encode() + b"\n")
     log(f"server of {setup.login}: process {os.getpid()}")
     return become_server(argv, env, setup)
 
@@ -276,17 +312,30 @@ def become_server(argv: List[str], env: Dict[str, str], setup: ProcessSetup) -> 
     setup.apply(set_user_setuid(setup.login))
     os.environ.clear()
     os.environ.update(env)
-    locale.setlocale(locale.LC_CTYPE, "")
+    try:
+        locale.setlocale(locale.LC_CTYPE, "")
+    except locale.Error:  # a locale the system lacks: Python's own start falls back to C
+        pass
     user_site = sysconfig.get_path("purelib", "posix_user", vars={
         "userbase": env.get("PYTHONUSERBASE") or os.path.join(env.get("HOME", "/nonexistent"), ".local")})
-    if os.path.isdir(user_site) and user_site not in sys.path:
-        sys.path.append(user_site)
+    if os.path.isdir(user_site):
+        site.addsitedir(user_site)
+    refresh_user_state(setup.login)
     sys.argv = argv
     # What ps, the guard and the Servers page see (and would see of an exec'd server).
     setproctitle.setproctitle(" ".join([sys.executable, *argv]))
-    from jupyterhub.singleuser import main
+    from jupyterhub.singleuser import main  # imported here, with the user's environment
 
-    return main() or 0
+    # jupyter_client's Session took its default username from the preloading process's USER.
+    return main([*argv[1:], f"--Session.username={setup.login}"]) or 0
+
+
+def refresh_user_state(login: str) -> None:
+    """Preloaded modules that computed something of the user when imported compute it again."""
+    trash = sys.modules.get("send2trash.plat_other")
+    if trash is not None:
+        # Its trash folder and uid (deleting a file in JupyterLab moves it there): root's, else.
+        importlib.reload(trash)
 
 
 def main() -> None:
@@ -298,6 +347,10 @@ def main() -> None:
     failed = preload()
     log(f"imported {len(sys.modules)} modules in {time.process_time() - started:.2f} s of CPU"
         + (f"; could not import: {', '.join(failed)}" if failed else ""))
+    leaked = sorted(m for m in sys.modules if is_fresh(m))
+    if leaked:
+        log(f"an import brought in {', '.join(leaked)}, which must be imported per server: servers are exec'd")
+        sys.exit(1)
     if threading.active_count() > 1:
         # A fork copies one thread only: whatever the others held would stay locked in every server.
         log(f"an import started {threading.active_count() - 1} thread(s): not forking; servers are exec'd")

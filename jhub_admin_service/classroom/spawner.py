@@ -162,7 +162,7 @@ class ClassroomSpawner(LocalProcessSpawner):
 
     def join_cpu_group(self) -> None:
         """Once the server answers, it joins the user's cpu cgroup (v1, cpu_per_user): its kernels follow."""
-        if not self._cpu_procs:
+        if not self._cpu_procs or not self.pid:  # (pid 0 would move the hub itself)
             return
         try:
             cgroups.join(self._cpu_procs, self.pid)
@@ -201,6 +201,9 @@ class ClassroomSpawner(LocalProcessSpawner):
         try:
             ip, port = await self.start_process()
             await self._until_it_answers(f"http://{ip}:{port}" + url_path_join(self.server.base_url, "api"))
+            if await self.poll() is not None:
+                # Said here: returned as started, JupyterHub would answer the start with a bare 500.
+                raise RuntimeError(f"the server of {self.user.name} ended before it answered (see the hub's log)")
             self.join_cpu_group()
             return ip, port
         finally:
@@ -237,13 +240,13 @@ class ClassroomSpawner(LocalProcessSpawner):
             preloader = self.preloader()
         except OSError as exc:
             self.log.warning("the servers' preloading process did not start (%s)", exc)
-        if self.port == 0:
+        if (preloader is None or self.shell_cmd or not preload.can_preload(self.cmd)
+                or not await preloader.wait_ready(self.preload_wait)):
+            return await super().start()
+        if self.port == 0:  # chosen after the wait, as close as possible to the server's bind
             self.port = random_port()
         env = self.get_env()
         argv = [*self.cmd, *self.get_args()]
-        if (preloader is None or self.shell_cmd or not preload.can_preload(argv, env)
-                or not await preloader.wait_ready(self.preload_wait)):
-            return await super().start()
         self.log.info("Spawning %s (preloaded)", shlex.join(argv))
         try:
             self.pid = await preloader.launch(argv, env, self.process_setup(self.user.name))
@@ -252,16 +255,6 @@ class ClassroomSpawner(LocalProcessSpawner):
             return await super().start()
         self.proc = None  # not the hub's child: poll() and stop() go by the pid
         return (self.ip or "127.0.0.1", self.port)
-
-    async def poll(self):
-        if self.proc is None and self.pid:
-            # A preloaded server whose preloading process is gone is the hub's child now (the hub
-            # is the container's first process): reap it, or its end would look like a live pid.
-            try:
-                os.waitpid(self.pid, os.WNOHANG)
-            except ChildProcessError:
-                pass
-        return await super().poll()
 
     async def _until_it_answers(self, url: str) -> None:
         """Hold the start's slot until the server answers (or its process ends)."""

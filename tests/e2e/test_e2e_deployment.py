@@ -181,6 +181,17 @@ def test_student_logs_in_and_starts_a_server(stack, accounts):
     uid = uid_of(stack, "eleve1")
     assert stack.exec("hub", "cat", "/home/eleve1/devoir.txt").stdout == "bonjour e2e\n"
     assert stack.exec("hub", "stat", "-c", "%u", "/home/eleve1/devoir.txt").stdout.strip() == uid
+    # A file deletes as from an exec'd server, and nothing of it lands outside the student's home
+    # (send2trash computes its trash folder when imported, and the preloading process is root:
+    # see classroom/preload.py).
+    r = student.api("PUT", "/user/eleve1/api/contents/brouillon.txt",
+                    json={"type": "file", "format": "text", "content": "à jeter\n"})
+    assert r.status_code in (200, 201), r.text
+    r = student.api("DELETE", "/user/eleve1/api/contents/brouillon.txt")
+    assert r.status_code == 204, r.text
+    found = stack.exec("hub", "sh", "-c", "find / -xdev -name 'brouillon*'; find /home -name 'brouillon*'",
+                       check=False).stdout.split()
+    assert all(path.startswith("/home/eleve1/") for path in found), found
     # The server runs as the student, not as root, forked by the preloading process.
     owners = stack.exec("hub", "python3", "-c", SINGLEUSER_OWNERS).stdout.splitlines()
     assert owners == [f"{uid} preloaded"], owners
