@@ -221,25 +221,22 @@ class ClassroomSpawner(LocalProcessSpawner):
             env = {k: os.environ[k] for k in self.env_keep if k in os.environ}
             env.update({k: v for k, v in self.environment.items() if isinstance(v, str)})
             ClassroomSpawner._preloader = preload.Preloader(self.preload_socket, env)
-        ClassroomSpawner._preloader.ensure_running()
+        try:
+            ClassroomSpawner._preloader.ensure_running()
+        except OSError as exc:
+            self.log.warning("the servers' preloading process did not start (%s): servers are exec'd", exc)
+            return None
         return ClassroomSpawner._preloader
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        try:
-            self.preloader()  # ready before the first login, if it can be
-        except OSError as exc:
-            self.log.warning("the servers' preloading process did not start (%s): servers are exec'd", exc)
+        self.preloader()  # ready before the first login, if it can be
 
     async def start_process(self):
         """LocalProcessSpawner.start, with the process forked by the preloading process (waiting
         for its imports if need be); exec'd as LocalProcessSpawner does if it is gone, does not
         answer, or fails."""
-        preloader = None
-        try:
-            preloader = self.preloader()
-        except OSError as exc:
-            self.log.warning("the servers' preloading process did not start (%s)", exc)
+        preloader = self.preloader()
         if (preloader is None or self.shell_cmd or not preload.can_preload(self.cmd)
                 or not await preloader.wait_ready(self.preload_wait)):
             return await super().start()

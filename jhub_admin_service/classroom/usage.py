@@ -84,7 +84,8 @@ def parse_stat(text: str) -> Optional[dict]:
 
 def process_uid(pid, proc: str = "/proc") -> int:
     """The process's real uid. Not the owner of /proc/PID: a process that became its user without
-    an exec (a preloaded server, classroom/preload.py) is not dumpable, and its /proc/PID is root's."""
+    an exec (a preloaded server, classroom/preload.py) is not dumpable, and depending on the
+    kernel its /proc/PID may then be root's."""
     with open(f"{proc}/{pid}/status", encoding="utf-8", errors="replace") as f:
         for line in f:
             if line.startswith("Uid:"):
