@@ -18,8 +18,8 @@ from ..hub import HubClient
 from ..settings import AdminSettings
 from .exchange import (ExchangeError, count_assignments, course_folder_problems, prepare_exchange,
                        released_assignments, secure_course_folder)
-from .rules import (Course, CourseError, course_id_problem, members, missing_default_courses, plan_enrol,
-                    plan_unenrol, wanted_course_groups)
+from .rules import (Course, CourseError, course_id_problem, departures, members, missing_default_courses,
+                    plan_enrol, plan_unenrol, wanted_course_groups)
 from .store import CourseStore
 from .teacher_homes import TeacherBatchError, apply_as_teachers, course_files_present
 
@@ -190,15 +190,17 @@ class CourseManager:
             spec = {"home": home, "examples": EXAMPLES_EDITION, "courses": [
                 {"course_id": c.course_id, "is_default": c.is_default,
                  "students": [{"id": s, "first_name": accounts[s].first_name, "last_name": accounts[s].last_name}
-                              for s in sorted(members(c, accounts))]}
+                              for s in sorted(members(c, accounts, include_disabled=True))]}
                 for c in sorted(own, key=lambda c: (not c.is_default, c.course_id))]}
             previous = last.get(teacher)
             if not force and previous == spec and course_files_present(spec):
                 continue
             before = {c["course_id"]: [s["id"] for s in c["students"]] for c in (previous or {}).get("courses", [])}
             for c in spec["courses"]:
-                # Removed from the gradebook: only students jhub-admin put there.
-                c["managed"] = before.get(c["course_id"], all_students) if previous else all_students
+                # Students leave a gradebook only if jhub-admin put them there (never one the
+                # teacher added), and keep their grades there (teacher_homes.teacher_apply).
+                managed = before.get(c["course_id"], all_students) if previous else all_students
+                c["departed"] = departures(managed, [s["id"] for s in c["students"]], accounts)
             todo.append((teacher, spec))
         return todo
 
@@ -213,7 +215,7 @@ class CourseManager:
                     continue
                 out[teacher] = result
                 for c in spec["courses"]:
-                    del c["managed"]
+                    del c["departed"]
                 self.store.save_spec(db, teacher, spec)
         return out
 

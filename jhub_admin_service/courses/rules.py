@@ -72,14 +72,28 @@ class Course:
                 "classes": list(self.classes), "students": list(self.students), "excluded": list(self.excluded)}
 
 
-def members(course: Course, accounts: dict) -> set:
+def members(course: Course, accounts: dict, include_disabled: bool = False) -> set:
     """The logins enrolled in course: active students of its classes and those enrolled one by
-    one, minus those unenrolled one by one. accounts: {login: Account}."""
+    one, minus those unenrolled one by one. accounts: {login: Account}.
+
+    ``include_disabled``: disabled students too. A disabled student cannot log in (so is no
+    member of the course's hub group) but is still enrolled: the gradebook keeps them as they are.
+    """
+    def counts(a):
+        return include_disabled or not a.disabled
+
     classes = set(course.classes)
     out = {a.login for a in accounts.values()
-           if a.role == "student" and not a.disabled and classes.intersection(a.classes)}
-    out |= {login for login in course.students if login in accounts and not accounts[login].disabled}
+           if a.role == "student" and counts(a) and classes.intersection(a.classes)}
+    out |= {login for login in course.students if login in accounts and counts(accounts[login])}
     return out - set(course.excluded)
+
+
+def departures(previous: Iterable[str], enrolled: Iterable[str], accounts: dict) -> dict:
+    """{login: "removed" | "left"} for the students of a gradebook (``previous``: those that
+    jhub-admin put there) who are no longer enrolled: "removed" when their account is gone."""
+    return {login: ("left" if login in accounts else "removed")
+            for login in sorted(set(previous) - set(enrolled))}
 
 
 def missing_default_courses(accounts: dict, courses: Iterable[Course]) -> list:

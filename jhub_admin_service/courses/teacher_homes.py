@@ -99,15 +99,36 @@ def course_files_present(spec: dict) -> bool:
                for c in spec["courses"] for name in ("nbgrader_config.py", "gradebook.db"))
 
 
+#: What a departed student's last name says in the gradebook, by the helper's language; the next
+#: sync that finds them enrolled again gives them their name back.
+DEPARTURE_MARKS = {"fr": {"left": "(a quitté le cours)", "removed": "(compte supprimé)"},
+                   "en": {"left": "(left the course)", "removed": "(account removed)"}}
+
+
+def departure_mark(reason: str, lang: str) -> str:
+    return DEPARTURE_MARKS["fr" if lang.lower().startswith("fr") else "en"][reason]
+
+
+def marked(last_name: str, mark: str) -> str:
+    """last_name with mark, and with no other departure mark."""
+    for marks in DEPARTURE_MARKS.values():
+        for other in marks.values():
+            if last_name.endswith(" " + other) or last_name == other:
+                last_name = last_name[:-len(other)].rstrip()
+    return f"{last_name} {mark}".strip()
+
+
 def teacher_apply(spec: dict, template: Optional[bytes] = None) -> dict:
     """Runs AS the teacher. spec: {"home", "courses": [{"course_id", "is_default",
-    "students": [{"id", "first_name", "last_name"}], "managed": [logins]}]}.
+    "students": [{"id", "first_name", "last_name"}], "departed": {login: "left" | "removed"}}]}.
 
     For each course: its folder with source/ and the header notebook, its nbgrader_config.py, and
-    its gradebook's students: the enrolled ones added or updated, and managed accounts that are no
-    longer enrolled removed (students the teacher added by hand are left alone). Files are never
-    deleted. ``template``: the bytes of an empty gradebook, copied for a new course (see
-    _gradebook_template).
+    its gradebook's students: the enrolled ones added or updated (a departed student enrolled
+    again gets their name back), and the departed ones (students jhub-admin had put there, no
+    longer enrolled) removed if they have no submission, else kept with every score and comment,
+    their last name marked (grades are never lost: nbgrader's remove_student deletes them).
+    Students the teacher added by hand are left alone. Files are never deleted. ``template``: the
+    bytes of an empty gradebook, copied for a new course (see _gradebook_template).
     """
     from nbgrader.api import Gradebook, MissingEntry
 
@@ -123,8 +144,7 @@ def teacher_apply(spec: dict, template: Optional[bytes] = None) -> dict:
             shutil.copyfile(os.path.join(ASSETS, HEADER_NOTEBOOK), header)
         _write_managed(os.path.join(root, "nbgrader_config.py"), course_config_text(cid, root))
         wanted = {s["id"]: s for s in course["students"]}
-        managed = set(course["managed"])
-        added = removed = 0
+        added = removed = kept = 0
         gradebook = os.path.join(root, "gradebook.db")
         if template is not None and not os.path.lexists(gradebook):
             _write_new(gradebook, template)
@@ -135,14 +155,22 @@ def teacher_apply(spec: dict, template: Optional[bytes] = None) -> dict:
                 if cur is None or cur.first_name != s["first_name"] or cur.last_name != s["last_name"]:
                     gb.update_or_create_student(sid, first_name=s["first_name"], last_name=s["last_name"])
                     added += cur is None
-            for sid in sorted(set(current) - set(wanted)):
-                if sid in managed:
+            for sid, reason in sorted(course["departed"].items()):
+                student = current.get(sid)
+                if student is None or sid in wanted:
+                    continue
+                if student.submissions:
+                    name = marked(student.last_name or "", departure_mark(reason, os.environ.get("LANG", "")))
+                    if name != student.last_name:
+                        gb.update_or_create_student(sid, last_name=name)
+                    kept += 1
+                else:
                     try:
                         gb.remove_student(sid)
                         removed += 1
                     except MissingEntry:
                         pass
-        report[cid] = {"students": len(wanted), "added": added, "removed": removed}
+        report[cid] = {"students": len(wanted), "added": added, "removed": removed, "kept_with_grades": kept}
     if spec["courses"]:
         os.makedirs(os.path.join(home, ".jupyter"), exist_ok=True)
         _write_managed(os.path.join(home, ".jupyter", "nbgrader_config.py"), user_config_text(spec["courses"], home))

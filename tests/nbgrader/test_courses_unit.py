@@ -66,6 +66,23 @@ def test_members_follow_classes_and_individual_enrolment():
     # A student imported into the class later is a member at the next sync.
     accs["f"] = acc("f", classes=["T NSI"])
     assert C.members(course, accs) == {"a", "e", "f"}
+    # A disabled student cannot log in (no hub group) but is still enrolled (the gradebook).
+    assert C.members(course, accs, include_disabled=True) == {"a", "d", "e", "f"}
+
+
+def test_departures_say_who_left_and_whose_account_is_gone():
+    accs = accounts(acc("a"), acc("b"))
+    assert C.departures(["a", "b", "gone"], ["b"], accs) == {"a": "left", "gone": "removed"}
+    assert C.departures([], ["a"], accs) == {}
+
+
+def test_a_departure_mark_replaces_another_and_never_stacks():
+    left, removed = T.departure_mark("left", "fr_FR.UTF-8"), T.departure_mark("removed", "C.UTF-8")
+    assert left == "(a quitté le cours)" and removed == "(account removed)"
+    assert T.marked("Dupont", left) == "Dupont (a quitté le cours)"
+    assert T.marked(T.marked("Dupont", left), left) == "Dupont (a quitté le cours)"
+    assert T.marked(T.marked("Dupont", left), removed) == "Dupont (account removed)"
+    assert T.marked("", removed) == "(account removed)"
 
 
 def test_plan_enrol_and_unenrol():

@@ -9,6 +9,8 @@ import stat
 
 import pytest
 
+from jhub_admin_service.courses.teacher_homes import departure_mark
+
 from nbtools import (ROSTER, UserShell, answer, course_hub, courses_json, gradebook_students, home,
                      hub_group, import_roster, jhub, write_assignment)
 
@@ -97,7 +99,10 @@ def test_unenrol_keeps_work(hub):
     box = hub.sandbox
     jhub(hub, "courses", "unenrol", COURSE, "--students", "alice")
     assert hub_group(hub, f"nbgrader-{COURSE}") == {"bob"}
-    assert set(gradebook_students(box, "prof.martin", COURSE)) == {"bob"}
+    # Graded (test_assignment_cycle): her grades stay in the gradebook, her name marked.
+    students = gradebook_students(box, "prof.martin", COURSE)
+    assert set(students) == {"alice", "bob"} and students["alice"][1] == "Durand " + departure_mark(
+        "left", hub.cli_env().get("LANG") or "C.UTF-8")
     # The work stays: the student's copy, the submission in the exchange and in the course folder.
     assert (home(box, "alice") / COURSE / "ps1" / "ps1.ipynb").exists()
     assert (home(box, "prof.martin") / COURSE / "submitted" / "alice" / "ps1" / "ps1.ipynb").exists()
@@ -108,6 +113,7 @@ def test_unenrol_keeps_work(hub):
     # Enrolling her again brings her back.
     jhub(hub, "courses", "enrol", COURSE, "--students", "alice")
     assert hub_group(hub, f"nbgrader-{COURSE}") == {"alice", "bob"}
+    assert gradebook_students(box, "prof.martin", COURSE)["alice"] == ("Alice", "Durand")
 
 
 def test_later_import_into_enrolled_class_is_enrolled(hub):

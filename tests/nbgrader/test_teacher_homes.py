@@ -93,7 +93,7 @@ def test_a_teacher_who_stops_their_batch_is_dropped_at_the_deadline(sandbox):
             "from jhub_admin_service.courses.teacher_homes import apply_as_teachers\n"
             "students = [{'id': f's{n:03d}', 'first_name': 'A', 'last_name': 'B'} for n in range(300)]\n"
             "spec = lambda i: {'home': f'/home/t{i}', 'courses': [{'course_id': f'c{i}', 'is_default': True,"
-            " 'students': students if i == 1 else [], 'managed': []}]}\n"
+            " 'students': students if i == 1 else [], 'departed': {}}]}\n"
             "start = time.monotonic()\n"
             "out = apply_as_teachers([('t1', spec(1)), ('t2', spec(2))], timeout=5)\n"
             "print(json.dumps({k: str(v) for k, v in out.items()}), round(time.monotonic() - start))\n")
@@ -112,6 +112,6 @@ def test_a_teacher_who_stops_their_batch_is_dropped_at_the_deadline(sandbox):
         stopper.wait()
     result = json.loads(result)
     assert "no answer after 5 s: stopped" in result["t1"], result
-    assert result["t2"] == str({"c2": {"students": 0, "added": 0, "removed": 0}}), result
+    assert result["t2"] == str({"c2": {"students": 0, "added": 0, "removed": 0, "kept_with_grades": 0}}), result
     assert int(seconds) < 60
     assert not left  # the stopped child was killed, not left behind
