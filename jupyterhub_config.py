@@ -69,9 +69,13 @@ c.Spawner.cmd = [env("JHUB_SINGLEUSER_CMD", os.path.join(os.path.dirname(sys.exe
 # the wait counts in the start's time.
 c.JupyterHub.concurrent_spawn_limit = 0
 c.Spawner.start_timeout = 300
-# Kernels talk to their server over Unix sockets, in the user's runtime folder (see
-# classroom/spawner.py: over TCP, kernels started together race for the same free ports).
-c.Spawner.args = ["--KernelManager.transport=ipc"]
+# The server's kernels talk to it over Unix sockets, in the user's runtime folder (see
+# classroom/spawner.py: over TCP, kernels started together race for the same free ports). Only the
+# server's own kernel manager: the kernels that nbgrader's autograder starts inside the server
+# (nbclient's AsyncKernelManager) have no connection file when their socket path is chosen, so
+# over IPC they would get a relative path, resolved in the submission's folder by the kernel and
+# in the home by the server: "Kernel didn't respond in 60 seconds" for every submission.
+c.Spawner.args = ["--ServerKernelManager.transport=ipc"]
 c.Spawner.http_timeout = 120
 c.Spawner.environment = {"LANG": env("LANG", "fr_FR.UTF-8")}
 # The users' servers' PDF exporter comes first on their path (docker/exporters/README.md).

@@ -12,7 +12,7 @@
   container reach its memory limit all the same.
 - **Kernels on Unix sockets**: 35 students starting their kernels at once over TCP would race
   for the same free ports (a kernel that loses dies with "Address already in use"). The users'
-  servers talk to their kernels over IPC (`--KernelManager.transport=ipc`, jupyterhub_config.py), in a
+  servers talk to their kernels over IPC (`--ServerKernelManager.transport=ipc`, jupyterhub_config.py), in a
   runtime folder of the user's own under /run/jupyter (short paths: a Unix socket's path has at
   most 107 bytes, which a home folder with a long login would pass).
 - **Preloaded servers**: a server start is mostly imports; the servers are forked from one process

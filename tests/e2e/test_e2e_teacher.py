@@ -1,0 +1,248 @@
+"""End-to-end: the teacher's half of the lesson, through the routes the pages use, in servers
+started the way the product starts them (forked by the preloading process).
+
+- the Formgrader's own HTTP calls in the teacher's server: generate, release, collect,
+  autograde, a manual grade and a comment, generate and release feedback;
+- the Assignment List's calls in the students' servers: fetch, validate, submit, fetch feedback;
+- a terminal of the teacher's server (the terminal API, as JupyterLab opens one): every command
+  that docs/courses.md gives teachers works as written.
+
+No step here waits on a timeout to pass: an autograde that cannot reach its kernel fails in its
+own 60 s and the score assertions fail with it.
+"""
+import asyncio
+import json
+import re
+import secrets
+import time
+import uuid
+from pathlib import Path
+
+import nbformat
+import pytest
+from tornado.httpclient import HTTPRequest
+from tornado.websocket import websocket_connect
+
+from e2e_stack import HubUser
+
+ADMIN = "profadmin"
+STACK_ENV = {"JHUB_ADMIN_USER": ADMIN}
+#: The course and teacher that docs/courses.md takes as its example.
+COURSE = "cours_marie_martin"
+ASSIGNMENT = "tp1"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "courses.md"
+PEOPLE = {"marie.martin": ("teacher", "Marie", "Martin"), "eleve.un": ("student", "Une", "Élève"),
+          "eleve.deux": ("student", "Deux", "Élève")}
+
+
+@pytest.fixture(scope="module")
+def people(stack, tmp_path_factory):
+    """A teacher and two students of one class, imported with the CLI, logged in, servers started."""
+    passwords = {login: "Tp-" + secrets.token_urlsafe(9) for login in PEOPLE}
+    roster = tmp_path_factory.mktemp("roster") / "classe.csv"
+    roster.write_text("login;password;role;class;first_name;last_name\n" + "".join(
+        f"{login};{passwords[login]};{role};2NDE3;{first};{last}\n"
+        for login, (role, first, last) in PEOPLE.items()), encoding="utf-8")
+    stack.copy_to("hub", roster, "/tmp/classe.csv")
+    stack.exec("hub", "jhub-admin", "import", "/tmp/classe.csv", "--yes")
+    stack.exec("hub", "jhub-admin", "courses", "enrol", COURSE, "--class", "2NDE3")
+    users = {}
+    for login in PEOPLE:
+        user = HubUser(stack, login, passwords[login])
+        assert user.login(), f"{login} cannot log in"
+        user.make_token()
+        user.start_server()
+        users[login] = user
+    return users
+
+
+def server_is_preloaded(stack, login):
+    uid = stack.exec("hub", "id", "-u", login).stdout.strip()
+    script = ("import os\nfor pid in filter(str.isdigit, os.listdir('/proc')):\n"
+              "    try:\n        cmd = open(f'/proc/{pid}/cmdline', 'rb').read()\n"
+              "        if b'jupyterhub-singleuser' in cmd and os.stat(f'/proc/{pid}').st_uid == int(os.environ['U']):\n"
+              "            ppid = open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split()[1]\n"
+              "            print(b'classroom.preload' in open(f'/proc/{ppid}/cmdline', 'rb').read())\n"
+              "    except OSError:\n        pass\n")
+    return stack.exec("hub", "python3", "-c", script, env={"U": uid}).stdout.split() == ["True"]
+
+
+def assignment_notebook():
+    """An autograded function (2 points) and a written answer graded by hand (1 point)."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (lycée)", "language": "python"}
+    meta = {"schema_version": 3}
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("Écrire `carre(x)`."),
+        nbformat.v4.new_code_cell(
+            "def carre(x):\n    ### BEGIN SOLUTION\n    return x * x\n    ### END SOLUTION",
+            metadata={"nbgrader": {**meta, "solution": True, "grade": False, "locked": False, "grade_id": "carre"}}),
+        nbformat.v4.new_code_cell(
+            "assert carre(3) == 9\nassert carre(-2) == 4",
+            metadata={"nbgrader": {**meta, "solution": False, "grade": True, "locked": True,
+                                   "grade_id": "test_carre", "points": 2}}),
+        nbformat.v4.new_markdown_cell(
+            "=== BEGIN MARK SCHEME ===\nExpliquer.\n=== END MARK SCHEME ===\nVOTRE RÉPONSE ICI",
+            metadata={"nbgrader": {**meta, "solution": True, "grade": True, "locked": False,
+                                   "grade_id": "explication", "points": 1}}),
+    ]
+    return nb
+
+
+def formgrader(teacher, method, route, **kw):
+    """One call of the Formgrader's pages to the teacher's server, as its scripts make them."""
+    r = teacher.api(method, f"/user/{teacher.name}/formgrader/api/{route}", timeout=kw.pop("timeout", 180), **kw)
+    assert r.status_code == 200, (route, r.status_code, r.text[:2000])
+    return r.json()
+
+
+def assignment_list(student, action=None, **data):
+    """One call of the Assignment List's pages to the student's server."""
+    base = f"/user/{student.name}/assignments"
+    if action is None:
+        r = student.api("GET", base, params={"course_id": COURSE})
+    else:
+        r = student.api("POST", f"{base}/{action}", data={"course_id": COURSE, "assignment_id": ASSIGNMENT, **data},
+                        timeout=180)
+    assert r.status_code == 200, (action, r.status_code, r.text[:2000])
+    return r.json()
+
+
+def answer(student, correct):
+    """The student's answer, saved through the contents API as JupyterLab saves it."""
+    path = f"/user/{student.name}/api/contents/{COURSE}/{ASSIGNMENT}/{ASSIGNMENT}.ipynb"
+    model = student.api("GET", path).json()
+    nb = nbformat.from_dict(model["content"])
+    for cell in nb.cells:
+        if "def carre" in cell.source:
+            cell.source = "def carre(x):\n    return x * x" if correct else "def carre(x):\n    return 2 * x"
+        elif cell.metadata.get("nbgrader", {}).get("grade_id") == "explication":
+            cell.source = "Le carré d'un nombre est ce nombre multiplié par lui-même."
+    r = student.api("PUT", path, json={"type": "notebook", "format": "json", "content": nb})
+    assert r.status_code == 200, r.text
+
+
+def test_servers_are_forked_by_the_preloading_process(stack, people):
+    assert all(server_is_preloaded(stack, login) for login in PEOPLE)
+
+
+def test_the_formgrader_grades_a_class_through_its_own_routes(stack, people):
+    teacher = people["marie.martin"]
+    source = f"/user/{teacher.name}/api/contents/{COURSE}/source/{ASSIGNMENT}"
+    assert teacher.api("PUT", source, json={"type": "directory"}).status_code in (200, 201)
+    r = teacher.api("PUT", f"{source}/{ASSIGNMENT}.ipynb",
+                    json={"type": "notebook", "format": "json", "content": assignment_notebook()})
+    assert r.status_code in (200, 201), r.text
+
+    assert formgrader(teacher, "POST", f"assignment/{ASSIGNMENT}/assign")["success"]
+    assert formgrader(teacher, "POST", f"assignment/{ASSIGNMENT}/release")["success"]
+
+    for login, correct in (("eleve.un", True), ("eleve.deux", False)):
+        student = people[login]
+        released = assignment_list(student)
+        assert any(a["assignment_id"] == ASSIGNMENT for a in released["value"]), released
+        assignment_list(student, "fetch")
+        answer(student, correct)
+        validated = student.api("POST", f"/user/{login}/assignments/validate",
+                                data={"path": f"{COURSE}/{ASSIGNMENT}/{ASSIGNMENT}.ipynb"}, timeout=180).json()
+        assert validated["success"], validated
+        assert ("failed" in validated["value"]) != correct, validated  # a wrong answer fails a test
+        submitted = assignment_list(student, "submit")
+        assert all(a.get("status") for a in submitted["value"]), submitted
+
+    assert formgrader(teacher, "POST", f"assignment/{ASSIGNMENT}/collect")["success"]
+
+    started = time.monotonic()
+    graded = formgrader(teacher, "POST", f"submission/{ASSIGNMENT}/eleve.un/autograde")
+    one_submission = time.monotonic() - started
+    assert graded["success"], graded.get("error") or graded
+    graded = formgrader(teacher, "POST", f"submission/{ASSIGNMENT}/eleve.deux/autograde")
+    assert graded["success"], graded.get("error") or graded
+    print(f"\n[e2e] one submission autograded through the Formgrader in {one_submission:.1f} s")
+
+    submissions = {s["student"]: s for s in formgrader(teacher, "GET", f"submissions/{ASSIGNMENT}")}
+    assert submissions["eleve.un"]["code_score"] == 2 and submissions["eleve.deux"]["code_score"] == 0, submissions
+    assert all(s["needs_manual_grade"] for s in submissions.values())
+
+    # The teacher grades the written answer by hand and comments it, as the grading page does.
+    notebook_id = f"{ASSIGNMENT}"
+    for login, points in (("eleve.un", 1), ("eleve.deux", 0.5)):
+        nb_sub = next(n for n in formgrader(teacher, "GET", f"submitted_notebooks/{ASSIGNMENT}/{notebook_id}")
+                      if n["student"] == login)
+        grades = formgrader(teacher, "GET", "grades", params={"submission_id": nb_sub["id"]})
+        manual = next(g for g in grades if g["name"] == "explication")
+        saved = formgrader(teacher, "PUT", f"grade/{manual['id']}", json={**manual, "manual_score": points})
+        assert saved["manual_score"] == points
+        comments = formgrader(teacher, "GET", "comments", params={"submission_id": nb_sub["id"]})
+        comment = next(c for c in comments if c["name"] == "explication")
+        formgrader(teacher, "PUT", f"comment/{comment['id']}", json={**comment, "manual_comment": f"Bien, {login}"})
+
+    scores = {s["student"]: (s["score"], s["max_score"], s["needs_manual_grade"])
+              for s in formgrader(teacher, "GET", f"submissions/{ASSIGNMENT}")}
+    assert scores == {"eleve.un": (3, 3, False), "eleve.deux": (0.5, 3, False)}, scores
+
+    assert formgrader(teacher, "POST", f"assignment/{ASSIGNMENT}/generate_feedback")["success"]
+    assert formgrader(teacher, "POST", f"assignment/{ASSIGNMENT}/release_feedback")["success"]
+    for login in ("eleve.un", "eleve.deux"):
+        fetched = assignment_list(people[login], "fetch_feedback")
+        assert any(sub.get("has_local_feedback") for a in fetched["value"] if a["assignment_id"] == ASSIGNMENT
+                   for sub in a.get("submissions", [])), fetched
+        listing = people[login].api("GET", f"/user/{login}/api/contents/{COURSE}/{ASSIGNMENT}/feedback").json()
+        html = next(item for folder in listing["content"] for item in
+                    people[login].api("GET", f"/user/{login}/api/contents/{folder['path']}").json()["content"]
+                    if item["name"].endswith(".html"))
+        page = people[login].api("GET", f"/user/{login}/files/{html['path']}").text
+        assert f"Bien, {login}" in page
+
+
+# The terminal ---------------------------------------------------------------------------------
+
+def documented_terminal_commands():
+    """The teacher's terminal commands that docs/courses.md gives: each line of its blocks
+    marked ```bash (terminal)."""
+    blocks = re.findall(r"```bash \(terminal\)\n(.*?)```", DOCS.read_text(encoding="utf-8"), re.S)
+    return [line for block in blocks for line in block.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def run_in_terminal(user, commands, timeout=300):
+    """Open a terminal of the user's server as JupyterLab does (REST, then its websocket), type
+    the commands, and return what the terminal showed, with each command's exit status."""
+    r = user.api("POST", f"/user/{user.name}/api/terminals")
+    assert r.status_code == 200, r.text
+    name = r.json()["name"]
+    marker = uuid.uuid4().hex[:8]
+
+    async def session():
+        url = user.stack.url.replace("http", "ws", 1) + f"/user/{user.name}/terminals/websocket/{name}"
+        ws = await asyncio.wait_for(websocket_connect(HTTPRequest(url, headers={
+            "Authorization": f"token {user.token}"})), 30)
+        script = "".join(f"{cmd}\necho \"{marker} $? {i}\"\n" for i, cmd in enumerate(commands))
+        ws.write_message(json.dumps(["stdin", script + f"echo {marker}-done\n"]))
+        shown, deadline = "", time.monotonic() + timeout
+        while f"{marker}-done\r\n" not in shown.replace(f"echo {marker}-done", ""):
+            raw = await asyncio.wait_for(ws.read_message(), max(1, deadline - time.monotonic()))
+            if raw is None:
+                break
+            kind, *payload = json.loads(raw)
+            if kind == "stdout":
+                shown += payload[0]
+        ws.close()
+        return shown
+
+    try:
+        shown = asyncio.run(session())
+    finally:
+        user.api("DELETE", f"/user/{user.name}/api/terminals/{name}")
+    # (not anchored at the line's start: bash's bracketed-paste sequences come before the output)
+    statuses = {int(i): int(rc) for rc, i in re.findall(rf"{marker} (\d+) (\d+)\r?$", shown, re.M)}
+    return shown, statuses
+
+
+def test_every_documented_terminal_command_works_in_the_teacher_s_terminal(stack, people):
+    commands = documented_terminal_commands()
+    assert len(commands) >= 5, commands
+    shown, statuses = run_in_terminal(people["marie.martin"], commands)
+    failed = {commands[i]: rc for i, rc in statuses.items() if rc != 0}
+    assert len(statuses) == len(commands) and not failed, f"{failed}\n{shown[-4000:]}"
+    assert "/opt/kernel bibliothèques : ok" in shown  # `python` is the teaching kernel's
+    assert "commande introuvable" not in shown and "command not found" not in shown, shown[-3000:]
