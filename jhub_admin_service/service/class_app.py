@@ -97,7 +97,8 @@ class TeachersOnly:
         out = []
         for course, members in self.my_courses():
             job = self.ctx.warm_job(course.course_id)
-            out.append({"course": course.course_id, "teacher": course.teacher, "students": len(members),
+            out.append({"course": course.course_id, "classes": sorted(course.classes), "teacher": course.teacher,
+                        "students": len(members),
                         "running": sum(1 for m in members if m in servers),
                         "ready": sum(1 for m in members if servers.get(m, {}).get("ready")),
                         "warm": job.to_json() if job else None})

@@ -1,5 +1,6 @@
 """My class (service/class_app.py) on a real hub: a teacher starts the servers of their own
 course's students before the lesson, and no one else's; a student is refused."""
+import re
 import sys
 import time
 
@@ -50,6 +51,8 @@ def test_a_teacher_sees_their_own_courses_and_a_student_is_refused(running, cour
     page = teacher.get(hub.url + CLASS_PAGE)
     assert page.status_code == 200 and "Ma classe" in page.text
     assert 'data-course="nsi2c"' in page.text and "2 élèves" in page.text
+    # The course is named by its class, as the teacher knows it; its id stays beside.
+    assert re.search(r'jha-course-name">2C <span[^>]*>nsi2c</span>', page.text), page.text
     assert "phys2d" not in page.text
     admin_page = login(hub, ADMIN, ADMIN_PASSWORD).get(hub.url + CLASS_PAGE).text
     assert 'data-course="nsi2c"' in admin_page and 'data-course="phys2d"' in admin_page
