@@ -7,7 +7,9 @@
    * ``student/``: the nbgrader server extensions ``formgrader`` and ``course_list`` off, and the
      JupyterLab / Notebook 7 plugins ``formgrader``, ``create-assignment`` and ``course-list``
      disabled (``labconfig/page_config.json``). Students keep the assignment list and validation.
-   * ``teacher/``: every nbgrader extension on, plus this module's server extension (point 2).
+   * ``teacher/``: every nbgrader extension on, plus this module's server extension (point 2)
+     and the Formgrader's additions (``courses/grading``: a course menu, "autograde every
+     submission").
 
    A ``pre_spawn_hook`` puts one of them first in ``JUPYTER_CONFIG_PATH`` of the user's server:
    ``teacher`` for members of the hub group ``teachers`` or of any ``formgrade-<course>``
@@ -44,6 +46,8 @@ from .rules import GRADER_GROUP_PREFIX
 
 #: This module, as a Jupyter Server extension (point 2).
 SERVER_EXTENSION = __name__
+#: The Formgrader's course menu and "autograde every submission" (courses/grading), teachers only.
+GRADING_EXTENSION = "jhub_admin_service.courses.grading"
 TEACHER_GROUP = "teachers"
 TEACHER_ONLY_PLUGINS = ("@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment",
                         "@jupyter/nbgrader:course-list")
@@ -59,6 +63,7 @@ def profile_files(profile):
     server_ext = {f"nbgrader.server_extensions.{name}": teacher or name not in TEACHER_ONLY_SERVER_EXTENSIONS
                   for name in NBGRADER_SERVER_EXTENSIONS}
     server_ext[SERVER_EXTENSION] = teacher
+    server_ext[GRADING_EXTENSION] = teacher
     disabled = {plugin: not teacher for plugin in TEACHER_ONLY_PLUGINS}
     return {
         "jupyter_server_config.d/jhub-admin-nbgrader.json": {"ServerApp": {"jpserver_extensions": server_ext}},

@@ -37,6 +37,8 @@ EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__
 EXAMPLES_FOLDER = "exemples"
 #: Written once the examples are given: a teacher who deletes them does not get them back.
 EXAMPLES_MARK = os.path.join(".jupyter", "jhub-admin-examples-given")
+#: The teacher's courses, for the Formgrader's course menu (courses/grading/courses.py reads it).
+COURSES_FILE = os.path.join(".jupyter", "jhub-admin-courses.json")
 #: First line of every file jhub-admin writes in a teacher's home; a file without it was edited
 #: (or made) by the teacher and is never overwritten.
 MANAGED_MARK = "# Managed by jhub-admin"
@@ -91,6 +93,13 @@ def user_config_text(courses: list, home: str) -> str:
             "c.CourseDirectory.root = courses[active]\n"
             "c.CourseDirectory.db_url = 'sqlite:///' + os.path.join(courses[active], 'gradebook.db')\n"
             "c.IncludeHeaderFooter.header = os.path.join(courses[active], 'source', 'header.ipynb')\n")
+
+
+def courses_file_text(courses: list) -> str:
+    """~/.jupyter/jhub-admin-courses.json: the teacher's courses for the Formgrader's course menu
+    (courses/grading), the default one first."""
+    return json.dumps([{"course_id": c["course_id"], "classes": c.get("classes", []),
+                        "is_default": bool(c.get("is_default"))} for c in courses], ensure_ascii=False, indent=1)
 
 
 def course_files_present(spec: dict) -> bool:
@@ -174,6 +183,7 @@ def teacher_apply(spec: dict, template: Optional[bytes] = None) -> dict:
     if spec["courses"]:
         os.makedirs(os.path.join(home, ".jupyter"), exist_ok=True)
         _write_managed(os.path.join(home, ".jupyter", "nbgrader_config.py"), user_config_text(spec["courses"], home))
+        _replace(os.path.join(home, COURSES_FILE), courses_file_text(spec["courses"]))
         if spec.get("examples"):
             default = next((c for c in spec["courses"] if c.get("is_default")), spec["courses"][0])
             report["examples"] = give_examples_once(home, os.path.join(home, default["course_id"]))
@@ -223,6 +233,11 @@ def _write_managed(path, text):
             current = f.read(len(text.encode()) + 1).decode("utf-8", "replace")
     if current is not None and (current == text or not current.startswith(MANAGED_MARK)):
         return
+    _replace(path, text)
+
+
+def _replace(path, text):
+    """path holds text, written under a temporary name then renamed over (never through a link)."""
     tmp = path + ".tmp"
     try:
         os.unlink(tmp)  # whatever is there (a FIFO, a link) is not written through

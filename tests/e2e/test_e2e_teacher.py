@@ -14,6 +14,7 @@ import asyncio
 import json
 import re
 import secrets
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -96,21 +97,40 @@ def formgrader(teacher, method, route, **kw):
     return r.json()
 
 
-def assignment_list(student, action=None, **data):
+def assignment_list(student, action=None, assignment=ASSIGNMENT):
     """One call of the Assignment List's pages to the student's server."""
     base = f"/user/{student.name}/assignments"
     if action is None:
         r = student.api("GET", base, params={"course_id": COURSE})
     else:
-        r = student.api("POST", f"{base}/{action}", data={"course_id": COURSE, "assignment_id": ASSIGNMENT, **data},
+        r = student.api("POST", f"{base}/{action}", data={"course_id": COURSE, "assignment_id": assignment},
                         timeout=180)
     assert r.status_code == 200, (action, r.status_code, r.text[:2000])
     return r.json()
 
 
-def answer(student, correct):
+def publish(teacher, assignment):
+    """The teacher writes the assignment (contents API), then the Formgrader generates and releases it."""
+    source = f"/user/{teacher.name}/api/contents/{COURSE}/source/{assignment}"
+    assert teacher.api("PUT", source, json={"type": "directory"}).status_code in (200, 201)
+    r = teacher.api("PUT", f"{source}/{assignment}.ipynb",
+                    json={"type": "notebook", "format": "json", "content": assignment_notebook()})
+    assert r.status_code in (200, 201), r.text
+    assert formgrader(teacher, "POST", f"assignment/{assignment}/assign")["success"]
+    assert formgrader(teacher, "POST", f"assignment/{assignment}/release")["success"]
+
+
+def hand_in(student, assignment, correct):
+    """Fetch, answer and submit, as the student's Assignment List does."""
+    assignment_list(student, "fetch", assignment)
+    answer(student, correct, assignment)
+    submitted = assignment_list(student, "submit", assignment)
+    assert all(a.get("status") for a in submitted["value"]), submitted
+
+
+def answer(student, correct, assignment=ASSIGNMENT):
     """The student's answer, saved through the contents API as JupyterLab saves it."""
-    path = f"/user/{student.name}/api/contents/{COURSE}/{ASSIGNMENT}/{ASSIGNMENT}.ipynb"
+    path = f"/user/{student.name}/api/contents/{COURSE}/{assignment}/{assignment}.ipynb"
     model = student.api("GET", path).json()
     nb = nbformat.from_dict(model["content"])
     for cell in nb.cells:
@@ -128,14 +148,7 @@ def test_servers_are_forked_by_the_preloading_process(stack, people):
 
 def test_the_formgrader_grades_a_class_through_its_own_routes(stack, people):
     teacher = people["marie.martin"]
-    source = f"/user/{teacher.name}/api/contents/{COURSE}/source/{ASSIGNMENT}"
-    assert teacher.api("PUT", source, json={"type": "directory"}).status_code in (200, 201)
-    r = teacher.api("PUT", f"{source}/{ASSIGNMENT}.ipynb",
-                    json={"type": "notebook", "format": "json", "content": assignment_notebook()})
-    assert r.status_code in (200, 201), r.text
-
-    assert formgrader(teacher, "POST", f"assignment/{ASSIGNMENT}/assign")["success"]
-    assert formgrader(teacher, "POST", f"assignment/{ASSIGNMENT}/release")["success"]
+    publish(teacher, ASSIGNMENT)
 
     for login, correct in (("eleve.un", True), ("eleve.deux", False)):
         student = people[login]
@@ -193,6 +206,110 @@ def test_the_formgrader_grades_a_class_through_its_own_routes(stack, people):
                     if item["name"].endswith(".html"))
         page = people[login].api("GET", f"/user/{login}/files/{html['path']}").text
         assert f"Bien, {login}" in page
+
+
+def grading(teacher, method, route, **kw):
+    """A call of jhub-admin's additions to the Formgrader (courses/grading) in the teacher's server."""
+    return teacher.api(method, f"/user/{teacher.name}/jhub-admin/grading/{route}", **kw)
+
+
+def autograde_everything(teacher, assignment, timeout=300):
+    """'Autograde every submission', then its progress until it ends; returns the last state
+    and every progress count seen."""
+    r = grading(teacher, "POST", f"assignments/{assignment}/autograde")
+    assert r.status_code == 202, r.text
+    seen, deadline = [], time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = grading(teacher, "GET", f"assignments/{assignment}/autograde").json()
+        seen.append(job["done"])
+        if job["state"] != "running":
+            return job, seen
+        time.sleep(0.5)
+    raise AssertionError(f"the autograde of {assignment} did not end: {job}")
+
+
+def scores_of(teacher, assignment):
+    return {s["student"]: (s["score"], s["max_score"], s["needs_manual_grade"])
+            for s in formgrader(teacher, "GET", f"submissions/{assignment}")}
+
+
+def test_autograde_every_new_submission_leaves_graded_ones_and_their_manual_grades(stack, people):
+    teacher = people["marie.martin"]
+    before = scores_of(teacher, ASSIGNMENT)  # autograded, then graded by hand, in the test above
+    job, seen = autograde_everything(teacher, ASSIGNMENT)
+    assert job["state"] == "done" and job["total"] == 0 and not job["failed"], job
+    assert scores_of(teacher, ASSIGNMENT) == before
+    # A student who hands in again is graded again, alone.
+    hand_in(people["eleve.deux"], ASSIGNMENT, correct=True)
+    assert formgrader(teacher, "POST", f"assignment/{ASSIGNMENT}/collect")["success"]
+    job, seen = autograde_everything(teacher, ASSIGNMENT)
+    assert job["state"] == "done" and job["total"] == 1 and job["done"] == 1 and not job["failed"], job
+    assert seen == sorted(seen)
+    after = scores_of(teacher, ASSIGNMENT)
+    # Its new code score, its earlier manual grade kept and flagged to be checked (nbgrader's rule).
+    assert after["eleve.un"] == before["eleve.un"] and after["eleve.deux"] == (2.5, 3, True), after
+    # An assignment with nothing collected ends at once, with nothing graded.
+    empty, _ = autograde_everything(teacher, "inexistant")
+    assert empty["state"] == "done" and empty["total"] == 0, empty
+
+
+def test_a_second_course_is_two_clicks_away_without_a_restart(stack, people):
+    teacher = people["marie.martin"]
+    stack.exec("hub", "jhub-admin", "courses", "create", "nsi_terminale", "--teacher", teacher.name)
+    stack.exec("hub", "jhub-admin", "courses", "enrol", "nsi_terminale", "--class", "2NDE3")
+    started = teacher.api("GET", f"/hub/api/users/{teacher.name}").json()["servers"][""]["started"]
+    menu = grading(teacher, "GET", "courses").json()
+    assert menu["active"] == COURSE
+    assert {c["course_id"]: c["classes"] for c in menu["courses"]} == {COURSE: ["2NDE3"], "nsi_terminale": ["2NDE3"]}
+
+    assert grading(teacher, "POST", "courses", json={"course_id": "nsi_terminale"}).json() == {
+        "active": "nsi_terminale"}
+    assignments = {a["name"] for a in formgrader(teacher, "GET", "assignments")}
+    assert ASSIGNMENT not in assignments, assignments
+    assert {s["id"] for s in formgrader(teacher, "GET", "students")} == {"eleve.un", "eleve.deux"}
+    assert grading(teacher, "POST", "courses", json={"course_id": "cours_de_quelqu_un"}).status_code == 400
+    assert grading(teacher, "POST", "courses", json={"course_id": COURSE}).status_code == 200
+    assert ASSIGNMENT in {a["name"] for a in formgrader(teacher, "GET", "assignments")}
+    assert teacher.api("GET", f"/hub/api/users/{teacher.name}").json()["servers"][""]["started"] == started
+
+
+def test_in_the_browser_the_teacher_autogrades_one_then_every_submission(stack, people):
+    """The buttons a teacher presses: nbgrader's own autograde of one submission, then jhub-admin's
+    'autograde every submission'; then the course menu."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "browser"))
+    from browsertools import ARTIFACTS, chromium, log_in
+
+    teacher = people["marie.martin"]
+    publish(teacher, "tp2")
+    for login, correct in (("eleve.un", False), ("eleve.deux", True)):
+        hand_in(people[login], "tp2", correct)
+    assert formgrader(teacher, "POST", "assignment/tp2/collect")["success"]
+
+    with chromium() as browser:
+        page = browser.new_page(locale="fr-FR", viewport={"width": 1400, "height": 900})
+        page.set_default_timeout(120_000)
+        log_in(page, stack.url, teacher.name, teacher.password)
+        page.wait_for_url(f"**/user/{teacher.name}/lab**")
+        page.goto(stack.url + f"/user/{teacher.name}/formgrader/manage_submissions/tp2")
+        row = page.locator("#main-table tr", has_text="eleve.un")
+        row.locator(".autograde a").click()  # nbgrader's own button, for one submission
+        row.locator(".score", has_text="0").wait_for()
+        page.locator("#success-modal .modal-footer button", has_text="OK").click()  # nbgrader's report
+        page.locator("#success-modal").wait_for(state="detached")
+        page.get_by_role("button", name="Corriger toutes les nouvelles copies").click()
+        page.locator("#jha-autograde-status[data-state=done]", has_text="Copies corrigées : 1").wait_for()
+        page.screenshot(path=str(ARTIFACTS / "formgrader-autograde-all.png"))
+        assert {s: score[:2] for s, score in scores_of(teacher, "tp2").items()} == {
+            "eleve.un": (0, 3), "eleve.deux": (2, 3)}
+
+        menu = page.locator("#jha-course-menu")
+        menu.select_option("nsi_terminale")  # the second click
+        page.wait_for_url(f"**/user/{teacher.name}/formgrader/manage_assignments")
+        assert page.locator("#jha-course-menu").input_value() == "nsi_terminale"
+        page.screenshot(path=str(ARTIFACTS / "formgrader-course-menu.png"))
+        page.locator("#jha-course-menu").select_option(COURSE)
+        page.wait_for_url(f"**/user/{teacher.name}/formgrader/manage_assignments")
+        page.locator("#main-table", has_text="tp2").wait_for()
 
 
 # The terminal ---------------------------------------------------------------------------------

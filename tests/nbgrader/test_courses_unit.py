@@ -162,6 +162,9 @@ def test_profiles(tmp_path):
     assert ext["nbgrader.server_extensions.formgrader"] is False
     assert ext["nbgrader.server_extensions.assignment_list"] is True
     assert ext["jhub_admin_service.courses.hub_hooks"] is False
+    assert ext["jhub_admin_service.courses.grading"] is False
+    t_ext = json.loads((tmp_path / "profiles/teacher/jupyter_server_config.d/jhub-admin-nbgrader.json").read_text())
+    assert t_ext["ServerApp"]["jpserver_extensions"]["jhub_admin_service.courses.grading"] is True
     assert hub_hooks.write_profiles(root) == root  # idempotent
     assert hub_hooks.profile_for({"teachers"}) == "teacher"
     assert hub_hooks.profile_for({"students", "formgrade-x"}) == "teacher"
