@@ -6,9 +6,11 @@ teachers) and the hub groups, as the import path does.
 import argparse
 import asyncio
 import json
+import os
 import sys
 
 from ..courses.exchange import prepare_exchange
+from ..courses.grades import to_csv, to_xlsx
 from ..courses.rules import CourseError
 from .common import operations_from, print_warnings, settings_from
 
@@ -45,6 +47,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true", help="rewrite every teacher's course files and gradebooks, "
                                                        "even those unchanged since the last sync")
     p.set_defaults(func=cmd_sync)
+
+    p = courses.add_parser("grades", help="a course's grades for Pronote: one row per student in class order, "
+                                          "each assignment /20 with its raw score and maximum")
+    p.add_argument("course")
+    p.add_argument("--assignment", help="one assignment, question by question")
+    p.add_argument("--out", metavar="FILE", help="FILE.xlsx or FILE.csv (default: CSV on the standard output)")
+    p.add_argument("--lang", choices=("fr", "en"), help="the sheet's words (default: from LANG)")
+    p.set_defaults(func=cmd_grades)
 
     p = courses.add_parser("prepare-exchange", help="create the nbgrader exchange root with mode 1777")
     p.add_argument("--root", help="default: $JHUB_EXCHANGE_ROOT or /srv/nbgrader/exchange")
@@ -98,6 +108,26 @@ def cmd_sync(args: argparse.Namespace) -> int:
     print(json.dumps(report))
     print_warnings(warnings)
     return 1 if warnings else 0
+
+
+def cmd_grades(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    lang = args.lang or ("fr" if settings.lang.lower().startswith("fr") else "en")
+    sheet = operations_from(args, readonly=True).courses.grades(args.course, args.assignment, lang)
+    xlsx = bool(args.out) and args.out.lower().endswith(".xlsx")
+    data = to_xlsx(sheet) if xlsx else to_csv(sheet)
+    if not args.out:
+        sys.stdout.buffer.write(data)
+        return 0
+    # A new file, readable by its owner only: grades are personal data.
+    try:
+        fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        raise CourseError(f"{args.out} already exists: the grades go to a new file only") from None
+    with open(fd, "wb") as f:
+        f.write(data)
+    print(f"{args.out}: {len(sheet.rows)} student(s)", file=sys.stderr)
+    return 0
 
 
 def cmd_prepare_exchange(args: argparse.Namespace) -> int:

@@ -16,6 +16,8 @@ from typing import Awaitable, Iterable, List, Optional
 from ..accounts.registry import Registry
 from ..hub import HubClient
 from ..settings import AdminSettings
+from .gradebook_reader import GradebookUnreadable, read_as_teacher
+from .grades import Sheet, Student, grades_sheet, question_sheet
 from .exchange import (ExchangeError, count_assignments, course_folder_problems, prepare_exchange,
                        released_assignments, secure_course_folder)
 from .rules import (Course, CourseError, course_id_problem, departures, members, missing_default_courses,
@@ -54,6 +56,25 @@ class CourseManager:
             item["exchange_problems"] = self.exchange_problems(c)
             out.append(item)
         return out
+
+    def grades(self, course_id: str, assignment: Optional[str] = None, lang: str = "fr") -> Sheet:
+        """The course's grades sheet (or one assignment's, question by question), read from the
+        teacher's gradebook as the teacher (gradebook_reader); GradebookUnreadable if it cannot be."""
+        course = self._course(course_id)
+        accounts = self.accounts()
+        try:
+            home = pwd.getpwnam(course.teacher).pw_dir
+        except KeyError:
+            raise GradebookUnreadable(f"{course_id}: its teacher {course.teacher} has no local account") from None
+        data = read_as_teacher(course.teacher, os.path.join(home, course_id), course_id, assignment)
+        enrolled = []
+        for login in members(course, accounts, include_disabled=True):
+            a = accounts[login]
+            in_course = [k for k in a.classes if k in course.classes] or a.classes
+            enrolled.append(Student(login, a.last_name or "", a.first_name or "", ", ".join(in_course)))
+        if assignment:
+            return question_sheet(course_id, assignment, data, enrolled, lang)
+        return grades_sheet(course_id, data, enrolled, lang)
 
     def exchange_problems(self, course: Course) -> list:
         """What is wrong with the course's folders in the exchange (the next sync repairs it)."""
@@ -188,7 +209,7 @@ class CourseManager:
                 warnings.append(f"{teacher}: no local account yet; run `jhub-admin reconcile` first")
                 continue
             spec = {"home": home, "examples": EXAMPLES_EDITION, "courses": [
-                {"course_id": c.course_id, "is_default": c.is_default,
+                {"course_id": c.course_id, "is_default": c.is_default, "classes": sorted(c.classes),
                  "students": [{"id": s, "first_name": accounts[s].first_name, "last_name": accounts[s].last_name}
                               for s in sorted(members(c, accounts, include_disabled=True))]}
                 for c in sorted(own, key=lambda c: (not c.is_default, c.course_id))]}

@@ -9,11 +9,17 @@ idle culler leaves them alone until the lesson has begun. A teacher can start on
 of their own courses; the service's hub token may start only students' servers
 (jupyterhub_config.py).
 
+Each course's grades, as a sheet for Pronote's grid: GET courses/COURSE/grades.xlsx or .csv
+(?assignment=A: one assignment, question by question), read from the teacher's gradebook as the
+teacher (courses/gradebook_reader.py).
+
 JSON for scripts: GET api/courses, POST api/courses/COURSE/warm {"minutes": 60}.
 """
+import asyncio
 import logging
 import os
 from typing import Optional
+from urllib.parse import quote
 
 from jupyterhub.services.auth import UserNotAllowed
 from jupyterhub.utils import url_path_join
@@ -21,7 +27,9 @@ from tornado import web
 
 from ..accounts.registry import Registry
 from ..classroom import warm_start
-from ..courses import rules
+from ..courses import grades, rules
+from ..courses.gradebook_reader import GradebookUnreadable
+from ..courses.manager import CourseManager
 from ..courses.store import CourseStore
 from ..hub import HubClient
 from ..jobs import Job, JobManager
@@ -32,6 +40,7 @@ from .preferences import Preferences
 
 log = logging.getLogger("jhub_admin_service.class")
 KEEP_CHOICES = (30, 60, 90, 120)
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 #: Roles (the registry's) let in besides the hub's admins.
 TEACHING_ROLES = ("teacher", "admin")
 
@@ -50,6 +59,7 @@ class ClassContext:
         self.store = CourseStore(self.registry)
         self.hub = HubClient(settings.hub_api_url, settings.hub_api_token)
         self.jobs = JobManager(os.path.join(data_dir, "jhub-class-jobs.json"))
+        self.courses = CourseManager(settings, self.registry, self.hub)  # reads only: the grades
 
     def teaches(self, login: str) -> bool:
         account = self.registry.get(login)
@@ -134,6 +144,27 @@ class WarmCourseHandler(TeachersOnly, BaseHandler):
         self.redirect(self.prefix, status=303)
 
 
+class GradesHandler(TeachersOnly, BaseHandler):
+    """GET courses/COURSE/grades.xlsx (or .csv), ?assignment=A for one assignment question by
+    question: the course's grades, for Pronote's grid."""
+
+    async def get(self, course_id: str, kind: str) -> None:
+        self.my_course(course_id)  # 404 unless it is the teacher's
+        assignment = self.get_query_argument("assignment", None) or None
+        lang = self.locale.code[:2]
+        loop = asyncio.get_running_loop()
+        try:
+            sheet = await loop.run_in_executor(None, self.ctx.courses.grades, course_id, assignment, lang)
+        except GradebookUnreadable as exc:
+            raise web.HTTPError(409, str(exc)) from None
+        body = grades.to_xlsx(sheet) if kind == "xlsx" else grades.to_csv(sheet)
+        name = f"notes-{course_id}{'-' + assignment if assignment else ''}.{kind}"
+        self.set_header("Content-Type", XLSX_TYPE if kind == "xlsx" else "text/csv; charset=utf-8")
+        self.set_header("Content-Disposition", f"attachment; filename*=UTF-8''{quote(name)}")
+        self.set_header("Cache-Control", "no-store")
+        self.finish(body)
+
+
 class CoursesAPIHandler(TeachersOnly, APIHandler):
     async def get(self) -> None:
         self.write_json({"courses": await self.overview()})
@@ -149,6 +180,7 @@ def make_app(settings: AdminSettings, cookie_secret: bytes) -> web.Application:
     ctx = ClassContext(settings, os.path.dirname(os.path.abspath(settings.registry_path)))
     course = r"(?P<course_id>[^/]+)"
     return page_application(ctx, [("", ClassPageHandler), (f"courses/{course}/warm", WarmCourseHandler),
+                                  (f"courses/{course}/grades\\.(?P<kind>csv|xlsx)", GradesHandler),
                                   ("api/courses", CoursesAPIHandler),
                                   (f"api/courses/{course}/warm", WarmCourseAPIHandler)], cookie_secret)
 

@@ -161,3 +161,4 @@ def hub_group(hub, name):
 
 def courses_json(hub):
     return {c["course_id"]: c for c in json.loads(jhub(hub, "courses", "list", "--json").stdout)}
+

@@ -8,9 +8,10 @@ comment is where it was.
 """
 import json
 import sqlite3
-import sys
 
 import pytest
+
+from gradebooks import grade_as_teacher
 
 pytestmark = pytest.mark.sandbox
 TEACHER, COURSE = "prof.a", "cours_prof_a"
@@ -21,30 +22,6 @@ ROSTER = ("login;password;role;classe;prénom;nom\n"
           "eleve.d;Eleve-D-Passw0rd;eleve;T1;Denis;Dumas\n"
           "eleve.e;Eleve-E-Passw0rd;eleve;T1;Emma;Ernst\n")
 GRADED = ("eleve.b", "eleve.c", "eleve.d")  # eleve.e never submitted
-
-#: Run as the teacher: an assignment with an autograded and a manually graded cell, a graded
-#: submission with a comment for each student of argv[2:], through nbgrader's Gradebook.
-GRADE = r"""
-import sys
-from nbgrader.api import Gradebook
-db, students = sys.argv[1], sys.argv[2:]
-with Gradebook("sqlite:///" + db, "cours_prof_a") as gb:
-    gb.add_assignment("tp1")
-    gb.add_notebook("tp1", "tp1")
-    gb.add_grade_cell("test_carre", "tp1", "tp1", max_score=2, cell_type="code")
-    gb.add_grade_cell("explication", "tp1", "tp1", max_score=1, cell_type="markdown")
-    gb.add_solution_cell("explication", "tp1", "tp1")
-    for i, sid in enumerate(students):
-        gb.add_submission("tp1", sid)
-        auto = gb.find_grade("test_carre", "tp1", "tp1", sid)
-        auto.auto_score = 2 - (i % 3)
-        manual = gb.find_grade("explication", "tp1", "tp1", sid)
-        manual.manual_score = 0.5 + i / 4
-        comment = gb.find_comment("explication", "tp1", "tp1", sid)
-        comment.manual_comment = f"Commentaire pour {sid}"
-    gb.db.commit()
-"""
-
 
 def gradebook(box):
     """{student: {"name": (first, last), "grades": {cell: (auto, manual)}, "comments": {cell: text}}}."""
@@ -84,7 +61,7 @@ def graded(sandbox):
     (box.root / "roster.csv").write_text(ROSTER, encoding="utf-8")
     cli(box, "import", str(box.root / "roster.csv"), "--yes", "--credentials", str(box.root / "creds.csv"))
     cli(box, "courses", "enrol", COURSE, "--class", "T1")
-    box.as_user(TEACHER, f"{sys.executable} - \"$HOME/{COURSE}/gradebook.db\" {' '.join(GRADED)}", input=GRADE)
+    grade_as_teacher(box, TEACHER, COURSE, "tp1", GRADED)
     book = gradebook(box)
     assert set(scores(book)) == set(GRADED) and set(book) == {*GRADED, "eleve.e"}
     assert book["eleve.c"]["comments"] == {"explication": "Commentaire pour eleve.c"}

@@ -1,5 +1,6 @@
 """My class (service/class_app.py) on a real hub: a teacher starts the servers of their own
 course's students before the lesson, and no one else's; a student is refused."""
+import io
 import re
 import sys
 import time
@@ -104,3 +105,27 @@ def test_a_teacher_starts_their_course_s_servers_and_they_are_kept_for_the_lesso
     assert not server_of(hub, OTHER_STUDENT)
     page = teacher.get(hub.url + CLASS_PAGE).text
     assert "2 serveurs prêts sur 2" in page
+
+
+def test_a_teacher_downloads_their_course_s_grades_for_pronote_and_no_one_else_s(running, courses):
+    """The links of My class: the course's sheet as .xlsx and .csv, from the teacher's gradebook."""
+    from openpyxl import load_workbook
+
+    from gradebooks import grade_as_teacher
+
+    box, hub = running
+    grade_as_teacher(box, TEACHER, "nsi2c", "tp1", [MY_STUDENTS[0]])
+    teacher = login(hub, TEACHER, TEACHER_PASSWORD)
+    page = teacher.get(hub.url + CLASS_PAGE).text
+    assert re.search(r'href="[^"]*/courses/nsi2c/grades\.xlsx" download', page), page
+    r = teacher.get(hub.url + CLASS_PAGE + "courses/nsi2c/grades.xlsx")
+    assert r.status_code == 200 and "spreadsheetml" in r.headers["Content-Type"], r.text[:500]
+    assert "notes-nsi2c.xlsx" in r.headers["Content-Disposition"]
+    rows = [[c.value for c in row] for row in load_workbook(io.BytesIO(r.content)).active.iter_rows()]
+    assert rows[0][:4] == ["Nom", "Prénom", "Classe", "tp1 /20"]
+    assert sorted(str(row[3]) for row in rows[1:]) == ["16.67", "non rendu"] and {row[2] for row in rows[1:]} == {"2C"}
+    csv_text = teacher.get(hub.url + CLASS_PAGE + "courses/nsi2c/grades.csv?assignment=tp1").content
+    assert csv_text.startswith(b"\xef\xbb\xbf") and "16,67".encode() in csv_text
+    assert teacher.get(hub.url + CLASS_PAGE + "courses/phys2d/grades.xlsx").status_code == 404  # not theirs
+    student = login(hub, STUDENT, STUDENT_PASSWORD)
+    assert student.get(hub.url + CLASS_PAGE + "courses/nsi2c/grades.csv").status_code == 403
