@@ -69,7 +69,8 @@ def server_is_preloaded(stack, login):
 
 
 def assignment_notebook():
-    """An autograded function (2 points) and a written answer graded by hand (1 point)."""
+    """An autograded function (2 points, a hidden test among them) and a written answer graded by
+    hand (1 point)."""
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (lycée)", "language": "python"}
     meta = {"schema_version": 3}
@@ -79,7 +80,8 @@ def assignment_notebook():
             "def carre(x):\n    ### BEGIN SOLUTION\n    return x * x\n    ### END SOLUTION",
             metadata={"nbgrader": {**meta, "solution": True, "grade": False, "locked": False, "grade_id": "carre"}}),
         nbformat.v4.new_code_cell(
-            "assert carre(3) == 9\nassert carre(-2) == 4",
+            "assert carre(3) == 9\nassert carre(-2) == 4\n### BEGIN HIDDEN TESTS\nassert carre(12) == 144\n"
+            "### END HIDDEN TESTS",
             metadata={"nbgrader": {**meta, "solution": False, "grade": True, "locked": True,
                                    "grade_id": "test_carre", "points": 2}}),
         nbformat.v4.new_markdown_cell(
@@ -204,8 +206,11 @@ def test_the_formgrader_grades_a_class_through_its_own_routes(stack, people):
         html = next(item for folder in listing["content"] for item in
                     people[login].api("GET", f"/user/{login}/api/contents/{folder['path']}").json()["content"]
                     if item["name"].endswith(".html"))
-        page = people[login].api("GET", f"/user/{login}/files/{html['path']}").text
+        page = people[login].api("GET", f"/user/{login}/files/{html['path']}").content.decode("utf-8")
         assert f"Bien, {login}" in page
+        # In French (the server's language), and the hidden test is nowhere in it.
+        assert "Réponse de l'élève" in page and "Commentaires :" in page and "Student's answer" not in page
+        assert "carre(12)" not in re.sub(r"<[^>]+>", "", page) and "HIDDEN" not in page
 
 
 def grading(teacher, method, route, **kw):
