@@ -22,6 +22,7 @@ from .accounts.passwords import hash_password
 from .accounts.plan import Plan
 from .accounts.registry import Registry
 from .courses.manager import CourseManager
+from .courses.rules import classes_given_to_teachers
 from .hub import HubClient
 from .locks import exclusive
 from .settings import AdminSettings
@@ -85,6 +86,8 @@ class Operations:
         with self.locked():
             report = Report(counts=plan.counts())
             async with self.accounts.applying(plan, report, progress):
+                # A teacher's classes on their roster line: their default course takes them.
+                report.enrolled = dict(self.courses.enrol_teachers_classes(classes_given_to_teachers(plan)))
                 await self._converge(report, progress)
             return report
 

@@ -44,9 +44,11 @@ class Report:
     credentials: list = field(default_factory=list)  # clear passwords: shown once, never logged
     warnings: list = field(default_factory=list)
     seconds: dict = field(default_factory=dict)  # time spent per stage
+    enrolled: dict = field(default_factory=dict)  # {course: classes} its teacher's roster line gave it
 
     def to_json(self) -> dict:
         return {"counts": self.counts, "local": self.local, "hub": self.hub, "warnings": self.warnings,
+                "enrolled": self.enrolled,
                 "credentials": len(self.credentials), "seconds": {k: round(v, 3) for k, v in self.seconds.items()}}
 
     @contextmanager

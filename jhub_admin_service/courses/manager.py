@@ -129,6 +129,22 @@ class CourseManager:
                     self.store.insert(db, cid, teacher, is_default=True, auto=True)
         return todo
 
+    def enrol_teachers_classes(self, teacher_classes: dict) -> List[tuple]:
+        """Each teacher's default course takes the classes given ({teacher: classes}: the class
+        column of their roster line); [(course_id, classes added)]."""
+        self.ensure_default_courses()
+        accounts = self.accounts()
+        default = {c.teacher: c for c in self.store.courses() if c.is_default}
+        done = []
+        with self.registry.transaction() as db:
+            for teacher, classes in sorted(teacher_classes.items()):
+                course = default.get(teacher)
+                added = [k for k in classes if course is not None and k not in course.classes]
+                if added:
+                    self.store.set_enrolment(db, course.course_id, *plan_enrol(course, accounts, added, ()))
+                    done.append((course.course_id, added))
+        return done
+
     def enrol(self, course_id: str, classes: Iterable[str] = (), students: Iterable[str] = ()) -> None:
         course = self._course(course_id)
         new = plan_enrol(course, self.accounts(), classes, students)

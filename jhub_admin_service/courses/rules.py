@@ -145,3 +145,16 @@ def plan_unenrol(course: Course, accounts: dict, classes: Iterable[str] = (),
     in_class = members(still, accounts)
     new_excluded = sorted((set(course.excluded) | {s for s in students if s in in_class}) & in_class)
     return new_classes, new_students, new_excluded
+
+
+def classes_given_to_teachers(plan) -> dict:
+    """{teacher: classes} that an import gives teachers (a new teacher's classes, or those added to
+    an existing one's): their default course takes these classes (CourseManager.enrol_teachers_classes)."""
+    given = [(p, []) for p in plan.create]
+    given += [(p, p.changes["classes"][0] or []) for p in plan.update if "classes" in p.changes]
+    out = {}
+    for planned, before in given:
+        added = [c for c in planned.classes if c not in before]
+        if planned.role == "teacher" and added:
+            out[planned.login] = added
+    return out
