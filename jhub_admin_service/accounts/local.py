@@ -34,10 +34,13 @@ class LocalState:
     users: dict = field(default_factory=dict)  # login -> pwd.struct_passwd
     shadow: dict = field(default_factory=dict)  # login -> hash
     groups: dict = field(default_factory=dict)  # name -> (gid, set of members)
+    home_owners: set = field(default_factory=set)  # uids and gids owning a folder of the homes' root
 
     @property
     def used_ids(self) -> set:
-        return {u.pw_uid for u in self.users.values()} | {g for g, _ in self.groups.values()}
+        """Ids a new account never gets: the machine's users and groups, and the owners of the
+        folders in the homes' root (a home whose account is gone is never given to a stranger)."""
+        return {u.pw_uid for u in self.users.values()} | {g for g, _ in self.groups.values()} | self.home_owners
 
 
 def processes_of(uid: int) -> list:
@@ -91,8 +94,25 @@ class LocalAccounts:
     def home_of(self, login: str) -> str:
         return os.path.join(self.home_root, login)
 
+    def home_owner_ids(self) -> set:
+        """The uids and gids that own a folder of the homes' root (one stat per home)."""
+        owners = set()
+        try:
+            entries = os.scandir(self.home_root)
+        except OSError:
+            return owners
+        with entries:
+            for entry in entries:
+                try:
+                    info = entry.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                owners.update((info.st_uid, info.st_gid))
+        return owners
+
     def snapshot(self) -> LocalState:
         state = LocalState()
+        state.home_owners = self.home_owner_ids()
         state.users = {u.pw_name: u for u in pwd.getpwall()}
         with open(os.path.join(self.etc_dir, "shadow"), encoding="utf-8", errors="replace") as f:
             for line in f:

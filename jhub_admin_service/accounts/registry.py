@@ -79,6 +79,21 @@ class Account:
         }
 
 
+def create_private(path: str) -> None:
+    """Make the registry's file (mode 0600) if it does not exist yet, without ever opening it if it
+    does. Closing any descriptor of a file drops every POSIX lock the process holds on it, those
+    of SQLite's open connections too: another process closing its own connection then believes it
+    is the last one, checkpoints and deletes the WAL, and this process's next commits go to the
+    deleted WAL, lost when it is killed (an import's registry rows were, while its local accounts
+    stayed: issue 26)."""
+    if os.path.exists(path):
+        return
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600))
+    except FileExistsError:  # made meanwhile by another process
+        pass
+
+
 class Registry:
     """Open (and create on first write) the registry at path.
 
@@ -101,7 +116,7 @@ class Registry:
                 self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
             else:
                 os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-                os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
+                create_private(self.path)
                 self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.executescript(SCHEMA)

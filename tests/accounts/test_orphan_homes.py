@@ -1,0 +1,28 @@
+"""No home is ever given to a stranger (issue 26): an account lost from the registry (as a
+crash used to lose an import's rows, its uid counter with them), the container recreated (its
+/etc/passwd rebuilt from the registry), then a new account: it never receives the old home's uid."""
+import sqlite3
+
+import pytest
+
+pytestmark = pytest.mark.sandbox
+
+
+def test_a_new_account_never_gets_the_uid_of_a_home_whose_account_was_lost(sandbox):
+    box = sandbox
+    (box.root / "a.csv").write_text("login;password;role\nperdu;Perdu-Passw0rd-42;student\n", encoding="utf-8")
+    box.jhub_admin("import", str(box.root / "a.csv"), "--yes", "--credentials", str(box.root / "a.creds"))
+    old_uid = int(box.passwd()["perdu"][2])
+    assert (box.home / "perdu").stat().st_uid == old_uid
+    # The registry loses the account and its uid counter; the recreated container has no such user.
+    with sqlite3.connect(box.srv / "jupyterhub" / "jhub-admin.sqlite") as db:
+        db.execute("DELETE FROM accounts WHERE login = 'perdu'")
+        db.execute("DELETE FROM meta WHERE key = 'next_uid'")
+    box.run(["userdel", "perdu"])
+    assert "perdu" not in box.passwd() and (box.home / "perdu").stat().st_uid == old_uid
+
+    (box.root / "b.csv").write_text("login;password;role\nnouveau;Nouveau-Passw0rd-42;student\n", encoding="utf-8")
+    box.jhub_admin("import", str(box.root / "b.csv"), "--yes", "--credentials", str(box.root / "b.creds"))
+    new_uid = int(box.passwd()["nouveau"][2])
+    assert new_uid != old_uid, "the new pupil owns a stranger's home"
+    assert (box.home / "perdu").stat().st_uid == old_uid
