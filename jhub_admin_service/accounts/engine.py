@@ -21,7 +21,7 @@ from .groups import HUB_GROUPS, LOCAL_GROUPS
 from .logins import generate_password, login_problem, password_problem
 from .passwords import hash_many, hash_password
 from .plan import Plan, PlannedAccount, make_plan
-from .registry import NO_PASSWORD, Account, Registry
+from .registry import FIRST_UID, LAST_UID, NO_PASSWORD, Account, Registry
 from .roster import ROLES, read_roster
 
 log = logging.getLogger(__name__)
@@ -177,6 +177,13 @@ class AccountManager:
                 fields = {name: new for name, (old, new) in p.changes.items() if name != "password"}
                 if fields:
                     self.registry.update(db, p.login, **fields)
+
+    def homes_without_account(self) -> list:
+        """[(folder, owner uid)]: the homes whose account is gone (kept; their ids never given again)."""
+        if not self.settings.manage_local_accounts:
+            return []
+        return self.local.homes_without_account({a.login: a.uid for a in self.registry.accounts()},
+                                                range(FIRST_UID, LAST_UID + 1))
 
     def _write_hashes(self, hash_of):
         with self.registry.transaction() as db:

@@ -110,6 +110,25 @@ class LocalAccounts:
                 owners.update((info.st_uid, info.st_gid))
         return owners
 
+    def homes_without_account(self, uids: dict, id_range: range) -> list:
+        """[(folder, owner uid)] of the homes' root whose owner is in the product's id range but
+        is not the account of that name ({login: uid} of the registry): homes whose account is
+        gone. They are kept, and their ids are never given again (LocalState.used_ids)."""
+        found = []
+        try:
+            entries = os.scandir(self.home_root)
+        except OSError:
+            return found
+        with entries:
+            for entry in entries:
+                try:
+                    owner = entry.stat(follow_symlinks=False).st_uid
+                except OSError:
+                    continue
+                if owner in id_range and uids.get(entry.name) != owner:
+                    found.append((entry.name, owner))
+        return sorted(found)
+
     def snapshot(self) -> LocalState:
         state = LocalState()
         state.home_owners = self.home_owner_ids()

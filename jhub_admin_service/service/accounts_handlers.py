@@ -58,7 +58,8 @@ class AccountsHandler(BaseHandler):
         self.render_page("accounts.html", accounts=shown, total=len(accounts), page=page, pages=pages, args=args,
                          classes=self.ctx.reader.classes(), roles=ROLES,
                          home_sizes=home_sizes(self.ctx.settings.home_root, self.ctx.settings.disk_measure_seconds),
-                         home_limit=self.ctx.preferences.home_warning_bytes())
+                         home_limit=self.ctx.preferences.home_warning_bytes(),
+                         orphan_homes=self.ctx.reads.accounts.homes_without_account())
 
 
 class AccountsClassesHandler(BaseHandler):

@@ -168,3 +168,21 @@ def test_the_settings_page_keeps_each_role_s_limits_for_the_spawner(running, adm
     r = admin_session.post(hub.url + PREFIX + "settings", headers=PAGE_VIEW, data={
         "_xsrf": xsrf_of(page), "limits_role": "student", "memory_mb": "12", "processes": "120"})
     assert r.status_code == 400
+
+
+def test_a_home_whose_account_is_gone_is_named_on_the_accounts_page(running, admin_session):
+    """A home left by an account the registry lost (issue 26) is kept, and the Accounts page says so."""
+    import sqlite3
+    import sys
+
+    box, hub = running
+    (box.root / "perdu.csv").write_text("login;password;role\nperdu.home;Perdu-Passw0rd-42;student\n")
+    box.run([sys.executable, "-m", "jhub_admin_service.cli", "import", str(box.root / "perdu.csv"), "--yes",
+             "--credentials", str(box.root / "perdu.creds")], env=hub.cli_env())
+    uid = int(box.passwd()["perdu.home"][2])
+    with sqlite3.connect(box.srv / "jupyterhub" / "jhub-admin.sqlite") as db:
+        db.execute("DELETE FROM accounts WHERE login = 'perdu.home'")
+    box.run(["userdel", "perdu.home"])
+    page = admin_session.get(hub.url + PREFIX + "accounts", headers=PAGE_VIEW).text
+    assert 'id="jha-orphan-homes"' in page and f"perdu.home ({uid})" in page, page[:3000]
+    assert "ne sont jamais donnés à un nouveau compte" in page
