@@ -94,40 +94,29 @@ class LocalAccounts:
     def home_of(self, login: str) -> str:
         return os.path.join(self.home_root, login)
 
-    def home_owner_ids(self) -> set:
-        """The uids and gids that own a folder of the homes' root (one stat per home)."""
-        owners = set()
+    def _homes(self):
+        """(folder name, stat) of each entry of the homes' root, links not followed."""
         try:
             entries = os.scandir(self.home_root)
         except OSError:
-            return owners
+            return
         with entries:
             for entry in entries:
                 try:
-                    info = entry.stat(follow_symlinks=False)
+                    yield entry.name, entry.stat(follow_symlinks=False)
                 except OSError:
                     continue
-                owners.update((info.st_uid, info.st_gid))
-        return owners
+
+    def home_owner_ids(self) -> set:
+        """The uids and gids that own a folder of the homes' root (one stat per home)."""
+        return {i for _, info in self._homes() for i in (info.st_uid, info.st_gid)}
 
     def homes_without_account(self, uids: dict, id_range: range) -> list:
         """[(folder, owner uid)] of the homes' root whose owner is in the product's id range but
         is not the account of that name ({login: uid} of the registry): homes whose account is
         gone. They are kept, and their ids are never given again (LocalState.used_ids)."""
-        found = []
-        try:
-            entries = os.scandir(self.home_root)
-        except OSError:
-            return found
-        with entries:
-            for entry in entries:
-                try:
-                    owner = entry.stat(follow_symlinks=False).st_uid
-                except OSError:
-                    continue
-                if owner in id_range and uids.get(entry.name) != owner:
-                    found.append((entry.name, owner))
-        return sorted(found)
+        return sorted((name, info.st_uid) for name, info in self._homes()
+                      if info.st_uid in id_range and uids.get(name) != info.st_uid)
 
     def snapshot(self) -> LocalState:
         state = LocalState()
