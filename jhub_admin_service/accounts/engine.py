@@ -152,7 +152,7 @@ class AccountManager:
     def _write_plan(self, plan):
         """The plan's accounts and changes in one transaction; new accounts have NO_PASSWORD yet."""
         state = self.local.snapshot() if self.settings.manage_local_accounts else None
-        used = state.used_ids if state else set()
+        used = self.local.ids_in_use(state) if state else set()
         # The plan was made earlier (a preview page may be minutes old): never adopt an account
         # that appeared on the machine since.
         appeared = [p.login for p in plan.create if state and p.login in state.users]
@@ -378,7 +378,7 @@ class AccountManager:
         return None
 
     def record_first_admin(self, login: str, hashed: str) -> None:
-        used = self.local.snapshot().used_ids if self.settings.manage_local_accounts else set()
+        used = self.local.ids_in_use(self.local.snapshot()) if self.settings.manage_local_accounts else set()
         with self.registry.transaction() as db:
             uid = self.registry.next_uid(db, reserved=used)
             self.registry.insert(db, Account(login=login, uid=uid, gid=uid, role="admin", password_hash=hashed))

@@ -34,13 +34,10 @@ class LocalState:
     users: dict = field(default_factory=dict)  # login -> pwd.struct_passwd
     shadow: dict = field(default_factory=dict)  # login -> hash
     groups: dict = field(default_factory=dict)  # name -> (gid, set of members)
-    home_owners: set = field(default_factory=set)  # uids and gids owning a folder of the homes' root
 
     @property
     def used_ids(self) -> set:
-        """Ids a new account never gets: the machine's users and groups, and the owners of the
-        folders in the homes' root (a home whose account is gone is never given to a stranger)."""
-        return {u.pw_uid for u in self.users.values()} | {g for g, _ in self.groups.values()} | self.home_owners
+        return {u.pw_uid for u in self.users.values()} | {g for g, _ in self.groups.values()}
 
 
 def processes_of(uid: int) -> list:
@@ -107,20 +104,21 @@ class LocalAccounts:
                 except OSError:
                     continue
 
-    def home_owner_ids(self) -> set:
-        """The uids and gids that own a folder of the homes' root (one stat per home)."""
-        return {i for _, info in self._homes() for i in (info.st_uid, info.st_gid)}
+    def ids_in_use(self, state: LocalState) -> set:
+        """Ids a new account never gets: the machine's users and groups, and the owners of the
+        folders in the homes' root (a home whose account is gone is never given to a stranger).
+        One stat per home: asked only when ids are handed out, not by every snapshot."""
+        return state.used_ids | {i for _, info in self._homes() for i in (info.st_uid, info.st_gid)}
 
     def homes_without_account(self, uids: dict, id_range: range) -> list:
         """[(folder, owner uid)] of the homes' root whose owner is in the product's id range but
         is not the account of that name ({login: uid} of the registry): homes whose account is
-        gone. They are kept, and their ids are never given again (LocalState.used_ids)."""
+        gone. They are kept, and their ids are never given again (ids_in_use)."""
         return sorted((name, info.st_uid) for name, info in self._homes()
                       if info.st_uid in id_range and uids.get(name) != info.st_uid)
 
     def snapshot(self) -> LocalState:
         state = LocalState()
-        state.home_owners = self.home_owner_ids()
         state.users = {u.pw_name: u for u in pwd.getpwall()}
         with open(os.path.join(self.etc_dir, "shadow"), encoding="utf-8", errors="replace") as f:
             for line in f:
