@@ -253,6 +253,31 @@ class HubUser:
         return res
 
 
+def enrolled_class(stack: Stack, people: dict, klass: str, course: str) -> dict:
+    """people ({login: role, or (role, first name, last name)}) imported in one class with the CLI
+    (each with a password of its own), the class enrolled in course, each logged in with a token:
+    {login: HubUser}."""
+    import tempfile
+
+    rows = {login: (v, "", "") if isinstance(v, str) else v for login, v in people.items()}
+    passwords = {login: "Cl-" + secrets.token_urlsafe(9) for login in rows}
+    with tempfile.TemporaryDirectory() as folder:
+        roster = Path(folder) / "classe.csv"
+        roster.write_text("login;password;role;class;first_name;last_name\n" + "".join(
+            f"{login};{passwords[login]};{role};{klass};{first};{last}\n"
+            for login, (role, first, last) in rows.items()), encoding="utf-8")
+        stack.copy_to("hub", roster, "/tmp/classe.csv")
+    stack.exec("hub", "jhub-admin", "import", "/tmp/classe.csv", "--yes")
+    stack.exec("hub", "jhub-admin", "courses", "enrol", course, "--class", klass)
+    users = {}
+    for login in rows:
+        user = HubUser(stack, login, passwords[login])
+        assert user.login(), f"{login} cannot log in"
+        user.make_token()
+        users[login] = user
+    return users
+
+
 PREFERENCES = "/srv/jupyterhub/jhub-admin-preferences.json"
 
 

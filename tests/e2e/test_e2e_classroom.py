@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from e2e_stack import HubUser
+from e2e_stack import HubUser, enrolled_class
 
 ADMIN = "classadmin"
 #: The Teaching kernel page's pip goes through this machine's TLS-intercepting proxy, as a school's
@@ -67,25 +67,9 @@ def text_of(outputs):
 
 
 @pytest.fixture(scope="module")
-def people(stack, tmp_path_factory):
+def people(stack):
     """A teacher and two students of one class, imported with the CLI; their sessions."""
-    import secrets
-
-    logins = {"prof.nsi": "teacher", "eleve.a": "student", "eleve.b": "student"}
-    passwords = {login: "Cl-" + secrets.token_urlsafe(9) for login in logins}
-    roster = tmp_path_factory.mktemp("roster") / "classe.csv"
-    roster.write_text("login;password;role;class\n" + "".join(
-        f"{login};{passwords[login]};{role};1NSI\n" for login, role in logins.items()), encoding="utf-8")
-    stack.copy_to("hub", roster, "/tmp/classe.csv")
-    stack.exec("hub", "jhub-admin", "import", "/tmp/classe.csv", "--yes")
-    stack.exec("hub", "jhub-admin", "courses", "enrol", COURSE, "--class", "1NSI")
-    users = {}
-    for login in logins:
-        user = HubUser(stack, login, passwords[login])
-        assert user.login(), f"{login} cannot log in"
-        user.make_token()
-        users[login] = user
-    return users
+    return enrolled_class(stack, {"prof.nsi": "teacher", "eleve.a": "student", "eleve.b": "student"}, "1NSI", COURSE)
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,6 @@ import subprocess
 import threading
 import time
 
-import pytest
 import requests
 
 from e2e_stack import DOCKER, HubUser

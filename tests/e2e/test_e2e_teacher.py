@@ -13,7 +13,6 @@ own 60 s and the score assertions fail with it.
 import asyncio
 import json
 import re
-import secrets
 import sys
 import time
 import uuid
@@ -24,7 +23,7 @@ import pytest
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
-from e2e_stack import HubUser
+from e2e_stack import enrolled_class
 
 ADMIN = "profadmin"
 STACK_ENV = {"JHUB_ADMIN_USER": ADMIN}
@@ -37,23 +36,11 @@ PEOPLE = {"marie.martin": ("teacher", "Marie", "Martin"), "eleve.un": ("student"
 
 
 @pytest.fixture(scope="module")
-def people(stack, tmp_path_factory):
+def people(stack):
     """A teacher and two students of one class, imported with the CLI, logged in, servers started."""
-    passwords = {login: "Tp-" + secrets.token_urlsafe(9) for login in PEOPLE}
-    roster = tmp_path_factory.mktemp("roster") / "classe.csv"
-    roster.write_text("login;password;role;class;first_name;last_name\n" + "".join(
-        f"{login};{passwords[login]};{role};2NDE3;{first};{last}\n"
-        for login, (role, first, last) in PEOPLE.items()), encoding="utf-8")
-    stack.copy_to("hub", roster, "/tmp/classe.csv")
-    stack.exec("hub", "jhub-admin", "import", "/tmp/classe.csv", "--yes")
-    stack.exec("hub", "jhub-admin", "courses", "enrol", COURSE, "--class", "2NDE3")
-    users = {}
-    for login in PEOPLE:
-        user = HubUser(stack, login, passwords[login])
-        assert user.login(), f"{login} cannot log in"
-        user.make_token()
+    users = enrolled_class(stack, PEOPLE, "2NDE3", COURSE)
+    for user in users.values():
         user.start_server()
-        users[login] = user
     return users
 
 
