@@ -124,9 +124,11 @@ class Operations:
             if disabled:
                 await self.accounts.stop_everything_of(self.accounts.get(login))
 
-    async def change(self, login: str, role: Optional[str] = None, classes: Optional[list] = None) -> None:
+    async def change(self, login: str, role: Optional[str] = None, classes: Optional[list] = None,
+                     admin: Optional[bool] = None) -> None:
+        """A new role, classes, or admin rights for a teacher (None: left as it is)."""
         with self.locked():
-            self.accounts.record_change(login, role=role, classes=classes)
+            self.accounts.record_change(login, role=role, classes=classes, admin=admin)
             await self._converge(Report())
 
     async def set_classes(self, logins: list, classes: list) -> None:

@@ -170,7 +170,7 @@ class AccountManager:
             for p in plan.create:
                 uid = self.registry.next_uid(db, reserved=used)
                 self.registry.insert(db, Account(
-                    login=p.login, uid=uid, gid=uid, role=p.role, classes=p.classes,
+                    login=p.login, uid=uid, gid=uid, role=p.role, hub_admin=p.hub_admin, classes=p.classes,
                     first_name=p.first_name, last_name=p.last_name, email=p.email,
                     identity_key=p.identity_key, password_hash=NO_PASSWORD, hash_pending=False))
             for p in plan.update:
@@ -261,12 +261,12 @@ class AccountManager:
         existing = await self.hub.users()
         active = [a for a in accounts if not a.disabled]
         new = [a for a in active if a.login not in existing]
-        await self.hub.create_users([a.login for a in new if a.role != "admin"])
-        await self.hub.create_users([a.login for a in new if a.role == "admin"], admin=True)
+        await self.hub.create_users([a.login for a in new if not a.is_admin])
+        await self.hub.create_users([a.login for a in new if a.is_admin], admin=True)
         flagged = 0
         for a in active:
-            if a.login in existing and bool(existing[a.login].get("admin")) != (a.role == "admin"):
-                await self.hub.set_admin(a.login, a.role == "admin")
+            if a.login in existing and bool(existing[a.login].get("admin")) != a.is_admin:
+                await self.hub.set_admin(a.login, a.is_admin)
                 flagged += 1
         removed = 0
         for a in accounts:
@@ -312,13 +312,20 @@ class AccountManager:
         with self.registry.transaction() as db:
             self.registry.update(db, login, disabled=disabled)
 
-    def record_change(self, login: str, role: Optional[str] = None, classes: Optional[list] = None) -> None:
-        self.get(login)
+    def record_change(self, login: str, role: Optional[str] = None, classes: Optional[list] = None,
+                      admin: Optional[bool] = None) -> None:
+        """A new role, classes, or admin rights beside a teacher's role (None: left as it is)."""
+        account = self.get(login)
         fields = {}
         if role is not None:
             if role not in ROLES:
                 raise AccountError(f"unknown role {role!r}; accepted roles: {', '.join(ROLES)}")
             fields["role"] = role
+        role = role or account.role
+        if admin and role == "student":
+            raise AccountError("a student cannot be an admin; only a teacher can have admin rights beside")
+        if admin is not None or role != "teacher":
+            fields["hub_admin"] = bool(admin if admin is not None else account.hub_admin) and role == "teacher"
         if classes is not None:
             fields["classes"] = [c.strip() for c in classes if c.strip()]
         with self.registry.transaction() as db:

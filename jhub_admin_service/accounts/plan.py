@@ -10,7 +10,7 @@ from .logins import RESERVED_LOGINS, derive_login, generate_password, unique_log
 from .registry import NO_PASSWORD
 from .roster import Rejection, Roster
 
-COMPARED_FIELDS = ("role", "classes", "first_name", "last_name", "email")
+COMPARED_FIELDS = ("role", "hub_admin", "classes", "first_name", "last_name", "email")
 
 
 @dataclass
@@ -19,6 +19,8 @@ class PlannedAccount:
     login: str
     role: str
     classes: list
+    #: A teacher with admin rights beside (the registry's column of that name).
+    hub_admin: bool = False
     first_name: str = ""
     last_name: str = ""
     email: str = ""
@@ -30,13 +32,17 @@ class PlannedAccount:
 
     def to_json(self) -> dict:
         out = {
-            "line": self.line, "login": self.login, "role": self.role, "classes": list(self.classes),
-            "first_name": self.first_name, "last_name": self.last_name, "email": self.email,
+            "line": self.line, "login": self.login, "role": self.role, "admin": self.is_admin,
+            "classes": list(self.classes), "first_name": self.first_name, "last_name": self.last_name, "email": self.email,
             "password": self.password_source,
         }
         if self.changes:
             out["changes"] = {k: list(v) for k, v in self.changes.items()}
         return out
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin" or (self.role == "teacher" and self.hub_admin)
 
 
 @dataclass
@@ -89,7 +95,7 @@ def make_plan(roster: Roster, managed: dict, system_logins: Collection[str], res
     by_identity = {a.identity_key: a for a in managed.values() if a.identity_key}
     explicit = {e.login for e in roster.entries if e.login}
     taken = set(managed) | set(system_logins) | set(system_groups) | RESERVED_LOGINS | explicit
-    admins_left = {login for login, a in managed.items() if a.role == "admin"}
+    admins_left = {login for login, a in managed.items() if a.is_admin}
     seen = set()
     for entry in roster.entries:
         login = entry.login
@@ -107,12 +113,14 @@ def make_plan(roster: Roster, managed: dict, system_logins: Collection[str], res
             plan.rejected.append(Rejection(entry.line, login, "the name of an existing group of the system"))
             continue
         seen.add(login)
+        current = managed.get(login)
+        # A line that does not say whether a teacher is an admin leaves the flag as it is.
+        admin = entry.admin if entry.admin is not None else bool(current and current.hub_admin)
         planned = PlannedAccount(
-            line=entry.line, login=login, role=entry.role, classes=list(entry.classes),
-            first_name=entry.first_name, last_name=entry.last_name, email=entry.email,
+            line=entry.line, login=login, role=entry.role, hub_admin=entry.role == "teacher" and admin,
+            classes=list(entry.classes), first_name=entry.first_name, last_name=entry.last_name, email=entry.email,
             identity_key="" if entry.login else entry.identity_key,
         )
-        current = managed.get(login)
         if current is None:
             give_password(planned, entry.password, new_password)
             plan.create.append(planned)
@@ -139,7 +147,7 @@ def make_plan(roster: Roster, managed: dict, system_logins: Collection[str], res
             continue
         (plan.update if planned.changes else plan.unchanged).append(planned)
     plan.absent = [
-        PlannedAccount(line=0, login=a.login, role=a.role, classes=list(a.classes),
+        PlannedAccount(line=0, login=a.login, role=a.role, hub_admin=a.hub_admin, classes=list(a.classes),
                        first_name=a.first_name, last_name=a.last_name, email=a.email)
         for login, a in sorted(managed.items()) if login not in seen
     ]
@@ -148,17 +156,18 @@ def make_plan(roster: Roster, managed: dict, system_logins: Collection[str], res
 
 
 def admin_refusal(planned: PlannedAccount, acting_admin: str, admins_left: set) -> str:
-    """Why this update may not be applied, if it demotes or changes the password of the acting
-    admin or of the last admin left; keeps ``admins_left`` up to date with the demotions."""
+    """Why this update may not be applied, if it changes the role, the admin rights or the password
+    of the acting admin, or demotes or changes the password of the last admin left; keeps
+    ``admins_left`` up to date with the demotions."""
     login = planned.login
     if login not in admins_left:
         return ""
-    demoted = "role" in planned.changes
-    if not (demoted or "password" in planned.changes):
+    demoted = not planned.is_admin
+    if not ({"role", "hub_admin", "password"} & planned.changes.keys()):
         return ""
     if login == acting_admin:
         return ACTING_ADMIN
-    if admins_left == {login}:
+    if admins_left == {login} and (demoted or "password" in planned.changes):
         return LAST_ADMIN
     if demoted:
         admins_left.discard(login)

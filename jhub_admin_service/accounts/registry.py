@@ -17,6 +17,8 @@ CREATE TABLE IF NOT EXISTS accounts (
     uid INTEGER NOT NULL UNIQUE,
     gid INTEGER NOT NULL,
     role TEXT NOT NULL CHECK (role IN ('student', 'teacher', 'admin')),
+    -- 1 for a teacher who is also one of the hub's admins (the role stays 'teacher').
+    hub_admin INTEGER NOT NULL DEFAULT 0,
     classes TEXT NOT NULL DEFAULT '[]',
     first_name TEXT NOT NULL DEFAULT '',
     last_name TEXT NOT NULL DEFAULT '',
@@ -34,6 +36,9 @@ CREATE TABLE IF NOT EXISTS accounts (
 CREATE INDEX IF NOT EXISTS accounts_identity ON accounts (identity_key);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+#: Columns added since a registry's file was first made: (name, definition), added at open.
+ADDED_COLUMNS = (("hub_admin", "INTEGER NOT NULL DEFAULT 0"),)
+FLAGS = ("hub_admin", "hash_pending", "initial_password", "disabled")
 DEFAULT_PATH = "/srv/jupyterhub/jhub-admin.sqlite"
 #: The password_hash of an account made before its password was hashed: locked, like a new
 #: account of newusers. An import sets its hash when ready; if it was killed first, the next
@@ -50,6 +55,8 @@ class Account:
     gid: int
     role: str
     classes: list = field(default_factory=list)
+    #: A teacher with the hub's admin rights beside their courses.
+    hub_admin: bool = False
     first_name: str = ""
     last_name: str = ""
     email: str = ""
@@ -65,15 +72,21 @@ class Account:
     def from_row(cls, row: sqlite3.Row) -> "Account":
         data = dict(row)
         data["classes"] = json.loads(data["classes"])
-        for flag in ("hash_pending", "initial_password", "disabled"):
-            data[flag] = bool(data[flag])
+        for flag in FLAGS:
+            if flag in data:  # a read-only view of a registry older than the column has none
+                data[flag] = bool(data[flag])
         return cls(**data)
+
+    @property
+    def is_admin(self) -> bool:
+        """An admin of the hub: the admin role, or a teacher given admin rights."""
+        return self.role == "admin" or (self.role == "teacher" and self.hub_admin)
 
     def to_json(self) -> dict:
         """The public view: no hash."""
         return {
-            "login": self.login, "uid": self.uid, "role": self.role, "classes": list(self.classes),
-            "first_name": self.first_name, "last_name": self.last_name, "email": self.email,
+            "login": self.login, "uid": self.uid, "role": self.role, "admin": self.is_admin,
+            "classes": list(self.classes), "first_name": self.first_name, "last_name": self.last_name, "email": self.email,
             "disabled": self.disabled, "initial_password": self.initial_password,
             "created_at": self.created_at, "updated_at": self.updated_at,
         }
@@ -92,6 +105,19 @@ def create_private(path: str) -> None:
         os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600))
     except FileExistsError:  # made meanwhile by another process
         pass
+
+
+def add_columns(db: sqlite3.Connection) -> None:
+    """Bring a registry made by an older version up to the schema (CREATE TABLE IF NOT EXISTS
+    leaves an existing table as it is)."""
+    present = {row[1] for row in db.execute("PRAGMA table_info(accounts)")}
+    for name, definition in ADDED_COLUMNS:
+        if name not in present:
+            try:
+                db.execute(f"ALTER TABLE accounts ADD COLUMN {name} {definition}")
+            except sqlite3.OperationalError as exc:  # added meanwhile by another process
+                if "duplicate column" not in str(exc):
+                    raise
 
 
 class Registry:
@@ -120,6 +146,7 @@ class Registry:
                 self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.executescript(SCHEMA)
+                add_columns(self._db)
             self._db.row_factory = sqlite3.Row
         return self._db
 
@@ -183,10 +210,11 @@ class Registry:
     def insert(self, db: sqlite3.Connection, account: Account) -> None:
         now = time.time()
         db.execute(
-            "INSERT INTO accounts (login, uid, gid, role, classes, first_name, last_name, email, identity_key,"
-            " password_hash, hash_pending, initial_password, disabled, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (account.login, account.uid, account.gid, account.role, json.dumps(account.classes),
+            "INSERT INTO accounts (login, uid, gid, role, hub_admin, classes, first_name, last_name, email,"
+            " identity_key, password_hash, hash_pending, initial_password, disabled, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (account.login, account.uid, account.gid, account.role, int(account.hub_admin),
+             json.dumps(account.classes),
              account.first_name, account.last_name, account.email, account.identity_key,
              account.password_hash, int(account.hash_pending), int(account.initial_password),
              int(account.disabled), now, now),
@@ -195,7 +223,7 @@ class Registry:
     def update(self, db: sqlite3.Connection, login: str, **fields: Any) -> None:
         if "classes" in fields:
             fields["classes"] = json.dumps(fields["classes"])
-        for flag in ("hash_pending", "initial_password", "disabled"):
+        for flag in FLAGS:
             if flag in fields:
                 fields[flag] = int(fields[flag])
         fields["updated_at"] = time.time()

@@ -25,7 +25,13 @@ ROLE_ALIASES = {
     "teacher": "teacher", "enseignant": "teacher", "prof": "teacher", "professeur": "teacher", "1": "teacher",
     "admin": "admin", "administrateur": "admin", "administrator": "admin",
 }
-ACCEPTED_ROLES_TEXT = "élève/eleve/student, enseignant/prof/teacher, admin (or 1 for teacher in the historical format)"
+ACCEPTED_ROLES_TEXT = ("élève/eleve/student, enseignant/prof/teacher, admin, enseignant+admin (or 1 for teacher "
+                       "in the historical format)")
+#: What joins two roles in one cell: "enseignant+admin", "prof, admin", "teacher / admin", "prof et admin".
+ROLE_JOINERS = r"\s*(?:[+,/&]|\bet\b|\band\b)\s*"
+#: The cells of an "admin" column, normalised, that say yes and no.
+YES = {"1", "oui", "o", "yes", "y", "x", "vrai", "true"}
+NO = {"", "0", "non", "n", "no", "faux", "false"}
 
 #: Normalised header text -> field. Normalised = ASCII-folded, lower case, letters and digits only.
 COLUMN_ALIASES = {
@@ -43,6 +49,8 @@ COLUMN_ALIASES = {
     "email": "email", "mail": "email", "courriel": "email", "adressemail": "email", "emailaddress": "email",
     "nele": "birth_date", "neele": "birth_date", "datedenaissance": "birth_date", "birthdate": "birth_date",
     "dateofbirth": "birth_date",
+    # A teacher who is also an admin: oui/non (the role cell may say it too: "enseignant+admin").
+    "admin": "admin", "administrateur": "admin", "droitsadmin": "admin", "droitsadministrateur": "admin",
 }
 DELIMITERS = (";", ",", "\t")
 #: The longest name, e-mail and class a line may give; at most this many classes a line.
@@ -63,6 +71,8 @@ class RosterEntry:
     password: str  # "" when it must be generated
     role: str
     classes: list
+    #: A teacher with admin rights beside; None when the line does not say (an update keeps the flag).
+    admin: Optional[bool] = None
     first_name: str = ""
     last_name: str = ""
     email: str = ""
@@ -241,11 +251,23 @@ def header_format(columns: dict) -> str:
     return "header"
 
 
-def parse_role(value: str, login: str) -> str:
-    role = ROLE_ALIASES.get(normalise_header(value))
-    if role is None:
+def parse_role(value: str, login: str, admin_cell: Optional[str] = None) -> tuple:
+    """(role, admin) from a role cell ("prof", "enseignant+admin") and an admin column's cell, if the
+    file has one. admin is None when the line does not say; only a teacher can be one besides."""
+    parts = {ROLE_ALIASES.get(normalise_header(part)) for part in re.split(ROLE_JOINERS, value.strip(), flags=re.I)}
+    if None in parts or len(parts) > 2 or (len(parts) == 2 and parts != {"teacher", "admin"}):
         raise LineRejected(login, f"unknown role {value!r}; accepted roles: {ACCEPTED_ROLES_TEXT}")
-    return role
+    both = len(parts) == 2
+    role = "teacher" if both else parts.pop()
+    admin = True if both else None
+    if admin_cell is not None:
+        said = normalise_header(admin_cell)
+        if said not in YES | NO:
+            raise LineRejected(login, f"admin column: {admin_cell!r} is neither oui nor non")
+        admin = admin or said in YES
+    if admin and role == "student":
+        raise LineRejected(login, "a student cannot be an admin; only a teacher can have admin rights beside")
+    return role, (admin if role == "teacher" else None)
 
 
 def parse_classes(value: str, login: str = "") -> list:
@@ -298,10 +320,9 @@ def checked_password(password: str, login: str) -> str:
 def entry_from_historical(n: int, row: list) -> RosterEntry:
     row = row + [""] * (3 - len(row))
     login = checked_login(row[0])
-    return RosterEntry(
-        line=n, login=login, password=checked_password(row[1], login),
-        role=parse_role(row[2], login), classes=[],
-    )
+    role, admin = parse_role(row[2], login)
+    return RosterEntry(line=n, login=login, password=checked_password(row[1], login), role=role, admin=admin,
+                       classes=[])
 
 
 def entry_from_header(n: int, row: list, columns: dict) -> RosterEntry:
@@ -318,9 +339,10 @@ def entry_from_header(n: int, row: list, columns: dict) -> RosterEntry:
         checked_text(value, what, login, limit=MAX_NAME if what != "class" else MAX_CLASS * MAX_CLASSES)
     if not login and not (first or last):
         raise LineRejected("", "no login and no name to derive one from")
+    role, admin = parse_role(get("role"), login, get("admin") if "admin" in columns else None)
     return RosterEntry(
         line=n, login=login, password=checked_password(get("password"), login),
-        role=parse_role(get("role"), login), classes=parse_classes(get("classes"), login),
+        role=role, admin=admin, classes=parse_classes(get("classes"), login),
         first_name=first, last_name=last, email=get("email"), birth_date=get("birth_date"),
     )
 

@@ -55,9 +55,11 @@ def register(verbs: argparse._SubParsersAction) -> None:
     p = accounts.add_parser("remove", help="remove an account (its home is archived first)")
     p.add_argument("login")
     p.set_defaults(func=cmd_remove)
-    p = accounts.add_parser("set", help="change an account's role or classes")
+    p = accounts.add_parser("set", help="change an account's role, admin rights or classes")
     p.add_argument("login")
     p.add_argument("--role", choices=("student", "teacher", "admin"))
+    p.add_argument("--admin", action=argparse.BooleanOptionalAction, default=None,
+                   help="a teacher with admin rights as well (--no-admin takes them away); the role stays teacher")
     p.add_argument("--classes", help="comma-separated; empty string for none")
     p.set_defaults(func=cmd_set)
 
@@ -210,10 +212,11 @@ def cmd_list(args: argparse.Namespace) -> int:
         json.dump([a.to_json() for a in accounts], sys.stdout, ensure_ascii=False, indent=1)
         print()
         return 0
-    print(f"{'login':32} {'role':8} {'uid':>6} {'state':8} classes / name")
+    print(f"{'login':32} {'role':13} {'uid':>6} {'state':8} classes / name")
     for a in accounts:
         state = "disabled" if a.disabled else "active"
-        print(f"{a.login:32} {a.role:8} {a.uid:>6} {state:8} {','.join(a.classes)}  {a.first_name} {a.last_name}")
+        role = "teacher+admin" if a.role == "teacher" and a.hub_admin else a.role
+        print(f"{a.login:32} {role:13} {a.uid:>6} {state:8} {','.join(a.classes)}  {a.first_name} {a.last_name}")
     print(f"{len(accounts)} account(s)")
     return 0
 
@@ -244,6 +247,6 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 def cmd_set(args: argparse.Namespace) -> int:
     classes = None if args.classes is None else args.classes.split(",")
-    asyncio.run(operations_from(args).change(args.login, role=args.role, classes=classes))
+    asyncio.run(operations_from(args).change(args.login, role=args.role, classes=classes, admin=args.admin))
     print(f"{args.login} updated")
     return 0

@@ -36,10 +36,15 @@ SELF_LOCKOUT = N_("You cannot disable or remove your own account, nor take away 
 
 
 class SelfLockoutMixin:
-    def refuse_self_lockout(self, login: str, action: Optional[str], role: Optional[str] = None) -> None:
-        """An admin must not lock themselves out of the service."""
-        if login == self.admin_name and (action in ("disable", "remove")
-                                         or (action == "change" and role not in (None, "", "admin"))):
+    def refuse_self_lockout(self, account: Account, action: Optional[str], role: Optional[str] = None,
+                            admin: Optional[bool] = None) -> None:
+        """An admin must not lock themselves out of the service: a change must leave them an admin
+        (the admin role, or a teacher's role with admin rights)."""
+        if account.login != self.admin_name:
+            return
+        role = role or account.role
+        still_admin = role == "admin" or (role == "teacher" and (account.hub_admin if admin is None else admin))
+        if action in ("disable", "remove") or (action == "change" and not still_admin):
             raise web.HTTPError(400, self._(SELF_LOCKOUT))
 
 
@@ -108,7 +113,9 @@ class AccountHandler(SelfLockoutMixin, BaseHandler):
     async def post(self, login: str, action: Optional[str] = None) -> None:
         account = self.account(login)
         ops = self.ctx.operations
-        self.refuse_self_lockout(login, action, self.get_body_argument("role", None))
+        # The change form's checkbox: absent when unticked, so the form says that it shows it.
+        admin = self.get_body_argument("hub_admin", "") == "1" if self.get_body_argument("admin_shown", "") else None
+        self.refuse_self_lockout(account, action, self.get_body_argument("role", None), admin)
         if action == "reset":
             if self.get_body_argument("confirm", "") != "1":
                 raise web.HTTPError(400, self._("Tick the box to confirm the reset: the current password will "
@@ -126,7 +133,7 @@ class AccountHandler(SelfLockoutMixin, BaseHandler):
         elif action == "change":
             role = self.get_body_argument("role", "") or None
             classes = [c for c in self.get_body_argument("classes", "").replace(";", ",").split(",")]
-            await ops.change(login, role=role, classes=classes)
+            await ops.change(login, role=role, classes=classes, admin=admin)
             self.flash(self._("%(login)s is updated.") % {"login": login})
         elif action == "remove":
             if self.get_body_argument("confirm", "") != login:
@@ -183,28 +190,30 @@ class AccountAPIHandler(SelfLockoutMixin, APIHandler):
     async def patch(self, login: str, action: Optional[str] = None) -> None:
         if action:
             raise web.HTTPError(405, "use POST")
-        self.account(login)
+        account = self.account(login)
         body = self.json_body()
-        self.refuse_self_lockout(login, "change", body.get("role"))
+        admin = body.get("admin")
+        if admin is not None and not isinstance(admin, bool):
+            raise web.HTTPError(400, "admin must be true or false")
+        self.refuse_self_lockout(account, "change", body.get("role"), admin)
         classes = body.get("classes")
         if isinstance(classes, str):
             classes = classes.split(",")
         if classes is not None and not isinstance(classes, list):
             raise web.HTTPError(400, "classes must be a list of class names")
-        await self.ctx.operations.change(login, role=body.get("role"), classes=classes)
+        await self.ctx.operations.change(login, role=body.get("role"), classes=classes, admin=admin)
         self.write_json(self.ctx.reader.get(login).to_json())
 
     async def delete(self, login: str, action: Optional[str] = None) -> None:
         if action:
             raise web.HTTPError(405, "use POST")
-        self.account(login)
-        self.refuse_self_lockout(login, "remove")
+        self.refuse_self_lockout(self.account(login), "remove")
         archive = await self.ctx.operations.remove(login)
         self.write_json({"removed": login, "archive": archive})
 
     async def post(self, login: str, action: Optional[str] = None) -> None:
         account = self.account(login)
-        self.refuse_self_lockout(login, action)
+        self.refuse_self_lockout(account, action)
         if action == "reset-password":
             password = await self.ctx.operations.reset_password(login)
             job = self.ctx.jobs.record("password reset", user=self.admin_name, meta={"login": login},

@@ -70,6 +70,7 @@ ENGINE_PATTERNS = [
     (r"No such course of yours: (?P<course>.*)", N_("No such course of yours: %(course)s")),
     (r"No student is enrolled in the course (?P<course>.*)\.", N_("No student is enrolled in the course %(course)s.")),
     (r"minutes must be between 1 and (?P<max>\d+)", N_("minutes must be between 1 and %(max)s")),
+    (r"admin column: '(?P<value>[^']*)' is neither oui nor non", N_("admin column: '%(value)s' is neither oui nor non")),
     (r"another jhub-admin operation is running; try again when it is finished",
      N_("another jhub-admin operation is running; try again when it is finished")),
 ]

@@ -80,6 +80,17 @@ def test_admin_role_makes_a_hub_admin(hub, tmp_path):
     assert users(hub)["chef"]["admin"] is False and "chef" in group(hub, "teachers")
 
 
+def test_a_teacher_with_admin_rights_from_the_cli(hub, tmp_path):
+    import_file(hub, tmp_path, "login;profil;classe\nprof.admin;prof;T NSI\n")
+    assert users(hub)["prof.admin"]["admin"] is False
+    jhub(hub, "accounts", "set", "prof.admin", "--admin")
+    assert users(hub)["prof.admin"]["admin"] is True and "prof.admin" in group(hub, "teachers")
+    listed = jhub(hub, "accounts", "list", "--search", "prof.admin").stdout
+    assert "teacher+admin" in listed
+    jhub(hub, "accounts", "set", "prof.admin", "--no-admin")
+    assert users(hub)["prof.admin"]["admin"] is False and "prof.admin" in group(hub, "class-t-nsi")
+
+
 def test_disabled_account_leaves_the_hub(hub, tmp_path):
     import_file(hub, tmp_path, "login\nquitter\n")
     jhub(hub, "accounts", "disable", "quitter")

@@ -1,6 +1,8 @@
 """The admin service inside a real JupyterHub: admins only, XSRF, pages, JSON API, limits."""
+import html
 import json
 import sys
+import time
 
 import pytest
 import requests
@@ -251,3 +253,57 @@ def test_concurrent_import_refused(running, admin_token):
     finally:
         holder.kill()
         holder.wait()
+
+
+def import_when_free(hub, token, data):
+    """An import through the API once the job that an earlier test left running is finished."""
+    for _ in range(120):
+        r = requests.post(service_url(hub, "api/imports"), data=data, headers=token_headers(token))
+        if r.status_code != 409:
+            break
+        time.sleep(0.5)
+    assert r.status_code == 202, r.text
+    return wait_job(hub, token, r.json()["id"])
+
+
+def wait_job(hub, token, job_id):
+    r = requests.get(service_url(hub, f"api/jobs/{job_id}?wait=60"), headers=token_headers(token))
+    assert r.json()["state"] == "done", r.json()
+    return r.json()
+
+
+def test_a_teacher_with_admin_rights_from_the_roster_then_from_the_accounts_page(running, admin, admin_token):
+    box, hub = running
+    roster = ("identifiant;mot de passe;profil;nom;prénom;classe\n"
+              "m.durand;Durand-Passw0rd-9;enseignant+admin;DURAND;Marie;T NSI\n").encode()
+    import_when_free(hub, admin_token, roster)
+    user = hub.api("GET", "/users/m.durand")
+    assert user["admin"] is True and "teachers" in user["groups"] and "admins" not in user["groups"]
+    account = requests.get(service_url(hub, "api/accounts/m.durand"), headers=token_headers(admin_token)).json()
+    assert (account["role"], account["admin"]) == ("teacher", True)
+    # The teacher opens the admin service, and cannot take their own rights away.
+    teacher = login(hub, "m.durand", "Durand-Passw0rd-9")
+    page = teacher.get(service_url(hub, "accounts/m.durand"))
+    assert page.status_code == 200 and 'id="jha-hub-admin" checked' in page.text
+    assert "enseignant + droits d'administration" in html.unescape(page.text)
+    r = teacher.post(service_url(hub, "accounts/m.durand/change"),
+                     data={"_xsrf": xsrf_of(page.text), "role": "teacher", "classes": "T NSI", "admin_shown": "1"})
+    assert r.status_code == 400 and hub.api("GET", "/users/m.durand")["admin"] is True
+    # Another admin unticks the box: the hub's flag goes, the role and the class stay.
+    page = admin.get(service_url(hub, "accounts/m.durand"))
+    r = admin.post(service_url(hub, "accounts/m.durand/change"),
+                   data={"_xsrf": xsrf_of(page.text), "role": "teacher", "classes": "T NSI", "admin_shown": "1"})
+    assert r.status_code == 200 and 'id="jha-hub-admin">' in r.text
+    user = hub.api("GET", "/users/m.durand")
+    assert user["admin"] is False and {"teachers", "class-t-nsi"} <= set(user["groups"])
+    assert login(hub, "m.durand", "Durand-Passw0rd-9").get(service_url(hub, "accounts")).status_code == 403
+    # A re-import that does not say leaves the flag; the JSON API gives it back; a student cannot have it.
+    again = roster.replace(b"enseignant+admin", b"enseignant")
+    assert import_when_free(hub, admin_token, again)["summary"]["counts"]["update"] == 0
+    r = requests.patch(service_url(hub, "api/accounts/m.durand"), json={"admin": True},
+                       headers=token_headers(admin_token))
+    assert r.status_code == 200 and r.json()["admin"] is True and hub.api("GET", "/users/m.durand")["admin"] is True
+    r = requests.patch(service_url(hub, f"api/accounts/{STUDENT}"), json={"admin": True},
+                       headers=token_headers(admin_token))
+    assert r.status_code == 400 and "student cannot be an admin" in r.json()["error"]
+    assert hub.api("GET", f"/users/{STUDENT}")["admin"] is False

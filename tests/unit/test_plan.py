@@ -117,6 +117,33 @@ def test_an_import_cannot_demote_or_reset_the_last_admin():
     assert "last admin" in rejected(plan)["solo"]
 
 
+def test_admin_rights_beside_a_teacher_are_planned_and_a_silent_line_keeps_them():
+    managed = [account("m.durand", role="teacher", hub_admin=True), account("p.leroy", role="teacher"),
+               account("direction", role="admin")]
+    silent = plan_for(b"login;password;role\nm.durand;;prof\np.leroy;;prof\n", managed)
+    assert sorted(p.login for p in silent.unchanged) == ["m.durand", "p.leroy"]
+    assert silent.unchanged[0].hub_admin and silent.to_json()["unchanged"][0]["admin"] is True
+    given = plan_for(b"login;password;role;admin\nm.durand;;prof;non\np.leroy;;prof;oui\n", managed)
+    assert {p.login: p.changes for p in given.update} == {"m.durand": {"hub_admin": (True, False)},
+                                                          "p.leroy": {"hub_admin": (False, True)}}
+    new = plan_for(b"login;password;role\nn.prof;;enseignant+admin\n", managed).create[0]
+    assert (new.role, new.hub_admin, new.is_admin) == ("teacher", True, True)
+    # An admin who becomes a teacher with admin rights is still an admin: not the last admin's demotion.
+    moved = plan_for(b"login;password;role\ndirection;;prof+admin\n", [account("direction", role="admin")])
+    assert moved.update[0].changes == {"role": ("admin", "teacher"), "hub_admin": (False, True)}
+
+
+def test_the_last_admin_who_is_a_teacher_keeps_the_rights_and_the_acting_one_too():
+    managed = [account("m.durand", role="teacher", hub_admin=True)]
+    plan = plan_for(b"login;password;role;admin\nm.durand;;prof;non\n", managed)
+    assert "last admin" in rejected(plan)["m.durand"] and not plan.update
+    managed.append(account("direction", role="admin"))
+    plan = plan_for(b"login;password;role;admin\nm.durand;;prof;non\n", managed, acting_admin="m.durand")
+    assert "admin running this import" in rejected(plan)["m.durand"]
+    plan = plan_for(b"login;password;role;admin\nm.durand;;prof;non\n", managed, acting_admin="direction")
+    assert [p.login for p in plan.update] == ["m.durand"]
+
+
 def test_an_account_whose_name_or_ids_the_machine_gives_to_someone_else_is_not_made():
     from types import SimpleNamespace as Account
     from jhub_admin_service.accounts.local import conflicts

@@ -186,3 +186,31 @@ def test_control_and_invisible_characters_and_overlong_fields_are_rejected_with_
     reasons = {r.login: r.reason for r in roster.rejected}
     assert "U+001B" in reasons["a.b"] and "U+202E" in reasons["c.d"] and "longer than 100" in reasons["e.f"]
     assert [e.classes for e in roster.entries] == [["2nde", "SNT"]]
+
+
+def test_a_teacher_who_is_also_an_admin_in_the_role_cell_or_an_admin_column():
+    roster = read_roster("identifiant;nom;prénom;profil;classe\n"
+                         "m.durand;DURAND;Marie;enseignant+admin;T NSI\n"
+                         "p.leroy;LEROY;Paul;Prof et Admin;\n"
+                         "a.petit;PETIT;Anne;enseignant;\n".encode())
+    by_login = entries_by_login(roster)
+    assert [(by_login[x].role, by_login[x].admin) for x in ("m.durand", "p.leroy", "a.petit")] == [
+        ("teacher", True), ("teacher", True), ("teacher", None)]  # None: the line does not say
+    historical = entries_by_login(read_roster(b"m.durand;Passw0rd-123;1+admin\nj.eleve;Passw0rd-123;\n"))
+    assert (historical["m.durand"].role, historical["m.durand"].admin) == ("teacher", True)
+    column = read_roster("login;nom;prenom;profil;administrateur\nm.durand;D;M;prof;oui\np.leroy;L;P;prof;non\n"
+                         "a.petit;P;A;prof;\nz.admin;Z;A;admin;\n".encode())
+    assert [(e.login, e.role, e.admin) for e in column.entries] == [
+        ("m.durand", "teacher", True), ("p.leroy", "teacher", False), ("a.petit", "teacher", False),
+        ("z.admin", "admin", None)]
+
+
+def test_admin_rights_are_refused_to_a_student_and_nonsense_is_refused():
+    roster = read_roster("login;nom;prenom;profil;admin\neleve1;A;B;élève;oui\nprof1;C;D;prof;peut-être\n"
+                         "prof2;E;F;prof+élève;\nprof3;G;H;prof+admin+admin;\n".encode())
+    assert [(e.login, e.role, e.admin) for e in roster.entries] == [("prof3", "teacher", True)]
+    why = reasons(roster)
+    assert "a student cannot be an admin" in why[2]
+    assert "neither oui nor non" in why[3]
+    assert "unknown role 'prof+élève'" in why[4] and "enseignant+admin" in why[4]
+    assert 5 not in why  # the same role twice is still teacher+admin
