@@ -20,6 +20,7 @@ setup(
             "service/translations/*/LC_MESSAGES/*.po",
             "courses/assets/*",
             "courses/grading/static/*",
+            "courses/feedback_view/static/*",
             "courses/feedback/templates/*/*",
             "classroom/examples/*.ipynb",
             "classroom/examples/nbgrader/*/*.ipynb",

@@ -48,6 +48,8 @@ from .rules import GRADER_GROUP_PREFIX
 SERVER_EXTENSION = __name__
 #: The Formgrader's course menu and "autograde every submission" (courses/grading), teachers only.
 GRADING_EXTENSION = "jhub_admin_service.courses.grading"
+#: "(view feedback)" in the Assignment List opens the feedback page (courses/feedback_view), everyone.
+FEEDBACK_VIEW_EXTENSION = "jhub_admin_service.courses.feedback_view"
 TEACHER_GROUP = "teachers"
 TEACHER_ONLY_PLUGINS = ("@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment",
                         "@jupyter/nbgrader:course-list")
@@ -64,6 +66,7 @@ def profile_files(profile):
                   for name in NBGRADER_SERVER_EXTENSIONS}
     server_ext[SERVER_EXTENSION] = teacher
     server_ext[GRADING_EXTENSION] = teacher
+    server_ext[FEEDBACK_VIEW_EXTENSION] = True
     disabled = {plugin: not teacher for plugin in TEACHER_ONLY_PLUGINS}
     return {
         "jupyter_server_config.d/jhub-admin-nbgrader.json": {"ServerApp": {"jpserver_extensions": server_ext}},

@@ -17,6 +17,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from urllib.parse import quote
 
 import nbformat
 import pytest
@@ -24,6 +25,9 @@ from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
 from e2e_stack import enrolled_class
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "browser"))
+from browsertools import ARTIFACTS, chromium, log_in  # noqa: E402
 
 ADMIN = "profadmin"
 STACK_ENV = {"JHUB_ADMIN_USER": ADMIN}
@@ -98,13 +102,18 @@ def assignment_list(student, action=None, assignment=ASSIGNMENT):
     return r.json()
 
 
-def publish(teacher, assignment):
-    """The teacher writes the assignment (contents API), then the Formgrader generates and releases it."""
+def write_assignment(teacher, assignment):
+    """The assignment's notebook in the teacher's source folder, saved as JupyterLab saves it."""
     source = f"/user/{teacher.name}/api/contents/{COURSE}/source/{assignment}"
     assert teacher.api("PUT", source, json={"type": "directory"}).status_code in (200, 201)
     r = teacher.api("PUT", f"{source}/{assignment}.ipynb",
                     json={"type": "notebook", "format": "json", "content": assignment_notebook()})
     assert r.status_code in (200, 201), r.text
+
+
+def publish(teacher, assignment):
+    """The teacher writes the assignment, then the Formgrader generates and releases it."""
+    write_assignment(teacher, assignment)
     assert formgrader(teacher, "POST", f"assignment/{assignment}/assign")["success"]
     assert formgrader(teacher, "POST", f"assignment/{assignment}/release")["success"]
 
@@ -187,13 +196,12 @@ def test_the_formgrader_grades_a_class_through_its_own_routes(stack, people):
     assert formgrader(teacher, "POST", f"assignment/{ASSIGNMENT}/release_feedback")["success"]
     for login in ("eleve.un", "eleve.deux"):
         fetched = assignment_list(people[login], "fetch_feedback")
-        assert any(sub.get("has_local_feedback") for a in fetched["value"] if a["assignment_id"] == ASSIGNMENT
-                   for sub in a.get("submissions", [])), fetched
-        listing = people[login].api("GET", f"/user/{login}/api/contents/{COURSE}/{ASSIGNMENT}/feedback").json()
-        html = next(item for folder in listing["content"] for item in
-                    people[login].api("GET", f"/user/{login}/api/contents/{folder['path']}").json()["content"]
-                    if item["name"].endswith(".html"))
-        page = people[login].api("GET", f"/user/{login}/files/{html['path']}").content.decode("utf-8")
+        submission = next(sub for a in fetched["value"] if a["assignment_id"] == ASSIGNMENT
+                          for sub in a.get("submissions", []) if sub.get("has_local_feedback"))
+        # What "(view feedback)" opens (courses/feedback_view): the page itself.
+        r = people[login].api("GET", f"/user/{login}/jhub-admin/feedback", params={"timestamp": submission["timestamp"]})
+        assert r.status_code == 200 and r.url.endswith(f"/feedback/{quote(submission['timestamp'])}/{ASSIGNMENT}.html")
+        page = r.content.decode("utf-8")
         assert f"Bien, {login}" in page
         # In French (the server's language), and the hidden test is nowhere in it.
         assert "Réponse de l'élève" in page and "Commentaires :" in page and "Student's answer" not in page
@@ -265,23 +273,78 @@ def test_a_second_course_is_two_clicks_away_without_a_restart(stack, people):
     assert teacher.api("GET", f"/hub/api/users/{teacher.name}").json()["servers"][""]["started"] == started
 
 
-def test_in_the_browser_the_teacher_autogrades_one_then_every_submission(stack, people):
-    """The buttons a teacher presses: nbgrader's own autograde of one submission, then jhub-admin's
-    'autograde every submission'; then the course menu."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "browser"))
-    from browsertools import ARTIFACTS, chromium, log_in
+def formgrader_button(page, assignment, column):
+    """One of the Formgrader's buttons on an assignment's row, then nbgrader's report: a success."""
+    page.locator("#main-table tr", has_text=assignment).locator(f"td.{column} a").click()
+    report = page.locator("#success-modal, #error-modal")
+    report.wait_for()
+    assert report.get_attribute("id") == "success-modal", report.inner_text()
+    report.locator(".modal-footer button", has_text="OK").click()
+    report.wait_for(state="detached")
 
+
+def open_assignment_list(page, stack, student):
+    """JupyterLab's Nbgrader menu, then the Assignment List, on the course of this module."""
+    from playwright.sync_api import expect
+
+    log_in(page, stack.url, student.name, student.password)
+    page.wait_for_url(f"**/user/{student.name}/lab**")
+    page.click("li.lm-MenuBar-item:has-text('Nbgrader')")
+    page.click("#jp-mainmenu-nbgrader .lm-Menu-item:has-text('Assignment List')")
+    chosen = page.locator("#course_list_default")
+    expect(chosen).not_to_have_text(re.compile("Loading"))
+    if chosen.inner_text().strip() != COURSE:  # the students have a second course since the test above
+        page.click("#course_list_dropdown")
+        page.locator("#course_list a", has_text=COURSE).click()
+        expect(chosen).to_have_text(COURSE)
+
+
+def assignment_row(page, listing, assignment):
+    """An assignment's row (not one of its notebooks' or submissions' rows) in one of the lists."""
+    return page.locator(f"#{listing} .list_item:not(.nested_list_item)", has_text=assignment)
+
+
+def test_in_the_browser_a_lesson_from_a_new_assignment_to_the_feedback_read(stack, people):
+    """The buttons teacher and students press, in Chromium. The teacher adds an assignment in the
+    Formgrader (its notebook saved through the contents API, as JupyterLab saves it), generates and
+    releases it; each student fetches and submits it in JupyterLab's Assignment List; the teacher
+    collects, autogrades one submission with nbgrader's button and the rest with jhub-admin's, then
+    generates and releases the feedback; a student fetches it and "(view feedback)" opens the page.
+    Then the course menu."""
     teacher = people["marie.martin"]
-    publish(teacher, "tp2")
-    for login, correct in (("eleve.un", False), ("eleve.deux", True)):
-        hand_in(people[login], "tp2", correct)
-    assert formgrader(teacher, "POST", "assignment/tp2/collect")["success"]
-
     with chromium() as browser:
-        page = browser.new_page(locale="fr-FR", viewport={"width": 1400, "height": 900})
+        desk = browser.new_context(locale="fr-FR", viewport={"width": 1400, "height": 900})
+        page = desk.new_page()
         page.set_default_timeout(120_000)
         log_in(page, stack.url, teacher.name, teacher.password)
         page.wait_for_url(f"**/user/{teacher.name}/lab**")
+        manage = stack.url + f"/user/{teacher.name}/formgrader/manage_assignments"
+        page.goto(manage)
+        page.get_by_role("link", name="Add new assignment...").click()
+        page.locator("#add-assignment-modal input.name").fill("tp2")
+        page.locator("#add-assignment-modal button.save").click()
+        page.locator("#main-table tr", has_text="tp2").wait_for()
+        write_assignment(teacher, "tp2")
+        page.goto(manage)
+        formgrader_button(page, "tp2", "assign")
+        formgrader_button(page, "tp2", "release")
+
+        for login, correct in (("eleve.un", False), ("eleve.deux", True)):
+            student = people[login]
+            context = browser.new_context(locale="fr-FR", viewport={"width": 1400, "height": 900})
+            mine = context.new_page()
+            mine.set_default_timeout(120_000)
+            open_assignment_list(mine, stack, student)
+            assignment_row(mine, "released_assignments_list", "tp2").get_by_role("button", name="Fetch").click()
+            submit = assignment_row(mine, "fetched_assignments_list", "tp2").get_by_role("button", name="Submit")
+            submit.wait_for()
+            answer(student, correct, "tp2")  # JupyterLab's save of the notebook, through the contents API
+            submit.click()
+            assignment_row(mine, "submitted_assignments_list", "tp2").wait_for()
+            context.close()
+
+        page.goto(manage)
+        formgrader_button(page, "tp2", "collect")
         page.goto(stack.url + f"/user/{teacher.name}/formgrader/manage_submissions/tp2")
         row = page.locator("#main-table tr", has_text="eleve.un")
         row.locator(".autograde a").click()  # nbgrader's own button, for one submission
@@ -293,6 +356,28 @@ def test_in_the_browser_the_teacher_autogrades_one_then_every_submission(stack, 
         page.screenshot(path=str(ARTIFACTS / "formgrader-autograde-all.png"))
         assert {s: score[:2] for s, score in scores_of(teacher, "tp2").items()} == {
             "eleve.un": (0, 3), "eleve.deux": (2, 3)}
+        page.goto(manage)
+        formgrader_button(page, "tp2", "generate-feedback")
+        formgrader_button(page, "tp2", "release-feedback")
+
+        reader = browser.new_context(locale="fr-FR", viewport={"width": 1400, "height": 900})
+        mine = reader.new_page()
+        mine.set_default_timeout(120_000)
+        open_assignment_list(mine, stack, people["eleve.deux"])
+        submitted = assignment_row(mine, "submitted_assignments_list", "tp2")
+        submitted.get_by_role("button", name="Fetch Feedback").click()
+        view = submitted.locator("a", has_text="(view feedback)")
+        with reader.expect_page() as opened:
+            view.click()
+        feedback = opened.value
+        feedback.wait_for_load_state()
+        assert re.search(rf"/user/eleve.deux/files/{COURSE}/tp2/feedback/[^/]+/tp2.html$", feedback.url), feedback.url
+        text = feedback.locator("body").inner_text()
+        assert "tp2 (Note : 2.0 / 3.0)" in text and "carre(12)" not in text, text[:2000]
+        feedback.screenshot(path=str(ARTIFACTS / "student-feedback-page.png"))
+        # nbgrader's own answer to the click, the file browser sent into the feedback's folder, did not run.
+        assert "feedback" not in mine.locator(".jp-FileBrowser .jp-BreadCrumbs").first.inner_text()
+        reader.close()
 
         menu = page.locator("#jha-course-menu")
         menu.select_option("nsi_terminale")  # the second click
@@ -302,6 +387,7 @@ def test_in_the_browser_the_teacher_autogrades_one_then_every_submission(stack, 
         page.locator("#jha-course-menu").select_option(COURSE)
         page.wait_for_url(f"**/user/{teacher.name}/formgrader/manage_assignments")
         page.locator("#main-table", has_text="tp2").wait_for()
+        desk.close()
 
 
 # The terminal ---------------------------------------------------------------------------------

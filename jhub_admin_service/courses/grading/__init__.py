@@ -12,6 +12,7 @@ one line. The script talks to this extension's JSON API under ``<base_url>jhub-a
 """
 import os
 
+from .. import page_script
 from .courses import UnknownCourse, switch, teacher_courses
 from .jobs import AutogradeJobs, JobRunning
 
@@ -21,14 +22,7 @@ SCRIPT = "formgrader-tools.js"
 
 
 def script_tag(base_url: str) -> bytes:
-    src = f"{base_url.rstrip('/')}/jhub-admin/grading/static/{SCRIPT}"
-    return f'<script src="{src}"></script>'.encode()
-
-
-def with_script(html: bytes, tag: bytes) -> bytes:
-    """The page with the script just before its end (at its end if it has no </body>)."""
-    at = html.rfind(b"</body>")
-    return html + tag if at < 0 else html[:at] + tag + html[at:]
+    return page_script.script_tag(f"{base_url.rstrip('/')}/jhub-admin/grading/static/{SCRIPT}")
 
 
 def _jupyter_server_extension_points():
@@ -38,7 +32,6 @@ def _jupyter_server_extension_points():
 def _load_jupyter_server_extension(serverapp):
     from jupyter_server.base.handlers import APIHandler
     from tornado import web
-    from tornado.web import OutputTransform
 
     webapp = serverapp.web_app
     base_url = webapp.settings.get("base_url", "/")
@@ -88,21 +81,8 @@ def _load_jupyter_server_extension(serverapp):
             self.set_status(202)
             self.finish(job.to_json())
 
-    class FormgraderTools(OutputTransform):
-        """The script at the end of the Formgrader's HTML pages."""
-
-        def __init__(self, request):
-            super().__init__(request)
-            self.applies = (request.method == "GET" and request.path.startswith(formgrader_pages)
-                            and not request.path.startswith(not_pages))
-
-        def transform_first_chunk(self, status_code, headers, chunk, finishing):
-            if self.applies and finishing and status_code == 200 and \
-                    headers.get("Content-Type", "").startswith("text/html"):
-                chunk = with_script(chunk, tag)
-                if "Content-Length" in headers:
-                    headers["Content-Length"] = str(len(chunk))
-            return status_code, headers, chunk
+    def formgrader_page(request):
+        return request.path.startswith(formgrader_pages) and not request.path.startswith(not_pages)
 
     prefix = base_url.rstrip("/") + "/jhub-admin/grading"
     webapp.add_handlers(".*$", [
@@ -110,7 +90,7 @@ def _load_jupyter_server_extension(serverapp):
         (prefix + r"/assignments/([^/]+)/autograde", AutogradeAllHandler),
         (prefix + r"/static/(.*)", web.StaticFileHandler, {"path": STATIC}),
     ])
-    webapp.add_transform(FormgraderTools)
+    webapp.add_transform(page_script.script_transform(formgrader_page, tag))
     serverapp.log.info("jhub-admin: course menu and 'autograde every submission' in the Formgrader (%s)", prefix)
 
 
