@@ -18,7 +18,7 @@ from typing import Callable, Iterable, Optional
 
 from .accounts.engine import AccountError, AccountManager, Progress, Report, noop_progress
 from .accounts.logins import generate_password
-from .accounts.passwords import hash_password
+from .accounts.passwords import hash_many, hash_password
 from .accounts.plan import Plan
 from .accounts.registry import Registry
 from .courses.manager import CourseManager
@@ -118,11 +118,30 @@ class Operations:
     async def set_disabled(self, login: str, disabled: bool) -> None:
         """A disabled account cannot log in, its server is stopped and every process of its uid
         killed (a detached one too)."""
+        await self.set_disabled_many([login], disabled)
+
+    async def set_disabled_many(self, logins: list, disabled: bool) -> None:
+        """Disable or enable several accounts at once: one registry transaction, one convergence."""
         with self.locked():
-            self.accounts.record_disabled(login, disabled)
+            self.accounts.record_disabled(logins, disabled)
             await self._converge(Report())
             if disabled:
-                await self.accounts.stop_everything_of(self.accounts.get(login))
+                for login in logins:
+                    await self.accounts.stop_everything_of(self.accounts.get(login))
+
+    async def reset_passwords(self, logins: list, progress: Progress = noop_progress) -> dict:
+        """New generated passwords for several accounts: {login: password}, to be shown once.
+        Hashed on every core before the lock; recorded in one transaction; one convergence."""
+        for login in logins:
+            self.accounts.get(login)
+        passwords = {login: generate_password() for login in logins}
+        loop = asyncio.get_running_loop()
+        hashes = await loop.run_in_executor(None, lambda: hash_many(
+            list(passwords.values()), on_progress=lambda done: progress("hashing", done, len(logins))))
+        with self.locked():
+            self.accounts.record_new_passwords(dict(zip(passwords, hashes)))
+            await self._converge(Report(), progress)
+        return passwords
 
     async def change(self, login: str, role: Optional[str] = None, classes: Optional[list] = None,
                      admin: Optional[bool] = None) -> None:
@@ -138,16 +157,26 @@ class Operations:
             await self._converge(Report())
 
     async def remove(self, login: str) -> Optional[str]:
-        """Disable the account first (it can no longer log in, its server and hub user go), then
-        archive the home and delete the account everywhere. A removal that fails halfway leaves a
-        disabled account, never one that a reconcile would bring back able to log in. Returns the
-        archive's path."""
+        """Remove one account (see remove_many); returns its home's archive."""
+        return (await self.remove_many([login]))[login]
+
+    async def remove_many(self, logins: list, progress: Progress = noop_progress) -> dict:
+        """Disable the accounts first, in one transaction and one convergence (they can no longer
+        log in, their servers and hub users go), then, one account after the other, archive the
+        home and delete the account everywhere (its registry row last of all), then converge once.
+        A removal killed or failing halfway leaves each account whole, disabled, or removed with
+        its home archived; never one that a reconcile would bring back able to log in. Returns
+        {login: the archive's path}."""
         with self.locked():
-            self.accounts.record_disabled(login, True)
+            self.accounts.record_disabled(logins, True)
             await self._converge(Report())
-            archive = await self.accounts.remove(login)
+            archives = {}
+            for done, login in enumerate(logins):
+                progress("remove", done, len(logins))
+                archives[login] = await self.accounts.remove(login)
+            progress("remove", len(logins), len(logins))
             await self._converge(Report())
-            return archive
+            return archives
 
     async def bootstrap_admin(self, login: str, password: Optional[str] = None) -> Optional[str]:
         """Create the first admin once. Returns its password when it was just created, else None."""

@@ -306,11 +306,20 @@ class AccountManager:
             self.registry.update(db, login, password_hash=hashed, hash_pending=True,
                                  initial_password=not chosen_by_user)
 
-    def record_disabled(self, login: str, disabled: bool) -> None:
-        """A disabled account cannot log in (locked hash), and its hub user and server go."""
-        self.get(login)
+    def record_disabled(self, logins: list, disabled: bool) -> None:
+        """A disabled account cannot log in (locked hash), and its hub user and server go. Several
+        accounts in one transaction: all or none."""
+        for login in logins:
+            self.get(login)
         with self.registry.transaction() as db:
-            self.registry.update(db, login, disabled=disabled)
+            for login in logins:
+                self.registry.update(db, login, disabled=disabled)
+
+    def record_new_passwords(self, hash_of: dict) -> None:
+        """An admin's new passwords for several accounts, in one transaction."""
+        for login in hash_of:
+            self.get(login)
+        self._write_hashes(hash_of)
 
     def record_change(self, login: str, role: Optional[str] = None, classes: Optional[list] = None,
                       admin: Optional[bool] = None) -> None:

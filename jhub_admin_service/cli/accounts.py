@@ -44,16 +44,17 @@ def register(verbs: argparse._SubParsersAction) -> None:
     p.add_argument("--search")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_list)
-    p = accounts.add_parser("reset-password", help="give an account a new password (printed once)")
-    p.add_argument("login")
-    p.add_argument("--credentials", metavar="OUT", help="write it to a 0600 CSV instead of printing it")
+    p = accounts.add_parser("reset-password", help="give accounts new passwords (printed once)")
+    add_selection(p)
+    p.add_argument("--credentials", metavar="OUT", help="write them to a 0600 CSV (for slips) instead of printing them")
     p.set_defaults(func=cmd_reset)
     for name, disabled in (("disable", True), ("enable", False)):
-        p = accounts.add_parser(name, help=f"{name} an account")
-        p.add_argument("login")
+        p = accounts.add_parser(name, help=f"{name} accounts")
+        add_selection(p)
         p.set_defaults(func=cmd_disable, disabled=disabled)
-    p = accounts.add_parser("remove", help="remove an account (its home is archived first)")
-    p.add_argument("login")
+    p = accounts.add_parser("remove", help="remove accounts (each home is archived first)")
+    add_selection(p)
+    p.add_argument("--yes", "-y", action="store_true", help="remove several accounts without asking")
     p.set_defaults(func=cmd_remove)
     p = accounts.add_parser("set", help="change an account's role, admin rights or classes")
     p.add_argument("login")
@@ -221,27 +222,57 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_selection(p: argparse.ArgumentParser) -> None:
+    p.add_argument("logins", nargs="*", metavar="LOGIN")
+    p.add_argument("--class", dest="klass", metavar="CLASS", help="every account of this class as well")
+
+
+def selected(args: argparse.Namespace, ops) -> list:
+    """The logins named and those of --class, each once; exits when there are none."""
+    logins = list(args.logins) + ([a.login for a in ops.registry.accounts(klass=args.klass)] if args.klass else [])
+    logins = list(dict.fromkeys(logins))
+    if not logins:
+        raise SystemExit("no account: name logins, or a class with --class")
+    for login in logins:
+        ops.accounts.get(login)  # AccountError for one that jhub-admin does not manage
+    return logins
+
+
 def cmd_reset(args: argparse.Namespace) -> int:
     ops = operations_from(args)
+    logins = selected(args, ops)
     credentials_path = new_credentials_path(args.credentials) if args.credentials else None
-    password = asyncio.run(ops.reset_password(args.login))
+    passwords = asyncio.run(ops.reset_passwords(logins))
     if credentials_path:
-        save_credentials(credentials_path, [credential(ops.registry.get(args.login), password)])
-        print(f"new password for {args.login} written to {args.credentials}")
+        save_credentials(credentials_path, [credential(ops.registry.get(login), passwords[login]) for login in logins])
+        print(f"{len(logins)} new password(s) written to {args.credentials}")
     else:
-        print(f"new password for {args.login}: {password}")
+        for login in logins:
+            print(f"new password for {login}: {passwords[login]}")
     return 0
 
 
 def cmd_disable(args: argparse.Namespace) -> int:
-    asyncio.run(operations_from(args).set_disabled(args.login, args.disabled))
-    print(f"{args.login} {'disabled' if args.disabled else 'enabled'}")
+    ops = operations_from(args)
+    logins = selected(args, ops)
+    asyncio.run(ops.set_disabled_many(logins, args.disabled))
+    print(f"{', '.join(logins)}: {'disabled' if args.disabled else 'enabled'}")
     return 0
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
-    archive = asyncio.run(operations_from(args).remove(args.login))
-    print(f"{args.login} removed; home archived to {archive}")
+    ops = operations_from(args)
+    logins = selected(args, ops)
+    if len(logins) > 1 and not args.yes:
+        if not (sys.stdin.isatty() and sys.stdout.isatty()):
+            raise SystemExit(f"{len(logins)} accounts: add --yes to remove them (nothing removed)")
+        if input(f"Remove {len(logins)} accounts ({', '.join(logins[:5])}…)? [y/N] ").strip().lower() \
+                not in ("y", "yes", "o", "oui"):
+            print("Nothing removed.", file=sys.stderr)
+            return 1
+    archives = asyncio.run(ops.remove_many(logins))
+    for login in logins:
+        print(f"{login} removed; home archived to {archives[login]}")
     return 0
 
 

@@ -9,7 +9,9 @@ from tornado import web
 from ..accounts.engine import credential
 from ..accounts.registry import Account
 from ..accounts.roster import ROLES
+from . import bulk_handlers
 from .base import APIHandler, BaseHandler
+from .selection import back_url, filtered, selected_logins
 from .disk_usage import home_sizes
 from .i18n import N_
 
@@ -18,18 +20,6 @@ if TYPE_CHECKING:
 
 NAV = [{"key": "accounts", "label": N_("Accounts"), "path": "accounts", "order": 30}]
 PAGE_SIZE = 50
-
-
-def filtered(ctx: "ServiceContext", args: dict) -> list:
-    """Accounts matching the request's filters: q (search), class, role, state."""
-    accounts = ctx.reader.accounts(role=args.get("role") or None, klass=args.get("class") or None,
-                                   search=(args.get("q") or "").strip() or None)
-    state = args.get("state")
-    if state == "disabled":
-        accounts = [a for a in accounts if a.disabled]
-    elif state == "active":
-        accounts = [a for a in accounts if not a.disabled]
-    return accounts
 
 
 SELF_LOCKOUT = N_("You cannot disable or remove your own account, nor take away your own admin role.")
@@ -71,10 +61,9 @@ class AccountsClassesHandler(BaseHandler):
     """POST accounts/_classes: the classes of the ticked accounts, at once."""
 
     async def post(self) -> None:
-        logins = self.get_body_arguments("login")
+        logins = selected_logins(self)
         classes = self.get_body_argument("classes", "").replace(";", ",").split(",")
-        back = self.get_body_argument("back", "")
-        back = back if back.startswith(self.url("accounts")) and "//" not in back else self.url("accounts")
+        back = back_url(self)
         if not logins:
             self.flash(self._("Tick the accounts to change first."), "warning")
         else:
@@ -229,6 +218,7 @@ class AccountAPIHandler(SelfLockoutMixin, APIHandler):
 def routes(prefix: str) -> list:
     login = r"(?P<login>[^/]+)"
     return [
+        *bulk_handlers.routes(prefix),
         (url_path_join(prefix, "accounts"), AccountsHandler),
         (url_path_join(prefix, "accounts/_classes"), AccountsClassesHandler),  # no login starts with _
         (url_path_join(prefix, "accounts/" + login), AccountHandler),

@@ -8,8 +8,15 @@ what each kill left says which phase it interrupted (before the registry, after 
 local accounts, after the hub users, after the passwords), and several are. After each restart, the registry holds
 every account that the product made on the machine. Then every list is imported again, and
 everything converges: accounts, uids, homes, hashes, hub users and class groups.
+
+The second test kills the other long work that changes accounts the same way (point 4): single
+removals at points spread over one's timeline, a bulk removal (a job) in its middle, and bulk
+class changes of 400 accounts; each leaves the accounts whole, disabled or removed with their
+archive, all or none of a class change, and doing it again converges. (The school year's close
+and open, the issue's last item, do not exist yet.)
 """
 import json
+import re
 import subprocess
 import threading
 import time
@@ -30,13 +37,16 @@ FIRST_UID, LAST_UID = 10000, 59999
 STATE = r"""
 import json, os, pwd, sqlite3
 db = sqlite3.connect("file:/srv/jupyterhub/jhub-admin.sqlite?mode=ro", uri=True)
-registry = {login: {"uid": uid, "hash": h, "classes": json.loads(c)} for login, uid, h, c in
-            db.execute("SELECT login, uid, password_hash, classes FROM accounts")}
+registry = {login: {"uid": uid, "hash": h, "classes": json.loads(c), "disabled": bool(d)} for login, uid, h, c, d in
+            db.execute("SELECT login, uid, password_hash, classes, disabled FROM accounts")}
 local = {u.pw_name: u.pw_uid for u in pwd.getpwall() if 10000 <= u.pw_uid <= 59999}
 shadow = dict(line.split(":")[:2] for line in open("/etc/shadow") if line.count(":") > 2)
 homes = {e.name: os.stat(e.path).st_uid for e in os.scandir("/home") if e.is_dir(follow_symlinks=False)}
+groups = {line.split(":")[0]: set(filter(None, line.strip().split(":")[3].split(","))) for line in open("/etc/group")}
+archives = sorted(os.listdir("/srv/jupyterhub/archived-homes")) if os.path.isdir("/srv/jupyterhub/archived-homes") else []
 print(json.dumps({"registry": registry, "local": local, "shadow": {k: v for k, v in shadow.items() if k in local},
-                  "homes": homes}))
+                  "homes": homes, "archives": archives,
+                  "class_groups": {g: sorted(m) for g, m in groups.items() if g.startswith("jh-class-")}}))
 """
 
 
@@ -158,6 +168,193 @@ def test_imports_killed_at_every_stage_converge_on_a_stack_in_use(stack):
     for k in (0, KILLS - 1):
         members = {f"k{k:02d}x{i:04d}" for i in range(BATCH) if i % 10 == 3}
         assert any(members == users for users in classes.values()), f"the class K{k:02d}X3 is not a hub group"
+
+
+REMOVALS = 6  # removals killed, each at its own point of an uninterrupted removal's timeline
+CLASS_CHANGES = 4  # bulk class changes of BATCH accounts killed the same way
+HOME_MB = 40  # what each removed home holds: its archive is most of a removal's time
+BULK_REMOVAL = 6  # accounts of a bulk removal (the Accounts page's, a job)
+
+
+class Killer:
+    """Kills the hub container so that the SIGKILL lands about offset seconds after the request
+    that it interrupts is sent. `docker kill` itself takes a moment (its latency, measured at each
+    kill), longer than the first points of a short operation: for those the kill is started
+    first and the request sent after."""
+
+    def __init__(self, stack):
+        self.stack, self.latency = stack, 0.5
+
+    def around(self, offset: float, request) -> None:
+        kill = threading.Thread(target=self._kill, args=(max(0.0, offset - self.latency),))
+        kill.start()
+        time.sleep(max(0.0, self.latency - offset))
+        try:
+            request()
+        except requests.RequestException:
+            pass  # killed before it answered
+        kill.join()
+
+    def _kill(self, after: float) -> None:
+        cid = self.stack.container("hub")
+        time.sleep(after)
+        started = time.monotonic()
+        subprocess.run([DOCKER, "kill", "-s", "KILL", cid], check=True, capture_output=True)
+        self.latency = time.monotonic() - started
+        subprocess.run([DOCKER, "start", cid], check=True, capture_output=True)
+        self.stack.wait_for_hub(timeout=300)
+
+
+def accounts_page_session(admin):
+    """The admin's browser session on the Accounts page: (session, the page's XSRF value)."""
+    page = admin.session.get(admin.stack.url + "/services/jhub-admin/accounts", timeout=60)
+    assert page.status_code == 200, page.status_code
+    return admin.session, re.search(r'name="_xsrf" value="([^"]+)"', page.text).group(1)
+
+
+def until_not_busy(request):
+    """A request again while the service answers 409 (its start-up reconcile after a restart), as
+    an admin who clicks again would."""
+    deadline = time.monotonic() + 300
+    while True:
+        r = request()
+        if r.status_code != 409 or time.monotonic() > deadline:
+            return r
+        time.sleep(1)
+
+
+def change_classes(admin, logins, klass, page=None):
+    """The Accounts page's bulk action: the ticked accounts into one class (its form's POST);
+    page: the (session, XSRF value) of the page already open."""
+    session, xsrf = page or accounts_page_session(admin)
+    return until_not_busy(lambda: session.post(
+        admin.stack.url + "/services/jhub-admin/accounts/_classes", timeout=300,
+        data={"_xsrf": xsrf, "login": logins, "classes": klass}, allow_redirects=False))
+
+
+def remove(admin, login):
+    """The Accounts page's removal, through the API route that the CLI's and the page's share."""
+    return until_not_busy(lambda: admin.api("DELETE", f"/services/jhub-admin/api/accounts/{login}", timeout=300))
+
+
+def bulk_remove(admin, logins) -> str:
+    """The Accounts page's bulk removal, through its JSON route: the job's id."""
+    r = until_not_busy(lambda: admin.api("POST", "/services/jhub-admin/api/accounts/_bulk", timeout=120,
+                                         json={"action": "remove", "logins": logins}))
+    assert r.status_code == 202, (r.status_code, r.text[:500])
+    return r.json()["id"]
+
+
+def hub_class_members(admin, group):
+    r = admin.api("GET", f"/hub/api/groups/{group}")
+    return set(r.json()["users"]) if r.status_code == 200 else set()
+
+
+def test_removals_and_bulk_class_changes_killed_converge(stack):
+    """Issue 26, point 4: the other long work that changes accounts, killed the same way. A removal
+    (the Accounts page's, through its API route) killed at any point leaves the account either
+    whole or disabled, or gone with its home archived, never a local account or a home that the
+    registry does not know; removing it again finishes it. A bulk class change of BATCH accounts
+    (the Accounts page's form) killed at any point leaves all of them in the old class or all in
+    the new one, with the hub's and the machine's groups following the registry after the
+    restart; doing it again converges."""
+    people = "login;password;role;class\n" + "".join(
+        f"rm{i:03d};Rm-Passw0rd-42;student;RM\n" for i in range(REMOVALS + 1)) + "".join(
+        f"{p}{i:02d};Rb-Passw0rd-42;student;RB\n" for p in ("ra", "rb") for i in range(BULK_REMOVAL)) + "".join(
+        f"cc{i:04d};Cc-Passw0rd-42;student;CC0\n" for i in range(BATCH))
+    stack.exec("hub", "sh", "-c", "umask 077; cat > /tmp/p.csv && jhub-admin import /tmp/p.csv --yes >/dev/null "
+               "&& rm /tmp/p.csv", input=people)
+    stack.exec("hub", "sh", "-c", f"for h in /home/rm* /home/ra* /home/rb*; do "
+               f"head -c {HOME_MB}000000 /dev/urandom > $h/travail.bin && chown --reference=$h $h/travail.bin; done")
+    admin = log_in_admin(stack)
+    killer = Killer(stack)
+
+    # Removals: the timeline of an uninterrupted one, then one killed at each point of it.
+    started = time.monotonic()
+    assert remove(admin, "rm000").status_code == 200
+    duration = time.monotonic() - started
+    left = []
+    for k in range(1, REMOVALS + 1):
+        login = f"rm{k:03d}"
+        uid = machine(stack)["registry"][login]["uid"]
+        killer.around(duration * (k - 1) / (REMOVALS - 1), lambda: remove(admin, login))
+        state = machine(stack)
+        assert not set(state["local"]) - set(state["registry"]), f"removal {k}: a local account the registry lost"
+        account = state["registry"].get(login)
+        if account is None:
+            left.append("removed")
+            assert login not in state["local"] and any(a.startswith(login) for a in state["archives"]), login
+            assert state["homes"].get(login) in (None, uid), login  # gone, or kept under an id never given again
+        else:
+            left.append("disabled" if account["disabled"] else "untouched")
+            assert state["local"][login] == account["uid"] == uid, login
+            assert not account["disabled"] or state["shadow"][login].startswith("!"), login  # cannot log in
+        admin = log_in_admin(stack)
+        if account is not None:
+            r = remove(admin, login)  # the admin removes it again: it finishes
+            assert r.status_code == 200, (login, r.status_code, r.text[:500])
+        state = machine(stack)
+        assert login not in state["registry"] and login not in state["local"] and login not in state["homes"], login
+        assert admin.api("GET", f"/hub/api/users/{login}").status_code == 404, login
+        next_uid = machine(stack)["registry"]
+        assert uid not in {a["uid"] for a in next_uid.values()}, f"removal {k}: its uid was given again"
+    print(f"\n[e2e] a removal took {duration:.1f} s uninterrupted; what the kills left: {left}; "
+          f"docker kill's latency {killer.latency:.2f} s")
+    assert len(set(left)) >= 2, left  # the kills interrupted removals at different points
+
+    # A bulk removal (a job, one account after the other): an uninterrupted one gives the timeline,
+    # then another is killed in its middle and, once the stack is back, asked again.
+    started = time.monotonic()
+    job = wait_job(admin, bulk_remove(admin, [f"ra{i:02d}" for i in range(BULK_REMOVAL)]))
+    assert job["state"] == "done" and job["summary"]["removed"] == BULK_REMOVAL, job
+    duration = time.monotonic() - started
+    bulk = [f"rb{i:02d}" for i in range(BULK_REMOVAL)]
+    killer.around(duration / 2, lambda: bulk_remove(admin, bulk))
+    state = machine(stack)
+    assert not set(state["local"]) - set(state["registry"]), "bulk removal: a local account the registry lost"
+    gone = [login for login in bulk if login not in state["registry"]]
+    assert all(login not in state["local"] and any(a.startswith(login + "-") and a.endswith(".tar.gz")
+                                                   for a in state["archives"]) for login in gone), gone
+    assert all(state["registry"][login]["disabled"] for login in bulk if login not in gone)  # none can log in
+    print(f"[e2e] a bulk removal of {BULK_REMOVAL} took {duration:.1f} s; killed in its middle, it had removed "
+          f"{len(gone)}")
+    admin = log_in_admin(stack)
+    left = [login for login in bulk if login not in gone]
+    if left:
+        assert wait_job(admin, bulk_remove(admin, left))["state"] == "done"
+    state = machine(stack)
+    assert not set(bulk) & (set(state["registry"]) | set(state["local"]) | set(state["homes"]))
+
+    # Bulk class changes: all or none, and the groups follow the registry after the restart.
+    logins = [f"cc{i:04d}" for i in range(BATCH)]
+    page = accounts_page_session(admin)
+    started = time.monotonic()
+    assert change_classes(admin, logins, "CC1", page).status_code == 303
+    duration = time.monotonic() - started
+    outcomes = []
+    for k in range(CLASS_CHANGES):
+        target = f"CC{k + 2}"
+        page = accounts_page_session(admin)
+        killer.around(duration * k / (CLASS_CHANGES - 1), lambda: change_classes(admin, logins, target, page))
+        admin = log_in_admin(stack)
+        state = machine(stack)
+        classes = {tuple(state["registry"][login]["classes"]) for login in logins}
+        assert len(classes) == 1, f"class change {k}: half applied: {sorted(classes)[:5]}"
+        (now,) = classes
+        outcomes.append("applied" if now == (target,) else "not applied")
+        group = "class-" + now[0].lower()
+        deadline = time.monotonic() + 300  # the service's start-up reconcile brings the hub's groups in line
+        while hub_class_members(admin, group) != set(logins) and time.monotonic() < deadline:
+            time.sleep(2)
+        assert hub_class_members(admin, group) == set(logins), f"class change {k}: the hub's group {group}"
+        assert set(state["class_groups"].get("jh-" + group, [])) == set(logins), f"class change {k}: jh-{group}"
+    print(f"[e2e] a class change of {BATCH} took {duration:.1f} s uninterrupted; the kills left it: {outcomes}")
+    assert change_classes(admin, logins, "CC9").status_code == 303  # once more, uninterrupted: it converges
+    state = machine(stack)
+    assert all(state["registry"][login]["classes"] == ["CC9"] for login in logins)
+    assert set(state["class_groups"]["jh-class-cc9"]) == set(logins) == hub_class_members(admin, "class-cc9")
+    for old in range(CLASS_CHANGES + 2):
+        assert not hub_class_members(admin, f"class-cc{old}") and not state["class_groups"].get(f"jh-class-cc{old}")
 
 
 def phase_reached(admin, state, prefix) -> str:

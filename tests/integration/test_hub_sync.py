@@ -91,6 +91,24 @@ def test_a_teacher_with_admin_rights_from_the_cli(hub, tmp_path):
     assert users(hub)["prof.admin"]["admin"] is False and "prof.admin" in group(hub, "class-t-nsi")
 
 
+def test_a_whole_class_disabled_given_passwords_and_removed_from_the_cli(hub, tmp_path):
+    import_file(hub, tmp_path, "login;classe\nsortant1;TLEAVE\nsortant2;TLEAVE\nreste;TSTAY\n")
+    jhub(hub, "accounts", "disable", "--class", "TLEAVE")
+    assert not {"sortant1", "sortant2"} & set(users(hub)) and "reste" in users(hub)
+    jhub(hub, "accounts", "enable", "--class", "TLEAVE")
+    assert {"sortant1", "sortant2"} <= set(users(hub))
+    out = tmp_path / "new.csv"
+    jhub(hub, "accounts", "reset-password", "--class", "TLEAVE", "--credentials", str(out))
+    assert {line.split(";")[0] for line in out.read_text(encoding="utf-8-sig").splitlines()[1:]} == {
+        "sortant1", "sortant2"}
+    refused = hub.sandbox.run([sys.executable, "-m", "jhub_admin_service.cli", "accounts", "remove", "--class", "TLEAVE"],
+                              env=hub.cli_env(), check=False)
+    assert refused.returncode != 0 and "--yes" in refused.stderr + refused.stdout  # several: asked first
+    jhub(hub, "accounts", "remove", "--class", "TLEAVE", "--yes")
+    assert not {"sortant1", "sortant2"} & set(users(hub)) and "reste" in users(hub)
+    assert "sortant1" not in hub.sandbox.passwd()
+
+
 def test_disabled_account_leaves_the_hub(hub, tmp_path):
     import_file(hub, tmp_path, "login\nquitter\n")
     jhub(hub, "accounts", "disable", "quitter")

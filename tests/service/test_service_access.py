@@ -7,7 +7,7 @@ import time
 import pytest
 import requests
 
-from servicetools import (ADMIN, ADMIN_PASSWORD, STUDENT, STUDENT_PASSWORD, TEACHER, TEACHER_PASSWORD, login,
+from servicetools import (ADMIN, ADMIN_PASSWORD, PREFIX, STUDENT, STUDENT_PASSWORD, TEACHER, TEACHER_PASSWORD, login,
                           service_url, xsrf_of)
 
 pytestmark = [pytest.mark.hub, pytest.mark.sandbox]
@@ -307,3 +307,50 @@ def test_a_teacher_with_admin_rights_from_the_roster_then_from_the_accounts_page
                        headers=token_headers(admin_token))
     assert r.status_code == 400 and "student cannot be an admin" in r.json()["error"]
     assert hub.api("GET", f"/users/{STUDENT}")["admin"] is False
+
+
+def test_bulk_actions_of_the_accounts_page_on_a_whole_class(running, admin, admin_token):
+    box, hub = running
+    pupils = ["bulk.un", "bulk.deux", "bulk.trois"]
+    import_when_free(hub, admin_token, ("login;password;role;class\n" + "".join(
+        f"{p};Bulk-Passw0rd-42;student;1BULK\n" for p in pupils)).encode())
+    page = admin.get(service_url(hub, "accounts?class=1BULK"))
+    xsrf = xsrf_of(page.text)
+    assert 'id="jha-bulk-remove"' in page.text and 'id="jha-bulk-every"' in page.text
+
+    def bulk(action, **form):
+        return admin.post(service_url(hub, "accounts/_bulk"), allow_redirects=False,
+                          data={"_xsrf": xsrf, "action": action, "back": PREFIX + "accounts?class=1BULK", **form})
+
+    r = bulk("disable", login=pupils[:2])  # two ticked
+    assert r.status_code == 303 and r.headers["Location"].endswith("accounts?class=1BULK")
+    shadow = box.shadow()
+    assert shadow["bulk.un"].startswith("!") and shadow["bulk.deux"].startswith("!")
+    assert not shadow["bulk.trois"].startswith("!") and "bulk.un" not in {u["name"] for u in hub.api("GET", "/users")}
+    assert bulk("disable", login=[ADMIN, "bulk.trois"]).status_code == 400  # never oneself
+    r = bulk("enable", every="1", **{"class": "1BULK"})  # every account of the class
+    assert r.status_code == 303 and not any(box.shadow()[p].startswith("!") for p in pupils)
+
+    r = bulk("reset", every="1", **{"class": "1BULK"})  # asked first, on a page that lists them
+    assert r.status_code == 200 and all(p in r.text for p in pupils) and "Tapez 3" in r.text
+    assert box.shadow()["bulk.un"] == shadow["bulk.un"].lstrip("!")  # nothing changed yet
+    r = bulk("reset", login=pupils, confirm="3")
+    assert r.status_code == 303 and "/jobs/" in r.headers["Location"]
+    job_id = r.headers["Location"].rsplit("/", 1)[-1]
+    wait_job(hub, admin_token, job_id)
+    credentials = admin.get(service_url(hub, f"jobs/{job_id}/credentials.csv")).content.decode("utf-8-sig")
+    passwords = dict(line.split(";")[:2] for line in credentials.splitlines()[1:])
+    assert set(passwords) == set(pupils)
+    login(hub, "bulk.deux", passwords["bulk.deux"])
+    slips = admin.get(service_url(hub, f"jobs/{job_id}/slips")).text
+    assert slips.count('class="jha-slip"') == 3
+
+    r = bulk("remove", every="1", **{"class": "1BULK"})
+    assert r.status_code == 200 and "Supprimer 3 compte(s)" in html.unescape(r.text)
+    r = bulk("remove", login=pupils, confirm="2")  # the wrong number: asked again, nothing removed
+    assert r.status_code == 200 and all(p in box.passwd() for p in pupils)
+    r = bulk("remove", login=pupils, confirm="3")
+    job = wait_job(hub, admin_token, r.headers["Location"].rsplit("/", 1)[-1])
+    assert job["summary"]["removed"] == 3 and not set(pupils) & set(box.passwd())
+    archives = {p.name.split("-")[0] for p in (box.srv / "jupyterhub" / "archived-homes").glob("bulk.*.tar.gz")}
+    assert archives == set(pupils)
