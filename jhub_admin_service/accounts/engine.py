@@ -172,9 +172,12 @@ class AccountManager:
                 self.registry.insert(db, Account(
                     login=p.login, uid=uid, gid=uid, role=p.role, hub_admin=p.hub_admin, classes=p.classes,
                     first_name=p.first_name, last_name=p.last_name, email=p.email,
-                    identity_key=p.identity_key, password_hash=NO_PASSWORD, hash_pending=False))
+                    identity_key=p.identity_key, external_id=p.external_id, password_hash=NO_PASSWORD,
+                    hash_pending=False))
             for p in plan.update:
                 fields = {name: new for name, (old, new) in p.changes.items() if name != "password"}
+                if p.identity_key:  # the person as this list names them, from now on
+                    fields["identity_key"] = p.identity_key
                 if fields:
                     self.registry.update(db, p.login, **fields)
 

@@ -3,6 +3,7 @@
 Pure: nothing here touches the machine. Clear passwords ride along in memory for apply(),
 and never appear in to_json().
 """
+import difflib
 from dataclasses import dataclass, field
 from typing import Callable, Collection
 
@@ -10,7 +11,12 @@ from .logins import RESERVED_LOGINS, derive_login, generate_password, unique_log
 from .registry import NO_PASSWORD
 from .roster import Rejection, Roster
 
-COMPARED_FIELDS = ("role", "hub_admin", "classes", "first_name", "last_name", "email")
+COMPARED_FIELDS = ("role", "hub_admin", "classes", "first_name", "last_name", "email", "external_id")
+#: Fields that a file without them leaves as they are (a list with names but no class, say).
+KEPT_WHEN_EMPTY = ("classes", "email", "first_name", "last_name", "external_id")
+#: How alike two spellings of a name must be (difflib's ratio) for a corrected name to be the same
+#: person: "PERIN" and "PERRIN" are, "Léa" and "Chloé" are not.
+SIMILAR_NAME = 0.75
 
 
 @dataclass
@@ -25,6 +31,10 @@ class PlannedAccount:
     last_name: str = ""
     email: str = ""
     identity_key: str = ""
+    external_id: str = ""
+    #: The line names an existing account with a corrected name (matched by its identifier, or by
+    #: birth date and a name spelled alike), rather than a new person.
+    renamed: bool = False
     #: "given", "generated", or "kept" (an existing account keeps its password).
     password_source: str = "kept"
     password: str = field(default="", repr=False)
@@ -38,6 +48,8 @@ class PlannedAccount:
         }
         if self.changes:
             out["changes"] = {k: list(v) for k, v in self.changes.items()}
+        if self.renamed:
+            out["renamed"] = True
         return out
 
     @property
@@ -92,20 +104,16 @@ def make_plan(roster: Roster, managed: dict, system_logins: Collection[str], res
     """
     plan = Plan(roster.format, roster.encoding, roster.delimiter, reset_passwords=reset_passwords,
                 rejected=list(roster.rejected))
-    by_identity = {a.identity_key: a for a in managed.values() if a.identity_key}
     explicit = {e.login for e in roster.entries if e.login}
     taken = set(managed) | set(system_logins) | set(system_groups) | RESERVED_LOGINS | explicit
     admins_left = {login for login, a in managed.items() if a.is_admin}
+    known, renamed = recognised(roster.entries, managed)
     seen = set()
-    for entry in roster.entries:
-        login = entry.login
+    for index, entry in enumerate(roster.entries):
+        login = entry.login or known.get(index)
         if not login:
-            known = by_identity.get(entry.identity_key)
-            if known is not None and known.login not in seen:
-                login = known.login
-            else:
-                login = unique_login(derive_login(entry.first_name, entry.last_name), taken)
-                taken.add(login)
+            login = unique_login(derive_login(entry.first_name, entry.last_name), taken)
+            taken.add(login)
         if login in RESERVED_LOGINS or (login in system_logins and login not in managed):
             plan.rejected.append(Rejection(entry.line, login, "an existing system account not managed by jhub-admin"))
             continue
@@ -119,7 +127,8 @@ def make_plan(roster: Roster, managed: dict, system_logins: Collection[str], res
         planned = PlannedAccount(
             line=entry.line, login=login, role=entry.role, hub_admin=entry.role == "teacher" and admin,
             classes=list(entry.classes), first_name=entry.first_name, last_name=entry.last_name, email=entry.email,
-            identity_key="" if entry.login else entry.identity_key,
+            identity_key="" if entry.login else entry.identity_key, external_id=entry.external_id,
+            renamed=index in renamed,
         )
         if current is None:
             give_password(planned, entry.password, new_password)
@@ -131,7 +140,7 @@ def make_plan(roster: Roster, managed: dict, system_logins: Collection[str], res
             if getattr(current, name) != getattr(planned, name)
         }
         # A file with names but no class or e-mail leaves those as they are.
-        for name in ("classes", "email", "first_name", "last_name"):
+        for name in KEPT_WHEN_EMPTY:
             if name in planned.changes and not getattr(planned, name):
                 del planned.changes[name]
                 setattr(planned, name, getattr(current, name))
@@ -153,6 +162,59 @@ def make_plan(roster: Roster, managed: dict, system_logins: Collection[str], res
     ]
     plan.rejected.sort(key=lambda r: r.line)
     return plan
+
+
+def recognised(entries: list, managed: dict) -> tuple:
+    """Which lines without a login name an existing account: ({line index: login}, {indexes of
+    the renamed}). First by the list's stable identifier (an ENT Id, an INE), then by names and
+    birth date (or class) as the account was made; then, for a line still unknown, an account
+    that no line of the file names, made from a list, with the same birth date (or class), one
+    name the same and the other spelled alike: a corrected name ("PERIN" -> "PERRIN"), never a
+    second account. Twins in the file are both named exactly, so neither is taken for the other."""
+    by_external = {a.external_id: a.login for a in managed.values() if a.external_id}
+    by_identity = {a.identity_key: a.login for a in managed.values() if a.identity_key}
+    explicit = {e.login for e in entries if e.login}
+    known = {}
+    for index, entry in enumerate(entries):
+        if entry.login:
+            continue
+        login = by_external.get(entry.external_id) if entry.external_id else None
+        login = login or by_identity.get(entry.identity_key)
+        if login is not None and login not in known.values():
+            known[index] = login
+    renamed = {index for index, login in known.items()
+               if names_of(entries[index].identity_key) != names_of(managed[login].identity_key)
+               and managed[login].identity_key}
+    named = set(known.values()) | explicit
+    candidates = [a for a in managed.values() if a.identity_key and a.login not in named]
+    for index, entry in enumerate(entries):
+        if entry.login or index in known:
+            continue
+        alike = [a for a in candidates if a.login not in named and same_person(entry.identity_key, a.identity_key)]
+        if len(alike) == 1:
+            known[index] = alike[0].login
+            named.add(alike[0].login)
+            renamed.add(index)
+    return known, renamed
+
+
+def same_person(key: str, other: str) -> bool:
+    """Two identity keys (last|first|birth date or classes) of one person whose name was corrected:
+    the same birth date (or classes), one name the same and the other spelled alike."""
+    last, first, tail = (key.split("|") + ["", "", ""])[:3]
+    other_last, other_first, other_tail = (other.split("|") + ["", "", ""])[:3]
+    if not tail or tail != other_tail or (last, first) == (other_last, other_first):
+        return False
+    return ((last == other_last and alike(first, other_first))
+            or (first == other_first and alike(last, other_last)))
+
+
+def names_of(key: str) -> tuple:
+    return tuple(key.split("|")[:2])
+
+
+def alike(a: str, b: str) -> bool:
+    return bool(a and b) and difflib.SequenceMatcher(None, a, b).ratio() >= SIMILAR_NAME
 
 
 def admin_refusal(planned: PlannedAccount, acting_admin: str, admins_left: set) -> str:

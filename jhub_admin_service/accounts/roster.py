@@ -49,6 +49,12 @@ COLUMN_ALIASES = {
     "email": "email", "mail": "email", "courriel": "email", "adressemail": "email", "emailaddress": "email",
     "nele": "birth_date", "neele": "birth_date", "datedenaissance": "birth_date", "birthdate": "birth_date",
     "dateofbirth": "birth_date",
+    # The person's stable identifier in the school's systems, which a corrected name keeps: the
+    # ENT export's Id, SIECLE's national number (INE) or internal one (ELENOET).
+    "id": "external_id", "ine": "external_id", "nine": "external_id", "numeroine": "external_id",
+    "nnational": "external_id", "numeronational": "external_id", "identifiantnational": "external_id",
+    "idnational": "external_id", "elenoet": "external_id", "idsiecle": "external_id", "ident": "external_id",
+    "identifiantent": "external_id", "idexterne": "external_id", "externalid": "external_id",
     # A teacher who is also an admin: oui/non (the role cell may say it too: "enseignant+admin").
     "admin": "admin", "administrateur": "admin", "droitsadmin": "admin", "droitsadministrateur": "admin",
 }
@@ -77,6 +83,8 @@ class RosterEntry:
     last_name: str = ""
     email: str = ""
     birth_date: str = ""
+    #: The stable identifier that the list carries (ENT Id, INE), "" when it has none.
+    external_id: str = ""
 
     @property
     def identity_key(self) -> str:
@@ -335,7 +343,7 @@ def entry_from_header(n: int, row: list, columns: dict) -> RosterEntry:
         first, last = split_full_name(get("full_name"))
     login = checked_login(get("login")) if "login" in columns else ""
     for value, what in ((first, "first name"), (last, "last name"), (get("email"), "e-mail"),
-                        (get("classes"), "class")):
+                        (get("classes"), "class"), (get("external_id"), "identifier")):
         checked_text(value, what, login, limit=MAX_NAME if what != "class" else MAX_CLASS * MAX_CLASSES)
     if not login and not (first or last):
         raise LineRejected("", "no login and no name to derive one from")
@@ -344,6 +352,7 @@ def entry_from_header(n: int, row: list, columns: dict) -> RosterEntry:
         line=n, login=login, password=checked_password(get("password"), login),
         role=role, admin=admin, classes=parse_classes(get("classes"), login),
         first_name=first, last_name=last, email=get("email"), birth_date=get("birth_date"),
+        external_id=get("external_id"),
     )
 
 

@@ -75,7 +75,7 @@ def print_plan(plan: Plan) -> None:
     print("  ".join(f"{k}: {v}" for k, v in counts.items()))
     for kind in ("create", "update"):
         for p in getattr(plan, kind):
-            extra = f" ({', '.join(p.changes)})" if p.changes else ""
+            extra = (f" ({', '.join(p.changes)})" if p.changes else "") + (" renamed" if p.renamed else "")
             print(f"  {kind:7} line {p.line:>5}  {p.login:32} {p.role:8} {','.join(p.classes)}{extra}")
     for r in plan.rejected:
         print(f"  reject  line {r.line:>5}  {r.login or '-':32} {r.reason}")

@@ -354,3 +354,30 @@ def test_bulk_actions_of_the_accounts_page_on_a_whole_class(running, admin, admi
     assert job["summary"]["removed"] == 3 and not set(pupils) & set(box.passwd())
     archives = {p.name.split("-")[0] for p in (box.srv / "jupyterhub" / "archived-homes").glob("bulk.*.tar.gz")}
     assert archives == set(pupils)
+
+
+def test_a_corrected_name_in_next_year_s_list_renames_the_pupil_on_the_import_page(running, admin, admin_token):
+    """The Import page's preview says "renamed", and applying it keeps the account, its uid and
+    its files; no second account is made."""
+    box, hub = running
+    header = "NOM;PRENOM;NE(E) LE;DIV.\n"
+    import_when_free(hub, admin_token, (header + "PERIN;Jade;02/05/2009;1RENOM\n").encode())
+    uid = box.passwd()["jade.perin"][2]
+    (box.home / "jade.perin" / "devoir.ipynb").write_text("{}")
+    page = admin.get(service_url(hub, "import"))
+    corrected = (header + "PERRIN;Jade;02/05/2009;TRENOM\n").encode("cp1252")
+    for _ in range(120):  # the job that an earlier test left running
+        r = admin.post(service_url(hub, "import"), files={"file": ("rentree.csv", corrected)},
+                       data={"_xsrf": xsrf_of(page.text)})
+        if r.status_code != 409:
+            break
+        time.sleep(0.5)
+    assert r.status_code == 200 and "/import/preview/" in r.url
+    text = html.unescape(r.text)
+    assert "À créer\u00a0: 0" in text and "renommé" in text and "PERIN → PERRIN" in text
+    r = admin.post(r.url, data={"_xsrf": xsrf_of(r.text), "reset_passwords": ""})
+    wait_job(hub, admin_token, r.url.rsplit("/", 1)[1])
+    account = requests.get(service_url(hub, "api/accounts/jade.perin"), headers=token_headers(admin_token)).json()
+    assert (account["last_name"], account["classes"]) == ("PERRIN", ["TRENOM"])
+    assert box.passwd()["jade.perin"][2] == uid and "jade.perrin" not in box.passwd()
+    assert (box.home / "jade.perin" / "devoir.ipynb").exists()

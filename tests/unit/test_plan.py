@@ -153,3 +153,54 @@ def test_an_account_whose_name_or_ids_the_machine_gives_to_someone_else_is_not_m
     assert set(found) == {"tape", "uid.taken", "gid.taken"}
     assert "group named tape" in found["tape"] and "belongs to other" in found["uid.taken"]
     assert "jh-admins" in found["gid.taken"]
+
+
+def siecle(*lines):
+    return ("NOM;PRENOM;NE(E) LE;DIV.\n" + "".join(f"{line}\n" for line in lines)).encode()
+
+
+def managed_from(plan):
+    """The accounts that applying plan would make, as the registry would hold them."""
+    return [account(p.login, classes=p.classes, first_name=p.first_name, last_name=p.last_name,
+                    identity_key=p.identity_key, external_id=p.external_id) for p in plan.create]
+
+
+def test_a_corrected_name_renames_the_account_instead_of_making_a_second_one():
+    first = plan_for(siecle("PERIN;Jade;02/05/2009;1G2", "MARTIN;Noé;13/11/2009;1G2"))
+    managed = managed_from(first)
+    assert {p.login for p in first.create} == {"jade.perin", "noe.martin"}
+    second = plan_for(siecle("PERRIN;Jade;02/05/2009;TG3", "MARTIN;Noé;13/11/2009;TG3"), managed)
+    assert not second.create and not second.absent
+    renamed = {p.login: p for p in second.update}["jade.perin"]
+    assert renamed.renamed and renamed.changes["last_name"] == ("PERIN", "PERRIN")
+    assert renamed.to_json()["renamed"] is True and "renamed" not in {p.login: p for p in second.update}[
+        "noe.martin"].to_json()
+
+
+def test_twins_and_strangers_are_never_taken_for_a_renamed_pupil():
+    managed = managed_from(plan_for(siecle("DURAND;Léa;01/01/2009;2nde1", "DURAND;Léo;01/01/2009;2nde1")))
+    # Both twins in the new list: each keeps their own account.
+    both = plan_for(siecle("DURAND;Léo;01/01/2009;1G1", "DURAND;Léa;01/01/2009;1G1"), managed)
+    assert not both.create and {p.login for p in both.update} == {"lea.durand", "leo.durand"}
+    assert not any(p.renamed for p in both.update)
+    # Another pupil born the same day, with another name: a new account, the old one absent.
+    other = plan_for(siecle("MOREAU;Chloé;01/01/2009;1G1", "DURAND;Léo;01/01/2009;1G1"), managed)
+    assert [p.login for p in other.create] == ["chloe.moreau"] and [p.login for p in other.absent] == ["lea.durand"]
+    # Two accounts alike enough to be the corrected one: none is guessed.
+    managed += [account("lea.durant", identity_key="durant|lea|01/01/2009")]
+    guess = plan_for(siecle("DURANS;Léa;01/01/2009;1G1"), managed)
+    assert [p.login for p in guess.create] == ["lea.durans"]
+
+
+def test_the_list_s_identifier_follows_a_person_through_any_correction():
+    ent = "Id;Type;Nom;Prénom;Classes\n{};Élève;{};{};T NSI\n"
+    first = plan_for(ent.format("a1", "Rousseau", "Camille").encode())
+    managed = managed_from(first)
+    assert first.create[0].external_id == "a1"
+    moved = plan_for(ent.format("a1", "Rousseau-Lefèvre", "Camille-Anne").encode(), managed)
+    assert not moved.create and moved.update[0].login == "camille.rousseau" and moved.update[0].renamed
+    # An account made before the lists carried the identifier gains it, shown in the preview.
+    older = [account("camille.rousseau", identity_key="rousseau|camille|t nsi", first_name="Camille",
+                     last_name="Rousseau", classes=["T NSI"])]
+    gains = plan_for(ent.format("a1", "Rousseau", "Camille").encode(), older)
+    assert gains.update[0].changes == {"external_id": ("", "a1")}
