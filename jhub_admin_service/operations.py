@@ -16,6 +16,7 @@ import asyncio
 import logging
 from typing import Callable, Iterable, Optional
 
+from .accounts import local as localmod
 from .accounts.engine import AccountError, AccountManager, Progress, Report, noop_progress
 from .accounts.logins import generate_password
 from .accounts.passwords import hash_many, hash_password
@@ -129,6 +130,11 @@ class Operations:
                 for login in logins:
                     await self.accounts.stop_everything_of(self.accounts.get(login))
 
+    async def set_leaving(self, logins: list, leaving: bool) -> None:
+        """Mark accounts as leaving at the end of the year, or not any more: the registry only."""
+        with self.locked():
+            self.accounts.record_leaving(logins, leaving)
+
     async def reset_passwords(self, logins: list, progress: Progress = noop_progress) -> dict:
         """New generated passwords for several accounts: {login: password}, to be shown once.
         Hashed on every core before the lock; recorded in one transaction; one convergence."""
@@ -158,25 +164,35 @@ class Operations:
 
     async def remove(self, login: str) -> Optional[str]:
         """Remove one account (see remove_many); returns its home's archive."""
-        return (await self.remove_many([login]))[login]
+        archives, failed = await self.remove_many([login])
+        if failed:
+            raise AccountError(failed[login])
+        return archives[login]
 
     async def remove_many(self, logins: list, progress: Progress = noop_progress) -> dict:
         """Disable the accounts first, in one transaction and one convergence (they can no longer
         log in, their servers and hub users go), then, one account after the other, archive the
         home and delete the account everywhere (its registry row last of all), then converge once.
         A removal killed or failing halfway leaves each account whole, disabled, or removed with
-        its home archived; never one that a reconcile would bring back able to log in. Returns
-        {login: the archive's path}."""
+        its home archived; never one that a reconcile would bring back able to log in. One that
+        fails (a home that cannot be archived) stays disabled, and the others go on. Returns
+        ({login: the archive's path}, {login: why it was not removed})."""
         with self.locked():
             self.accounts.record_disabled(logins, True)
             await self._converge(Report())
-            archives = {}
-            for done, login in enumerate(logins):
-                progress("remove", done, len(logins))
-                archives[login] = await self.accounts.remove(login)
-            progress("remove", len(logins), len(logins))
-            await self._converge(Report())
-            return archives
+            archives, failed = {}, {}
+            try:
+                for done, login in enumerate(logins):
+                    progress("remove", done, len(logins))
+                    try:
+                        archives[login] = await self.accounts.remove(login)
+                    except (AccountError, OSError, localmod.ShadowToolError) as exc:
+                        log.error("removal of %s failed: %s", login, exc)
+                        failed[login] = str(exc)
+                progress("remove", len(logins), len(logins))
+            finally:
+                await self._converge(Report())
+            return archives, failed
 
     async def bootstrap_admin(self, login: str, password: Optional[str] = None) -> Optional[str]:
         """Create the first admin once. Returns its password when it was just created, else None."""

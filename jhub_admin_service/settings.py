@@ -24,6 +24,10 @@ class AdminSettings(Configurable):
     registry_path = Unicode(help="The account registry (SQLite), on the data volume.").tag(config=True)
     home_root = Unicode(help="Where home directories live.").tag(config=True)
     archive_dir = Unicode(help="Where the homes of removed accounts are archived.").tag(config=True)
+    handover_dir = Unicode(help="Where the ZIP of each removed account's own work is kept, to hand over.").tag(
+        config=True)
+    handover_days = Integer(365, help="Days a removed account's ZIP is kept, then deleted "
+                                      "(JHUB_ADMIN_HANDOVER_DAYS).").tag(config=True)
     token_file = Unicode(help="The service token file that jupyterhub_config.py keeps on the data volume; "
                               "lets the CLI in the container talk to the hub.").tag(config=True)
 
@@ -87,6 +91,14 @@ class AdminSettings(Configurable):
     @default("archive_dir")
     def _archive_dir(self):
         return _env("JHUB_ADMIN_ARCHIVE_DIR", os.path.join(self.data_dir, "archived-homes"))
+
+    @default("handover_dir")
+    def _handover_dir(self):
+        return _env("JHUB_ADMIN_HANDOVER_DIR", os.path.join(self.data_dir, "handover"))
+
+    @default("handover_days")
+    def _handover_days(self):
+        return int(_env("JHUB_ADMIN_HANDOVER_DAYS", "365"))
 
     @default("token_file")
     def _token_file(self):

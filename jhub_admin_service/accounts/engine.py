@@ -7,6 +7,7 @@ steps with the courses' under one lock; this module never calls the courses.
 import asyncio
 import grp
 import logging
+import os
 import pwd
 import threading
 import time
@@ -16,6 +17,7 @@ from typing import AsyncIterator, Callable, Iterator, Optional, Union
 
 from ..hub import HubClient, HubUnreachable
 from ..settings import AdminSettings
+from . import handover
 from . import local as localmod
 from .groups import HUB_GROUPS, LOCAL_GROUPS
 from .logins import generate_password, login_problem, password_problem
@@ -318,6 +320,14 @@ class AccountManager:
             for login in logins:
                 self.registry.update(db, login, disabled=disabled)
 
+    def record_leaving(self, logins: list, leaving: bool) -> None:
+        """Mark accounts as leaving at the end of the year (or not any more), in one transaction."""
+        for login in logins:
+            self.get(login)
+        with self.registry.transaction() as db:
+            for login in logins:
+                self.registry.update(db, login, leaving=leaving)
+
     def record_new_passwords(self, hash_of: dict) -> None:
         """An admin's new passwords for several accounts, in one transaction."""
         for login in hash_of:
@@ -374,6 +384,7 @@ class AccountManager:
         if self.settings.manage_local_accounts:
             loop = asyncio.get_running_loop()
             archive = await loop.run_in_executor(None, self.local.archive_home, login, self.settings.archive_dir)
+            await loop.run_in_executor(None, self._hand_over, account)
             await self.stop_everything_of(account)  # nothing of the account may run at userdel
             if login in {u.pw_name for u in pwd.getpwall()}:
                 self.local.delete(login)
@@ -386,6 +397,15 @@ class AccountManager:
         if self.hub.configured:
             await self.hub.delete_user(login)
         return archive
+
+    def _hand_over(self, account: Account) -> None:
+        """The ZIP of the account's own work, kept to hand over (accounts/handover.py)."""
+        home = self.local.home_of(account.login)
+        if not os.path.isdir(home):
+            return
+        os.makedirs(self.settings.handover_dir, mode=0o700, exist_ok=True)
+        dest = os.path.join(self.settings.handover_dir, handover.handover_name(account.login, time.time()))
+        handover.write_home_zip(home, account.uid, dest)
 
     def first_admin_problem(self, login: str) -> Optional[str]:
         """Why login cannot be the first admin; None when it can (or already is)."""

@@ -3,7 +3,9 @@
 Pure: nothing here touches the machine. Clear passwords ride along in memory for apply(),
 and never appear in to_json().
 """
+import collections
 import difflib
+import re
 from dataclasses import dataclass, field
 from typing import Callable, Collection
 
@@ -17,6 +19,8 @@ KEPT_WHEN_EMPTY = ("classes", "email", "first_name", "last_name", "external_id")
 #: How alike two spellings of a name must be (difflib's ratio) for a corrected name to be the same
 #: person: "PERIN" and "PERRIN" are, "Léa" and "Chloé" are not.
 SIMILAR_NAME = 0.75
+#: A birth date as class lists write it (11/03/2009, 2009-03-11).
+BIRTH_DATE = re.compile(r"\d{1,2}[/.-]\d{1,2}[/.-]\d{4}|\d{4}-\d{2}-\d{2}")
 
 
 @dataclass
@@ -166,47 +170,68 @@ def make_plan(roster: Roster, managed: dict, system_logins: Collection[str], res
 
 def recognised(entries: list, managed: dict) -> tuple:
     """Which lines without a login name an existing account: ({line index: login}, {indexes of
-    the renamed}). First by the list's stable identifier (an ENT Id, an INE), then by names and
-    birth date (or class) as the account was made; then, for a line still unknown, an account
-    that no line of the file names, made from a list, with the same birth date (or class), one
-    name the same and the other spelled alike: a corrected name ("PERIN" -> "PERRIN"), never a
-    second account. Twins in the file are both named exactly, so neither is taken for the other."""
-    by_external = {a.external_id: a.login for a in managed.values() if a.external_id}
-    by_identity = {a.identity_key: a.login for a in managed.values() if a.identity_key}
-    explicit = {e.login for e in entries if e.login}
+    the renamed}). An account is never given to a line of another role, nor to two lines.
+
+    1. Names and birth date (or class), exactly as the account was made.
+    2. The list's stable identifier (INE, ELENOET), when it is on one line of the file and one
+       account only, and the line agrees with the account on something besides it (the birth
+       date or class, or a name spelled alike): a list of row numbers is not an identifier.
+    3. A corrected last name: for a line still unknown, the one account that no line names, with
+       the same birth date (a real date, not a class), the same first name and a last name spelled
+       alike ("PERIN" -> "PERRIN"). Twins differ by their first names: neither is taken for the
+       other, even when only one is in the file. Anything less sure makes a new account, which an
+       admin can remove; a pupil's files are never handed to someone else on a guess."""
+    by_identity = {a.identity_key: a for a in managed.values() if a.identity_key}
+    by_external = collections.defaultdict(list)
+    for a in managed.values():
+        if a.external_id:
+            by_external[a.external_id].append(a)
+    in_file = collections.Counter(e.external_id for e in entries if e.external_id and not e.login)
+    named = {e.login for e in entries if e.login}
     known = {}
+
+    def take(index, account):
+        if account is not None and account.login not in named and account.role == entries[index].role:
+            known[index] = account.login
+            named.add(account.login)
+
     for index, entry in enumerate(entries):
-        if entry.login:
+        if not entry.login:
+            take(index, by_identity.get(entry.identity_key))
+    for index, entry in enumerate(entries):
+        if entry.login or index in known or in_file[entry.external_id] != 1 or len(by_external[entry.external_id]) != 1:
             continue
-        login = by_external.get(entry.external_id) if entry.external_id else None
-        login = login or by_identity.get(entry.identity_key)
-        if login is not None and login not in known.values():
-            known[index] = login
+        account = by_external[entry.external_id][0]
+        if agrees(entry.identity_key, account.identity_key):
+            take(index, account)
     renamed = {index for index, login in known.items()
                if names_of(entries[index].identity_key) != names_of(managed[login].identity_key)
                and managed[login].identity_key}
-    named = set(known.values()) | explicit
-    candidates = [a for a in managed.values() if a.identity_key and a.login not in named]
     for index, entry in enumerate(entries):
         if entry.login or index in known:
             continue
-        alike = [a for a in candidates if a.login not in named and same_person(entry.identity_key, a.identity_key)]
-        if len(alike) == 1:
-            known[index] = alike[0].login
-            named.add(alike[0].login)
+        alike_ = [a for a in managed.values() if a.login not in named and a.role == entry.role
+                  and corrected_last_name(entry.identity_key, a.identity_key)]
+        if len(alike_) == 1:
+            take(index, alike_[0])
             renamed.add(index)
     return known, renamed
 
 
-def same_person(key: str, other: str) -> bool:
-    """Two identity keys (last|first|birth date or classes) of one person whose name was corrected:
-    the same birth date (or classes), one name the same and the other spelled alike."""
+def corrected_last_name(key: str, other: str) -> bool:
+    """Two identity keys (last|first|birth date) of one person whose last name was corrected."""
     last, first, tail = (key.split("|") + ["", "", ""])[:3]
     other_last, other_first, other_tail = (other.split("|") + ["", "", ""])[:3]
-    if not tail or tail != other_tail or (last, first) == (other_last, other_first):
-        return False
-    return ((last == other_last and alike(first, other_first))
-            or (first == other_first and alike(last, other_last)))
+    return (bool(BIRTH_DATE.fullmatch(tail)) and tail == other_tail and first == other_first
+            and last != other_last and alike(last, other_last))
+
+
+def agrees(key: str, other: str) -> bool:
+    """A line and an account that share an identifier agree on the birth date or class, or on a
+    name spelled alike."""
+    last, first, tail = (key.split("|") + ["", "", ""])[:3]
+    other_last, other_first, other_tail = (other.split("|") + ["", "", ""])[:3]
+    return (bool(tail) and tail == other_tail) or alike(last, other_last) or alike(first, other_first)
 
 
 def names_of(key: str) -> tuple:

@@ -8,7 +8,7 @@ import os
 import sqlite3
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Iterable, Iterator, Optional
 
 SCHEMA = """
@@ -32,6 +32,8 @@ CREATE TABLE IF NOT EXISTS accounts (
     -- 1 while the account still has the password an admin chose or generated.
     initial_password INTEGER NOT NULL DEFAULT 1,
     disabled INTEGER NOT NULL DEFAULT 0,
+    -- 1 for an account that leaves at the end of the year (marked by an admin).
+    leaving INTEGER NOT NULL DEFAULT 0,
     created_at REAL NOT NULL,
     updated_at REAL NOT NULL
 );
@@ -39,8 +41,9 @@ CREATE INDEX IF NOT EXISTS accounts_identity ON accounts (identity_key);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 #: Columns added since a registry's file was first made: (name, definition), added at open.
-ADDED_COLUMNS = (("hub_admin", "INTEGER NOT NULL DEFAULT 0"), ("external_id", "TEXT NOT NULL DEFAULT ''"))
-FLAGS = ("hub_admin", "hash_pending", "initial_password", "disabled")
+ADDED_COLUMNS = (("hub_admin", "INTEGER NOT NULL DEFAULT 0"), ("external_id", "TEXT NOT NULL DEFAULT ''"),
+                 ("leaving", "INTEGER NOT NULL DEFAULT 0"))
+FLAGS = ("hub_admin", "hash_pending", "initial_password", "disabled", "leaving")
 DEFAULT_PATH = "/srv/jupyterhub/jhub-admin.sqlite"
 #: The password_hash of an account made before its password was hashed: locked, like a new
 #: account of newusers. An import sets its hash when ready; if it was killed first, the next
@@ -68,12 +71,14 @@ class Account:
     hash_pending: bool = True
     initial_password: bool = True
     disabled: bool = False
+    leaving: bool = False
     created_at: float = 0.0
     updated_at: float = 0.0
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> "Account":
-        data = dict(row)
+        # Only the columns this version knows: a registry that a newer version opened has more.
+        data = {name: row[name] for name in row.keys() if name in ACCOUNT_FIELDS}
         data["classes"] = json.loads(data["classes"])
         for flag in FLAGS:
             if flag in data:  # a read-only view of a registry older than the column has none
@@ -90,9 +95,12 @@ class Account:
         return {
             "login": self.login, "uid": self.uid, "role": self.role, "admin": self.is_admin,
             "classes": list(self.classes), "first_name": self.first_name, "last_name": self.last_name, "email": self.email,
-            "disabled": self.disabled, "initial_password": self.initial_password,
+            "disabled": self.disabled, "leaving": self.leaving, "initial_password": self.initial_password,
             "created_at": self.created_at, "updated_at": self.updated_at,
         }
+
+
+ACCOUNT_FIELDS = {f.name for f in fields(Account)}
 
 
 def create_private(path: str) -> None:

@@ -31,7 +31,7 @@ ACCEPTED_ROLES_TEXT = ("élève/eleve/student, enseignant/prof/teacher, admin, e
 ROLE_JOINERS = r"\s*(?:[+,/&]|\bet\b|\band\b)\s*"
 #: The cells of an "admin" column, normalised, that say yes and no.
 YES = {"1", "oui", "o", "yes", "y", "x", "vrai", "true"}
-NO = {"", "0", "non", "n", "no", "faux", "false"}
+NO = {"0", "non", "n", "no", "faux", "false"}
 
 #: Normalised header text -> field. Normalised = ASCII-folded, lower case, letters and digits only.
 COLUMN_ALIASES = {
@@ -51,9 +51,9 @@ COLUMN_ALIASES = {
     "dateofbirth": "birth_date",
     # The person's stable identifier in the school's systems, which a corrected name keeps: the
     # ENT export's Id, SIECLE's national number (INE) or internal one (ELENOET).
-    "id": "external_id", "ine": "external_id", "nine": "external_id", "numeroine": "external_id",
+    "ine": "external_id", "nine": "external_id", "numeroine": "external_id",
     "nnational": "external_id", "numeronational": "external_id", "identifiantnational": "external_id",
-    "idnational": "external_id", "elenoet": "external_id", "idsiecle": "external_id", "ident": "external_id",
+    "idnational": "external_id", "elenoet": "external_id", "idsiecle": "external_id",
     "identifiantent": "external_id", "idexterne": "external_id", "externalid": "external_id",
     # A teacher who is also an admin: oui/non (the role cell may say it too: "enseignant+admin").
     "admin": "admin", "administrateur": "admin", "droitsadmin": "admin", "droitsadministrateur": "admin",
@@ -268,11 +268,13 @@ def parse_role(value: str, login: str, admin_cell: Optional[str] = None) -> tupl
     both = len(parts) == 2
     role = "teacher" if both else parts.pop()
     admin = True if both else None
-    if admin_cell is not None:
-        said = normalise_header(admin_cell)
+    said = normalise_header(admin_cell or "")
+    if said:  # an empty cell says nothing: the rights stay as they are
         if said not in YES | NO:
             raise LineRejected(login, f"admin column: {admin_cell!r} is neither oui nor non")
-        admin = admin or said in YES
+        if admin and said in NO:
+            raise LineRejected(login, f"the role {value!r} and the admin column ({admin_cell!r}) disagree")
+        admin = said in YES
     if admin and role == "student":
         raise LineRejected(login, "a student cannot be an admin; only a teacher can have admin rights beside")
     return role, (admin if role == "teacher" else None)

@@ -52,7 +52,13 @@ def register(verbs: argparse._SubParsersAction) -> None:
         p = accounts.add_parser(name, help=f"{name} accounts")
         add_selection(p)
         p.set_defaults(func=cmd_disable, disabled=disabled)
-    p = accounts.add_parser("remove", help="remove accounts (each home is archived first)")
+    p = accounts.add_parser("leaving", help="mark accounts as leaving at the end of the year (the School year page "
+                                             "lists them)")
+    add_selection(p)
+    p.add_argument("--undo", action="store_true", help="no longer leaving")
+    p.set_defaults(func=cmd_leaving)
+    p = accounts.add_parser("remove", help="remove accounts (each home is archived first, and the account's own "
+                                            "work kept as a ZIP to hand over)")
     add_selection(p)
     p.add_argument("--yes", "-y", action="store_true", help="remove several accounts without asking")
     p.set_defaults(func=cmd_remove)
@@ -224,12 +230,14 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def add_selection(p: argparse.ArgumentParser) -> None:
     p.add_argument("logins", nargs="*", metavar="LOGIN")
-    p.add_argument("--class", dest="klass", metavar="CLASS", help="every account of this class as well")
+    p.add_argument("--class", dest="klass", metavar="CLASS",
+                   help="every pupil of this class as well (its teachers only by their logins)")
 
 
 def selected(args: argparse.Namespace, ops) -> list:
     """The logins named and those of --class, each once; exits when there are none."""
-    logins = list(args.logins) + ([a.login for a in ops.registry.accounts(klass=args.klass)] if args.klass else [])
+    pupils = ops.registry.accounts(role="student", klass=args.klass) if args.klass else []
+    logins = list(args.logins) + [a.login for a in pupils]
     logins = list(dict.fromkeys(logins))
     if not logins:
         raise SystemExit("no account: name logins, or a class with --class")
@@ -260,6 +268,14 @@ def cmd_disable(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_leaving(args: argparse.Namespace) -> int:
+    ops = operations_from(args)
+    logins = selected(args, ops)
+    asyncio.run(ops.set_leaving(logins, not args.undo))
+    print(f"{', '.join(logins)}: {'no longer leaving' if args.undo else 'leaving at the end of the year'}")
+    return 0
+
+
 def cmd_remove(args: argparse.Namespace) -> int:
     ops = operations_from(args)
     logins = selected(args, ops)
@@ -270,10 +286,12 @@ def cmd_remove(args: argparse.Namespace) -> int:
                 not in ("y", "yes", "o", "oui"):
             print("Nothing removed.", file=sys.stderr)
             return 1
-    archives = asyncio.run(ops.remove_many(logins))
-    for login in logins:
-        print(f"{login} removed; home archived to {archives[login]}")
-    return 0
+    archives, failed = asyncio.run(ops.remove_many(logins))
+    for login, archive in archives.items():
+        print(f"{login} removed; home archived to {archive}")
+    for login, why in failed.items():
+        print(f"{login}: not removed ({why}); it stays disabled", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def cmd_set(args: argparse.Namespace) -> int:

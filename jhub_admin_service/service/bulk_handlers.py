@@ -1,6 +1,7 @@
-"""Bulk actions of the Accounts page, and their JSON route: disable, enable, new passwords (with
-their slips), remove (homes archived), on the ticked accounts or on every account that the
-page's filter shows (a whole class). A new password or a removal is asked again first, on a page
+"""Bulk actions of the Accounts page, and their JSON route: disable, enable, mark as leaving at the
+end of the year (or not), new passwords (with their slips), remove (homes archived, and each one's
+own work kept as a ZIP to hand over), on the ticked accounts or on every account that the page's
+filter shows (a whole class). A new password or a removal is asked again first, on a page
 that lists the accounts; the two run as jobs with progress."""
 from typing import TYPE_CHECKING
 
@@ -17,11 +18,27 @@ if TYPE_CHECKING:
     from .context import ServiceContext
 
 NAV = []
-ACTIONS = ("disable", "enable", "reset", "remove")
-#: The actions asked again on a page that lists the accounts; they run as jobs.
+ACTIONS = ("disable", "enable", "leave", "stay", "reset", "remove")
+#: The actions that run as jobs; they are asked again on a page that lists the accounts, and so
+#: is disabling several accounts (their servers and every process stop).
 AS_JOBS = ("reset", "remove")
+ASKED = {"reset": 1, "remove": 1, "disable": 2}  # from this many accounts on
 STAGES = {"reset": {"hashing": 60, "local accounts": 10, "hub": 30}, "remove": {"remove": 100}}
-NOT_YOURSELF = N_("You cannot disable or remove your own account: untick it.")
+NOT_YOURSELF = N_("You cannot disable or remove your own account, nor give it a new password here: untick it.")
+
+
+#: What the page says once an action that is not a job is done.
+DONE = {"disable": N_("%(n)d account(s) disabled: they can no longer log in."),
+        "enable": N_("%(n)d account(s) enabled again."),
+        "leave": N_("%(n)d account(s) marked as leaving at the end of the year."),
+        "stay": N_("%(n)d account(s) no longer marked as leaving.")}
+
+
+async def apply_at_once(ctx: "ServiceContext", action: str, logins: list) -> None:
+    if action in ("disable", "enable"):
+        await ctx.operations.set_disabled_many(logins, action == "disable")
+    else:
+        await ctx.operations.set_leaving(logins, action == "leave")
 
 
 def start_bulk_job(ctx: "ServiceContext", action: str, logins: list, admin: str) -> Job:
@@ -40,8 +57,9 @@ def start_bulk_job(ctx: "ServiceContext", action: str, logins: list, admin: str)
             job.credentials = [credential(a, passwords[a.login]) for a in accounts]
             job.summary = {"credentials": len(job.credentials)}
         else:
-            archives = await ctx.operations.remove_many(logins, job.progress)
-            job.summary = {"removed": len(archives), "archives": archives}
+            archives, failed = await ctx.operations.remove_many(logins, job.progress)
+            job.summary = {"removed": len(archives), "archives": archives, "failed": failed}
+            job.warnings = [f"{login}: not removed ({why}); it stays disabled" for login, why in failed.items()]
 
     kind = "password reset" if action == "reset" else "removal"
     return ctx.jobs.start(kind, work, user=admin, group="accounts", stages=STAGES[action],
@@ -50,7 +68,7 @@ def start_bulk_job(ctx: "ServiceContext", action: str, logins: list, admin: str)
 
 class BulkMixin:
     def refuse_yourself(self, action: str, logins: list) -> None:
-        if action in ("disable", "remove") and self.admin_name in logins:
+        if action in ("disable", "reset", "remove") and self.admin_name in logins:
             raise web.HTTPError(400, self._(NOT_YOURSELF))
 
 
@@ -70,33 +88,32 @@ class AccountsBulkHandler(BulkMixin, BaseHandler):
             self.redirect(back, status=303)
             return
         self.refuse_yourself(action, logins)
+        if len(logins) >= ASKED.get(action, len(logins) + 1) and self.get_body_argument("confirm", "") != str(len(logins)):
+            accounts = [self.ctx.reader.get(login) for login in logins]
+            self.render_page("accounts_bulk_confirm.html", action=action, accounts=[a for a in accounts if a],
+                             back=back)
+            return
         if action in AS_JOBS:
-            if self.get_body_argument("confirm", "") != str(len(logins)):
-                accounts = [self.ctx.reader.get(login) for login in logins]
-                self.render_page("accounts_bulk_confirm.html", action=action, accounts=accounts, back=back)
-                return
             job = start_bulk_job(self.ctx, action, logins, self.admin_name)
             self.redirect(self.url("jobs", job.id), status=303)
             return
-        await self.ctx.operations.set_disabled_many(logins, action == "disable")
-        message = (self._("%(n)d account(s) disabled: they can no longer log in.") if action == "disable"
-                   else self._("%(n)d account(s) enabled again."))
-        self.flash(message % {"n": len(logins)})
+        await apply_at_once(self.ctx, action, logins)
+        self.flash(self._(DONE[action]) % {"n": len(logins)})
         self.redirect(back, status=303)
 
 
 class AccountsBulkAPIHandler(BulkMixin, APIHandler):
-    """POST api/accounts/_bulk {"action": "disable|enable|reset|remove", "logins": [...]} or
-    {"action", "class": "2NDE3"}: disable and enable answer when done; reset and remove start a
-    job (202), whose passwords the job's credentials give once."""
+    """POST api/accounts/_bulk {"action": "disable|enable|leave|stay|reset|remove", "logins": [...]}
+    or {"action", "class": "2NDE3"}: reset and remove start a job (202), whose passwords the job's
+    credentials give once; the others answer when done."""
 
     async def post(self) -> None:
         body = self.json_body()
         action = body.get("action")
         if action not in ACTIONS:
             raise web.HTTPError(400, f"action must be one of {', '.join(ACTIONS)}")
-        if body.get("class"):
-            logins = [a.login for a in self.ctx.reader.accounts(klass=str(body["class"]))]
+        if body.get("class"):  # a class's pupils; its teachers only by their logins
+            logins = [a.login for a in self.ctx.reader.accounts(role="student", klass=str(body["class"]))]
         elif isinstance(body.get("logins"), list) and all(isinstance(x, str) for x in body["logins"]):
             logins = known_logins(self, body["logins"])
         else:
@@ -107,7 +124,7 @@ class AccountsBulkAPIHandler(BulkMixin, APIHandler):
         if action in AS_JOBS:
             self.write_json(start_bulk_job(self.ctx, action, logins, self.admin_name).to_json(), status=202)
             return
-        await self.ctx.operations.set_disabled_many(logins, action == "disable")
+        await apply_at_once(self.ctx, action, logins)
         self.write_json({"action": action, "accounts": logins})
 
 

@@ -71,6 +71,8 @@ ENGINE_PATTERNS = [
     (r"No student is enrolled in the course (?P<course>.*)\.", N_("No student is enrolled in the course %(course)s.")),
     (r"minutes must be between 1 and (?P<max>\d+)", N_("minutes must be between 1 and %(max)s")),
     (r"admin column: '(?P<value>[^']*)' is neither oui nor non", N_("admin column: '%(value)s' is neither oui nor non")),
+    (r"the role '(?P<role>[^']*)' and the admin column \('(?P<cell>[^']*)'\) disagree",
+     N_("the role '%(role)s' and the admin column ('%(cell)s') disagree")),
     (r"another jhub-admin operation is running; try again when it is finished",
      N_("another jhub-admin operation is running; try again when it is finished")),
 ]

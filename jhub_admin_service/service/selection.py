@@ -19,6 +19,8 @@ def filtered(ctx: "ServiceContext", args: dict) -> list:
         accounts = [a for a in accounts if a.disabled]
     elif state == "active":
         accounts = [a for a in accounts if not a.disabled]
+    elif state == "leaving":
+        accounts = [a for a in accounts if a.leaving]
     return accounts
 
 

@@ -1,8 +1,12 @@
 """The admin service inside a real JupyterHub: admins only, XSRF, pages, JSON API, limits."""
 import html
+import io
 import json
+import os
+import re
 import sys
 import time
+import zipfile
 
 import pytest
 import requests
@@ -12,7 +16,7 @@ from servicetools import (ADMIN, ADMIN_PASSWORD, PREFIX, STUDENT, STUDENT_PASSWO
 
 pytestmark = [pytest.mark.hub, pytest.mark.sandbox]
 
-PAGES = ["", "import", "accounts", "accounts?q=prof&role=teacher", f"accounts/{TEACHER}", "servers", "exports",
+PAGES = ["", "import", "accounts", "accounts?q=prof&role=teacher", f"accounts/{TEACHER}", "servers", "exports", "year",
          "slips"]
 API_GETS = ["api/accounts", "api/accounts?role=teacher", f"api/accounts/{TEACHER}", "api/classes", "api/jobs",
             "api/imports", "api/dashboard", "api/servers"]
@@ -24,7 +28,8 @@ CHANGES = [("POST", "import"), ("POST", "import/preview/x"), ("POST", f"accounts
            ("POST", "exports/archives/a.tar/verify"), ("POST", "api/imports?dry_run=1"), ("POST", "api/imports"),
            ("POST", f"api/accounts/{TEACHER}/reset-password"), ("POST", f"api/accounts/{TEACHER}/disable"),
            ("PATCH", f"api/accounts/{TEACHER}"), ("DELETE", f"api/accounts/{TEACHER}"),
-           ("POST", "api/servers/stop"), ("DELETE", "api/jobs/x/credentials"), ("POST", "api/exports")]
+           ("POST", "api/servers/stop"), ("DELETE", "api/jobs/x/credentials"), ("POST", "api/exports"),
+           ("POST", "accounts/_bulk"), ("POST", "api/accounts/_bulk")]
 
 
 @pytest.fixture(scope="module")
@@ -322,12 +327,16 @@ def test_bulk_actions_of_the_accounts_page_on_a_whole_class(running, admin, admi
         return admin.post(service_url(hub, "accounts/_bulk"), allow_redirects=False,
                           data={"_xsrf": xsrf, "action": action, "back": PREFIX + "accounts?class=1BULK", **form})
 
-    r = bulk("disable", login=pupils[:2])  # two ticked
+    r = bulk("disable", login=pupils[:2])  # two ticked: asked first, on a page that lists them
+    assert r.status_code == 200 and "Désactiver 2 compte(s)" in html.unescape(r.text)
+    assert not box.shadow()["bulk.un"].startswith("!")
+    r = bulk("disable", login=pupils[:2], confirm="2")
     assert r.status_code == 303 and r.headers["Location"].endswith("accounts?class=1BULK")
     shadow = box.shadow()
     assert shadow["bulk.un"].startswith("!") and shadow["bulk.deux"].startswith("!")
     assert not shadow["bulk.trois"].startswith("!") and "bulk.un" not in {u["name"] for u in hub.api("GET", "/users")}
-    assert bulk("disable", login=[ADMIN, "bulk.trois"]).status_code == 400  # never oneself
+    assert bulk("disable", login=[ADMIN, "bulk.trois"], confirm="2").status_code == 400  # never oneself
+    assert not box.shadow()["bulk.trois"].startswith("!")
     r = bulk("enable", every="1", **{"class": "1BULK"})  # every account of the class
     assert r.status_code == 303 and not any(box.shadow()[p].startswith("!") for p in pupils)
 
@@ -381,3 +390,36 @@ def test_a_corrected_name_in_next_year_s_list_renames_the_pupil_on_the_import_pa
     assert (account["last_name"], account["classes"]) == ("PERRIN", ["TRENOM"])
     assert box.passwd()["jade.perin"][2] == uid and "jade.perrin" not in box.passwd()
     assert (box.home / "jade.perin" / "devoir.ipynb").exists()
+
+
+def test_leavers_are_marked_then_removed_and_their_work_is_kept_as_a_zip_to_hand_over(running, admin, admin_token):
+    box, hub = running
+    import_when_free(hub, admin_token, b"login;password;role;class\npart.un;Part-Passw0rd-42;student;TPART\n"
+                                       b"part.deux;Part-Passw0rd-42;student;TPART\n")
+    (box.home / "part.un" / "Projet").mkdir()
+    (box.home / "part.un" / "Projet" / "jeu.py").write_text("print('ok')\n")
+    os.chown(box.home / "part.un" / "Projet", int(box.passwd()["part.un"][2]), -1)
+    os.chown(box.home / "part.un" / "Projet" / "jeu.py", int(box.passwd()["part.un"][2]), -1)
+    (box.home / "part.un" / "secret").symlink_to("/etc/shadow")
+    page = admin.get(service_url(hub, "accounts?class=TPART"))
+    r = admin.post(service_url(hub, "accounts/_bulk"), allow_redirects=False,
+                   data={"_xsrf": xsrf_of(page.text), "action": "leave", "every": "1", "class": "TPART"})
+    assert r.status_code == 303
+    year = admin.get(service_url(hub, "year"))
+    assert year.status_code == 200 and "Partent en fin d" in html.unescape(year.text)
+    assert "part.un" in year.text and "part.deux" in year.text
+    assert "part.un" in admin.get(service_url(hub, "accounts?state=leaving")).text
+    # The Year page's button: the bulk removal's confirmation, then the job.
+    r = admin.post(service_url(hub, "accounts/_bulk"), allow_redirects=False,
+                   data={"_xsrf": xsrf_of(year.text), "action": "remove", "login": ["part.un", "part.deux"],
+                         "confirm": "2", "back": PREFIX + "year"})
+    wait_job(hub, admin_token, r.headers["Location"].rsplit("/", 1)[-1])
+    year = admin.get(service_url(hub, "year")).text
+    names = re.findall(r'href="[^"]*/year/handover/(part\.un-[^"]+\.zip)"', year)
+    assert len(names) == 1, year[-3000:]
+    zipped = admin.get(service_url(hub, f"year/handover/{names[0]}"))
+    assert zipped.status_code == 200 and zipped.headers["Content-Type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(zipped.content)) as z:
+        assert z.namelist() == ["Projet/jeu.py"] and z.read("Projet/jeu.py") == b"print('ok')\n"
+    assert admin.get(service_url(hub, "year/handover/..%2Fjhub-admin.sqlite")).status_code == 404
+    assert login(hub, TEACHER, TEACHER_PASSWORD).get(service_url(hub, "year")).status_code == 403

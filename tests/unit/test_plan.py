@@ -193,14 +193,47 @@ def test_twins_and_strangers_are_never_taken_for_a_renamed_pupil():
 
 
 def test_the_list_s_identifier_follows_a_person_through_any_correction():
-    ent = "Id;Type;Nom;Prénom;Classes\n{};Élève;{};{};T NSI\n"
-    first = plan_for(ent.format("a1", "Rousseau", "Camille").encode())
+    ine = "INE;NOM;PRENOM;NE(E) LE;DIV.\n{};{};{};02/05/2009;1G2\n"
+    first = plan_for(ine.format("123456789AB", "ROUSSEAU", "Camille").encode())
     managed = managed_from(first)
-    assert first.create[0].external_id == "a1"
-    moved = plan_for(ent.format("a1", "Rousseau-Lefèvre", "Camille-Anne").encode(), managed)
+    assert first.create[0].external_id == "123456789AB"
+    moved = plan_for(ine.format("123456789AB", "LEFÈVRE", "Camille-Anne").encode(), managed)
     assert not moved.create and moved.update[0].login == "camille.rousseau" and moved.update[0].renamed
     # An account made before the lists carried the identifier gains it, shown in the preview.
-    older = [account("camille.rousseau", identity_key="rousseau|camille|t nsi", first_name="Camille",
-                     last_name="Rousseau", classes=["T NSI"])]
-    gains = plan_for(ent.format("a1", "Rousseau", "Camille").encode(), older)
-    assert gains.update[0].changes == {"external_id": ("", "a1")}
+    older = [account("camille.rousseau", identity_key="rousseau|camille|02/05/2009", first_name="Camille",
+                     last_name="ROUSSEAU", classes=["1G2"])]
+    gains = plan_for(ine.format("123456789AB", "ROUSSEAU", "Camille").encode(), older)
+    assert gains.update[0].changes == {"external_id": ("", "123456789AB")}
+
+
+def test_an_identifier_that_is_not_one_never_hands_an_account_to_someone_else():
+    # A sheet's row numbers in an "ID" column: not read as an identifier at all.
+    rows = "ID;Nom;Prenom;Classe\n1;Alpha;Anne;2C\n2;Beta;Bob;2C\n"
+    managed = managed_from(plan_for(rows.encode()))
+    again = plan_for("ID;Nom;Prenom;Classe\n1;Beta;Bob;2C\n2;Gamma;Gil;2C\n".encode(), managed)
+    assert [p.login for p in again.unchanged] == ["bob.beta"] and [p.login for p in again.create] == ["gil.gamma"]
+    # The same identifier on two lines, or on two accounts: used for none of them.
+    ine = "INE;NOM;PRENOM;NE(E) LE;DIV.\n"
+    twice = plan_for((ine + "X1;DUPONT;Jean;01/01/2009;2C\nX1;MARTIN;Louis;02/02/2009;2C\n").encode(),
+                     [account("jean.dupont", external_id="X1", identity_key="dupont|jean|01/01/2009")])
+    assert [p.login for p in twice.update + twice.unchanged] == ["jean.dupont"]  # by names and birth date
+    assert [p.login for p in twice.create] == ["louis.martin"]
+    # An identifier shared with nothing else of the line (no date, no name alike): a new account.
+    stranger = plan_for((ine + "X2;GAMMA;Gil;03/03/2010;2C\n").encode(),
+                        [account("jean.dupont", external_id="X2", identity_key="dupont|jean|01/01/2009")])
+    assert [p.login for p in stranger.create] == ["gil.gamma"]
+
+
+def test_a_partial_list_never_gives_an_absent_pupil_s_account_to_another_one():
+    siecle_ = "NOM;PRENOM;NE(E) LE;DIV.\n"
+    managed = managed_from(plan_for((siecle_ + "MARTIN;Louis;01/01/2009;2C\n").encode()))
+    managed += [account("l.martin", role="teacher", hub_admin=True, identity_key="martin|louise|01/01/2009")]
+    # Louise, born the same day (a twin), in a list without Louis: her own new account.
+    plan = plan_for((siecle_ + "MARTIN;Louise;01/01/2009;2C\n").encode(), managed)
+    assert [p.login for p in plan.create] == ["louise.martin"] and not plan.update
+    # Without a birth date (the class stands in), no corrected name is guessed.
+    by_class = managed_from(plan_for("NOM;PRENOM;CLASSE\nPERIN;Jade;1G2\n".encode()))
+    plan = plan_for("NOM;PRENOM;CLASSE\nPERRIN;Jade;1G2\n".encode(), by_class)
+    assert [p.login for p in plan.create] == ["jade.perrin"]
+
+

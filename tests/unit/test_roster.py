@@ -201,16 +201,17 @@ def test_a_teacher_who_is_also_an_admin_in_the_role_cell_or_an_admin_column():
     column = read_roster("login;nom;prenom;profil;administrateur\nm.durand;D;M;prof;oui\np.leroy;L;P;prof;non\n"
                          "a.petit;P;A;prof;\nz.admin;Z;A;admin;\n".encode())
     assert [(e.login, e.role, e.admin) for e in column.entries] == [
-        ("m.durand", "teacher", True), ("p.leroy", "teacher", False), ("a.petit", "teacher", False),
-        ("z.admin", "admin", None)]
+        ("m.durand", "teacher", True), ("p.leroy", "teacher", False), ("a.petit", "teacher", None),
+        ("z.admin", "admin", None)]  # an empty cell says nothing: the rights stay as they are
 
 
 def test_admin_rights_are_refused_to_a_student_and_nonsense_is_refused():
     roster = read_roster("login;nom;prenom;profil;admin\neleve1;A;B;élève;oui\nprof1;C;D;prof;peut-être\n"
-                         "prof2;E;F;prof+élève;\nprof3;G;H;prof+admin+admin;\n".encode())
+                         "prof2;E;F;prof+élève;\nprof3;G;H;prof+admin+admin;\nprof4;I;J;prof+admin;non\n".encode())
     assert [(e.login, e.role, e.admin) for e in roster.entries] == [("prof3", "teacher", True)]
     why = reasons(roster)
     assert "a student cannot be an admin" in why[2]
     assert "neither oui nor non" in why[3]
     assert "unknown role 'prof+élève'" in why[4] and "enseignant+admin" in why[4]
     assert 5 not in why  # the same role twice is still teacher+admin
+    assert "disagree" in why[6]

@@ -79,6 +79,7 @@ def _jupyter_server_extension_points():
 
 
 def _load_jupyter_server_extension(serverapp):
+    from jupyter_server.auth.decorator import authorized
     from jupyter_server.base.handlers import JupyterHandler
     from tornado import web
 
@@ -89,7 +90,10 @@ def _load_jupyter_server_extension(serverapp):
     tag = script_tag(base_url)
 
     class FeedbackHandler(JupyterHandler):
+        auth_resource = "contents"  # it reads the home's files: a token that may not read them is refused
+
         @web.authenticated
+        @authorized
         def get(self):
             french = prefers_french(self.request.headers.get("Accept-Language", ""))
             try:

@@ -1,0 +1,44 @@
+"""A leaver's ZIP: the owner's own files only, no link followed, opens with any unzip; expiry."""
+import os
+import time
+import zipfile
+
+from jhub_admin_service.accounts.handover import delete_expired, listed, write_home_zip
+
+
+def test_the_zip_holds_the_owner_s_work_and_nothing_a_link_or_another_owner_brings(tmp_path):
+    home, secret = tmp_path / "jade.perin", tmp_path / "secret"
+    (home / "TP" / "données").mkdir(parents=True)
+    (home / "TP" / "données" / "élèves.csv").write_text("nom;note\n", encoding="utf-8")
+    (home / "devoir.ipynb").write_text("{}")
+    (home / ".cache").mkdir()
+    (home / ".cache" / "big").write_bytes(b"x" * 1000)
+    (home / ".bash_history").write_text("ls")
+    secret.write_text("root:$y$...:")
+    (home / "lien").symlink_to(secret)
+    (home / "dossier-lien").symlink_to(tmp_path)
+    os.mkfifo(home / "tube")
+    other = home / "du-prof.ipynb"
+    other.write_text("{}")
+    uid = os.stat(home / "devoir.ipynb").st_uid
+    os.chown(other, uid + 1, -1)
+    dest = tmp_path / "jade.perin.zip"
+    assert write_home_zip(str(home), uid, str(dest)) == 2
+    with zipfile.ZipFile(dest) as z:
+        assert sorted(z.namelist()) == ["TP/données/élèves.csv", "devoir.ipynb"]
+        assert z.read("TP/données/élèves.csv") == "nom;note\n".encode()
+        assert z.testzip() is None
+        assert all(i.flag_bits & 0x800 for i in z.infolist() if not i.filename.isascii())  # UTF-8 names
+    assert oct(dest.stat().st_mode & 0o777) == "0o600" and not (tmp_path / "jade.perin.zip.partial").exists()
+
+
+def test_zips_are_listed_with_their_expiry_and_deleted_after_it(tmp_path):
+    for name, age_days in (("lea.dupont-20250701-100000.zip", 400), ("noe.martin-20260701-100000.zip", 10)):
+        path = tmp_path / name
+        path.write_bytes(b"PK")
+        then = time.time() - age_days * 86400
+        os.utime(path, (then, then))
+    kept = listed(str(tmp_path), keep_days=365)
+    assert [(h.login, round((h.expires - h.created) / 86400)) for h in kept] == [("noe.martin", 365), ("lea.dupont", 365)]
+    assert delete_expired(str(tmp_path), keep_days=365) == ["lea.dupont-20250701-100000.zip"]
+    assert [h.login for h in listed(str(tmp_path), 365)] == ["noe.martin"]
