@@ -19,6 +19,9 @@ def register(verbs: argparse._SubParsersAction) -> None:
     p.add_argument("--dry-run", action="store_true", help="show the plan, change nothing")
     p.add_argument("--json", action="store_true", help="print the plan / report as JSON")
     p.add_argument("--reset-passwords", action="store_true", help="give existing accounts a new password too")
+    p.add_argument("--absent-leaving", action="store_true",
+                   help="mark the pupils of the registry that the file does not list as leaving at the end of the "
+                        "year (the start of a year's list: its absent are the leavers)")
     p.add_argument("--credentials", metavar="OUT", help="where to write new passwords (CSV, mode 0600)")
     p.add_argument("--yes", "-y", action="store_true",
                    help="apply without asking (needed when no terminal can answer the question)")
@@ -110,11 +113,18 @@ def cmd_import(args: argparse.Namespace) -> int:
     out = save_credentials(credentials_path, report.credentials)
     result = report.to_json()
     result["credentials_file"] = out
+    if args.absent_leaving:
+        leavers = [p.login for p in plan.absent if p.role == "student"]
+        if leavers:
+            asyncio.run(ops.set_leaving(leavers, True))
+        result["marked_leaving"] = leavers
     if args.json:
         json.dump(result, sys.stdout, indent=1)
         print()
     else:
         print(f"done: {result['counts']}; local: {report.local}; hub: {report.hub or 'skipped'}")
+        if args.absent_leaving:
+            print(f"{len(result['marked_leaving'])} absent pupil(s) marked as leaving at the end of the year")
         if out:
             print(f"new passwords written to {out} (mode 0600): hand them out, then delete the file")
     print_warnings(report.warnings)

@@ -109,6 +109,16 @@ def test_a_whole_class_disabled_given_passwords_and_removed_from_the_cli(hub, tm
     assert "sortant1" not in hub.sandbox.passwd()
 
 
+def test_the_absent_pupils_of_a_new_year_s_list_are_marked_as_leaving(hub, tmp_path):
+    import_file(hub, tmp_path, "login;role;classe\nannee.reste;student;2NDE9\nannee.part;student;2NDE9\n")
+    report = import_file(hub, tmp_path, "login;role;classe\nannee.reste;student;1G9\n", "--absent-leaving")
+    assert "annee.part" in report["marked_leaving"] and "annee.reste" not in report["marked_leaving"]
+    listed = json.loads(jhub(hub, "accounts", "list", "--json", "--search", "annee.").stdout)
+    assert {a["login"]: a["leaving"] for a in listed} == {"annee.reste": False, "annee.part": True}
+    jhub(hub, "accounts", "leaving", "annee.part", "--undo")
+    assert not json.loads(jhub(hub, "accounts", "list", "--json", "--search", "annee.part").stdout)[0]["leaving"]
+
+
 def test_disabled_account_leaves_the_hub(hub, tmp_path):
     import_file(hub, tmp_path, "login\nquitter\n")
     jhub(hub, "accounts", "disable", "quitter")

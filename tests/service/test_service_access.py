@@ -423,3 +423,20 @@ def test_leavers_are_marked_then_removed_and_their_work_is_kept_as_a_zip_to_hand
         assert z.namelist() == ["Projet/jeu.py"] and z.read("Projet/jeu.py") == b"print('ok')\n"
     assert admin.get(service_url(hub, "year/handover/..%2Fjhub-admin.sqlite")).status_code == 404
     assert login(hub, TEACHER, TEACHER_PASSWORD).get(service_url(hub, "year")).status_code == 403
+
+
+def test_the_import_preview_proposes_the_absent_pupils_as_leavers(running, admin, admin_token):
+    box, hub = running
+    import_when_free(hub, admin_token, b"login;role;class\nab.reste;student;TAB\nab.part;student;TAB\nab.prof;teacher;TAB\n")
+    page = admin.get(service_url(hub, "import"))
+    r = admin.post(service_url(hub, "import"), files={"file": ("rentree.csv", b"login;role;class\nab.reste;student;1AB\n")},
+                   data={"_xsrf": xsrf_of(page.text)})
+    form = r.text.split('id="jha-absent-leaving"')[1].split("</form>")[0]
+    proposed = re.findall(r'name="login" value="([^"]+)"', form)
+    assert "ab.part" in proposed and "ab.reste" not in proposed and "ab.prof" not in proposed  # pupils only
+    r = admin.post(service_url(hub, "accounts/_bulk"), allow_redirects=False,
+                   data={"_xsrf": xsrf_of(r.text), "action": "leave", "login": proposed, "back": PREFIX + "year"})
+    assert r.status_code == 303 and r.headers["Location"].endswith("/year")
+    accounts = requests.get(service_url(hub, "api/accounts?class=TAB"), headers=token_headers(admin_token)).json()
+    assert {a["login"]: a["leaving"] for a in accounts["accounts"]} == {"ab.reste": False, "ab.part": True,
+                                                                      "ab.prof": False}
