@@ -14,6 +14,13 @@ import zipfile
 from dataclasses import dataclass
 
 SUFFIX = ".zip"
+#: The most that one ZIP takes in (bytes of files); the rest is named in NOTE.
+MAX_BYTES = 4 << 30
+TOO_BIG = "too big"
+NOTE = "LISEZMOI - fichiers non inclus.txt"
+NOTE_TEXT = ("Ces fichiers ne sont pas dans ce ZIP (trop gros, ou creux) ; l'archive complète du dossier "
+             "reste chez l'administrateur.\nThese files are not in this ZIP (too large, or sparse); the whole "
+             "folder's archive stays with the administrator.\n\n")
 
 
 @dataclass
@@ -29,20 +36,25 @@ class Handover:
                 "expires": self.expires}
 
 
-def write_home_zip(home: str, uid: int, dest: str) -> int:
+def write_home_zip(home: str, uid: int, dest: str, max_bytes: int = MAX_BYTES) -> int:
     """The owner's own files of home into the ZIP dest (made 0600, written whole or not at all).
-    Returns how many files it holds."""
+    Returns how many files it holds. What is left out for its size (a sparse file is not work:
+    `truncate -s 15T` costs its owner nothing and would cost the ZIP 15 TB of zeros; beyond
+    max_bytes in all) is named in a note inside the ZIP."""
     partial = dest + ".partial"
-    count = 0
+    count, total, left_out = 0, 0, []
     fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
     try:
         with os.fdopen(fd, "wb") as out, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-            for folder, dirs, files in os.walk(home, followlinks=False):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                for name in sorted(f for f in files if not f.startswith(".")):
-                    path = os.path.join(folder, name)
-                    if own_regular_file_into(archive, path, os.path.relpath(path, home), uid):
-                        count += 1
+            for path in own_files(home):
+                name = os.path.relpath(path, home)
+                added = own_regular_file_into(archive, path, name, uid, max_bytes - total)
+                if added is TOO_BIG:
+                    left_out.append(name)
+                elif added is not None:
+                    count, total = count + 1, total + added
+            if left_out:
+                archive.writestr(NOTE, NOTE_TEXT + "".join(f"- {name}\n" for name in left_out))
         os.rename(partial, dest)
     except BaseException:
         try:
@@ -53,22 +65,44 @@ def write_home_zip(home: str, uid: int, dest: str) -> int:
     return count
 
 
-def own_regular_file_into(archive: zipfile.ZipFile, path: str, name: str, uid: int) -> bool:
-    """Add path as name if it is a regular file of uid's, opened without following a link."""
+def own_files(home: str):
+    """Every non-hidden file path under home, depth first, without following a link or
+    recursing (a home may nest folders thousands deep)."""
+    stack = [home]
+    while stack:
+        folder = stack.pop()
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name, reverse=True)
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                stack.append(entry.path)
+            else:
+                yield entry.path
+
+
+def own_regular_file_into(archive: zipfile.ZipFile, path: str, name: str, uid: int, room: int):
+    """Add path as name if it is a regular file of uid's, opened without following a link, not
+    sparse, and within room bytes. Returns its size, TOO_BIG, or None (not the owner's work)."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:  # a link, a socket, a file gone: not the pupil's work
-        return False
+        return None
     with os.fdopen(fd, "rb") as f:
         st = os.fstat(f.fileno())
         if not stat.S_ISREG(st.st_mode) or st.st_uid != uid:
-            return False
+            return None
+        if st.st_size > room or st.st_blocks * 512 < st.st_size // 2:
+            return TOO_BIG
         info = zipfile.ZipInfo(name, date_time=time.localtime(max(st.st_mtime, 315532800))[:6])
         info.compress_type = zipfile.ZIP_DEFLATED
         with archive.open(info, "w", force_zip64=True) as member:
             while chunk := f.read(1 << 20):
                 member.write(chunk)
-    return True
+    return st.st_size
 
 
 def handover_name(login: str, when: float) -> str:

@@ -1,5 +1,6 @@
 """A leaver's ZIP: the owner's own files only, no link followed, opens with any unzip; expiry."""
 import os
+import subprocess
 import time
 import zipfile
 
@@ -42,3 +43,23 @@ def test_zips_are_listed_with_their_expiry_and_deleted_after_it(tmp_path):
     assert [(h.login, round((h.expires - h.created) / 86400)) for h in kept] == [("noe.martin", 365), ("lea.dupont", 365)]
     assert delete_expired(str(tmp_path), keep_days=365) == ["lea.dupont-20250701-100000.zip"]
     assert [h.login for h in listed(str(tmp_path), 365)] == ["noe.martin"]
+
+
+def test_a_sparse_or_too_large_file_and_a_deep_tree_cost_the_zip_nothing(tmp_path):
+    home = tmp_path / "eleve6"
+    home.mkdir()
+    deep = "/".join(["d"] * 1100)  # deeper than Python's recursion limit
+    subprocess.run(["sh", "-c", f"mkdir -p {deep} && echo ok > {deep}/fond.txt"], cwd=home, check=True)
+    with open(home / "creux", "wb") as f:
+        f.truncate(15 << 40)  # 15 TB of nothing
+    (home / "gros.bin").write_bytes(os.urandom(3000))
+    (home / "petit.txt").write_text("travail")
+    uid = os.stat(home / "petit.txt").st_uid
+    started = time.monotonic()
+    assert write_home_zip(str(home), uid, str(tmp_path / "z.zip"), max_bytes=2500) == 2
+    assert time.monotonic() - started < 60  # a sanity bound, not a benchmark: reading 15 TB never ends
+    with zipfile.ZipFile(tmp_path / "z.zip") as z:
+        names = z.namelist()
+        note = z.read("LISEZMOI - fichiers non inclus.txt").decode()
+    assert "petit.txt" in names and any(n.endswith("d/fond.txt") and n.count("d/") == 1100 for n in names)
+    assert "creux" in note and "gros.bin" in note and "creux" not in names
