@@ -169,7 +169,7 @@ class Operations:
             raise AccountError(failed[login])
         return archives[login]
 
-    async def remove_many(self, logins: list, progress: Progress = noop_progress) -> dict:
+    async def remove_many(self, logins: list, progress: Progress = noop_progress) -> tuple:
         """Disable the accounts first, in one transaction and one convergence (they can no longer
         log in, their servers and hub users go), then, one account after the other, archive the
         home and delete the account everywhere (its registry row last of all), then converge once.

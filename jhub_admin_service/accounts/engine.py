@@ -312,21 +312,20 @@ class AccountManager:
                                  initial_password=not chosen_by_user)
 
     def record_disabled(self, logins: list, disabled: bool) -> None:
-        """A disabled account cannot log in (locked hash), and its hub user and server go. Several
-        accounts in one transaction: all or none."""
-        for login in logins:
-            self.get(login)
-        with self.registry.transaction() as db:
-            for login in logins:
-                self.registry.update(db, login, disabled=disabled)
+        """A disabled account cannot log in (locked hash), and its hub user and server go."""
+        self._record_for_each(logins, disabled=disabled)
 
     def record_leaving(self, logins: list, leaving: bool) -> None:
-        """Mark accounts as leaving at the end of the year (or not any more), in one transaction."""
+        """Mark accounts as leaving at the end of the year (or not any more)."""
+        self._record_for_each(logins, leaving=leaving)
+
+    def _record_for_each(self, logins: list, **fields) -> None:
+        """The same fields for several accounts, in one transaction (all or none)."""
         for login in logins:
             self.get(login)
         with self.registry.transaction() as db:
             for login in logins:
-                self.registry.update(db, login, leaving=leaving)
+                self.registry.update(db, login, **fields)
 
     def record_new_passwords(self, hash_of: dict) -> None:
         """An admin's new passwords for several accounts, in one transaction."""
@@ -354,13 +353,8 @@ class AccountManager:
             self.registry.update(db, login, **fields)
 
     def record_classes(self, logins: list, classes: list) -> None:
-        """The same classes for several accounts, in one transaction (all or none)."""
-        for login in logins:
-            self.get(login)
-        classes = [c.strip() for c in classes if c.strip()]
-        with self.registry.transaction() as db:
-            for login in logins:
-                self.registry.update(db, login, classes=classes)
+        """The same classes for several accounts."""
+        self._record_for_each(logins, classes=[c.strip() for c in classes if c.strip()])
 
     async def stop_everything_of(self, account: Account) -> int:
         """Stop the account's server, then kill every process of its uid, detached ones included.

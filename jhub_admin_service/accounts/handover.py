@@ -31,10 +31,6 @@ class Handover:
     size: int
     expires: float
 
-    def to_json(self) -> dict:
-        return {"name": self.name, "login": self.login, "created": self.created, "size": self.size,
-                "expires": self.expires}
-
 
 def write_home_zip(home: str, uid: int, dest: str, max_bytes: int = MAX_BYTES) -> int:
     """The owner's own files of home into the ZIP dest (made 0600, written whole or not at all).

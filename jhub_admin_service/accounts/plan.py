@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Collection
 
 from .logins import RESERVED_LOGINS, derive_login, generate_password, unique_login
-from .registry import NO_PASSWORD
+from .registry import NO_PASSWORD, holds_admin
 from .roster import Rejection, Roster
 
 COMPARED_FIELDS = ("role", "hub_admin", "classes", "first_name", "last_name", "email", "external_id")
@@ -58,7 +58,7 @@ class PlannedAccount:
 
     @property
     def is_admin(self) -> bool:
-        return self.role == "admin" or (self.role == "teacher" and self.hub_admin)
+        return holds_admin(self.role, self.hub_admin)
 
 
 @dataclass
@@ -218,10 +218,14 @@ def recognised(entries: list, managed: dict) -> tuple:
     return known, renamed
 
 
+def key_parts(key: str) -> tuple:
+    """An identity key's (last name, first name, birth date or classes)."""
+    return tuple((key.split("|") + ["", "", ""])[:3])
+
+
 def corrected_last_name(key: str, other: str) -> bool:
     """Two identity keys (last|first|birth date) of one person whose last name was corrected."""
-    last, first, tail = (key.split("|") + ["", "", ""])[:3]
-    other_last, other_first, other_tail = (other.split("|") + ["", "", ""])[:3]
+    (last, first, tail), (other_last, other_first, other_tail) = key_parts(key), key_parts(other)
     return (bool(BIRTH_DATE.fullmatch(tail)) and tail == other_tail and first == other_first
             and last != other_last and alike(last, other_last))
 
@@ -229,13 +233,12 @@ def corrected_last_name(key: str, other: str) -> bool:
 def agrees(key: str, other: str) -> bool:
     """A line and an account that share an identifier agree on the birth date or class, or on a
     name spelled alike."""
-    last, first, tail = (key.split("|") + ["", "", ""])[:3]
-    other_last, other_first, other_tail = (other.split("|") + ["", "", ""])[:3]
+    (last, first, tail), (other_last, other_first, other_tail) = key_parts(key), key_parts(other)
     return (bool(tail) and tail == other_tail) or alike(last, other_last) or alike(first, other_first)
 
 
 def names_of(key: str) -> tuple:
-    return tuple(key.split("|")[:2])
+    return key_parts(key)[:2]
 
 
 def alike(a: str, b: str) -> bool:

@@ -53,6 +53,11 @@ FIRST_UID = 10000
 LAST_UID = 59999
 
 
+def holds_admin(role: str, hub_admin: bool) -> bool:
+    """An admin of the hub: the admin role, or a teacher given admin rights."""
+    return role == "admin" or (role == "teacher" and bool(hub_admin))
+
+
 @dataclass
 class Account:
     login: str
@@ -87,8 +92,7 @@ class Account:
 
     @property
     def is_admin(self) -> bool:
-        """An admin of the hub: the admin role, or a teacher given admin rights."""
-        return self.role == "admin" or (self.role == "teacher" and self.hub_admin)
+        return holds_admin(self.role, self.hub_admin)
 
     def to_json(self) -> dict:
         """The public view: no hash."""

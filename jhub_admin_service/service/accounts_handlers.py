@@ -7,7 +7,7 @@ from jupyterhub.utils import url_path_join
 from tornado import web
 
 from ..accounts.engine import credential
-from ..accounts.registry import Account
+from ..accounts.registry import Account, holds_admin
 from ..accounts.roster import ROLES
 from . import bulk_handlers
 from .base import APIHandler, BaseHandler
@@ -33,7 +33,7 @@ class SelfLockoutMixin:
         if account.login != self.admin_name:
             return
         role = role or account.role
-        still_admin = role == "admin" or (role == "teacher" and (account.hub_admin if admin is None else admin))
+        still_admin = holds_admin(role, account.hub_admin if admin is None else admin)
         if action in ("disable", "remove") or (action == "change" and not still_admin):
             raise web.HTTPError(400, self._(SELF_LOCKOUT))
 

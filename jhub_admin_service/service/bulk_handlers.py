@@ -9,7 +9,7 @@ from jupyterhub.utils import url_path_join
 from tornado import web
 
 from ..accounts.engine import credential
-from ..jobs import Job, JobConflict
+from ..jobs import Job
 from .base import APIHandler, BaseHandler
 from .i18n import N_
 from .selection import back_url, known_logins, selected_logins
@@ -44,11 +44,7 @@ async def apply_at_once(ctx: "ServiceContext", action: str, logins: list) -> Non
 def start_bulk_job(ctx: "ServiceContext", action: str, logins: list, admin: str) -> Job:
     """New passwords or removals as a job of the accounts' group (one such job at a time, the
     imports included). Raises JobConflict or Busy at once rather than in the job."""
-    current = ctx.jobs.running("accounts")
-    if current is not None:
-        raise JobConflict(current)
-    with ctx.operations.locked():
-        pass  # refused now, not in the job, when the CLI holds the lock
+    ctx.refuse_if_accounts_busy()
     accounts = [ctx.operations.accounts.get(login) for login in logins]
 
     async def work(job):

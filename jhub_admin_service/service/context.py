@@ -8,7 +8,7 @@ from typing import Optional
 from jupyterhub.utils import url_path_join
 
 from ..accounts.registry import Registry
-from ..jobs import JobManager
+from ..jobs import JobConflict, JobManager
 from ..operations import Operations
 from ..sidecar.client import ExportsClient
 from .preferences import Preferences
@@ -34,6 +34,15 @@ class ServiceContext:
         self.nav = sorted(nav, key=lambda e: (e["order"], e["key"]))
         self.startup_report = {"state": "pending"}
         self.uploads = {}  # preview id -> (created, name, bytes): memory only, may hold passwords
+
+    def refuse_if_accounts_busy(self) -> None:
+        """Raise JobConflict (a job of the accounts runs here) or Busy (the CLI holds the lock) now,
+        rather than in the job about to start."""
+        current = self.jobs.running("accounts")
+        if current is not None:
+            raise JobConflict(current)
+        with self.operations.locked():
+            pass
 
     def exports(self) -> Optional[ExportsClient]:
         """An exports (sidecar) client, or None when the sidecar is not configured here."""

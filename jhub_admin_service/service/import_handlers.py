@@ -10,7 +10,7 @@ from jupyterhub.utils import url_path_join
 from tornado import httputil, ioloop, web
 
 from ..accounts.credentials import credentials_csv
-from ..jobs import IMPORT_STAGES, Job, JobConflict
+from ..jobs import IMPORT_STAGES, Job
 from . import errors
 from .preferences import only_on_this_machine
 from .base import AdminAuthMixin, APIHandler, BaseHandler
@@ -100,11 +100,7 @@ def start_import(handler: AdminAuthMixin, data: bytes, reset_passwords: bool, na
     """Plan, then start the apply job. Raises JobConflict or Busy when an import (or the CLI) is
     running, RosterError when the file is not a class list."""
     ctx = handler.ctx
-    current = ctx.jobs.running("accounts")
-    if current is not None:
-        raise JobConflict(current)
-    with ctx.operations.locked():
-        pass  # refused now, not in the job, when the CLI holds the lock
+    ctx.refuse_if_accounts_busy()
     plan = ctx.reads.preview(data, reset_passwords=reset_passwords, acting_admin=handler.admin_name)
 
     async def work(job):
