@@ -15,7 +15,7 @@ DELETE    /api/archives/NAME                      delete one archive
 GET       /api/archives/NAME/download             stream it (supports ``Range``)
 POST      /api/archives/NAME/verify               recompute sha256 vs the recorded one
 POST      /api/archives/NAME/restore              ``{"sha256", "user"?, "targets"?}`` -> job
-POST      /api/exports                            ``{"target": home|exchange|data|all}`` -> job
+POST      /api/exports                            ``{"target": home|exchange|data|all, "school_year"?}`` -> job
 GET       /api/jobs, /api/jobs/ID                 job state and progress (bytes)
 POST      /api/prune                              ``{"keep"?, "days"?}``
 GET/PUT   /api/settings                           daily schedule and retention
@@ -208,10 +208,10 @@ class RestoreHandler(BaseHandler):
 class ExportsHandler(BaseHandler):
     async def post(self):
         body = self.json_body()
-        unknown = set(body) - {"target"}
+        unknown = set(body) - {"target", "school_year"}
         if unknown:
             raise ValidationError(f"unknown fields: {', '.join(sorted(unknown))}")
-        job = await self.sidecar.start_export(body.get("target", "all"))
+        job = await self.sidecar.start_export(body.get("target", "all"), school_year=body.get("school_year"))
         self.log.info("export requested by %s: job %s", self.request.remote_ip, job.id)
         self.send({"job": job.to_json()}, 202)
 

@@ -159,10 +159,12 @@ class ExportsClient:
     async def get_archive(self, name: str) -> dict:
         return await self._request("GET", "/api/archives/" + self._name(name))
 
-    async def export(self, target: str = "all") -> dict:
-        """Start an export of ``home``, ``exchange``, ``data`` or ``all``;
-        returns the job (poll it with :meth:`job` or :meth:`wait_job`)."""
-        return (await self._request("POST", "/api/exports", {"target": target}))["job"]
+    async def export(self, target: str = "all", school_year: Optional[str] = None) -> dict:
+        """Start an export of ``home``, ``exchange``, ``data`` or ``all``; with ``school_year``
+        ("2026-2027"), the export that closes that year (named after it, never pruned).
+        Returns the job (poll it with :meth:`job` or :meth:`wait_job`)."""
+        body = {"target": target, **({"school_year": school_year} if school_year else {})}
+        return (await self._request("POST", "/api/exports", body))["job"]
 
     async def jobs(self) -> list:
         return (await self._request("GET", "/api/jobs"))["jobs"]

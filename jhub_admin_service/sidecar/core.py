@@ -10,6 +10,7 @@ import shutil
 import ssl
 import subprocess
 import time
+from typing import Optional
 
 from .. import __version__
 from .engine import DockerEngine, parse_export_output
@@ -31,6 +32,7 @@ from .validation import (
     validate_retention,
     validate_settings,
     validate_sha256,
+    validate_school_year,
     validate_target,
 )
 
@@ -117,20 +119,23 @@ class Sidecar:
                 recover_export(job)
 
     # export ---------------------------------------------------------------------
-    async def start_export(self, target: str, kind: str = "manual"):
-        """A job, or a refusal: another job (409), no room (507), stopping (503)."""
+    async def start_export(self, target: str, kind: str = "manual", school_year: Optional[str] = None):
+        """A job, or a refusal: another job (409), no room (507), stopping (503). With a
+        school_year, the export that closes that year (kind "year", never pruned)."""
         validate_target(target)
+        params = {"target": target, "kind": kind}
+        if school_year is not None:
+            params.update(kind="year", school_year=validate_school_year(school_year))
         with self.jobs.admission():
             await in_thread(self.check_space, expand_target(target))
-            return self.jobs.submit("export", {"target": target, "kind": kind},
-                                    lambda job: self._export(job, target, kind))
+            return self.jobs.submit("export", params, lambda job: self._export(job, **params))
 
-    def _export(self, job, target: str, kind: str) -> dict:
+    def _export(self, job, target: str, kind: str, school_year: Optional[str] = None) -> dict:
         t0 = time.monotonic()
         disc = self.engine.discover()
         targets = expand_target(target)
         now = dt.datetime.now(dt.timezone.utc)
-        name = make_archive_name(target, now, secrets.token_hex(3), self.compressor)
+        name = make_archive_name(target, now, secrets.token_hex(3), self.compressor, school_year)
         tmp = self.store.tmp_path(name)
         body = export_body(image=disc.image, project=disc.project, job_id=job.id,
                            volumes=disc.volumes, backups_volume=disc.backups_volume,
@@ -147,6 +152,7 @@ class Sidecar:
             sha, tar_status = parse_export_output(stdout)
             meta = {
                 "target": target, "targets": targets, "kind": kind, "sha256": sha,
+                **({"school_year": school_year} if school_year else {}),
                 "created": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "created_ts": now.timestamp(),
                 "compression": self.compressor, "compression_level": self.level,
                 "format": "tar (GNU format, numeric owners, modes preserved)",

@@ -13,15 +13,16 @@ TARGETS = ("all",) + VOLUME_TARGETS
 #: Compressors the sidecar knows, fastest first, with their archive suffix.
 COMPRESSORS = {"zstd": "zst", "pigz": "gz", "gzip": "gz"}
 
-# jhub-<target>-<YYYYmmddTHHMMSSZ>-<6 hex>.tar.<zst|gz>
+# jhub-<target>-[<school year>-]<YYYYmmddTHHMMSSZ>-<6 hex>.tar.<zst|gz>
 ARCHIVE_NAME_RE = re.compile(
-    r"\Ajhub-(?P<target>home|exchange|data|all)-(?P<stamp>\d{8}T\d{6}Z)-"
+    r"\Ajhub-(?P<target>home|exchange|data|all)-(?:(?P<school_year>\d{4}-\d{4})-)?(?P<stamp>\d{8}T\d{6}Z)-"
     r"(?P<rand>[0-9a-f]{6})\.tar\.(?P<ext>zst|gz)\Z"
 )
 # A login that is safe as a single path component (same rule as the
 # product's login generator: lowercase, digits, ._- ; no leading dot/dash).
 LOGIN_RE = re.compile(r"\A[a-z_][a-z0-9_.-]{0,31}\Z")
 SHA256_RE = re.compile(r"\A[0-9a-f]{64}\Z")
+SCHOOL_YEAR_RE = re.compile(r"\A(?P<first>\d{4})-(?P<second>\d{4})\Z")
 TIME_RE = re.compile(r"\A(?P<h>[01]\d|2[0-3]):(?P<m>[0-5]\d)\Z")
 
 
@@ -71,13 +72,24 @@ def validate_sha256(value) -> str:
     return value.strip().lower()
 
 
-def make_archive_name(target: str, when: _dt.datetime, rand: str, compressor: str) -> str:
+def validate_school_year(value) -> str:
+    """A school year as the French school names it: "2026-2027" (two following years)."""
+    match = isinstance(value, str) and SCHOOL_YEAR_RE.match(value)
+    if not match or int(match["second"]) != int(match["first"]) + 1:
+        raise ValidationError(f"invalid school year {value!r} (expected e.g. 2026-2027)")
+    return value
+
+
+def make_archive_name(target: str, when: _dt.datetime, rand: str, compressor: str,
+                      school_year: Optional[str] = None) -> str:
+    """The archive's name; a year's closing export carries the school year it keeps."""
     validate_target(target)
     if compressor not in COMPRESSORS:
         raise ValidationError(f"unknown compressor {compressor!r}")
     stamp = when.astimezone(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    year = f"{validate_school_year(school_year)}-" if school_year else ""
     return validate_archive_name(
-        f"jhub-{target}-{stamp}-{rand}.tar.{COMPRESSORS[compressor]}"
+        f"jhub-{target}-{year}{stamp}-{rand}.tar.{COMPRESSORS[compressor]}"
     )
 
 
@@ -178,8 +190,9 @@ def plan_prune(archives: Iterable[dict], keep=None, days=None, now: Optional[flo
     apart: seven home-only safety exports never push out the archives of everything. In each of
     these groups an archive is kept when it is one of the ``keep`` newest, or younger than
     ``days`` days, and the group's newest is always kept. Beyond the groups, the newest archive
-    that holds each volume (home, exchange, data) is never deleted. With neither rule set nothing
-    is deleted.
+    that holds each volume (home, exchange, data) is never deleted, nor is a year's closing
+    export (kind ``year``: the school's record of that year, deleted only by hand). With neither
+    rule set nothing is deleted.
     """
     rules = validate_retention(keep, days)
     items = sorted(archives, key=lambda a: (a["created_ts"], a["name"]), reverse=True)
@@ -202,6 +215,7 @@ def plan_prune(archives: Iterable[dict], keep=None, days=None, now: Optional[flo
         holding = [a for a in items if volume in volumes_of(a)]
         if holding:
             keep_names.add(holding[0]["name"])
+    keep_names.update(a["name"] for a in items if a.get("kind") == "year")
     kept = [a for a in items if a["name"] in keep_names]
     deleted = [a for a in items if a["name"] not in keep_names]
     assert kept or not items

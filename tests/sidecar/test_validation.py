@@ -165,3 +165,20 @@ def test_prune_never_deletes_the_newest_archive_of_a_volume():
     kept, deleted = plan_prune(data + homes, keep=2, days=1, now=NOW)
     assert {a["name"] for a in kept} == {"data-only", "home0", "home1"}
     assert {a["name"] for a in deleted} == {"home2", "home3"}
+
+
+def test_a_year_s_closing_export_is_named_after_the_year_and_never_pruned():
+    when = dt.datetime(2027, 7, 6, 14, 0, tzinfo=dt.timezone.utc)
+    name = make_archive_name("all", when, "a1b2c3", "zstd", school_year="2026-2027")
+    assert name == "jhub-all-2026-2027-20270706T140000Z-a1b2c3.tar.zst"
+    assert validate_archive_name(name) == name
+    for bad in ("2026-2028", "2026/2027", "26-27", "2026-2027 ", "../2026-2027"):
+        with pytest.raises(ValidationError):
+            make_archive_name("all", when, "a1b2c3", "zstd", school_year=bad)
+    years = [dict(arch(f"year{i}", 400 * i), target="all", targets=["home", "exchange", "data"], kind="year")
+             for i in range(1, 3)]
+    nightly = [dict(arch(f"night{i}", i), target="all", targets=["home", "exchange", "data"], kind="scheduled")
+               for i in range(3)]
+    kept, deleted = plan_prune(years + nightly, keep=1, days=1, now=NOW)
+    assert {a["name"] for a in kept} == {"year1", "year2", "night0"}
+    assert {a["name"] for a in deleted} == {"night1", "night2"}
