@@ -133,6 +133,13 @@ class HubClient:
         if names:
             await self.request("DELETE", f"/groups/{quote(group)}/users", {"users": sorted(names)})
 
+    async def delete_group(self, name: str) -> None:
+        try:
+            await self.request("DELETE", f"/groups/{quote(name)}")
+        except HubAPIError as exc:
+            if exc.code != 404:
+                raise
+
     async def sync_groups(self, wanted: dict, existing: Optional[dict] = None) -> None:
         """Make each group in wanted ({name: set(users)}) have exactly those members."""
         existing = existing if existing is not None else await self.groups()

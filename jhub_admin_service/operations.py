@@ -16,6 +16,7 @@ import asyncio
 import logging
 from typing import Callable, Iterable, Optional
 
+from .accounts import departures
 from .accounts import local as localmod
 from .accounts.engine import AccountError, AccountManager, Progress, Report, noop_progress
 from .accounts.logins import generate_password
@@ -27,6 +28,8 @@ from .courses.rules import classes_given_to_teachers
 from .hub import HubClient
 from .locks import exclusive
 from .settings import AdminSettings
+from .year.close import YearCloser
+from .year.plan import ClosePlan, Sizes, plan_close
 
 log = logging.getLogger(__name__)
 
@@ -194,6 +197,34 @@ class Operations:
                 await self._converge(Report())
             return archives, failed
 
+    async def end_classes(self) -> dict:
+        """The year's end for classes: every account leaves its classes (pupils, and the teachers
+        given them by last year's lists; a course keeps the class names it teaches), the courses
+        forget their pupils enrolled one by one (in one transaction), everything converges, then
+        the class groups left empty go."""
+        with self.locked():
+            in_classes = [a for a in self.registry.accounts() if a.classes]
+            self.accounts.record_classes([a.login for a in in_classes], [])
+            self.courses.end_pupil_enrolments()
+            report = Report()
+            await self._converge(report)
+            groups = await self.accounts.remove_empty_class_groups()
+            return {"pupils": sum(a.role == "student" for a in in_classes), "accounts": len(in_classes),
+                    "groups_removed": groups, "warnings": report.warnings}
+
+    async def restore_account(self, archive_name: str) -> tuple:
+        """A removed account back from the archive that its removal kept: (account, its new
+        password, to be shown once). Its home comes back as it was; it has no class."""
+        departed = departures.find(self.settings.archive_dir, archive_name)
+        if departed is None:
+            raise AccountError(f"no archive {archive_name!r} of a removed account to restore")
+        password = generate_password()
+        hashed = await asyncio.get_running_loop().run_in_executor(None, hash_password, password)
+        with self.locked():
+            account = await self.accounts.restore(departed, hashed)
+            await self._converge(Report())
+        return account, password
+
     async def bootstrap_admin(self, login: str, password: Optional[str] = None) -> Optional[str]:
         """Create the first admin once. Returns its password when it was just created, else None."""
         problem = self.accounts.first_admin_problem(login)
@@ -229,3 +260,14 @@ class Operations:
 
     async def sync_courses(self, local: bool = True, hub: bool = True, force: bool = False) -> dict:
         return await self.change_courses(lambda cm: None, local=local, hub=hub, force=force)
+
+    # The school year
+
+    def plan_year_close(self, school_year: str, sizes: Sizes = Sizes()) -> ClosePlan:
+        """What closing school_year does, from the registry and the courses (no effect)."""
+        return plan_close(school_year, self.registry.accounts(), self.courses.store.courses(), sizes)
+
+    async def close_year(self, plan: ClosePlan, exports, progress: Progress = noop_progress, lang: str = "fr") -> dict:
+        """Run a close's steps (year/close.py): each takes the lock for itself, so that the
+        export's long wait never holds the accounts."""
+        return await YearCloser(self, exports, lang).run(plan, progress)

@@ -28,6 +28,8 @@ class AdminSettings(Configurable):
         config=True)
     handover_days = Integer(365, help="Days a removed account's ZIP is kept, then deleted "
                                       "(JHUB_ADMIN_HANDOVER_DAYS).").tag(config=True)
+    years_dir = Unicode(help="Where each closed school year keeps its journal, grades sheets and exchange "
+                             "ZIPs (JHUB_ADMIN_YEARS_DIR).").tag(config=True)
     token_file = Unicode(help="The service token file that jupyterhub_config.py keeps on the data volume; "
                               "lets the CLI in the container talk to the hub.").tag(config=True)
 
@@ -95,6 +97,10 @@ class AdminSettings(Configurable):
     @default("handover_dir")
     def _handover_dir(self):
         return _env("JHUB_ADMIN_HANDOVER_DIR", os.path.join(self.data_dir, "handover"))
+
+    @default("years_dir")
+    def _years_dir(self):
+        return _env("JHUB_ADMIN_YEARS_DIR", os.path.join(self.data_dir, "years"))
 
     @default("handover_days")
     def _handover_days(self):

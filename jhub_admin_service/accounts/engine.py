@@ -17,7 +17,7 @@ from typing import AsyncIterator, Callable, Iterator, Optional, Union
 
 from ..hub import HubClient, HubUnreachable
 from ..settings import AdminSettings
-from . import handover
+from . import departures, handover
 from . import local as localmod
 from .groups import HUB_GROUPS, LOCAL_GROUPS
 from .logins import generate_password, login_problem, password_problem
@@ -356,6 +356,21 @@ class AccountManager:
         """The same classes for several accounts."""
         self._record_for_each(logins, classes=[c.strip() for c in classes if c.strip()])
 
+    async def remove_empty_class_groups(self) -> list:
+        """Delete the class groups that nobody is in any more (the hub's and the local ones):
+        at the year's end, last year's classes go. Returns the hub groups deleted."""
+        if self.settings.manage_local_accounts:
+            state = self.local.snapshot()
+            self.local.delete_groups(sorted(name for name, (_, members) in state.groups.items()
+                                            if LOCAL_GROUPS.is_class_group(name) and not members))
+        if not self.hub.configured:
+            return []
+        empty = sorted(name for name, group in (await self.hub.groups()).items()
+                       if HUB_GROUPS.is_class_group(name) and not group.get("users"))
+        for name in empty:
+            await self.hub.delete_group(name)
+        return empty
+
     async def stop_everything_of(self, account: Account) -> int:
         """Stop the account's server, then kill every process of its uid, detached ones included.
         Returns how many processes were killed."""
@@ -378,6 +393,7 @@ class AccountManager:
         if self.settings.manage_local_accounts:
             loop = asyncio.get_running_loop()
             archive = await loop.run_in_executor(None, self.local.archive_home, login, self.settings.archive_dir)
+            departures.write_record(archive, account)  # what a restore needs, beside the archive
             await loop.run_in_executor(None, self._hand_over, account)
             await self.stop_everything_of(account)  # nothing of the account may run at userdel
             if login in {u.pw_name for u in pwd.getpwall()}:
@@ -400,6 +416,37 @@ class AccountManager:
         os.makedirs(self.settings.handover_dir, mode=0o700, exist_ok=True)
         dest = os.path.join(self.settings.handover_dir, handover.handover_name(account.login, time.time()))
         handover.write_home_zip(home, account.uid, dest)
+
+    async def restore(self, departed: "departures.Departed", hashed: str) -> Account:
+        """Bring a removed account back from its archive: its home first (extracted with its
+        owners and modes, under its old uid when nobody holds it, else a new one), then its
+        registry row (no class: the admin gives them; a new initial password). The caller
+        converges. Run again after a kill, it goes on: a home already there with the record's
+        owner and no account is the one it extracted."""
+        record = departed.account
+        login = record["login"]
+        if self.registry.get(login) is not None or login in {u.pw_name for u in pwd.getpwall()}:
+            raise AccountError(f"{login!r} exists: remove or rename that account before restoring this one")
+        home = self.local.home_of(login)
+        resumed = os.path.isdir(home) and os.lstat(home).st_uid == record["uid"]
+        if os.path.lexists(home) and not resumed:
+            raise AccountError(f"a folder {home} is there without its account: it is left as it is")
+        state = self.local.snapshot()
+        used = (self.local.ids_in_use(state) | {a.uid for a in self.registry.accounts()}) - (
+            {record["uid"], record["gid"]} if resumed else set())
+        loop = asyncio.get_running_loop()
+        if not resumed:
+            await loop.run_in_executor(None, self.local.extract_home, login,
+                                       os.path.join(self.settings.archive_dir, departed.archive))
+        with self.registry.transaction() as db:
+            uid = record["uid"] if not {record["uid"], record["gid"]} & used else self.registry.next_uid(db, used)
+            account = Account(login=login, uid=uid, gid=uid, role=record["role"],
+                              **{k: record[k] for k in ("first_name", "last_name", "email", "identity_key",
+                                                        "external_id")}, password_hash=hashed)
+            self.registry.insert(db, account)
+        if (uid, uid) != (record["uid"], record["gid"]):
+            await loop.run_in_executor(None, self.local.change_owner, home, (record["uid"], record["gid"]), (uid, uid))
+        return account
 
     def first_admin_problem(self, login: str) -> Optional[str]:
         """Why login cannot be the first admin; None when it can (or already is)."""

@@ -19,6 +19,9 @@ class GroupNaming:
     def class_group(self, klass: str) -> str:
         return self.class_prefix + class_slug(klass)
 
+    def is_class_group(self, name: str) -> bool:
+        return name.startswith(self.class_prefix)
+
     def is_managed(self, name: str) -> bool:
         return name in self.role_groups.values() or name.startswith(self.class_prefix)
 

@@ -12,6 +12,7 @@ import stat
 import time
 import zipfile
 from dataclasses import dataclass
+from typing import Optional
 
 SUFFIX = ".zip"
 #: The most that one ZIP takes in (bytes of files); the rest is named in NOTE.
@@ -32,8 +33,9 @@ class Handover:
     expires: float
 
 
-def write_home_zip(home: str, uid: int, dest: str, max_bytes: int = MAX_BYTES) -> int:
-    """The owner's own files of home into the ZIP dest (made 0600, written whole or not at all).
+def write_home_zip(home: str, uid: Optional[int], dest: str, max_bytes: int = MAX_BYTES) -> int:
+    """The owner's own files of home into the ZIP dest (made 0600, written whole or not at all);
+    uid None: every owner's (a course's exchange folder, which its pupils fill).
     Returns how many files it holds. What is left out for its size (a sparse file is not work:
     `truncate -s 15T` costs its owner nothing and would cost the ZIP 15 TB of zeros; beyond
     max_bytes in all) is named in a note inside the ZIP."""
@@ -80,16 +82,17 @@ def own_files(home: str):
                 yield entry.path
 
 
-def own_regular_file_into(archive: zipfile.ZipFile, path: str, name: str, uid: int, room: int):
-    """Add path as name if it is a regular file of uid's, opened without following a link, not
-    sparse, and within room bytes. Returns its size, TOO_BIG, or None (not the owner's work)."""
+def own_regular_file_into(archive: zipfile.ZipFile, path: str, name: str, uid: Optional[int], room: int):
+    """Add path as name if it is a regular file of uid's (uid None: anyone's), opened without
+    following a link, not sparse, and within room bytes. Returns its size, TOO_BIG, or None (not
+    the owner's work)."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:  # a link, a socket, a file gone: not the pupil's work
         return None
     with os.fdopen(fd, "rb") as f:
         st = os.fstat(f.fileno())
-        if not stat.S_ISREG(st.st_mode) or st.st_uid != uid:
+        if not stat.S_ISREG(st.st_mode) or (uid is not None and st.st_uid != uid):
             return None
         if st.st_size > room or st.st_blocks * 512 < st.st_size // 2:
             return TOO_BIG

@@ -16,6 +16,7 @@ import pwd
 import signal
 import subprocess
 import tarfile
+import tempfile
 import time
 from dataclasses import dataclass, field
 from typing import Optional
@@ -192,6 +193,10 @@ class LocalAccounts:
             elif set(members) != state.groups[name][1]:
                 run(["gpasswd", "-M", listed, name])
 
+    def delete_groups(self, names: list) -> None:
+        for name in names:
+            run(["groupdel", name])
+
     def delete(self, login: str) -> None:
         """Remove the account entry; the caller archived the home first."""
         run(["userdel", login])
@@ -220,6 +225,25 @@ class LocalAccounts:
             os.unlink(partial)  # a failed archive leaves nothing behind (it may be gigabytes)
             raise
         return final
+
+    def extract_home(self, login: str, archive: str) -> None:
+        """The home of an archive_home() archive back in place, owners and modes kept: extracted
+        into a new hidden folder of the homes' root, then moved in by one rename (a kill leaves
+        either nothing or the whole home)."""
+        work = tempfile.mkdtemp(prefix=".restore-", dir=self.home_root)
+        try:
+            run(["tar", "--extract", "--gzip", "--numeric-owner", "--same-permissions", "--same-owner",
+                 f"--file={archive}", f"--directory={work}", "--", login])
+            os.rename(os.path.join(work, login), self.home_of(login))
+        finally:
+            run(["rm", "-rf", "--one-file-system", "--", work])
+
+    @staticmethod
+    def change_owner(home: str, old: tuple, new: tuple) -> None:
+        """What old (uid, gid) owns in home, given to new: the user and the group apart (a file
+        may be the user's with another group); no link followed."""
+        run(["chown", "-R", "-h", f"--from={old[0]}", str(new[0]), "--", home])
+        run(["chown", "-R", "-h", f"--from=:{old[1]}", f":{new[1]}", "--", home])
 
     def stop_processes(self, uid: int, rounds: int = 20) -> int:
         """SIGKILL every process of uid, those it detached too (nohup, setsid), until none is left

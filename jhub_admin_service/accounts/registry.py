@@ -226,13 +226,13 @@ class Registry:
         now = time.time()
         db.execute(
             "INSERT INTO accounts (login, uid, gid, role, hub_admin, classes, first_name, last_name, email,"
-            " identity_key, external_id, password_hash, hash_pending, initial_password, disabled, created_at,"
-            " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " identity_key, external_id, password_hash, hash_pending, initial_password, disabled, leaving,"
+            " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (account.login, account.uid, account.gid, account.role, int(account.hub_admin),
              json.dumps(account.classes),
              account.first_name, account.last_name, account.email, account.identity_key, account.external_id,
              account.password_hash, int(account.hash_pending), int(account.initial_password),
-             int(account.disabled), now, now),
+             int(account.disabled), int(account.leaving), now, now),
         )
 
     def update(self, db: sqlite3.Connection, login: str, **fields: Any) -> None:

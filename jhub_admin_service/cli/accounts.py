@@ -7,6 +7,7 @@ import sys
 import time
 from typing import Optional, TextIO
 
+from ..accounts import departures
 from ..accounts.credentials import write_credentials
 from ..accounts.engine import AccountError, Progress, credential
 from ..accounts.plan import Plan
@@ -65,6 +66,12 @@ def register(verbs: argparse._SubParsersAction) -> None:
     add_selection(p)
     p.add_argument("--yes", "-y", action="store_true", help="remove several accounts without asking")
     p.set_defaults(func=cmd_remove)
+    p = accounts.add_parser("removed", help="the removed accounts that their archive can bring back")
+    p.set_defaults(func=cmd_removed)
+    p = accounts.add_parser("restore", help="bring a removed account back from its archive (`accounts removed` "
+                                             "lists them): its files as they were, a new password (printed once)")
+    p.add_argument("archive", help="the archive's name, e.g. jade.perin-20270706-140000.tar.gz")
+    p.set_defaults(func=cmd_restore)
     p = accounts.add_parser("set", help="change an account's role, admin rights or classes")
     p.add_argument("login")
     p.add_argument("--role", choices=("student", "teacher", "admin"))
@@ -309,3 +316,21 @@ def cmd_set(args: argparse.Namespace) -> int:
     asyncio.run(operations_from(args).change(args.login, role=args.role, classes=classes, admin=args.admin))
     print(f"{args.login} updated")
     return 0
+
+
+def cmd_removed(args: argparse.Namespace) -> int:
+    ops = operations_from(args, readonly=True)
+    current = {a.login for a in ops.registry.accounts()}
+    for d in departures.listed(ops.settings.archive_dir):
+        if d.login not in current:
+            removed = time.strftime("%Y-%m-%d %H:%M", time.localtime(d.removed))
+            print(f"{d.archive}  {d.account['role']:8} {d.account['first_name']} {d.account['last_name']}  "
+                  f"removed {removed}")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    account, password = asyncio.run(operations_from(args).restore_account(args.archive))
+    print(f"{account.login} restored (uid {account.uid}), with its files; new password: {password}")
+    return 0
+

@@ -13,10 +13,11 @@ from ..accounts.roster import RosterError
 from ..courses.rules import CourseError
 from ..locks import Busy
 from ..classroom.kernel_packages import KernelPackagesError, SiteListRefused
-from . import accounts, courses, exports, kernel
+from ..year.close import YearCloseError
+from . import accounts, courses, exports, kernel, year
 
 #: The verb groups, each a module with register(subparsers); listed here, imported statically.
-VERB_GROUPS = (accounts, courses, exports, kernel)
+VERB_GROUPS = (accounts, courses, exports, kernel, year)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,7 +40,7 @@ def main(argv: Optional[list] = None) -> int:
     except (RosterError, AccountError, CourseError, SiteListRefused) as exc:
         print(f"jhub-admin: {exc}", file=sys.stderr)
         return 2
-    except KernelPackagesError as exc:
+    except (KernelPackagesError, YearCloseError) as exc:
         print(f"jhub-admin: {exc}", file=sys.stderr)
         return 1
     except FileNotFoundError as exc:

@@ -14,11 +14,11 @@ Questions come in the order of the assignment's source notebooks, where they can
 """
 import json
 import os
-import pwd
 import subprocess
 import sys
 from typing import Optional
 
+from .as_teacher import last_error_line, run_module_as
 from .rules import CourseError
 
 #: A gradebook's read takes seconds; one that takes longer than this is not a gradebook's.
@@ -80,18 +80,13 @@ def read(course_root: str, course_id: str, assignment: Optional[str] = None) -> 
 
 def read_as_teacher(teacher: str, course_root: str, course_id: str, assignment: Optional[str] = None) -> dict:
     """read(), in a process of the teacher's (never root's); GradebookUnreadable if it fails."""
-    user = pwd.getpwnam(teacher)
-    args = [sys.executable, "-I", "-m", __name__, course_root, course_id] + ([assignment] if assignment else [])
-    env = {"HOME": user.pw_dir, "LANG": os.environ.get("LANG", "C.UTF-8"), "PATH": "/usr/bin:/bin"}
+    args = [course_root, course_id] + ([assignment] if assignment else [])
     try:
-        # -I and cwd=/: nothing is imported from the teacher's folders.
-        proc = subprocess.run(args, user=user.pw_uid, group=user.pw_gid, extra_groups=[], env=env, cwd="/",
-                              capture_output=True, text=True, timeout=READ_TIMEOUT)
+        proc = run_module_as(teacher, __name__, args, READ_TIMEOUT)
     except subprocess.TimeoutExpired:
         raise GradebookUnreadable(f"{course_id}: the gradebook was not read in {READ_TIMEOUT} s") from None
     if proc.returncode != 0:
-        reason = (proc.stderr.strip().splitlines() or ["?"])[-1]
-        raise GradebookUnreadable(f"{course_id}: the gradebook cannot be read ({reason})")
+        raise GradebookUnreadable(f"{course_id}: the gradebook cannot be read ({last_error_line(proc)})")
     return json.loads(proc.stdout)
 
 

@@ -157,6 +157,13 @@ class CourseManager:
         with self.registry.transaction() as db:
             self.store.set_enrolment(db, course_id, *new)
 
+    def end_pupil_enrolments(self) -> None:
+        """At the year's end every course lets its pupils go: those enrolled or unenrolled one by
+        one are forgotten; the class names that it teaches stay, for next year's lists to fill."""
+        with self.registry.transaction() as db:
+            for course in self.store.courses():
+                self.store.set_enrolment(db, course.course_id, course.classes, [], [])
+
     # Convergence
 
     async def sync(self, local: bool = True, hub: bool = True, force: bool = False,

@@ -8,7 +8,7 @@ from jupyterhub.utils import url_path_join
 from tornado import web
 
 from ..courses.rules import CourseError
-from . import errors
+from . import errors, year_close_handlers
 from .base import APIHandler, BaseHandler
 from .i18n import N_
 
@@ -28,6 +28,15 @@ def split_logins(text: Optional[str]) -> list:
     return [s.strip() for s in (text or "").replace(";", ",").split(",") if s.strip()]
 
 
+def past_grades_sheets(ctx) -> dict:
+    """{course id: [school years]}: the grades sheets that closed years keep (newest first)."""
+    sheets = {}
+    for year in year_close_handlers.kept_files(ctx):
+        for name in year["grades"]:
+            sheets.setdefault(name[:-len(".xlsx")], []).append(year["school_year"])
+    return sheets
+
+
 class CoursesHandler(BaseHandler):
     nav_key = "courses"
 
@@ -36,7 +45,8 @@ class CoursesHandler(BaseHandler):
         teachers = sorted((a for a in reader.accounts() if a.role in ("teacher", "admin") and not a.disabled),
                           key=lambda a: (a.role != "teacher", a.login))
         self.render_page("courses.html", courses=self.ctx.reads.courses.list(), teachers=teachers,
-                         classes=reader.classes(), exchange_problem=self.exchange_problem)
+                         classes=reader.classes(), exchange_problem=self.exchange_problem,
+                         past_sheets=past_grades_sheets(self.ctx))
 
     def exchange_problem(self, problem: dict) -> str:
         return self._(EXCHANGE_PROBLEMS[problem["problem"]]) % problem

@@ -17,6 +17,7 @@ from ..courses.rules import CourseError
 from ..jobs import JobConflict
 from ..locks import Busy
 from ..sidecar.client import SidecarError
+from ..year.close import YearCloseError
 
 
 def sidecar_status(exc: SidecarError) -> int:
@@ -53,6 +54,7 @@ ERRORS = (
     (AccountError, 400, engine_message),
     (CourseError, 400, engine_message),
     (SiteListRefused, 400, engine_message),
+    (YearCloseError, 400, engine_message),
     (KernelPackagesError, 500, engine_message),
     (SidecarError, sidecar_status, sidecar_message),
     (asyncio.TimeoutError, 504, timeout_message),

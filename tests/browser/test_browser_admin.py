@@ -117,6 +117,37 @@ def test_admin_imports_from_the_services_menu(running, browser, rosters):
     student.close()
 
 
+def test_the_close_of_the_year_previewed_in_french(running, browser):
+    """A class marked as leaving from the Accounts page, then the School year page's preview of the
+    close: what it archives, who leaves, which classes end; a year typed wrong does nothing."""
+    _, hub = running
+    context = browser.new_context(locale="fr-FR", viewport=VIEWPORT)
+    page = context.new_page()
+    hub_login(page, hub, ADMIN, ADMIN_PASSWORD)
+    page.goto(hub.url + "/services/jhub-admin/accounts?class=2nde4")
+    expect(page.locator("#jha-accounts tbody tr")).to_have_count(4)
+    page.click("#jha-tick-all")
+    page.click("#jha-bulk-leave")
+    page.click("#jha-nav >> text=Année scolaire")
+    expect(page.locator("#jha-leaving h2")).to_contain_text("(4)")
+    page.click("#jha-close-preview")
+    expect(page.locator("h1")).to_have_text(re.compile(r"Clôturer l'année scolaire \d{4}-\d{4}"))
+    expect(page.locator("#jha-close-export")).to_contain_text("Un export vérifié de tout")
+    leavers = page.locator("#jha-close-leavers")
+    expect(leavers).to_contain_text("4 partant(s) supprimé(s)")
+    expect(leavers.locator("tbody tr")).to_have_count(4)
+    expect(leavers).to_contain_text("jerome.muller")
+    expect(page.locator("#jha-close-classes")).to_contain_text("2nde4")
+    expect(page.locator("#jha-close-disk")).to_contain_text("libres")
+    shot(page, "year-close-preview", full_page=True, docs=True)
+    page.fill("#jha-close-confirm", "2020-2021")
+    page.click("#jha-close-form button[type=submit]")
+    expect(page.locator("#jha-flash")).to_contain_text("Retapez l'année scolaire")
+    page.click("#jha-nav >> text=Comptes")
+    expect(page.locator("#jha-accounts")).to_contain_text("jerome.muller")  # nothing was done
+    context.close()
+
+
 def test_non_admin_does_not_see_the_service(running, browser):
     _, hub = running
     context = browser.new_context(locale="fr-FR", viewport=VIEWPORT)

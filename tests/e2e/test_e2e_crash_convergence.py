@@ -12,10 +12,10 @@ everything converges: accounts, uids, homes, hashes, hub users and class groups.
 The first test kills the other long work that changes accounts the same way (point 4): single
 removals at points spread over one's timeline, a bulk removal (a job) in its middle, and bulk
 class changes of 400 accounts; each leaves the accounts whole, disabled or removed with their
-archive, all or none of a class change, and doing it again converges. (The school year's close
-and open, the issue's last item, do not exist yet.) It runs first, while the stack is small: each
-of its eleven restarts then takes seconds, not the minute that a reconcile of 11,000 accounts
-takes; the imports' test needs the thousands of accounts and keeps them.
+archive, all or none of a class change, and doing it again converges. The second kills a close of
+the school year (issue 22) in its export and in its removals. Both run first, while the stack is
+small: each of their restarts then takes seconds, not the minute that a reconcile of 11,000
+accounts takes; the imports' test needs the thousands of accounts and keeps them.
 """
 import json
 import re
@@ -289,6 +289,73 @@ def test_removals_and_bulk_class_changes_killed_converge(stack):
     assert set(state["class_groups"]["jh-class-cc9"]) == set(logins) == hub_class_members(admin, "class-cc9")
     for old in range(CLASS_CHANGES + 2):
         assert not hub_class_members(admin, f"class-cc{old}") and not state["class_groups"].get(f"jh-class-cc{old}")
+
+
+LEAVERS = 12  # pupils of the class that leaves at the close
+LEAVER_HOME_MB = 15  # what each of their homes holds: archiving them is the removal stage's time
+
+
+def job_reaching(admin, job_id, stage, done=0, timeout=600) -> dict:
+    """The job's state as soon as it is in stage with at least done steps done (polled fast)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = admin.api("GET", f"/services/jhub-admin/api/jobs/{job_id}").json()
+        if job["state"] != "running" or (job.get("stage") == stage and job.get("done", 0) >= done):
+            return job
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} never reached {stage}")
+
+
+def close_the_year(admin) -> str:
+    r = until_not_busy(lambda: admin.api("POST", "/services/jhub-admin/api/year/close",
+                                         json={"school_year": "2026-2027"}, timeout=120))
+    assert r.status_code == 202, (r.status_code, r.text[:500])
+    return r.json()["id"]
+
+
+def test_a_close_of_the_year_killed_in_its_export_then_in_its_removals_converges(stack):
+    """Issue 22: the service killed in the middle of a close, twice (while the sidecar exports,
+    then while the leavers are removed), then the close run again: it finishes, with one export of
+    the year, every leaver gone with their archive and their ZIP, and every class ended."""
+    people = "login;password;role;class\n" + "".join(
+        f"part{i:02d};Part-Passw0rd-42;student;PARTANTS\n" for i in range(LEAVERS)) + "".join(
+        f"reste{i:02d};Reste-Passw0rd-42;student;RESTENT\n" for i in range(4)) + "prof.annee;Prof-Passw0rd-42;teacher;\n"
+    stack.exec("hub", "sh", "-c", "umask 077; cat > /tmp/p.csv && jhub-admin import /tmp/p.csv --yes >/dev/null "
+               "&& rm /tmp/p.csv", input=people)
+    stack.exec("hub", "jhub-admin", "courses", "create", "annee_test", "--teacher", "prof.annee")
+    stack.exec("hub", "jhub-admin", "courses", "enrol", "annee_test", "--class", "PARTANTS", "--class", "RESTENT")
+    leavers = [f"part{i:02d}" for i in range(LEAVERS)]
+    stack.exec("hub", "sh", "-c", f"for u in {' '.join(leavers)}; do head -c {LEAVER_HOME_MB}M /dev/urandom > "
+               "/home/$u/donnees.bin; echo travail > /home/$u/devoir.py; chown $u /home/$u/*; done")
+    admin = log_in_admin(stack)
+    assert admin.api("POST", "/services/jhub-admin/api/accounts/_bulk",
+                     json={"action": "leave", "logins": leavers}).status_code == 200
+
+    job = job_reaching(admin, close_the_year(admin), "export")
+    assert job["state"] == "running", job
+    kill_and_start(stack)
+    admin = log_in_admin(stack)
+    job = job_reaching(admin, close_the_year(admin), "remove", done=LEAVERS // 2)
+    assert job["state"] == "running", job
+    kill_and_start(stack)
+    admin = log_in_admin(stack)
+    assert admin.api("GET", f"/services/jhub-admin/api/jobs/{job['id']}").json()["state"] == "interrupted"
+    state = machine(stack)
+    assert 0 < len([login for login in leavers if login in state["registry"]]) < LEAVERS  # killed halfway
+    assert not set(state["local"]) - set(state["registry"]), "a local account that the registry lost"
+
+    job = wait_job(admin, close_the_year(admin))
+    assert job["state"] == "done" and job["summary"]["finished"] and not job["warnings"], job
+    state = machine(stack)
+    assert not set(leavers) & (set(state["registry"]) | set(state["local"]) | set(state["homes"]))
+    assert {login for login in leavers if any(a.startswith(login + "-") for a in state["archives"])} == set(leavers)
+    year_page = admin.session.get(admin.stack.url + "/services/jhub-admin/year", timeout=60).text
+    assert all(re.search(rf"year/handover/{login}-[0-9-]+\.zip", year_page) for login in leavers)
+    assert all(state["registry"][f"reste{i:02d}"]["classes"] == [] for i in range(4))
+    assert not {"jh-class-partants", "jh-class-restent"} & set(state["class_groups"])
+    assert not hub_class_members(admin, "class-restent") and not hub_class_members(admin, "class-partants")
+    archives = admin.api("GET", "/services/jhub-admin/api/exports").json()["archives"]
+    assert [a["school_year"] for a in archives if a.get("kind") == "year"] == ["2026-2027"], archives
 
 
 def test_imports_killed_at_every_stage_converge_on_a_stack_in_use(stack):

@@ -11,11 +11,13 @@ No step here waits on a timeout to pass: an autograde that cannot reach its kern
 own 60 s and the score assertions fail with it.
 """
 import asyncio
+import io
 import json
 import re
 import sys
 import time
 import uuid
+import zipfile
 from pathlib import Path
 from urllib.parse import quote
 
@@ -24,7 +26,7 @@ import pytest
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
-from e2e_stack import enrolled_class
+from e2e_stack import HubUser, enrolled_class
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "browser"))
 from browsertools import ARTIFACTS, chromium, log_in  # noqa: E402
@@ -279,8 +281,27 @@ def formgrader_button(page, assignment, column):
     report = page.locator("#success-modal, #error-modal")
     report.wait_for()
     assert report.get_attribute("id") == "success-modal", report.inner_text()
-    report.locator(".modal-footer button", has_text="OK").click()
-    report.wait_for(state="detached")
+    close_report(report)
+
+
+def close_report(report, attempts=10):
+    """nbgrader's report closed with its OK button, clicked again as a teacher would when a click
+    lands during the dialog's fade-in (Bootstrap 3 then ignores it and the dialog stays open)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for _ in range(attempts):
+        if report.count() == 0:
+            return
+        try:
+            report.locator(".modal-footer button", has_text="OK").click(timeout=5000)
+        except PlaywrightTimeout:
+            pass  # gone meanwhile: the next turn sees it
+        try:
+            report.wait_for(state="detached", timeout=5000)
+            return
+        except PlaywrightTimeout:
+            continue
+    raise AssertionError("nbgrader's report does not close")
 
 
 def open_assignment_list(page, stack, student):
@@ -349,8 +370,7 @@ def test_in_the_browser_a_lesson_from_a_new_assignment_to_the_feedback_read(stac
         row = page.locator("#main-table tr", has_text="eleve.un")
         row.locator(".autograde a").click()  # nbgrader's own button, for one submission
         row.locator(".score", has_text="0").wait_for()
-        page.locator("#success-modal .modal-footer button", has_text="OK").click()  # nbgrader's report
-        page.locator("#success-modal").wait_for(state="detached")
+        close_report(page.locator("#success-modal"))  # nbgrader's report
         page.get_by_role("button", name="Corriger toutes les nouvelles copies").click()
         page.locator("#jha-autograde-status[data-state=done]", has_text="Copies corrigées : 1").wait_for()
         page.screenshot(path=str(ARTIFACTS / "formgrader-autograde-all.png"))
@@ -441,3 +461,151 @@ def test_every_documented_terminal_command_works_in_the_teacher_s_terminal(stack
     assert len(statuses) == len(commands) and not failed, f"{failed}\n{shown[-4000:]}"
     assert "/opt/kernel bibliothèques : ok" in shown  # `python` is the teaching kernel's
     assert "commande introuvable" not in shown and "command not found" not in shown, shown[-3000:]
+
+
+# The school year: closed after the lesson above (the last tests of this module: it ends the classes)
+
+SERVICE = "/services/jhub-admin/"
+SCHOOL_YEAR = "2026-2027"
+
+
+def admin_session(stack):
+    admin = HubUser(stack, ADMIN, stack.initial_admin_password())
+    assert admin.login()
+    admin.make_token()
+    return admin
+
+
+def service_job(admin, job_id, timeout=900) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = admin.api("GET", f"{SERVICE}api/jobs/{job_id}?wait=30", timeout=60).json()
+        if job["state"] not in ("queued", "running"):
+            return job
+    raise AssertionError(f"job {job_id} did not end")
+
+
+def test_closing_the_year_from_its_page_keeps_grades_and_work_and_ends_the_classes(stack, people):
+    admin = admin_session(stack)
+    teacher, leaver = people["marie.martin"], people["eleve.deux"]
+    leaver.run("sh", "-c", "echo 'mon travail' > ~/mon_projet.py")
+    r = admin.api("POST", f"{SERVICE}api/accounts/_bulk", json={"action": "leave", "logins": ["eleve.deux"]})
+    assert r.status_code == 200, r.text
+    uid_before = stack.exec("hub", "id", "-u", "eleve.un").stdout.strip()
+    graded = scores_of(teacher, ASSIGNMENT)
+
+    # The preview, as the admin's browser opens it from the School year page, then its button.
+    page = admin.session.get(stack.url + SERVICE + f"year/close?school_year={SCHOOL_YEAR}",
+                             headers={"Accept-Language": "fr"}, timeout=120)
+    assert page.status_code == 200, page.text[:500]
+    leavers = re.search(r'<li id="jha-close-leavers">(.*?)</li>', page.text, re.S).group(1)
+    assert "1 partant(s)" in leavers and "eleve.deux" in leavers and "eleve.un" not in leavers
+    xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page.text).group(1)
+    r = admin.session.post(stack.url + SERVICE + "year/close", allow_redirects=False, timeout=60,
+                           data={"_xsrf": xsrf, "school_year": SCHOOL_YEAR, "confirm": SCHOOL_YEAR})
+    assert r.status_code == 303 and "/jobs/" in r.headers["Location"], (r.status_code, r.text[:300])
+    started = time.monotonic()
+    job = service_job(admin, r.headers["Location"].rsplit("/", 1)[1])
+    print(f"\n[e2e] the year closed in {time.monotonic() - started:.0f} s: {job['summary']}")
+    assert job["state"] == "done" and not job["warnings"], job
+    summary = job["summary"]
+    assert summary["finished"] and summary["removed"] == ["eleve.deux"]
+
+    # 1. A verified export named after the year, which the retention rules keep.
+    export = summary["export"]
+    assert export["name"].startswith(f"jhub-all-{SCHOOL_YEAR}-")
+    archives = {a["name"]: a for a in admin.api("GET", f"{SERVICE}api/exports").json()["archives"]}
+    assert archives[export["name"]]["kind"] == "year" and archives[export["name"]]["sha256"] == export["sha256"]
+
+    # 2. The grades sheet, on the School year page and in the teacher's home, with the scores.
+    year_page = admin.session.get(stack.url + SERVICE + "year", timeout=60).text
+    link = f"year/files/{SCHOOL_YEAR}/grades/{COURSE}.xlsx"
+    assert link in year_page
+    assert link in admin.session.get(stack.url + SERVICE + "courses", timeout=60).text  # and on the Courses page
+    sheet = admin.session.get(stack.url + SERVICE + link, timeout=60)
+    assert sheet.status_code == 200
+    rows = xlsx_rows(sheet.content)
+    tp1 = rows[0].index(f"{ASSIGNMENT} points")
+    # The sheet holds the scores that the Formgrader showed the teacher before the close.
+    assert {(r[1], r[0]): r[tp1] for r in rows[1:]} == {
+        PEOPLE[login][1:]: score for login, (score, _, _) in graded.items()}, rows
+    assert graded["eleve.un"] == (3, 3, False)
+    in_home = teacher.run("sh", "-c", f"ls ~/archives/{SCHOOL_YEAR} ~/archives/{SCHOOL_YEAR}/{COURSE}").stdout
+    assert f"notes-{COURSE}-{SCHOOL_YEAR}.xlsx" in in_home and "gradebook.db" in in_home and "submitted" in in_home
+    # The teacher keeps the course, its sources, and a new gradebook.
+    assert teacher.run("test", "-d", f"{COURSE}/source/{ASSIGNMENT}", check=False).returncode == 0
+    assert teacher.run("test", "-f", f"{COURSE}/gradebook.db", check=False).returncode == 0
+
+    # 3. The exchange is empty (its folders kept), and its ZIP is listed.
+    left = stack.exec("hub", "find", f"/srv/nbgrader/exchange/{COURSE}", "-mindepth", "2").stdout
+    assert left == "", left
+    assert f"year/files/{SCHOOL_YEAR}/exchange/{COURSE}.zip" in year_page
+
+    # 4. The leaver is gone, and the ZIP of their work holds their file.
+    assert stack.exec("hub", "id", "eleve.deux", check=False).returncode != 0
+    assert admin.api("GET", "/hub/api/users/eleve.deux").status_code == 404
+    handover = re.search(r'year/handover/(eleve\.deux-[0-9-]+\.zip)', year_page).group(1)
+    zipped = admin.session.get(stack.url + SERVICE + "year/handover/" + handover, timeout=60).content
+    with zipfile.ZipFile(io.BytesIO(zipped)) as z:
+        assert z.read("mon_projet.py") == b"mon travail\n"
+
+    # 5. The classes end: the returning pupil keeps their account, out of every class and course.
+    pupil = admin.api("GET", f"{SERVICE}api/accounts/eleve.un").json()
+    assert pupil["classes"] == [] and str(pupil["uid"]) == uid_before
+    assert admin.api("GET", "/hub/api/groups/class-2nde3").status_code == 404
+    assert admin.api("GET", f"/hub/api/groups/nbgrader-{COURSE}").json()["users"] == []
+
+    # Run again: everything is recorded, nothing is done twice.
+    again = admin.api("POST", f"{SERVICE}api/year/close", json={"school_year": SCHOOL_YEAR})
+    assert again.status_code == 202, again.text
+    job = service_job(admin, again.json()["id"])
+    assert job["state"] == "done" and job["summary"]["export"]["name"] == export["name"], job
+    assert len([a for a in admin.api("GET", f"{SERVICE}api/exports").json()["archives"] if a["kind"] == "year"]) == 1
+
+
+def test_the_next_year_s_list_fills_the_courses_by_class_name(stack, people):
+    """The new list: the returning pupil moves to a new class with their uid and files, a new pupil
+    comes into 2NDE3, and the course that taught 2NDE3 last year has them, without a new enrolment."""
+    admin = admin_session(stack)
+    uid = stack.exec("hub", "id", "-u", "eleve.un").stdout.strip()
+    roster = ("login;password;role;class;first_name;last_name\n"
+              "eleve.un;;student;1ERE2;Une;Élève\neleve.trois;Trois-Passw0rd-x;student;2NDE3;Trois;Élève\n")
+    r = admin.api("POST", f"{SERVICE}api/imports", files={"file": ("rentree.csv", roster.encode())}, timeout=120)
+    assert r.status_code == 202, r.text[:500]
+    job = service_job(admin, r.json()["id"])
+    assert job["state"] == "done", job
+    assert stack.exec("hub", "id", "-u", "eleve.un").stdout.strip() == uid
+    assert people["eleve.un"].run("test", "-d", COURSE, check=False).returncode == 0  # last year's work stays
+    assert "eleve.un" in admin.api("GET", "/hub/api/groups/class-1ere2").json()["users"]
+    assert admin.api("GET", f"/hub/api/groups/nbgrader-{COURSE}").json()["users"] == ["eleve.trois"]
+
+
+def test_a_leaver_comes_back_from_the_archive_with_their_files(stack, people):
+    """The School year page's button beside a removed account: the account, its uid and its files
+    come back, with a new password shown once (its credentials), and it logs in."""
+    admin = admin_session(stack)
+    removed = {a["login"]: a for a in admin.api("GET", f"{SERVICE}api/year/restorable").json()["archives"]}
+    assert "eleve.deux" in removed and "eleve.un" not in removed
+    page = admin.session.get(stack.url + SERVICE + "year", timeout=60)
+    assert removed["eleve.deux"]["archive"] in page.text
+    xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page.text).group(1)
+    r = admin.session.post(stack.url + SERVICE + "year/restore", allow_redirects=False, timeout=60,
+                           data={"_xsrf": xsrf, "archive": removed["eleve.deux"]["archive"]})
+    assert r.status_code == 303 and "/jobs/" in r.headers["Location"], (r.status_code, r.text[:300])
+    job_id = r.headers["Location"].rsplit("/", 1)[1]
+    job = service_job(admin, job_id)
+    assert job["state"] == "done", job
+    credentials = admin.session.get(stack.url + SERVICE + f"jobs/{job_id}/credentials.csv", timeout=60)
+    password = next(line.split(";")[1] for line in credentials.content.decode("utf-8-sig").splitlines()
+                    if line.startswith("eleve.deux;"))
+    back = HubUser(stack, "eleve.deux", password)
+    assert back.login()
+    assert stack.exec("hub", "id", "-u", "eleve.deux").stdout.strip() == str(removed["eleve.deux"]["uid"])
+    assert back.run("cat", "mon_projet.py").stdout == "mon travail\n"
+    assert "eleve.deux" not in {a["login"] for a in admin.api("GET", f"{SERVICE}api/year/restorable").json()["archives"]}
+
+
+def xlsx_rows(data: bytes) -> list:
+    from openpyxl import load_workbook
+
+    return [list(row) for row in load_workbook(io.BytesIO(data), read_only=True).active.iter_rows(values_only=True)]

@@ -63,3 +63,21 @@ def test_a_sparse_or_too_large_file_and_a_deep_tree_cost_the_zip_nothing(tmp_pat
         note = z.read("LISEZMOI - fichiers non inclus.txt").decode()
     assert "petit.txt" in names and any(n.endswith("d/fond.txt") and n.count("d/") == 1100 for n in names)
     assert "creux" in note and "gros.bin" in note and "creux" not in names
+
+
+def test_the_archives_of_removed_accounts_and_their_records_expire_with_the_zips(tmp_path):
+    from jhub_admin_service.accounts import departures
+    from jhub_admin_service.accounts.registry import Account
+
+    archive = tmp_path / "jade.perin-20260706-140000.tar.gz"
+    archive.write_bytes(b"tar")
+    departures.write_record(str(archive), Account(login="jade.perin", uid=10042, gid=10042, role="student",
+                                                  first_name="Jade", last_name="Perin", password_hash="$y$secret"))
+    [found] = departures.listed(str(tmp_path))
+    assert found.account["uid"] == 10042 and "password_hash" not in found.account
+    assert "secret" not in (tmp_path / "jade.perin-20260706-140000.account.json").read_text()
+    assert departures.find(str(tmp_path), "../jade.perin-20260706-140000.tar.gz") is None
+    mtime = archive.stat().st_mtime
+    assert departures.delete_expired(str(tmp_path), 365, now=mtime + 364 * 86400) == []
+    assert departures.delete_expired(str(tmp_path), 365, now=mtime + 365 * 86400) == [archive.name]
+    assert list(tmp_path.iterdir()) == []

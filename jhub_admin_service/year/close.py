@@ -1,0 +1,190 @@
+"""Closing a school year: the steps of a ClosePlan, in the one order that loses nothing.
+
+1. **export**: the sidecar exports everything, named after the year, and the archive is verified
+   (its sha256 read again). Nothing below runs without it.
+2. **course:ID**, for each course: its grades sheet (read from the gradebook as the teacher) kept
+   in the year's folder and in the teacher's home, the year's work moved aside in that home (a new
+   gradebook follows), the exchange folder zipped, checked, then emptied.
+3. **leavers**: the pupils marked as leaving are removed in one batch (each home archived, and
+   its owner's work kept as a ZIP to hand over).
+4. **classes**: every pupil leaves their classes and the courses' lists; empty class groups go.
+
+Each step is recorded in the year's journal once it is wholly done; a close killed anywhere and
+run again skips what is recorded and converges. The plan is made anew at each run (those removed
+are no longer leavers; a step that is done is skipped).
+"""
+import asyncio
+import logging
+import os
+import time
+import zipfile
+from typing import Optional
+
+from ..accounts.engine import Progress, noop_progress
+from ..courses.gradebook_reader import GradebookUnreadable
+from ..courses.grades import to_xlsx
+from ..sidecar.client import ExportsClient, SidecarError
+from .course_year import CourseYearError, archive_exchange, empty_exchange, put_away_in_teacher_home
+from .journal import CloseJournal
+from .plan import ClosePlan, CourseClose
+
+log = logging.getLogger(__name__)
+
+#: How the job's progress bar weighs each stage (see jobs.Job.progress).
+STAGES = {"export": 50, "courses": 25, "remove": 15, "classes": 10}
+#: The longest that an export of everything may take before the close gives up waiting.
+EXPORT_TIMEOUT = 6 * 3600
+
+
+class YearCloseError(RuntimeError):
+    pass
+
+
+class YearCloser:
+    def __init__(self, operations, exports: Optional[ExportsClient], lang: str = "fr"):
+        self.ops = operations
+        self.exports = exports
+        self.lang = lang
+
+    async def run(self, plan: ClosePlan, progress: Progress = noop_progress) -> dict:
+        """Run the plan's steps that the journal does not hold yet; returns the summary."""
+        journal = CloseJournal(self.ops.settings.years_dir, plan.school_year)
+        warnings: list = []
+        seconds = {}
+        clock = time.monotonic()
+
+        def lap(step):
+            nonlocal clock
+            seconds[step], clock = round(time.monotonic() - clock, 2), time.monotonic()
+
+        export = await self.export(journal, plan.school_year, progress)
+        lap("export")
+        for done, course in enumerate(plan.courses):
+            progress("courses", done, len(plan.courses))
+            await self.course(journal, course, warnings)
+        progress("courses", len(plan.courses), len(plan.courses))
+        lap("courses")
+        removed = await self.leavers(journal, plan, progress, warnings)
+        lap("leavers")
+        classes = await self.classes(journal, progress, warnings)
+        lap("classes")
+        if not warnings:
+            journal.finish()
+        return {"school_year": plan.school_year, "export": export, "removed": removed,
+                "classes": classes, "courses": [c.course_id for c in plan.courses], "warnings": warnings,
+                "finished": bool(journal.finished), "seconds": seconds}
+
+    # 1. The year's export, verified
+
+    async def export(self, journal: CloseJournal, school_year: str, progress: Progress) -> dict:
+        if journal.done("export"):
+            return journal.done("export")
+        if self.exports is None:
+            raise YearCloseError("no sidecar here: the year can only be closed after a verified export")
+        progress("export", 0, 100)
+        job = await self._export_job(school_year)
+        job = await self.exports.wait_job(job["id"], poll=2.0, timeout=EXPORT_TIMEOUT,
+                                          progress=lambda j: progress("export", 10, 100))
+        if job["state"] != "done":
+            raise YearCloseError(f"the year's export failed: {job.get('error') or job['state']}")
+        name = job["result"]["name"]
+        progress("export", 70, 100)
+        check = await self.exports.verify(name)
+        if not check.get("ok"):
+            raise YearCloseError(f"the year's export {name} does not verify (sha256 {check.get('sha256')} "
+                                 f"instead of {check.get('recorded_sha256')}); nothing else was done")
+        result = {"name": name, "sha256": check["sha256"], "size": check.get("size")}
+        journal.record("export", result)
+        progress("export", 100, 100)
+        return result
+
+    async def _export_job(self, school_year: str) -> dict:
+        """A new export of the year, or the one that a close interrupted before it was recorded
+        (still running in the sidecar, or done): never a second one."""
+        for job in await self.exports.jobs():
+            params = job.get("params") or {}
+            if job.get("kind") == "export" and params.get("school_year") == school_year \
+                    and job.get("state") in ("queued", "running", "done"):
+                return job
+        try:
+            return await self.exports.export("all", school_year=school_year)
+        except SidecarError as exc:
+            raise YearCloseError(f"the sidecar refused the year's export: {exc}") from None
+
+    # 2. Each course
+
+    async def course(self, journal: CloseJournal, course: CourseClose, warnings: list) -> None:
+        step = f"course:{course.course_id}"
+        if journal.done(step):
+            return
+        loop = asyncio.get_running_loop()
+        sheet = await loop.run_in_executor(None, self._grades_sheet, journal, course, warnings)
+        try:
+            teacher = await loop.run_in_executor(None, put_away_in_teacher_home, course.teacher,
+                                                 course.course_id, journal.school_year, sheet)
+        except CourseYearError as exc:
+            warnings.append(f"{exc}; its exchange folder is left as it is (run the close again)")
+            return
+        dest = os.path.join(journal.folder, "exchange", f"{course.course_id}.zip")
+        files = await loop.run_in_executor(None, archive_exchange, self.ops.settings.exchange_root,
+                                           course.course_id, dest)
+        if files and not zip_is_sound(dest):
+            raise YearCloseError(f"{course.course_id}: the ZIP of its exchange folder does not read back")
+        emptied = await loop.run_in_executor(None, empty_exchange, self.ops.settings.exchange_root, course.course_id)
+        journal.record(step, {"teacher": course.teacher, "sheet": bool(sheet), "moved": teacher.get("moved", []),
+                              "exchange_files": files, "exchange_entries_removed": emptied})
+
+    def _grades_sheet(self, journal: CloseJournal, course: CourseClose, warnings: list) -> bytes:
+        """The course's sheet, kept in the year's folder; read again from there on a re-run (the
+        gradebook may have been moved aside already)."""
+        path = grades_sheet_path(journal.folder, course.course_id)
+        if os.path.exists(path):
+            with open(path, "rb") as f:
+                return f.read()
+        try:
+            sheet = to_xlsx(self.ops.courses.grades(course.course_id, lang=self.lang))
+        except GradebookUnreadable as exc:
+            warnings.append(f"{course.course_id}: no grades sheet ({exc})")
+            return b""
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        with open(path + ".tmp", "wb") as f:
+            f.write(sheet)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(path + ".tmp", path)
+        return sheet
+
+    # 3. Leavers, 4. classes
+
+    async def leavers(self, journal: CloseJournal, plan: ClosePlan, progress: Progress, warnings: list) -> list:
+        if journal.done("leavers"):
+            return journal.done("leavers")["removed"]
+        logins = [leaver.login for leaver in plan.leavers]
+        archives, failed = await self.ops.remove_many(logins, progress) if logins else ({}, {})
+        warnings.extend(f"{login}: not removed ({why}); it stays disabled" for login, why in failed.items())
+        if not failed:
+            journal.record("leavers", {"removed": sorted(archives)})
+        return sorted(archives)
+
+    async def classes(self, journal: CloseJournal, progress: Progress, warnings: list) -> dict:
+        if journal.done("classes"):
+            return journal.done("classes")
+        progress("classes", 0, 1)
+        result = await self.ops.end_classes()
+        warnings.extend(result.pop("warnings"))
+        journal.record("classes", result)
+        progress("classes", 1, 1)
+        return result
+
+
+def grades_sheet_path(year_folder: str, course_id: str) -> str:
+    return os.path.join(year_folder, "grades", f"{course_id}.xlsx")
+
+
+def zip_is_sound(path: str) -> bool:
+    """Every member of the ZIP reads back with its CRC."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return archive.testzip() is None
+    except (OSError, zipfile.BadZipFile):
+        return False
