@@ -82,7 +82,8 @@ class Operations:
 
     # Accounts
 
-    def preview(self, data: bytes, reset_passwords: bool = False, acting_admin: str = "") -> Plan:
+    def preview(self, data, reset_passwords: bool = False, acting_admin: str = "") -> Plan:
+        """One file's bytes, or several files ([(name, bytes)]) previewed as one list."""
         return self.accounts.preview(data, reset_passwords, acting_admin)
 
     async def import_plan(self, plan: Plan, progress: Progress = noop_progress) -> Report:

@@ -24,7 +24,7 @@ from .logins import generate_password, login_problem, password_problem
 from .passwords import hash_many, hash_password
 from .plan import Plan, PlannedAccount, make_plan
 from .registry import FIRST_UID, LAST_UID, NO_PASSWORD, Account, Registry
-from .roster import ROLES, read_roster
+from .roster import ROLES, read_roster, read_rosters
 
 log = logging.getLogger(__name__)
 
@@ -82,9 +82,10 @@ class AccountManager:
 
     # Import
 
-    def preview(self, data: bytes, reset_passwords: bool = False, acting_admin: str = "") -> Plan:
-        """File bytes -> Plan. Raises RosterError when the file is not a class list."""
-        roster = read_roster(data)
+    def preview(self, data: Union[bytes, list], reset_passwords: bool = False, acting_admin: str = "") -> Plan:
+        """File bytes, or several files ([(name, bytes)]: a new year's lists, previewed as one)
+        -> Plan. Raises RosterError when a file is not a class list."""
+        roster = read_rosters(data) if isinstance(data, list) else read_roster(data)
         system_logins = {u.pw_name for u in pwd.getpwall()}
         system_groups = {g.gr_name for g in grp.getgrall()}
         return make_plan(roster, self.registry.by_login(), system_logins, reset_passwords=reset_passwords,

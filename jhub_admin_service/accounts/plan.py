@@ -41,12 +41,15 @@ class PlannedAccount:
     renamed: bool = False
     #: "given", "generated", or "kept" (an existing account keeps its password).
     password_source: str = "kept"
+    #: The file and line, when several files make the list.
+    where: str = ""
     password: str = field(default="", repr=False)
     changes: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
         out = {
-            "line": self.line, "login": self.login, "role": self.role, "admin": self.is_admin,
+            "line": self.line, "where": self.where or str(self.line), "login": self.login, "role": self.role,
+            "admin": self.is_admin,
             "classes": list(self.classes), "first_name": self.first_name, "last_name": self.last_name, "email": self.email,
             "password": self.password_source,
         }
@@ -119,17 +122,20 @@ def make_plan(roster: Roster, managed: dict, system_logins: Collection[str], res
             login = unique_login(derive_login(entry.first_name, entry.last_name), taken)
             taken.add(login)
         if login in RESERVED_LOGINS or (login in system_logins and login not in managed):
-            plan.rejected.append(Rejection(entry.line, login, "an existing system account not managed by jhub-admin"))
+            plan.rejected.append(Rejection(entry.line, login, "an existing system account not managed by jhub-admin",
+                                           entry.where))
             continue
         if login in system_groups and login not in managed:
-            plan.rejected.append(Rejection(entry.line, login, "the name of an existing group of the system"))
+            plan.rejected.append(Rejection(entry.line, login, "the name of an existing group of the system",
+                                           entry.where))
             continue
         seen.add(login)
         current = managed.get(login)
         # A line that does not say whether a teacher is an admin leaves the flag as it is.
         admin = entry.admin if entry.admin is not None else bool(current and current.hub_admin)
         planned = PlannedAccount(
-            line=entry.line, login=login, role=entry.role, hub_admin=entry.role == "teacher" and admin,
+            line=entry.line, where=entry.where, login=login, role=entry.role,
+            hub_admin=entry.role == "teacher" and admin,
             classes=list(entry.classes), first_name=entry.first_name, last_name=entry.last_name, email=entry.email,
             identity_key="" if entry.login else entry.identity_key, external_id=entry.external_id,
             renamed=index in renamed,
@@ -156,7 +162,7 @@ def make_plan(roster: Roster, managed: dict, system_logins: Collection[str], res
             planned.changes["password"] = ("none", "new")
         refusal = admin_refusal(planned, acting_admin, admins_left)
         if refusal:
-            plan.rejected.append(Rejection(entry.line, login, refusal))
+            plan.rejected.append(Rejection(entry.line, login, refusal, entry.where))
             continue
         (plan.update if planned.changes else plan.unchanged).append(planned)
     plan.absent = [

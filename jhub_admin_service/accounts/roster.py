@@ -85,6 +85,8 @@ class RosterEntry:
     birth_date: str = ""
     #: The stable identifier that the list carries (ENT Id, INE), "" when it has none.
     external_id: str = ""
+    #: Where the line is, for the admin, when several files make one list ("eleves.csv:12").
+    where: str = ""
 
     @property
     def identity_key(self) -> str:
@@ -98,9 +100,15 @@ class Rejection:
     line: int
     login: str
     reason: str
+    where: str = ""
 
     def to_json(self) -> dict:
-        return {"line": self.line, "login": self.login, "reason": self.reason}
+        return {"line": self.line, "where": place(self), "login": self.login, "reason": self.reason}
+
+
+def place(item) -> str:
+    """Where an entry or a rejection is: its file and line when several files make the list."""
+    return item.where or str(item.line)
 
 
 @dataclass
@@ -380,12 +388,46 @@ def reject_duplicates(roster: Roster) -> None:
                 if e is not exact[0]:
                     dropped.add(id(e))
                     roster.rejected.append(Rejection(e.line, e.login, (
-                        f"differs only by case from line {exact[0].line} ({key}); "
-                        "JupyterHub would treat them as the same account")))
+                        f"differs only by case from line {place(exact[0])} ({key}); "
+                        "JupyterHub would treat them as the same account"), e.where))
             continue
-        lines = ", ".join(str(e.line) for e in group)
+        lines = ", ".join(place(e) for e in group)
         for e in group:
             dropped.add(id(e))
-            roster.rejected.append(Rejection(e.line, e.login, f"duplicate login {key!r} on lines {lines}"))
+            roster.rejected.append(Rejection(e.line, e.login, f"duplicate login {key!r} on lines {lines}", e.where))
     roster.entries = [e for e in roster.entries if id(e) not in dropped]
     roster.rejected.sort(key=lambda r: r.line)
+
+
+#: Lines of the n-th file of several are numbered from n * FILE_LINES, so that the whole list
+#: keeps each file's order and no two lines share a number.
+FILE_LINES = 1_000_000
+
+
+def read_rosters(files: list, max_rows: int = MAX_ROWS) -> Roster:
+    """Several class lists ([(file name, bytes)]: the pupils' SIECLE export, the teachers' ENT
+    export...) read as one: each file in its own format, every line told by its file and line,
+    a login on two files rejected on both as on one file. One file is read as read_roster does."""
+    if len(files) == 1:
+        return read_roster(files[0][1], max_rows)
+    rosters = []
+    for name, data in files:
+        try:
+            rosters.append((name, read_roster(data, max_rows)))
+        except RosterError as exc:
+            raise RosterError(f"{name}: {exc}") from None
+    merged = Roster(format=" + ".join(r.format for _, r in rosters),
+                    encoding=" + ".join(dict.fromkeys(r.encoding for _, r in rosters)),
+                    delimiter=" + ".join(dict.fromkeys(r.delimiter for _, r in rosters)))
+    for n, (name, roster) in enumerate(rosters):
+        for item in roster.entries + roster.rejected:
+            item.where = f"{name}:{item.line}"
+            item.line += n * FILE_LINES
+        merged.entries += roster.entries
+        merged.rejected += roster.rejected
+    if len(merged.entries) > max_rows:
+        raise RosterError(f"The files hold {len(merged.entries)} lines; at most {max_rows} accounts can be "
+                          "imported at once.")
+    reject_duplicates(merged)
+    return merged
+

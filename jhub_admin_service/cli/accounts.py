@@ -15,8 +15,9 @@ from .common import operations_from, print_warnings, settings_from
 
 
 def register(verbs: argparse._SubParsersAction) -> None:
-    p = verbs.add_parser("import", help="import a class list (comptes.csv, SIECLE, ENT, Excel CSV)")
-    p.add_argument("file")
+    p = verbs.add_parser("import", help="import a class list (comptes.csv, SIECLE, ENT, Excel CSV), or several "
+                                        "previewed as one (a new year: SIECLE for the pupils, ENT for the teachers)")
+    p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--dry-run", action="store_true", help="show the plan, change nothing")
     p.add_argument("--json", action="store_true", help="print the plan / report as JSON")
     p.add_argument("--reset-passwords", action="store_true", help="give existing accounts a new password too")
@@ -92,14 +93,17 @@ def print_plan(plan: Plan) -> None:
     for kind in ("create", "update"):
         for p in getattr(plan, kind):
             extra = (f" ({', '.join(p.changes)})" if p.changes else "") + (" renamed" if p.renamed else "")
-            print(f"  {kind:7} line {p.line:>5}  {p.login:32} {p.role:8} {','.join(p.classes)}{extra}")
+            print(f"  {kind:7} line {p.where or p.line:>5}  {p.login:32} {p.role:8} {','.join(p.classes)}{extra}")
     for r in plan.rejected:
-        print(f"  reject  line {r.line:>5}  {r.login or '-':32} {r.reason}")
+        print(f"  reject  line {r.where or r.line:>5}  {r.login or '-':32} {r.reason}")
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    with open(args.file, "rb") as f:
-        data = f.read()
+    files = []
+    for path in args.files:
+        with open(path, "rb") as f:
+            files.append((os.path.basename(path), f.read()))
+    data = files[0][1] if len(files) == 1 else files
     # The preview reads only: a refused import leaves no registry behind.
     plan = operations_from(args, readonly=True).preview(data, reset_passwords=args.reset_passwords)
     if args.dry_run:

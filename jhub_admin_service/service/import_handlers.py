@@ -155,15 +155,17 @@ class ImportHandler(UploadMixin, BaseHandler):
     def post(self) -> None:
         if not self.read_body():
             return
-        files = self.request.files.get("file") or []
+        files = [f for f in self.request.files.get("file") or [] if f["body"]]
         text = self.get_body_argument("text", "")
-        if files and files[0]["body"]:
+        if len(files) > 1:  # a new year's lists, previewed as one
+            name, data = ", ".join(f["filename"] for f in files), [(f["filename"], f["body"]) for f in files]
+        elif files:
             name, data = files[0]["filename"], files[0]["body"]
         elif text.strip():
             name, data = self._("pasted text"), text.encode("utf-8")
         else:
             raise web.HTTPError(400, self._("Choose a file or paste a class list."))
-        self.check_size(data)
+        self.check_size(data if isinstance(data, bytes) else b"".join(body for _, body in data))
         forget_old_uploads(self.ctx)
         upload_id = secrets.token_urlsafe(12)
         self.ctx.uploads[upload_id] = (time.time(), name, data)
@@ -273,7 +275,8 @@ class DismissHandler(JobHandler):
 
 @web.stream_request_body
 class ImportsAPIHandler(UploadMixin, APIHandler):
-    """POST api/imports[?dry_run=1][&reset_passwords=1] with the file as the body (or a form)."""
+    """POST api/imports[?dry_run=1][&reset_passwords=1] with the file as the body, or a form with one
+    "file" part or several (a new year's lists, as one)."""
 
     def get(self) -> None:
         if self.authorized():
@@ -282,9 +285,12 @@ class ImportsAPIHandler(UploadMixin, APIHandler):
     def post(self) -> None:
         if not self.read_body():
             return
-        files = self.request.files.get("file") or []
-        data = files[0]["body"] if files else self.request.body
-        self.check_size(data)
+        files = [f for f in self.request.files.get("file") or [] if f["body"]]
+        if len(files) > 1:  # several lists previewed and applied as one
+            data = [(f["filename"], f["body"]) for f in files]
+            self.check_size(b"".join(f["body"] for f in files))
+        else:
+            data = self.check_size(files[0]["body"] if files else self.request.body)
         if not data:
             raise web.HTTPError(400, "empty request body: send the class list file as the body")
         reset = self.get_query_argument("reset_passwords", "") in ("1", "true", "yes")

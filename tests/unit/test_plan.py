@@ -1,9 +1,11 @@
 """Planning: desired state (a roster) against current state (registry accounts, local accounts)."""
 import json
 
+import pytest
+
 from jhub_admin_service.accounts.plan import make_plan
 from jhub_admin_service.accounts.registry import Account
-from jhub_admin_service.accounts.roster import read_roster
+from jhub_admin_service.accounts.roster import RosterError, read_roster
 
 SYSTEM = {"root", "daemon", "www-data", "postgres", "cloudsdk"}
 
@@ -237,3 +239,35 @@ def test_a_partial_list_never_gives_an_absent_pupil_s_account_to_another_one():
     assert [p.login for p in plan.create] == ["jade.perrin"]
 
 
+
+
+def test_a_new_year_s_lists_are_previewed_as_one_plan():
+    """The pupils' SIECLE export and the teachers' ENT export, read together: each in its own
+    format, each line told by its file, a login on two files rejected on both, and the absent
+    are whoever none of the files lists."""
+    from pathlib import Path
+
+    from jhub_admin_service.accounts.roster import read_rosters
+
+    folder = Path(__file__).resolve().parents[1] / "data" / "rosters"
+    siecle = (folder / "siecle-eleves-par-division.csv").read_bytes()
+    ent = (folder / "ent-export-comptes.csv").read_bytes()
+    both = read_rosters([("eleves.csv", siecle), ("profs.csv", ent)])
+    alone = [read_roster(siecle), read_roster(ent)]
+    assert both.format == f"{alone[0].format} + {alone[1].format}"
+    assert len(both.entries) == sum(len(r.entries) for r in alone)
+    assert {e.where.split(":")[0] for e in both.entries} == {"eleves.csv", "profs.csv"}
+    first_ent = next(e for e in both.entries if e.where.startswith("profs.csv:"))
+    assert first_ent.where == f"profs.csv:{alone[1].entries[0].line}" and first_ent.line > both.entries[0].line
+    managed = {"parti": account("parti", classes=["2nde3"])}
+    plan = make_plan(both, managed, system_logins=set())
+    assert [p.login for p in plan.absent] == ["parti"]
+    assert {p.where.split(":")[0] for p in plan.create} == {"eleves.csv", "profs.csv"}
+    # The same login on both files: neither line is applied, and both say where the other is.
+    twice = b"login;role;class\ncamille.rousseau;student;1G1\n"
+    merged = read_rosters([("profs.csv", ent), ("rattrapage.csv", twice)])
+    refused = [r for r in merged.rejected if r.login == "camille.rousseau"]
+    assert len(refused) == 2 and "profs.csv:2" in refused[0].reason and "rattrapage.csv:2" in refused[0].reason
+    assert "camille.rousseau" not in {e.login for e in merged.entries}
+    with pytest.raises(RosterError, match="^vide.csv: "):
+        read_rosters([("profs.csv", ent), ("vide.csv", b"")])
