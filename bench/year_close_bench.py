@@ -4,8 +4,8 @@ in the same run, on a stack started by docker/compose.yaml (images built by dock
 
     python3 bench/year_close_bench.py [--pupils 1500] [--leavers 150] [--home-kb 400]
 
-The stack gets --pupils pupils in classes of 30 (each home holding --home-kb of notebooks and a
-small random file), ten teachers each with a course enrolled in three classes and a released
+The stack gets --pupils pupils in classes of 30 (each home holding --home-kb of notebooks and
+--random-kb of incompressible data, as images are), ten teachers each with a course enrolled in three classes and a released
 assignment with its submissions in the exchange, and --leavers pupils (the Terminale classes)
 marked as leaving. Then, in this order:
 
@@ -43,7 +43,7 @@ nb = json.dumps({"cells": [cell] * max(1, kb // 2), "metadata": {}, "nbformat": 
 for user in pwd.getpwall():
     if not (10000 <= user.pw_uid < 60000) or not os.path.isdir(user.pw_dir):
         continue
-    for name, data in (("tp1.ipynb", nb.encode()), ("donnees.bin", os.urandom(16 * 1024))):
+    for name, data in (("tp1.ipynb", nb.encode()), ("images.bin", os.urandom(int(sys.argv[2]) * 1024))):
         path = os.path.join(user.pw_dir, name)
         with open(path, "wb") as f:
             f.write(data)
@@ -94,7 +94,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pupils", type=int, default=1500)
     parser.add_argument("--leavers", type=int, default=150)
-    parser.add_argument("--home-kb", type=int, default=400)
+    parser.add_argument("--home-kb", type=int, default=2000, help="notebooks in each home (compressible)")
+    parser.add_argument("--random-kb", type=int, default=1000, help="images and data in each home (incompressible)")
     args = parser.parse_args(argv)
 
     stack = Stack(env={"JHUB_ADMIN_USER": ADMIN, "JHUB_ADMIN_PASSWORD": PASSWORD})
@@ -112,7 +113,7 @@ def main(argv=None) -> int:
             classes = [a for j in range(3) for a in ("--class", f"C{(3 * t + j) % n_classes}")]
             stack.exec("hub", "jhub-admin", "courses", "enrol", course, *classes)
             courses.append(course)
-        stack.exec("hub", "python3", "-c", FILL, str(args.home_kb))
+        stack.exec("hub", "python3", "-c", FILL, str(args.home_kb), str(args.random_kb))
         stack.exec("hub", "python3", "-c", EXCHANGE, *courses)
         admin = HubUser(stack, ADMIN, PASSWORD)
         assert admin.login()

@@ -218,7 +218,10 @@ class LocalAccounts:
                 with tarfile.open(partial, "w:gz"):
                     pass
             else:
-                run(["tar", "--create", "--gzip", "--sparse", "--numeric-owner", f"--file={partial}",
+                # gzip -1: several times faster than its default, for archives a few % larger
+                # (a year's close archives hundreds of homes in a row).
+                run(["tar", "--create", "--use-compress-program=gzip -1", "--sparse", "--numeric-owner",
+                     f"--file={partial}",
                      f"--directory={self.home_root}", "--", login])
             os.rename(partial, final)
         except BaseException:

@@ -67,14 +67,21 @@ class CourseManager:
         except KeyError:
             raise GradebookUnreadable(f"{course_id}: its teacher {course.teacher} has no local account") from None
         data = read_as_teacher(course.teacher, os.path.join(home, course_id), course_id, assignment)
+        enrolled = self.enrolled_students(course_id)
+        if assignment:
+            return question_sheet(course_id, assignment, data, enrolled, lang)
+        return grades_sheet(course_id, data, enrolled, lang)
+
+    def enrolled_students(self, course_id: str) -> List[Student]:
+        """The course's students as its grades sheet names them (the disabled too), each with the
+        classes of theirs that the course teaches."""
+        course, accounts = self._course(course_id), self.accounts()
         enrolled = []
         for login in members(course, accounts, include_disabled=True):
             a = accounts[login]
             in_course = [k for k in a.classes if k in course.classes] or a.classes
             enrolled.append(Student(login, a.last_name or "", a.first_name or "", ", ".join(in_course)))
-        if assignment:
-            return question_sheet(course_id, assignment, data, enrolled, lang)
-        return grades_sheet(course_id, data, enrolled, lang)
+        return enrolled
 
     def exchange_problems(self, course: Course) -> list:
         """What is wrong with the course's folders in the exchange (the next sync repairs it)."""

@@ -367,7 +367,11 @@ def _child(login, spec, out_fd, template):
             os.dup2(2, 1)  # the helper's stdout carries the results: nothing else may reach it
             resource.setrlimit(resource.RLIMIT_AS, (CHILD_MEMORY, CHILD_MEMORY))
             _become(login, spec["home"])
-            result, code = {"report": teacher_apply(spec, template)}, 0
+            if spec.get("school_year"):  # a year closed: the courses' year put away (year/teacher_side.py)
+                from ..year.teacher_side import put_away_courses
+                result, code = {"report": put_away_courses(spec)}, 0
+            else:
+                result, code = {"report": teacher_apply(spec, template)}, 0
         except Exception as exc:  # noqa: BLE001 (reported to the caller as this teacher's failure)
             traceback.print_exc()
             result = {"error": f"{type(exc).__name__}: {exc}"}

@@ -2,9 +2,10 @@
 
 1. **export**: the sidecar exports everything, named after the year, and the archive is verified
    (its sha256 read again). Nothing below runs without it.
-2. **course:ID**, for each course: its grades sheet (read from the gradebook as the teacher) kept
-   in the year's folder and in the teacher's home, the year's work moved aside in that home (a new
-   gradebook follows), the exchange folder zipped, checked, then emptied.
+2. **course:ID**, for each course: its grades sheet (read from the gradebook as the teacher,
+   year/teacher_side.py, in the course helper's child: one per teacher, one per core at a time)
+   kept in the year's folder and in the teacher's home, the year's work moved aside in that home (a new gradebook follows), the exchange folder
+   zipped, checked, then emptied.
 3. **leavers**: the pupils marked as leaving are removed in one batch (each home archived, and
    its owner's work kept as a ZIP to hand over).
 4. **classes**: every pupil leaves their classes and the courses' lists; empty class groups go.
@@ -21,10 +22,8 @@ import zipfile
 from typing import Optional
 
 from ..accounts.engine import Progress, noop_progress
-from ..courses.gradebook_reader import GradebookUnreadable
-from ..courses.grades import to_xlsx
 from ..sidecar.client import ExportsClient, SidecarError
-from .course_year import CourseYearError, archive_exchange, empty_exchange, put_away_in_teacher_home
+from .course_year import CourseYearError, archive_exchange, empty_exchange, put_away_in_teachers_homes
 from .journal import CloseJournal
 from .plan import ClosePlan, CourseClose
 
@@ -59,10 +58,7 @@ class YearCloser:
 
         export = await self.export(journal, plan.school_year, progress)
         lap("export")
-        for done, course in enumerate(plan.courses):
-            progress("courses", done, len(plan.courses))
-            await self.course(journal, course, warnings)
-        progress("courses", len(plan.courses), len(plan.courses))
+        await self.courses(journal, plan.courses, progress, warnings)
         lap("courses")
         removed = await self.leavers(journal, plan, progress, warnings)
         lap("leavers")
@@ -113,46 +109,46 @@ class YearCloser:
 
     # 2. Each course
 
-    async def course(self, journal: CloseJournal, course: CourseClose, warnings: list) -> None:
-        step = f"course:{course.course_id}"
-        if journal.done(step):
+    async def courses(self, journal: CloseJournal, courses: list, progress: Progress, warnings: list) -> None:
+        """Every course not done yet, in one run of the course helper (each teacher's courses in a
+        child of theirs), then each course's exchange, one after the other."""
+        todo = [c for c in courses if not journal.done(f"course:{c.course_id}")]
+        done = len(courses) - len(todo)
+        progress("courses", done, len(courses))
+        if not todo:
             return
         loop = asyncio.get_running_loop()
-        sheet = await loop.run_in_executor(None, self._grades_sheet, journal, course, warnings)
-        try:
-            teacher = await loop.run_in_executor(None, put_away_in_teacher_home, course.teacher,
-                                                 course.course_id, journal.school_year, sheet)
-        except CourseYearError as exc:
-            warnings.append(f"{exc}; its exchange folder is left as it is (run the close again)")
-            return
+        batch = [(c.teacher, c.course_id, self.ops.courses.enrolled_students(c.course_id),
+                  read_if_there(grades_sheet_path(journal.folder, c.course_id))) for c in todo]
+        reports = await loop.run_in_executor(None, put_away_in_teachers_homes, journal.school_year, batch,
+                                             self.lang, self.ops.settings.lang)
+        for course in todo:
+            report = reports[course.course_id]
+            if isinstance(report, CourseYearError):
+                warnings.append(f"{report}; its exchange folder is left as it is (run the close again)")
+            else:
+                await self.course(journal, course, report, warnings)
+            done += 1
+            progress("courses", done, len(courses))
+
+    async def course(self, journal: CloseJournal, course: CourseClose, teacher: dict, warnings: list) -> None:
+        """What follows a course's year put away in its teacher's home: its sheet kept here, its
+        exchange folder zipped, checked and emptied, the step recorded."""
+        loop = asyncio.get_running_loop()
+        path = grades_sheet_path(journal.folder, course.course_id)
+        if teacher["sheet"] and not os.path.exists(path):
+            await loop.run_in_executor(None, write_whole, path, teacher["sheet"])
+        elif not teacher["sheet"]:
+            warnings.append(f"{course.course_id}: no grades sheet ({teacher.get('no_sheet')})")
         dest = os.path.join(journal.folder, "exchange", f"{course.course_id}.zip")
         files = await loop.run_in_executor(None, archive_exchange, self.ops.settings.exchange_root,
                                            course.course_id, dest)
         if files and not zip_is_sound(dest):
             raise YearCloseError(f"{course.course_id}: the ZIP of its exchange folder does not read back")
         emptied = await loop.run_in_executor(None, empty_exchange, self.ops.settings.exchange_root, course.course_id)
-        journal.record(step, {"teacher": course.teacher, "sheet": bool(sheet), "moved": teacher.get("moved", []),
-                              "exchange_files": files, "exchange_entries_removed": emptied})
-
-    def _grades_sheet(self, journal: CloseJournal, course: CourseClose, warnings: list) -> bytes:
-        """The course's sheet, kept in the year's folder; read again from there on a re-run (the
-        gradebook may have been moved aside already)."""
-        path = grades_sheet_path(journal.folder, course.course_id)
-        if os.path.exists(path):
-            with open(path, "rb") as f:
-                return f.read()
-        try:
-            sheet = to_xlsx(self.ops.courses.grades(course.course_id, lang=self.lang))
-        except GradebookUnreadable as exc:
-            warnings.append(f"{course.course_id}: no grades sheet ({exc})")
-            return b""
-        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-        with open(path + ".tmp", "wb") as f:
-            f.write(sheet)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(path + ".tmp", path)
-        return sheet
+        journal.record(f"course:{course.course_id}", {
+            "teacher": course.teacher, "sheet": bool(teacher["sheet"]), "moved": teacher["moved"],
+            "exchange_files": files, "exchange_entries_removed": emptied})
 
     # 3. Leavers, 4. classes
 
@@ -179,6 +175,24 @@ class YearCloser:
 
 def grades_sheet_path(year_folder: str, course_id: str) -> str:
     return os.path.join(year_folder, "grades", f"{course_id}.xlsx")
+
+
+def read_if_there(path: str) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        return b""
+
+
+def write_whole(path: str, data: bytes) -> None:
+    """data into path, whole or not at all (a temporary file synced, then renamed)."""
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    with open(path + ".tmp", "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(path + ".tmp", path)
 
 
 def zip_is_sound(path: str) -> bool:

@@ -1,19 +1,17 @@
 """A course's year put away: its exchange folder (as root, through file descriptors, never
-following a pupil's link) and its teacher's folder (as the teacher, teacher_side.py)."""
-import json
+following a pupil's link) and its teacher's folder (as the teacher, teacher_side.py, through the
+course helper)."""
+import base64
 import os
+import pwd
 import shutil
 import stat
-import subprocess
 
 from ..accounts import handover
-from ..courses.as_teacher import last_error_line, run_module_as
 from ..courses.exchange_rules import COURSE_FOLDERS
-from . import teacher_side
+from ..courses.teacher_homes import apply_as_teachers
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-#: Moving a course's year within a home is renames and one small file.
-TEACHER_SIDE_TIMEOUT = 120
 
 
 class CourseYearError(RuntimeError):
@@ -60,14 +58,31 @@ def empty_exchange(exchange_root: str, course_id: str) -> int:
     return gone
 
 
-def put_away_in_teacher_home(teacher: str, course_id: str, school_year: str, sheet: bytes) -> dict:
-    """teacher_side.put_away, as the teacher; CourseYearError when it cannot be done."""
-    try:
-        proc = run_module_as(teacher, teacher_side.__name__, [course_id, school_year], TEACHER_SIDE_TIMEOUT, sheet)
-    except KeyError:
-        raise CourseYearError(f"{course_id}: its teacher {teacher} has no local account") from None
-    except subprocess.TimeoutExpired:
-        raise CourseYearError(f"{course_id}: not put away in {TEACHER_SIDE_TIMEOUT} s") from None
-    if proc.returncode != 0:
-        raise CourseYearError(f"{course_id}: not put away in {teacher}'s home ({last_error_line(proc)})")
-    return json.loads(proc.stdout)
+def put_away_in_teachers_homes(school_year: str, courses: list, lang: str, locale: str) -> dict:
+    """Each teacher's courses' year put away in their home, as the teacher (teacher_side.py, run
+    by the course helper: nbgrader imported once, one child per teacher, one per core at a time).
+    courses: [(teacher, course id, [Student], the sheet a previous run kept or b"")].
+    Returns {course id: report (with the sheet as bytes, b"" when none: "no_sheet" says why)}, a
+    CourseYearError as the value of a course whose teacher's batch failed."""
+    specs, results = {}, {}
+    for teacher, course_id, students, sheet in courses:
+        try:
+            home = pwd.getpwnam(teacher).pw_dir
+        except KeyError:
+            results[course_id] = CourseYearError(f"{course_id}: its teacher {teacher} has no local account")
+            continue
+        spec = specs.setdefault(teacher, {"home": home, "school_year": school_year, "lang": lang, "courses": []})
+        spec["courses"].append({"course_id": course_id, "sheet": base64.b64encode(sheet).decode() if sheet else None,
+                                "students": [[s.login, s.last_name, s.first_name, s.classes] for s in students]})
+    reports = apply_as_teachers(list(specs.items()), lang=locale)
+    for teacher, spec in specs.items():
+        for course in spec["courses"]:
+            report = reports.get(teacher)
+            if isinstance(report, Exception) or course["course_id"] not in (report or {}):
+                results[course["course_id"]] = CourseYearError(f"{course['course_id']}: not put away in {teacher}'s "
+                                                               f"home ({report})")
+                continue
+            one = report[course["course_id"]]
+            one["sheet"] = base64.b64decode(one["sheet"]) if one.get("sheet") else b""
+            results[course["course_id"]] = one
+    return results
