@@ -10,7 +10,7 @@ assignment with its submissions in the exchange, and --leavers pupils (the Termi
 marked as leaving. Then, in this order:
 
 1. the baseline: one export of everything through the sidecar (what the Exports page's button
-   does), timed from the request to the job's end;
+   does), timed from the request to the job's end, after a first one that warms the page cache;
 2. the close of the year through the service's API (what the School year page's button does):
    its own export, verified, the grades sheets, the exchange emptied, the leavers removed (each
    home archived, each one's ZIP), the classes ended.
@@ -124,11 +124,14 @@ def main(argv=None) -> int:
         print(f"[bench] {args.pupils} pupils, 10 teachers, {len(leavers)} leavers set up in "
               f"{time.monotonic() - started:.0f} s", flush=True)
 
-        t0 = time.monotonic()
-        job = admin.api("POST", f"{SERVICE}api/exports", json={"target": "all"}).json()["job"]
-        done = wait(admin, f"{SERVICE}api/exports/jobs/{job['id']}")
-        export_s = time.monotonic() - t0
-        assert done["state"] == "done", done
+        # A first export warms the page cache for both measures (the close's export reads the
+        # same files), then the one measured.
+        for _ in range(2):
+            t0 = time.monotonic()
+            job = admin.api("POST", f"{SERVICE}api/exports", json={"target": "all"}).json()["job"]
+            done = wait(admin, f"{SERVICE}api/exports/jobs/{job['id']}")
+            export_s = time.monotonic() - t0
+            assert done["state"] == "done", done
         print(f"[bench] plain export of everything: {export_s:.1f} s ({done['result']['size'] / 2**20:.0f} MiB)",
               flush=True)
 

@@ -25,7 +25,7 @@ from .accounts.plan import Plan
 from .accounts.registry import Registry
 from .courses.manager import CourseManager
 from .courses.rules import classes_given_to_teachers
-from .hub import HubClient
+from .hub import HubClient, HubUnreachable
 from .locks import exclusive
 from .settings import AdminSettings
 from .year.close import YearCloser
@@ -184,12 +184,15 @@ class Operations:
         with self.locked():
             self.accounts.record_disabled(logins, True)
             await self._converge(Report())
+            # The convergence deleted the hub users of disabled accounts: ask the hub once which
+            # are left, rather than three times per account.
+            in_hub = await self._hub_user_names()
             archives, failed = {}, {}
             try:
                 for done, login in enumerate(logins):
                     progress("remove", done, len(logins))
                     try:
-                        archives[login] = await self.accounts.remove(login)
+                        archives[login] = await self.accounts.remove(login, in_hub is None or login in in_hub)
                     except (AccountError, OSError, localmod.ShadowToolError) as exc:
                         log.error("removal of %s failed: %s", login, exc)
                         failed[login] = str(exc)
@@ -225,6 +228,15 @@ class Operations:
             account = await self.accounts.restore(departed, hashed)
             await self._converge(Report())
         return account, password
+
+    async def _hub_user_names(self) -> Optional[set]:
+        """The hub's user names; None when there is no hub to ask."""
+        if not self.hub.configured:
+            return set()
+        try:
+            return set(await self.hub.users())
+        except (OSError, HubUnreachable):
+            return None
 
     async def bootstrap_admin(self, login: str, password: Optional[str] = None) -> Optional[str]:
         """Create the first admin once. Returns its password when it was just created, else None."""

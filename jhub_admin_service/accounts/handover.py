@@ -11,11 +11,14 @@ import os
 import stat
 import time
 import zipfile
+import zlib
 from dataclasses import dataclass
 from typing import Optional
 
 SUFFIX = ".zip"
 ZIP_LEVEL = 1
+#: What is tried to tell whether a file is worth compressing.
+SAMPLE = 64 * 1024
 #: The most that one ZIP takes in (bytes of files); the rest is named in NOTE.
 MAX_BYTES = 4 << 30
 TOO_BIG = "too big"
@@ -98,17 +101,26 @@ def own_regular_file_into(archive: zipfile.ZipFile, path: str, name: str, uid: O
         if st.st_size > room or st.st_blocks * 512 < st.st_size // 2:
             return TOO_BIG
         info = zipfile.ZipInfo(name, date_time=time.localtime(max(st.st_mtime, 315532800))[:6])
-        info.compress_type = zipfile.ZIP_DEFLATED
-        # The fastest deflate level: a pupil's images and data do not shrink, and a year's close
-        # hands over hundreds of homes. (The attribute's name since Python 3.13, and before.)
+        chunk = f.read(1 << 20)
+        info.compress_type = zipfile.ZIP_DEFLATED if shrinks(chunk) else zipfile.ZIP_STORED
+        # The fastest deflate level: a year's close hands over hundreds of homes. (The
+        # attribute's name since Python 3.13, and before.)
         try:
             info.compress_level = ZIP_LEVEL
         except AttributeError:
             info._compresslevel = ZIP_LEVEL
         with archive.open(info, "w", force_zip64=True) as member:
-            while chunk := f.read(1 << 20):
+            while chunk:
                 member.write(chunk)
+                chunk = f.read(1 << 20)
     return st.st_size
+
+
+def shrinks(head: bytes) -> bool:
+    """Whether deflate gains anything on a file that starts with head: a pupil's photos, videos
+    and archives are stored as they are, not compressed again for nothing."""
+    sample = head[:SAMPLE]
+    return len(zlib.compress(sample, ZIP_LEVEL)) < len(sample) * 0.9 if sample else False
 
 
 def handover_name(login: str, when: float) -> str:

@@ -488,6 +488,9 @@ def service_job(admin, job_id, timeout=900) -> dict:
 def test_closing_the_year_from_its_page_keeps_grades_and_work_and_ends_the_classes(stack, people):
     admin = admin_session(stack)
     teacher, leaver = people["marie.martin"], people["eleve.deux"]
+    # A pupil of the class from the school's SIECLE export (no login: names and birth date).
+    r = admin.api("POST", f"{SERVICE}api/imports", timeout=120, files={"file": ("siecle.csv", SIECLE_YEAR_1)})
+    assert r.status_code == 202 and service_job(admin, r.json()["id"])["state"] == "done", r.text[:300]
     leaver.run("sh", "-c", "echo 'mon travail' > ~/mon_projet.py")
     r = admin.api("POST", f"{SERVICE}api/accounts/_bulk", json={"action": "leave", "logins": ["eleve.deux"]})
     assert r.status_code == 200, r.text
@@ -527,8 +530,9 @@ def test_closing_the_year_from_its_page_keeps_grades_and_work_and_ends_the_class
     rows = xlsx_rows(sheet.content)
     tp1 = rows[0].index(f"{ASSIGNMENT} points")
     # The sheet holds the scores that the Formgrader showed the teacher before the close.
-    assert {(r[1], r[0]): r[tp1] for r in rows[1:]} == {
+    assert {(r[1], r[0]): r[tp1] for r in rows[1:] if r[0] == "Élève"} == {
         PEOPLE[login][1:]: score for login, (score, _, _) in graded.items()}, rows
+    assert [r[3] for r in rows[1:] if r[1] == "Jade"] == ["non rendu"]  # enrolled, nothing handed in
     assert graded["eleve.un"] == (3, 3, False)
     in_home = teacher.run("sh", "-c", f"ls ~/archives/{SCHOOL_YEAR} ~/archives/{SCHOOL_YEAR}/{COURSE}").stdout
     assert f"notes-{COURSE}-{SCHOOL_YEAR}.xlsx" in in_home and "gradebook.db" in in_home and "submitted" in in_home
@@ -563,18 +567,40 @@ def test_closing_the_year_from_its_page_keeps_grades_and_work_and_ends_the_class
     assert len([a for a in admin.api("GET", f"{SERVICE}api/exports").json()["archives"] if a["kind"] == "year"]) == 1
 
 
-def test_the_next_year_s_list_fills_the_courses_by_class_name(stack, people):
-    """The new list: the returning pupil moves to a new class with their uid and files, a new pupil
-    comes into 2NDE3, and the course that taught 2NDE3 last year has them, without a new enrolment."""
+SIECLE_YEAR_1 = "NOM;PRENOM;NE(E) LE;DIV.\nPERIN;Jade;11/03/2010;2NDE3\n".encode("cp1252")
+#: The next year's lists, previewed and applied as one: the SIECLE export corrects a name.
+NEXT_YEAR = {
+    "siecle.csv": "NOM;PRENOM;NE(E) LE;DIV.\nPERRIN;Jade;11/03/2010;1ERE2\n".encode("cp1252"),
+    "eleves.csv": ("login;password;role;class;first_name;last_name\neleve.un;;student;1ERE2;Une;Élève\n"
+                   "eleve.trois;Trois-Passw0rd-x;student;2NDE3;Trois;Élève\n").encode(),
+    "profs.csv": b"marie.martin;;1\npaul.durand;Paul-Passw0rd-42;1\n",
+}
+
+
+def test_the_next_year_s_lists_fill_the_courses_by_class_name(stack, people):
+    """The new lists (three files, one plan): the returning pupil moves to a new class with their
+    uid and files, the pupil whose name SIECLE corrects is renamed (not a second account), a new
+    pupil comes into 2NDE3 and a new teacher arrives, and the course that taught 2NDE3 last year
+    has the new pupil, without a new enrolment."""
     admin = admin_session(stack)
     uid = stack.exec("hub", "id", "-u", "eleve.un").stdout.strip()
-    roster = ("login;password;role;class;first_name;last_name\n"
-              "eleve.un;;student;1ERE2;Une;Élève\neleve.trois;Trois-Passw0rd-x;student;2NDE3;Trois;Élève\n")
-    r = admin.api("POST", f"{SERVICE}api/imports", files={"file": ("rentree.csv", roster.encode())}, timeout=120)
+    jade_uid = stack.exec("hub", "id", "-u", "jade.perin").stdout.strip()
+    files = [("file", (name, data)) for name, data in NEXT_YEAR.items()]
+    plan = admin.api("POST", f"{SERVICE}api/imports?dry_run=1", files=files, timeout=120).json()
+    assert plan["counts"]["rejected"] == 0, plan["rejected"]
+    assert sorted(p["login"] for p in plan["create"]) == ["eleve.trois", "paul.durand"]
+    [jade] = [p for p in plan["update"] if p["login"] == "jade.perin"]
+    assert jade["renamed"] and jade["where"] == "siecle.csv:2" and jade["last_name"].upper() == "PERRIN"
+    r = admin.api("POST", f"{SERVICE}api/imports", files=files, timeout=120)
     assert r.status_code == 202, r.text[:500]
     job = service_job(admin, r.json()["id"])
     assert job["state"] == "done", job
     assert stack.exec("hub", "id", "-u", "eleve.un").stdout.strip() == uid
+    assert stack.exec("hub", "id", "-u", "jade.perin").stdout.strip() == jade_uid
+    assert stack.exec("hub", "id", "jade.perrin", check=False).returncode != 0
+    renamed = admin.api("GET", f"{SERVICE}api/accounts/jade.perin").json()
+    assert (renamed["last_name"].upper(), renamed["classes"]) == ("PERRIN", ["1ERE2"])
+    assert admin.api("GET", f"{SERVICE}api/accounts/paul.durand").json()["role"] == "teacher"
     assert people["eleve.un"].run("test", "-d", COURSE, check=False).returncode == 0  # last year's work stays
     assert "eleve.un" in admin.api("GET", "/hub/api/groups/class-1ere2").json()["users"]
     assert admin.api("GET", f"/hub/api/groups/nbgrader-{COURSE}").json()["users"] == ["eleve.trois"]

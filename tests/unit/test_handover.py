@@ -81,3 +81,21 @@ def test_the_archives_of_removed_accounts_and_their_records_expire_with_the_zips
     assert departures.delete_expired(str(tmp_path), 365, now=mtime + 364 * 86400) == []
     assert departures.delete_expired(str(tmp_path), 365, now=mtime + 365 * 86400) == [archive.name]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_what_does_not_shrink_is_stored_and_everything_reads_back(tmp_path):
+    import zipfile
+
+    from jhub_admin_service.accounts import handover
+
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "photo.jpg").write_bytes(os.urandom(300_000))
+    (home / "devoir.ipynb").write_text('{"cells": []}\n' * 20_000)
+    (home / "vide.txt").write_bytes(b"")
+    assert handover.write_home_zip(str(home), os.getuid(), str(tmp_path / "h.zip")) == 3
+    with zipfile.ZipFile(tmp_path / "h.zip") as z:
+        kinds = {i.filename: i.compress_type for i in z.infolist()}
+        assert z.testzip() is None and z.read("photo.jpg") == (home / "photo.jpg").read_bytes()
+    assert kinds == {"photo.jpg": zipfile.ZIP_STORED, "devoir.ipynb": zipfile.ZIP_DEFLATED,
+                     "vide.txt": zipfile.ZIP_STORED}
