@@ -231,6 +231,16 @@ class AccountManager:
         or uid taken by someone else) is reported and left out; the others are made all the same."""
         accounts = self.registry.accounts()
         state = self.local.snapshot()
+        # newusers writes /etc/passwd and /etc/shadow before /etc/group: one killed in between
+        # leaves users with the registry's ids whose private group was never written. They are
+        # the registry's own accounts, half made: their group is made now.
+        used_gids = {gid for gid, _ in state.groups.values()}
+        half_made = [a for a in accounts if a.login in state.users and a.login not in state.groups
+                     and (state.users[a.login].pw_uid, state.users[a.login].pw_gid) == (a.uid, a.gid)
+                     and a.gid not in used_gids]
+        if half_made:
+            self.local.make_private_groups(half_made)
+            state = self.local.snapshot()
         failed = {a.login: f"a local account {a.login} exists with other ids than the registry's (or without its "
                            "private group); it was not made by jhub-admin as it is, and is left alone"
                   for a in accounts if a.login in state.users

@@ -193,6 +193,11 @@ class LocalAccounts:
             elif set(members) != state.groups[name][1]:
                 run(["gpasswd", "-M", listed, name])
 
+    def make_private_groups(self, accounts: list) -> None:
+        """The private group (named like the account, its gid) of accounts whose group is missing."""
+        for a in accounts:
+            run(["groupadd", "--gid", str(a.gid), a.login])
+
     def delete_groups(self, names: list) -> None:
         for name in names:
             run(["groupdel", name])

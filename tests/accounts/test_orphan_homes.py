@@ -26,3 +26,18 @@ def test_a_new_account_never_gets_the_uid_of_a_home_whose_account_was_lost(sandb
     new_uid = int(box.passwd()["nouveau"][2])
     assert new_uid != old_uid, "the new pupil owns a stranger's home"
     assert (box.home / "perdu").stat().st_uid == old_uid
+
+
+def test_an_account_whose_group_a_killed_newusers_never_wrote_is_finished(sandbox):
+    """newusers writes /etc/passwd and /etc/shadow, then /etc/group: killed in between, it leaves
+    the registry's account without its private group. The next convergence makes the group and
+    the account gets its password, instead of being refused as a stranger's."""
+    box = sandbox
+    (box.root / "a.csv").write_text("login;password;role\nmoitie;Moitie-Passw0rd-42;student\n", encoding="utf-8")
+    box.jhub_admin("import", str(box.root / "a.csv"), "--yes", "--credentials", str(box.root / "a.creds"))
+    uid = int(box.passwd()["moitie"][2])
+    box.run(["sh", "-c", "sed -i '/^moitie:/d' /etc/group /etc/gshadow && usermod -p '!' moitie"])
+    assert box.group_members("moitie") is None and box.shadow()["moitie"] == "!"
+    box.jhub_admin("reconcile")
+    assert box.group_members("moitie") == set() and int(box.passwd()["moitie"][3]) == uid
+    assert box.shadow()["moitie"].startswith("$")
