@@ -85,8 +85,12 @@ class HubClient:
         await self.request("PATCH", f"/users/{quote(name)}", {"admin": admin})
 
     async def delete_user(self, name: str) -> None:
+        await self._delete_if_there(f"/users/{quote(name)}")
+
+    async def _delete_if_there(self, path: str) -> None:
+        """DELETE path; one already gone (404) is what was wanted."""
         try:
-            await self.request("DELETE", f"/users/{quote(name)}")
+            await self.request("DELETE", path)
         except HubAPIError as exc:
             if exc.code != 404:
                 raise
@@ -134,11 +138,7 @@ class HubClient:
             await self.request("DELETE", f"/groups/{quote(group)}/users", {"users": sorted(names)})
 
     async def delete_group(self, name: str) -> None:
-        try:
-            await self.request("DELETE", f"/groups/{quote(name)}")
-        except HubAPIError as exc:
-            if exc.code != 404:
-                raise
+        await self._delete_if_there(f"/groups/{quote(name)}")
 
     async def sync_groups(self, wanted: dict, existing: Optional[dict] = None) -> None:
         """Make each group in wanted ({name: set(users)}) have exactly those members."""

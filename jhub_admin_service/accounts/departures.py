@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Optional
 
+from ..files import write_whole
 from .registry import Account
 
 SUFFIX = ".tar.gz"
@@ -34,14 +35,8 @@ class Departed:
 
 
 def write_record(archive_path: str, account: Account) -> None:
-    path = archive_path[:-len(SUFFIX)] + RECORD_SUFFIX
-    data = {name: getattr(account, name) for name in FIELDS}
-    fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(data, f, ensure_ascii=False)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(path + ".tmp", path)
+    record = {name: getattr(account, name) for name in FIELDS}
+    write_whole(archive_path[:-len(SUFFIX)] + RECORD_SUFFIX, json.dumps(record, ensure_ascii=False).encode("utf-8"))
 
 
 def listed(archive_dir: str) -> list:
@@ -51,8 +46,9 @@ def listed(archive_dir: str) -> list:
         names = os.listdir(archive_dir)
     except FileNotFoundError:
         return out
+    present = set(names)
     for name in names:
-        if ARCHIVE_NAME.match(name) and name[:-len(SUFFIX)] + RECORD_SUFFIX in names:
+        if ARCHIVE_NAME.match(name) and name[:-len(SUFFIX)] + RECORD_SUFFIX in present:
             found = find(archive_dir, name)
             if found is not None:
                 out.append(found)

@@ -22,6 +22,7 @@ import zipfile
 from typing import Optional
 
 from ..accounts.engine import Progress, noop_progress
+from ..files import write_whole
 from ..sidecar.client import ExportsClient, SidecarError
 from .course_year import CourseYearError, archive_exchange, empty_exchange, put_away_in_teachers_homes
 from .journal import CloseJournal
@@ -183,16 +184,6 @@ def read_if_there(path: str) -> bytes:
             return f.read()
     except FileNotFoundError:
         return b""
-
-
-def write_whole(path: str, data: bytes) -> None:
-    """data into path, whole or not at all (a temporary file synced, then renamed)."""
-    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-    with open(path + ".tmp", "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(path + ".tmp", path)
 
 
 def zip_is_sound(path: str) -> bool:

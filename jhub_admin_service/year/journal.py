@@ -6,6 +6,8 @@ import os
 import time
 from typing import Optional
 
+from ..files import write_whole
+
 
 class CloseJournal:
     def __init__(self, years_dir: str, school_year: str):
@@ -34,19 +36,7 @@ class CloseJournal:
         self._write()
 
     def _write(self) -> None:
-        os.makedirs(self.folder, mode=0o700, exist_ok=True)
-        tmp = self.path + ".tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(self.state, f, ensure_ascii=False, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
-        dir_fd = os.open(self.folder, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        write_whole(self.path, json.dumps(self.state, ensure_ascii=False, indent=1).encode("utf-8"))
 
 
 def closed_years(years_dir: str) -> list:
