@@ -56,10 +56,14 @@ c.ConfigurableHTTPProxy.pid_file = os.path.join(data_dir, "jupyterhub-proxy.pid"
 # Accounts: PAM on local accounts. Only users present in the hub (created by jhub-admin
 # through the REST API, or the first admin below) may log in, so a system account with a
 # password can never open a server. Disabling an account removes it from the hub.
-c.JupyterHub.authenticator_class = "pam"
+# LocalAccountsAuthenticator is PAM with wrong passwords limited per account and computer,
+# through a PAM stack without PAM's own failure delay (docker/pam.d/jupyterhub).
+c.JupyterHub.authenticator_class = "jhub_admin_service.hubpages.authenticator.LocalAccountsAuthenticator"
 c.Authenticator.allow_existing_users = True
 c.Authenticator.admin_users = {env("JHUB_ADMIN_USER", "admin")}
 c.PAMAuthenticator.open_sessions = False
+if os.path.exists("/etc/pam.d/jupyterhub"):
+    c.PAMAuthenticator.service = "jupyterhub"
 
 # One local process per user, JupyterLab 4 by default (Notebook 7 at /tree)
 c.JupyterHub.spawner_class = "jhub_admin_service.classroom.spawner.ClassroomSpawner"

@@ -112,6 +112,19 @@ def generate_password() -> str:
     return "-".join(groups)
 
 
+#: The shortest password that a user may choose on the password page; a class list's shorter
+#: ones are flagged in the import's preview (weak_password), and still applied if the admin wants.
+MIN_CHOSEN_LENGTH = 8
+
+
+def weak_password(password: str) -> Optional[str]:
+    """Why a password that a file gives is weak, or None."""
+    if len(password) < MIN_CHOSEN_LENGTH:
+        return (f"a password of {len(password)} character(s), shorter than the {MIN_CHOSEN_LENGTH} "
+                "that the password page asks for")
+    return None
+
+
 def password_problem(password: str) -> Optional[str]:
     """Why a given password cannot be set, or None."""
     if any(ch in "\r\n\0" for ch in password):

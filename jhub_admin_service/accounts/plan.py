@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, Collection
 
-from .logins import RESERVED_LOGINS, derive_login, generate_password, unique_login
+from .logins import RESERVED_LOGINS, derive_login, generate_password, unique_login, weak_password
 from .registry import NO_PASSWORD, holds_admin
 from .roster import Rejection, Roster
 
@@ -41,6 +41,8 @@ class PlannedAccount:
     renamed: bool = False
     #: "given", "generated", or "kept" (an existing account keeps its password).
     password_source: str = "kept"
+    #: Why the password that the file gives is weak (logins.weak_password), "" if it is not.
+    weak_password: str = ""
     #: The file and line, when several files make the list.
     where: str = ""
     password: str = field(default="", repr=False)
@@ -57,6 +59,8 @@ class PlannedAccount:
             out["changes"] = {k: list(v) for k, v in self.changes.items()}
         if self.renamed:
             out["renamed"] = True
+        if self.weak_password:
+            out["weak_password"] = self.weak_password
         return out
 
     @property
@@ -273,3 +277,4 @@ def admin_refusal(planned: PlannedAccount, acting_admin: str, admins_left: set) 
 def give_password(planned: PlannedAccount, given: str, new_password: Callable[[], str]) -> None:
     planned.password_source = "given" if given else "generated"
     planned.password = given or new_password()
+    planned.weak_password = (weak_password(given) or "") if given else ""

@@ -180,6 +180,12 @@ def read_roster(data: bytes, max_rows: int = MAX_ROWS) -> Roster:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     delimiter = detect_delimiter(text)
     numbered = numbered_rows(text, delimiter or ";")
+    if numbered and not header_columns(numbered[0][1]) and names_columns(numbered[0][1]):
+        # A header, but no column that gives a login or a name: its own line is no account.
+        raise RosterError(
+            "The header names the columns " + ", ".join(repr(c) for c in numbered[0][1][:8] if c)
+            + ", but none gives a login or a name (identifiant, nom and prénom, or one column such as "
+            "'Nom Prénom' or 'Élève'): nothing can be imported from this file.")
     if delimiter is None and not one_column_list(numbered):
         raise RosterError(
             "No column separator found: a class list has one line per account with columns "
@@ -191,12 +197,6 @@ def read_roster(data: bytes, max_rows: int = MAX_ROWS) -> Roster:
     if not numbered:
         raise RosterError("The file is empty.")
     columns = header_columns(numbered[0][1])
-    named = sorted({COLUMN_ALIASES[n] for n in map(normalise_header, numbered[0][1]) if n in COLUMN_ALIASES})
-    if not columns and len(named) >= 2:  # a header, but no column that gives a login or a name
-        raise RosterError(
-            "The header names the columns " + ", ".join(repr(c) for c in numbered[0][1][:8] if c)
-            + ", but none gives a login or a name (identifiant, nom and prénom, or one column such as "
-            "'Nom Prénom' or 'Élève'): nothing can be imported from this file.")
     if columns:
         fmt = header_format(columns)
         body, parse = numbered[1:], lambda n, row: entry_from_header(n, row, columns)
@@ -257,6 +257,15 @@ def header_columns(cells: list) -> Optional[dict]:
     if "login" in columns or {"first_name", "last_name"} <= columns.keys() or "full_name" in columns:
         return columns
     return None
+
+
+def names_columns(cells: list) -> bool:
+    """Whether a first line is a header (at least half of its cells name a class list's columns:
+    "Classe;Date", "E-mail"), rather than a historical line that starts with a login such as
+    "admin" ("admin;S3cret-pass;1")."""
+    filled = [cell for cell in cells if cell]
+    named = [cell for cell in filled if normalise_header(cell) in COLUMN_ALIASES]
+    return bool(named) and 2 * len(named) >= len(filled)
 
 
 def header_format(columns: dict) -> str:

@@ -6,13 +6,12 @@ prefix JupyterHub gives its default templates) and replaces only the blocks that
 an upgrade of JupyterHub keeps everything else. The words come from the admin service's gettext
 catalogues (msgids in English), through the Jinja function ``_`` (``translations.py``).
 
-It also names the admin service in the Services menu for people ("Administration") and tells a
-student whose account is disabled that it is, instead of "Invalid username or password".
+It also names the admin service in the Services menu for people ("Administration"), and its
+login page says why a login was refused when the authenticator (authenticator.py) tells it:
+too many wrong passwords, or a disabled account's right password.
 """
 import os
-from typing import Callable
 
-from ..accounts.registry import Registry
 from ..service.i18n import N_
 from ..service.isolation import PagesForTabsOnly
 from ..settings import AdminSettings
@@ -23,33 +22,17 @@ SERVICE_LABELS = {"jhub-admin": N_("Administration"), "jhub-password": N_("Chang
                   "jhub-class": N_("My class")}
 
 
-def disabled_checker(settings: AdminSettings) -> Callable[[str], bool]:
-    """is_disabled(login): whether the registry holds login as a disabled account."""
-    def is_disabled(login: str) -> bool:
-        if not login or not os.path.exists(settings.registry_path):
-            return False
-        registry = Registry(settings.registry_path, readonly=True)
-        try:
-            account = registry.get(login.strip().lower())
-        except Exception:  # noqa: BLE001 (a locked or damaged registry: the plain message)
-            return False
-        finally:
-            registry.close()
-        return bool(account and account.disabled)
-    return is_disabled
-
-
 def configure(c, settings: AdminSettings = None) -> None:
     """Call from jupyterhub_config.py: ``hubpages.configure(c)``."""
     settings = settings or AdminSettings()
     c.JupyterHub.template_paths = [TEMPLATES, *list(c.JupyterHub.get("template_paths", []))]
     options = dict(c.JupyterHub.get("jinja_environment_options", {}))
-    options["extensions"] = [*options.get("extensions", []), "jhub_admin_service.hubpages.translations.HubTranslations"]
+    options["extensions"] = [*options.get("extensions", []), "jhub_admin_service.hubpages.translations.HubTranslations",
+                             "jhub_admin_service.hubpages.authenticator.LoginRefusal"]
     c.JupyterHub.jinja_environment_options = options
-    is_disabled = disabled_checker(settings)
+    c.LocalAccountsAuthenticator.registry_path = settings.registry_path
     template_vars = dict(c.JupyterHub.get("template_vars", {}))
-    # JupyterHub calls a callable value with the page's user; these are the same for everyone.
-    template_vars.update(account_disabled=lambda user: is_disabled, service_labels=SERVICE_LABELS)
+    template_vars.update(service_labels=SERVICE_LABELS)
     c.JupyterHub.template_vars = template_vars
     isolate_pages(c)
 

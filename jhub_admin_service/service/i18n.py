@@ -43,6 +43,8 @@ def translate(locale: tornado.locale.Locale, message: str, plural: Optional[str]
 #: (regex on the English engine message, msgid with %(name)s placeholders). The msgid is what
 #: the catalogue translates; the placeholders are filled from the regex groups.
 ENGINE_PATTERNS = [
+    (r"a password of (?P<n>\d+) character\(s\), shorter than the (?P<min>\d+) that the password page asks for",
+     N_("a password of %(n)s character(s), shorter than the %(min)s that the password page asks for")),
     (r"duplicate login '(?P<login>[^']*)' on lines (?P<lines>.+)", N_("duplicate login '%(login)s' on lines %(lines)s")),
     (r"login longer than (?P<n>\d+) characters", N_("login longer than %(n)s characters")),
     (r"unknown role '(?P<role>[^']*)'; accepted roles: (?P<roles>.*)",

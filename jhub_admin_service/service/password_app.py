@@ -2,12 +2,13 @@
 its own (``python -m jhub_admin_service.service.password_app``), apart from the admin service,
 which refuses anyone but an admin.
 
-The user types the current password (checked by PAM, as at login), then the new one twice; the
-new one meets the product's rule (logins.password_problem), is hashed, recorded in the registry
+The user types the current password (checked by PAM, as at login, with the same limit on wrong
+ones: accounts/attempts.py), then the new one twice; the new one meets the product's rule (logins.password_problem), is hashed, recorded in the registry
 as the user's own choice, and set with ``chpasswd -e``: the same path as an admin's reset.
 """
 import asyncio
 import logging
+import math
 import os
 from typing import Optional
 
@@ -15,8 +16,9 @@ import pamela
 from jupyterhub.utils import url_path_join
 from tornado import web
 
+from ..accounts.attempts import AttemptLimiter
 from ..accounts.engine import AccountError
-from ..accounts.logins import password_problem
+from ..accounts.logins import MIN_CHOSEN_LENGTH, password_problem
 from ..locks import Busy
 from ..operations import Operations
 from ..settings import AdminSettings
@@ -26,7 +28,9 @@ from .preferences import Preferences
 
 log = logging.getLogger("jhub_admin_service.password")
 #: A password that its user chooses has at least this many characters (the browser says so too).
-MIN_LENGTH = 8
+MIN_LENGTH = MIN_CHOSEN_LENGTH
+#: The hub's PAM stack, without PAM's failure delay (docker/pam.d/jupyterhub); "login" elsewhere.
+PAM_SERVICE = "jupyterhub" if os.path.exists("/etc/pam.d/jupyterhub") else "login"
 
 
 class PasswordContext:
@@ -38,6 +42,8 @@ class PasswordContext:
         self.hub_prefix = url_path_join(settings.hub_base_url, "hub/")
         self.nav = []
         self.preferences = preferences
+        # Wrong current passwords per account (the user is logged in: their computer adds nothing).
+        self.attempts = AttemptLimiter()
         self.operations = Operations(settings)
 
 
@@ -76,10 +82,19 @@ class PasswordHandler(BaseHandler):
             return self.engine_text(problem)
         if new == current:
             return self._("The new password is the current one.")
-        try:  # off the event loop: a wrong password makes PAM wait, and must not stall the others
-            await asyncio.get_running_loop().run_in_executor(None, pamela.authenticate, login, current, "login")
+        attempts = self.ctx.attempts
+        wait = attempts.wait(login, "")
+        if wait or not attempts.begin(login, ""):
+            return self._("Too many wrong passwords: wait %(minutes)d minute(s), then try again.") % {
+                "minutes": max(1, math.ceil(wait / 60))}
+        right = False
+        try:  # off the event loop: PAM hashes, and must not stall the others
+            await asyncio.get_running_loop().run_in_executor(None, pamela.authenticate, login, current, PAM_SERVICE)
+            right = True
         except pamela.PAMError:
             return self._("The current password is not right.")
+        finally:
+            attempts.end(login, "", success=right)
         return None
 
 

@@ -1,13 +1,15 @@
 """The hub's own pages (hubpages/): French by default, English from the browser, the admin
-service named for people in the Services menu, and a disabled account told that it is."""
+service named for people in the Services menu, a disabled account told that it is (only with its
+right password), and wrong passwords limited at the login and on the password page."""
 import html
 import json
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
 
-from servicetools import ADMIN, ADMIN_PASSWORD, STUDENT, STUDENT_PASSWORD, login, xsrf_of
+from servicetools import ADMIN, ADMIN_PASSWORD, STUDENT, STUDENT_PASSWORD, TEACHER, TEACHER_PASSWORD, login, xsrf_of
 
 pytestmark = [pytest.mark.hub, pytest.mark.sandbox]
 
@@ -59,6 +61,11 @@ def test_a_disabled_student_is_told_the_account_is_disabled(running):
         r = post_login(hub, STUDENT, STUDENT_PASSWORD)
         assert r.status_code == 403 and 'id="jha-login-disabled"' in text(r) and "Ce compte est désactivé" in text(r)
         assert "Identifiant ou mot de passe incorrect." not in text(r)
+        # Issue 20, point 7: to whoever does not know its password, a disabled account is like any
+        # other (nobody can list the disabled accounts).
+        r = post_login(hub, STUDENT, "not-the-password")
+        assert r.status_code == 403 and "Identifiant ou mot de passe incorrect." in text(r), text(r)
+        assert "désactivé" not in text(r)
     finally:
         box.run([sys.executable, "-m", "jhub_admin_service.cli", "accounts", "enable", STUDENT], env=hub.cli_env())
     assert post_login(hub, STUDENT, STUDENT_PASSWORD).status_code == 302
@@ -104,3 +111,35 @@ def test_a_server_that_is_not_running_is_said_in_french(running):
     student = login(hub, STUDENT, STUDENT_PASSWORD)
     page = text(student.get(hub.url + f"/hub/spawn-pending/{STUDENT}"))
     assert "Votre serveur n'est pas démarré" in page and "Démarrer mon serveur" in page
+
+
+def test_wrong_passwords_make_the_guesser_wait_and_no_one_else(running):
+    """Issue 20, point 6: 24 parallel wrong guesses from one computer reach PAM at most five times
+    (the others are refused at once, holding no PAM thread); then even the right password waits,
+    with a French explanation; another pupil at the same computer logs in; the password page
+    counts its wrong current passwords the same way."""
+    box, hub = running
+    roster = box.root / "guessed.csv"
+    roster.write_text("eleve.devinee;Devinee-Passw0rd-42;\n")
+    box.run([sys.executable, "-m", "jhub_admin_service.cli", "import", str(roster), "--yes"], env=hub.cli_env())
+    with ThreadPoolExecutor(24) as pool:
+        answers = list(pool.map(lambda i: post_login(hub, "eleve.devinee", f"devine-{i}"), range(24)))
+    codes = sorted(r.status_code for r in answers)
+    assert codes.count(403) <= 5 and codes.count(403) + codes.count(429) == 24, codes
+    assert all("Identifiant ou mot de passe incorrect." in text(r) for r in answers if r.status_code == 403)
+    for _ in range(5 - codes.count(403)):  # the rest of the allowance, one at a time
+        assert post_login(hub, "eleve.devinee", "encore-faux").status_code == 403
+    right = post_login(hub, "eleve.devinee", "Devinee-Passw0rd-42")
+    assert right.status_code == 429 and 'id="jha-login-wait"' in text(right), text(right)
+    assert "Trop de mots de passe erronés pour ce compte depuis cet ordinateur. Attendez 1 minute(s)" in text(right)
+    assert post_login(hub, STUDENT, STUDENT_PASSWORD).status_code == 302  # the classmate is not held
+
+    teacher = login(hub, TEACHER, TEACHER_PASSWORD)
+    url = hub.url + "/services/jhub-password/"
+    form = {"_xsrf": xsrf_of(text(teacher.get(url))), "new": "Soleil-de-juin-7", "again": "Soleil-de-juin-7"}
+    for attempt in range(5):
+        wrong = teacher.post(url, data={**form, "current": f"faux-{attempt}"})
+        assert wrong.status_code == 400 and "Le mot de passe actuel n'est pas le bon." in text(wrong)
+    held = teacher.post(url, data={**form, "current": TEACHER_PASSWORD})
+    assert held.status_code == 400 and "Trop de mots de passe erronés : attendez 1 minute(s)" in text(held), text(held)
+    assert post_login(hub, TEACHER, TEACHER_PASSWORD).status_code == 302  # unchanged: the change was refused

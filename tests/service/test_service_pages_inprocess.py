@@ -285,3 +285,23 @@ async def test_a_new_year_s_lists_uploaded_together_are_previewed_as_one(service
     assert "export SIECLE + export ENT" in page
     assert "siecle-eleves-par-division.csv:2<" in page and "ent-export-comptes.csv:2<" in page
     assert "Absents du fichier\u00a0: 2" in page and "eleve0000" in page
+
+
+async def test_a_header_of_other_columns_is_refused_and_a_weak_password_is_flagged_in_the_preview(service):
+    """Issue 20, points 10 and 11, on the Import page as the admin pastes a list."""
+    import html
+    from urllib.parse import urlencode
+
+    r = await service.fetch("import", method="POST", body=urlencode({"text": "Classe;Date\n2nde1;12/09/2026\n"}))
+    refused = await service.fetch(r.headers["Location"].split("/services/jhub-admin/")[1])
+    page = html.unescape(refused.body.decode())
+    assert refused.code == 400 and "'Classe', 'Date'" in page and "identifiant" in page, page[-2000:]
+    assert "jha-count-create" not in page  # no plan at all
+    r = await service.fetch("import", method="POST", body=urlencode({"text": "eleve.court;abc;\neleve.long;Assez-long-12;\n"}))
+    assert r.code == 303, r.body[:500]
+    page = html.unescape((await service.fetch(r.headers["Location"].split("/services/jhub-admin/")[1])).body.decode())
+    weak = page[page.index('id="jha-weak-passwords"'):]
+    weak = weak[:weak.index("</table>")]
+    assert "Mots de passe faibles (1)" in page and "eleve.court" in weak and "eleve.long" not in weak
+    assert "un mot de passe de 3 caractère(s), plus court que les 8 que demande la page du mot de passe" in weak
+    assert "À créer\u00a0: 2" in page  # still applied if the admin confirms

@@ -271,3 +271,16 @@ def test_a_new_year_s_lists_are_previewed_as_one_plan():
     assert "camille.rousseau" not in {e.login for e in merged.entries}
     with pytest.raises(RosterError, match="^vide.csv: "):
         read_rosters([("profs.csv", ent), ("vide.csv", b"")])
+
+
+def test_a_given_password_shorter_than_the_password_pages_rule_is_flagged_and_still_applied():
+    """Issue 20, point 11: the preview says why; the admin may apply it knowingly."""
+    plan = plan_for(b"eleve1;abc;\neleve2;Assez-long-12;\nprof1;1234567;1\neleve3;;\n")
+    by_login = {a.login: a for a in plan.create}
+    assert by_login["eleve1"].weak_password == (
+        "a password of 3 character(s), shorter than the 8 that the password page asks for")
+    assert by_login["prof1"].to_json()["weak_password"].startswith("a password of 7 character(s)")
+    assert not by_login["eleve2"].weak_password and not by_login["eleve3"].weak_password  # generated: strong
+    assert by_login["eleve1"].password == "abc"  # applied as given
+    kept = plan_for(b"eleve1;abc;\n", managed=[account("eleve1")])
+    assert not kept.unchanged[0].weak_password  # an existing account keeps its password: nothing applied

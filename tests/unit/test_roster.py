@@ -215,3 +215,23 @@ def test_admin_rights_are_refused_to_a_student_and_nonsense_is_refused():
     assert "unknown role 'prof+élève'" in why[4] and "enseignant+admin" in why[4]
     assert 5 not in why  # the same role twice is still teacher+admin
     assert "disagree" in why[6]
+
+
+@pytest.mark.parametrize("data", [
+    b"Classe;Date\n2nde1;12/09/2026\n",  # one column of a class list, and another
+    b"classe\n2nde1\n2nde2\n",  # one known column, no separator
+    "E-mail;Téléphone\nmarie@lycee.fr;0601020304\n".encode(),
+    "Classe;Date de naissance;Sexe\n2nde1;11/03/2010;F\n".encode(),
+])
+def test_a_header_of_other_columns_is_refused_whole_naming_them(data):
+    """Issue 20, point 10: its header line is not a login."""
+    with pytest.raises(RosterError) as refused:
+        read_roster(data)
+    first = data.decode().splitlines()[0].split(";")
+    assert "none gives a login or a name" in str(refused.value)
+    assert all(repr(column) in str(refused.value) for column in first), str(refused.value)
+
+
+def test_a_historical_list_that_starts_with_a_login_named_like_a_column_is_still_read():
+    roster = read_roster(b"admin;S3cret-pass;1\nclasse;Autre-pass-12;\neleve1;Passw0rd-12;\n")
+    assert roster.format == "historical" and [e.login for e in roster.entries] == ["admin", "classe", "eleve1"]
