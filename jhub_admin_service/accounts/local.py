@@ -179,9 +179,14 @@ class LocalAccounts:
         return [a for a in accounts if users.get(a.login) != (a.uid, a.gid) or groups.get(a.login) != a.gid]
 
     def set_hashes(self, hashes: dict) -> None:
-        """{login: crypt hash} in one chpasswd -e batch."""
-        if hashes:
-            run(["chpasswd", "-e"], stdin="".join(f"{login}:{h}\n" for login, h in hashes.items()))
+        """{login: crypt hash} in one chpasswd -e batch. An account without a line in /etc/shadow
+        (newusers killed between its writes of /etc/passwd and /etc/shadow) is given one first
+        (pwconv): chpasswd would write its hash into /etc/passwd, which everyone reads."""
+        if not hashes:
+            return
+        if any(login not in self.snapshot().shadow for login in hashes):
+            run(["pwconv"])
+        run(["chpasswd", "-e"], stdin="".join(f"{login}:{h}\n" for login, h in hashes.items()))
 
     def set_group_members(self, wanted: dict, state: LocalState) -> None:
         """{group: set(logins)}: a missing group is created with its members (one groupadd),

@@ -41,3 +41,17 @@ def test_an_account_whose_group_a_killed_newusers_never_wrote_is_finished(sandbo
     box.jhub_admin("reconcile")
     assert box.group_members("moitie") == set() and int(box.passwd()["moitie"][3]) == uid
     assert box.shadow()["moitie"].startswith("$")
+
+
+def test_an_account_whose_shadow_line_a_killed_newusers_never_wrote_keeps_its_hash_out_of_passwd(sandbox):
+    """newusers writes /etc/passwd before /etc/shadow: killed in between, the account has no shadow
+    line, and chpasswd -e would then write its hash into /etc/passwd, which everyone reads. The
+    next convergence gives it a shadow line first (pwconv)."""
+    box = sandbox
+    (box.root / "a.csv").write_text("login;password;role\nombre;Ombre-Passw0rd-42;student\n", encoding="utf-8")
+    box.jhub_admin("import", str(box.root / "a.csv"), "--yes", "--credentials", str(box.root / "a.creds"))
+    box.run(["sh", "-c", "sed -i '/^ombre:/d' /etc/shadow && sed -i 's/^ombre:x:/ombre:!:/' /etc/passwd"])
+    assert "ombre" not in box.shadow()
+    box.jhub_admin("reconcile")
+    assert box.passwd()["ombre"][1] == "x", box.passwd()["ombre"]  # no hash where everyone reads
+    assert box.shadow()["ombre"].startswith("$")
