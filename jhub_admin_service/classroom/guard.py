@@ -4,9 +4,10 @@ A managed service of the hub (jupyterhub_config.py), as root in the hub's contai
 second it reads what each user's processes use (classroom/usage.py) and:
 
 - **memory**: when a user's programs (their processes but the Jupyter server itself) together hold
-  more than the role's limit, it stops the
-  kernel that holds the most (the kernel's whole session: the kernel and what it started), never
-  the user's server, another user's process, or the hub. The kernel's next cell says why
+  more than the role's limit, it stops what holds the most: a kernel's whole session (the kernel
+  and what it started), a terminal or a detached program; never the user's server (known by its
+  parent, the hub or the preloading process, not by its command line, which the user writes),
+  another user's process, or the hub. The user's next cell says why
   (docker/kernel/extensions/jhub_kernel_guard.py reads the reason left for the user);
 - **CPU**: a process that keeps a core busy for `busy_seconds` gets the lowest priority (nice 19):
   it goes on with the CPU that nobody else wants, and everyone else stays responsive;
@@ -34,6 +35,7 @@ from typing import Dict, List, Optional
 from traitlets import Float, Integer, Unicode, default
 from traitlets.config import Application
 
+from ..identity import effective_user
 from . import cgroups
 from . import limits as limitsmod
 from . import usage as usagemod
@@ -45,43 +47,47 @@ REASONS_DIR = "/run/jhub-guard"
 
 def memory_victims(users: Dict[str, usagemod.UserUsage], limits_of, settled=lambda pid: True,
                    measure=lambda user: user.programs_memory) -> List[tuple]:
-    """[(user, kernel, reason)] for every user over their memory limit: the settled kernel that holds
-    the most. settled(pid): whether a kernel runs for long enough to be judged (a kernel that was
-    just restarted is small, and stopping it again would not free anything). The sum of resident
+    """[(user, holder, reason)] for every user over their memory limit: what holds the most of it
+    (usage.UserUsage.holders: a kernel and what it started, a terminal, a detached program),
+    never the server. Stopping the biggest kernel when a terminal holds the memory would free
+    nothing, and each new kernel would be stopped again. settled(pid): whether a holder runs for
+    long enough to be judged (a kernel that was just restarted is small). The sum of resident
     sets is an upper bound (shared pages count in each process): measure(user) gives what the
     user's programs really hold, asked only of those over the limit by that bound.
-    reason: what the user's next kernel tells them (jhub_kernel_guard.py) and the log says."""
+    reason: what the user's next cell tells them (jhub_kernel_guard.py) and the log says."""
     out = []
     for user in users.values():
         limit = limits_of(user.login).memory_bytes
         if user.programs_memory <= limit:
             continue
-        kernels = [k for k in user.kernels() if settled(k["pid"])]
-        used = measure(user) if kernels else 0
+        holders = [h for h in user.holders() if settled(h["pid"])]
+        used = measure(user) if holders else 0
         if used > limit:
-            out.append((user, kernels[0], {"kind": "memory", "used_mb": used // 2 ** 20,
-                                           "limit_mb": limit // 2 ** 20, "kernel_mb": kernels[0]["memory"] // 2 ** 20}))
+            holder = holders[0]
+            reason = {"kind": "memory" if holder["kernel"] else "memory-program", "used_mb": used // 2 ** 20,
+                      "limit_mb": limit // 2 ** 20, "kernel_mb": holder["memory"] // 2 ** 20}
+            if not holder["kernel"]:
+                reason["command"] = holder["command"][:80]
+            out.append((user, holder, reason))
     return out
 
 
 def proportional_memory(user: usagemod.UserUsage) -> int:
     """What the user's programs hold, each its share of the pages it shares (PSS, from
     /proc/PID/smaps_rollup). Reading another user's smaps needs CAP_SYS_PTRACE, which a container
-    has not: the user reads their own (as_user). Falls back to the sum of resident sets if it cannot."""
-    pids = [p.pid for p in user.processes if not p.is_server]
-
-    def read_pss():
-        total = 0
-        for pid in pids:
-            try:
-                with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as f:
-                    total += next(int(line.split()[1]) * 1024 for line in f if line.startswith("Pss:"))
-            except (OSError, StopIteration, ValueError):
-                continue
-        return str(total)
-
-    text = as_user(user.uid, read_pss)
-    return int(text) if text.isdigit() and int(text) > 0 else user.programs_memory
+    has not: the guard reads them as the user (identity.effective_user). Falls back to the sum of
+    resident sets if it cannot."""
+    total = 0
+    for p in user.processes:
+        if p.is_server:
+            continue
+        try:
+            # Bytes: no codec is imported while the guard's effective ids are the user's.
+            with effective_user(user.uid, usagemod.process_gid(p.pid)), open(f"/proc/{p.pid}/smaps_rollup", "rb") as f:
+                total += next(int(line.split()[1]) * 1024 for line in f if line.startswith(b"Pss:"))
+        except (OSError, StopIteration, ValueError):
+            continue
+    return total or user.programs_memory
 
 
 def busy_processes(history: Dict[int, deque], processes: List[usagemod.Process], busy_seconds: float,
@@ -105,35 +111,15 @@ def busy_processes(history: Dict[int, deque], processes: List[usagemod.Process],
     return out
 
 
-def as_user(uid: int, work) -> str:
-    """work() run in a child of the guard that has become the user, its answer (a string) back
-    ("" if it failed). Root in a container with Docker's default capabilities may neither renice
-    another user's process (no CAP_SYS_NICE) nor read its smaps (no CAP_SYS_PTRACE); the process's
-    own user may do both (the kernel compares the gids too)."""
-    reader, writer = os.pipe()
-    child = os.fork()
-    if child == 0:  # pragma: no cover (a child process)
-        try:
-            os.close(reader)
-            os.setgroups([])
-            os.setgid(pwd.getpwuid(uid).pw_gid)
-            os.setuid(uid)
-            os.write(writer, work().encode())
-        finally:
-            os._exit(0)
-    os.close(writer)
-    with os.fdopen(reader) as f:
-        answer = f.read()
-    os.waitpid(child, 0)
-    return answer
-
-
 def lower_priority(pid: int, uid: int, nice: int) -> bool:
-    """Give a user's process the lowest priority (as the user: see as_user)."""
-    def renice():
-        os.setpriority(os.PRIO_PROCESS, pid, nice)
-        return "ok"
-    return as_user(uid, renice) == "ok"
+    """Give a user's process the lowest priority, as the user (identity.effective_user: root in a
+    container may not renice another user's process; the guard forks nothing a user could stop)."""
+    try:
+        with effective_user(uid, usagemod.process_gid(pid)):
+            os.setpriority(os.PRIO_PROCESS, pid, nice)
+        return True
+    except (OSError, ValueError):  # ended meanwhile
+        return False
 
 
 def keep_oom_first(processes: List[usagemod.Process], score: int = 1000) -> None:
@@ -161,6 +147,24 @@ def stop_kernel(kernel_pid: int, uid: int, reason: dict) -> bool:
         return True
     except (OSError, ValueError):
         return False
+
+
+def stop_holder(holder: dict, uid: int, reason: dict) -> bool:
+    """Stop what holds a user's memory: a kernel's session (stop_kernel), or the processes of a
+    terminal or a detached program, each if it is still the user's; leave the reason."""
+    if holder["kernel"]:
+        return stop_kernel(holder["pid"], uid, reason)
+    stopped = False
+    for pid in holder["pids"]:
+        try:
+            if usagemod.process_uid(pid) == uid:
+                os.kill(pid, signal.SIGKILL)
+                stopped = True
+        except (OSError, ValueError):
+            continue
+    if stopped:
+        leave_reason(uid, reason)
+    return stopped
 
 
 def leave_reason(uid: int, reason: dict, folder: str = REASONS_DIR) -> None:
@@ -230,14 +234,15 @@ class Guard(Application):
         now = time.monotonic()
         self.first_seen = {p.pid: self.first_seen.get(p.pid, now) for p in processes}
         calm = {login: u for login, u in users.items() if now - self.last_stop.get(login, -1e9) >= self.settle_seconds}
-        for user, kernel, reason in memory_victims(calm, limits_of,
+        for user, holder, reason in memory_victims(calm, limits_of,
                                                    lambda pid: now - self.first_seen[pid] >= self.settle_seconds,
                                                    proportional_memory):
-            if stop_kernel(kernel["pid"], user.uid, reason):
+            if stop_holder(holder, user.uid, reason):
                 self.last_stop[user.login] = now
-                self.record("memory", user.login, kernel["pid"],
+                what = "this kernel" if holder["kernel"] else f"this program ({holder['command'][:80]})"
+                self.record("memory", user.login, holder["pid"],
                             f"the user's processes held {reason['used_mb']} MB, over the limit of "
-                            f"{reason['limit_mb']} MB: this kernel ({reason['kernel_mb']} MB) stopped")
+                            f"{reason['limit_mb']} MB: {what} ({reason['kernel_mb']} MB) stopped")
         tree = cgroups.UserCgroups.find(self.cgroup_root)
         if tree is not None:
             self.report_oom_kills(tree)

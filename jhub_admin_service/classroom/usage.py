@@ -5,6 +5,7 @@ guard's decisions are tested on plain records.
 """
 import os
 import pwd
+import signal
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional
 
@@ -31,6 +32,10 @@ class Process:
     #: Time it ran or was ready to run (schedstat): a process that never waits for anything has
     #: as much of it as time passes, however many others share the cores.
     demand_seconds: float = 0.0
+    parent: int = 0
+    #: The user's Jupyter server: a child of the hub or of the preloading process (root's
+    #: processes, see read_processes), never told by its command line, which the user writes.
+    server: bool = False
 
     @property
     def is_kernel(self) -> bool:
@@ -38,7 +43,7 @@ class Process:
 
     @property
     def is_server(self) -> bool:
-        return "jupyterhub-singleuser" in self.command or "jupyter-labhub" in self.command
+        return self.server
 
 
 @dataclass
@@ -61,6 +66,21 @@ class UserUsage:
             out.setdefault(p.session, []).append(p)
         return out
 
+    def holders(self) -> List[dict]:
+        """What holds the user's memory, heaviest first: each session (a kernel and what it
+        started, a terminal, a detached program), but in the server's own session each process
+        alone (the server itself is never one). {"pid", "session", "memory", "kernel", "command"}."""
+        out = []
+        for session, members in self.sessions().items():
+            groups = [[p] for p in members if not p.is_server] if any(p.is_server for p in members) else [members]
+            for group in groups:
+                leader = next((p for p in group if p.is_kernel), None) or next(
+                    (p for p in group if p.pid == session), group[0])
+                out.append({"pid": leader.pid, "session": session, "memory": sum(p.memory for p in group),
+                            "kernel": leader.is_kernel and leader.pid == session, "command": leader.command[:200],
+                            "pids": [p.pid for p in group]})
+        return sorted(out, key=lambda h: -h["memory"])
+
     def kernels(self) -> List[dict]:
         """One entry per kernel: its process and what its session (it and its children) holds."""
         out = []
@@ -76,7 +96,7 @@ def parse_stat(text: str) -> Optional[dict]:
     """The fields of /proc/PID/stat that matter here (the command may hold spaces and parentheses)."""
     try:
         rest = text[text.rindex(")") + 2:].split()
-        return {"session": int(rest[3]), "cpu_seconds": (int(rest[11]) + int(rest[12])) / TICKS,
+        return {"parent": int(rest[1]), "session": int(rest[3]), "cpu_seconds": (int(rest[11]) + int(rest[12])) / TICKS,
                 "nice": int(rest[16]), "threads": int(rest[17]), "memory": int(rest[21]) * PAGE}
     except (ValueError, IndexError):
         return None
@@ -86,21 +106,56 @@ def process_uid(pid, proc: str = "/proc") -> int:
     """The process's real uid. Not the owner of /proc/PID: a process that became its user without
     an exec (a preloaded server, classroom/preload.py) is not dumpable, and depending on the
     kernel its /proc/PID may then be root's."""
+    return _real_id(pid, "Uid:", proc)
+
+
+def kill_processes_of(uid: int, proc: str = "/proc") -> int:
+    """SIGKILL every process whose real uid is uid (a dedicated account's leftovers); how many."""
+    killed = 0
+    for pid in filter(str.isdigit, os.listdir(proc)):
+        try:
+            if process_uid(pid, proc) == uid:
+                os.kill(int(pid), signal.SIGKILL)
+                killed += 1
+        except (OSError, ValueError):
+            continue
+    return killed
+
+
+def process_gid(pid, proc: str = "/proc") -> int:
+    """The process's real gid (the guard acts with it: identity.effective_user)."""
+    return _real_id(pid, "Gid:", proc)
+
+
+def _real_id(pid, field: str, proc: str) -> int:
     with open(f"{proc}/{pid}/status", encoding="utf-8", errors="replace") as f:
         for line in f:
-            if line.startswith("Uid:"):
+            if line.startswith(field):
                 return int(line.split()[1])
-    raise ValueError(f"no Uid in {proc}/{pid}/status")
+    raise ValueError(f"no {field} in {proc}/{pid}/status")
+
+
+def starts_servers(argv: List[bytes]) -> bool:
+    """A root process that starts users' servers: the hub, or the preloading process."""
+    # The preloading process's title is one string (setproctitle): "python3 -m jhub_admin_...".
+    return any(os.path.basename(arg) == b"jupyterhub" for arg in argv[:2]) or any(
+        b" -m jhub_admin_service.classroom.preload" in arg or arg == b"jhub_admin_service.classroom.preload"
+        for arg in argv[:6])
 
 
 def read_processes(min_uid: int = FIRST_USER_UID, proc: str = "/proc") -> List[Process]:
-    """Every process of a uid >= min_uid (one that ends meanwhile is skipped)."""
-    out = []
+    """Every process of a uid >= min_uid (one that ends meanwhile is skipped), each user's server
+    marked by its parent."""
+    out, server_parents = [], set()
     for name in os.listdir(proc):
         if not name.isdigit():
             continue
         try:
             uid = process_uid(name, proc)
+            if uid == 0:
+                with open(f"{proc}/{name}/cmdline", "rb") as f:
+                    if starts_servers(f.read().split(b"\0")):
+                        server_parents.add(int(name))
             if uid < min_uid:
                 continue
             with open(f"{proc}/{name}/stat", encoding="utf-8", errors="replace") as f:
@@ -114,6 +169,8 @@ def read_processes(min_uid: int = FIRST_USER_UID, proc: str = "/proc") -> List[P
         if stat is not None:
             out.append(Process(pid=int(name), uid=uid, command=command,
                                demand_seconds=(int(running) + int(waiting)) / 1e9, **stat))
+    for p in out:
+        p.server = p.parent in server_parents
     return out
 
 

@@ -18,7 +18,7 @@ import subprocess
 import sys
 from typing import Optional
 
-from .as_teacher import last_error_line, run_module_as
+from ..identity import last_error_line, run_module_as
 from .rules import CourseError
 
 #: A gradebook's read takes seconds; one that takes longer than this is not a gradebook's.

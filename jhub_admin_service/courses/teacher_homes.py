@@ -5,7 +5,7 @@ A teacher owns their home: a path there written by root could be a symlink the t
 
 One helper process (``python -m jhub_admin_service.courses.teacher_homes``, as root) imports nbgrader
 once, then forks one child per teacher; the child drops to the teacher's uid, gid and groups
-before it touches the home. A fork costs milliseconds where a new Python with nbgrader costs
+(identity.drop_to) before it touches the home. A fork costs milliseconds where a new Python with nbgrader costs
 about two seconds (and nbgrader starts another one, ``alembic heads``, for each new gradebook):
 at the start of term, with fifty teachers, that is seconds instead of minutes.
 
@@ -16,7 +16,6 @@ import gc
 import json
 import logging
 import os
-import pwd
 import resource
 import selectors
 import shutil
@@ -28,6 +27,8 @@ import tempfile
 import time
 import traceback
 from typing import Optional
+
+from ..identity import drop_to
 
 HEADER_NOTEBOOK = "header.ipynb"
 ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets")
@@ -343,30 +344,13 @@ def _write_new(path, data):
         os.unlink(partial)
 
 
-def _become(login, home):
-    """Drop this (child) process to the teacher: groups, gid, then uid, for good."""
-    pw = pwd.getpwnam(login)
-    if pw.pw_uid == 0:
-        raise PermissionError("jhub-admin never writes course files as root")
-    if pw.pw_dir != home:
-        raise PermissionError(f"{login}'s home is {pw.pw_dir}, not {home}")
-    if os.geteuid() == 0:
-        os.setgroups(os.getgrouplist(login, pw.pw_gid))
-        os.setgid(pw.pw_gid)
-        os.setuid(pw.pw_uid)
-    elif os.geteuid() != pw.pw_uid:
-        raise PermissionError(f"only root can write in {login}'s home")
-    os.environ.update(HOME=home, USER=login, LOGNAME=login)
-    os.chdir(home)
-
-
 def _child(login, spec, out_fd, template):
     code = 1
     try:
         try:
             os.dup2(2, 1)  # the helper's stdout carries the results: nothing else may reach it
             resource.setrlimit(resource.RLIMIT_AS, (CHILD_MEMORY, CHILD_MEMORY))
-            _become(login, spec["home"])
+            drop_to(login, spec["home"])
             if spec.get("school_year"):  # a year closed: the courses' year put away (year/teacher_side.py)
                 from ..year.teacher_side import put_away_courses
                 result, code = {"report": put_away_courses(spec)}, 0

@@ -9,9 +9,9 @@ from jhub_admin_service.classroom import guard, limits, usage
 MB = 2 ** 20
 
 
-def process(pid, uid=10001, session=None, memory=0, cpu=0.0, demand=0.0, nice=5, command="python"):
+def process(pid, uid=10001, session=None, memory=0, cpu=0.0, demand=0.0, nice=5, command="python", server=False):
     return usage.Process(pid=pid, uid=uid, session=session or pid, memory=memory * MB, cpu_seconds=cpu, nice=nice,
-                         threads=1, command=command, demand_seconds=demand)
+                         threads=1, command=command, demand_seconds=demand, server=server)
 
 
 KERNEL = "/opt/kernel/bin/python -m ipykernel_launcher -f kernel-1.json"
@@ -26,11 +26,11 @@ def test_parse_stat_reads_a_command_with_spaces_and_parentheses():
 
 
 def test_a_user_over_the_limit_loses_the_kernel_session_holding_the_most():
-    procs = [process(1, memory=150, command=SERVER), process(2, session=2, memory=60, command=KERNEL),
+    procs = [process(1, memory=150, command=SERVER, server=True), process(2, session=2, memory=60, command=KERNEL),
              process(3, session=3, memory=50, command=KERNEL), process(4, session=3, memory=300)]
     users = usage.by_user(procs, {}, 1.0)
     (user, kernel, reason), = guard.memory_victims(users, lambda login: limits.Limits(400, 256))
-    assert kernel["pid"] == 3 and kernel["memory"] == 350 * MB and kernel["processes"] == 2
+    assert kernel["pid"] == 3 and kernel["kernel"] and kernel["memory"] == 350 * MB and kernel["pids"] == [3, 4]
     # The Jupyter server itself does not count: 60 + 50 + 300 MB of programs.
     assert reason == {"kind": "memory", "used_mb": 410, "limit_mb": 400, "kernel_mb": 350}
     # Under the limit, or only kernels that just started: nothing is stopped.
@@ -38,6 +38,33 @@ def test_a_user_over_the_limit_loses_the_kernel_session_holding_the_most():
     assert not guard.memory_victims(users, lambda login: limits.Limits(400, 256), settled=lambda pid: False)
     # Over by the sum of resident sets, under by what the programs really hold (shared pages).
     assert not guard.memory_victims(users, lambda login: limits.Limits(400, 256), measure=lambda user: 300 * MB)
+
+
+def test_a_terminal_holding_the_memory_is_stopped_not_an_innocent_kernel():
+    """Issue 20, point 5: 500 MB held by a terminal's program, kernels of 60 and 20 MB: the
+    program goes, the kernels stay; a process named like a server is no server (its parent is)."""
+    procs = [process(1, memory=150, command=SERVER, server=True),
+             process(2, session=2, memory=60, command=KERNEL), process(3, session=3, memory=20, command=KERNEL),
+             process(10, session=10, memory=5, command="/bin/bash -l"),  # the terminal's shell
+             process(11, session=10, memory=500, command="python3 -c " + "x = bytes(500 * 2**20)"),
+             process(20, session=20, memory=30, command="python3 fake/jupyterhub-singleuser")]
+    users = usage.by_user(procs, {}, 1.0)
+    (user, holder, reason), = guard.memory_victims(users, lambda login: limits.Limits(400, 256))
+    assert holder["pid"] == 10 and not holder["kernel"] and holder["pids"] == [10, 11]
+    assert reason["kind"] == "memory-program" and reason["used_mb"] == 615 and reason["command"] == "/bin/bash -l"
+    assert user.programs_memory == 615 * MB  # the fake server's 30 MB count
+    # A program in the server's own session goes alone, never with the server.
+    procs = [process(1, memory=150, command=SERVER, server=True), process(5, session=1, memory=500),
+             process(2, session=2, memory=60, command=KERNEL)]
+    (_, holder, _), = guard.memory_victims(usage.by_user(procs, {}, 1.0), lambda login: limits.Limits(400, 256))
+    assert holder["pids"] == [5]
+
+
+def test_the_server_is_known_by_its_parent_the_hub_or_the_preloading_process():
+    assert usage.starts_servers([b"/opt/venv/bin/python3", b"/opt/venv/bin/jupyterhub", b"-f", b"x.py"])
+    assert usage.starts_servers([b"/usr/bin/python3 -m jhub_admin_service.classroom.preload /run/p.sock"])
+    assert usage.starts_servers([b"/usr/bin/python3", b"-m", b"jhub_admin_service.classroom.preload", b"/run/p"])
+    assert not usage.starts_servers([b"/opt/venv/bin/python3", b"/opt/venv/bin/jupyterhub-singleuser"])
 
 
 def test_a_process_that_always_wants_a_core_is_busy_however_many_share_them():

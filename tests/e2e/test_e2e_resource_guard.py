@@ -77,6 +77,35 @@ def test_processes_over_the_limit_together_lose_their_biggest_kernel_and_nothing
     assert re.search(rf"memory: user {re.escape(OFFENDER)}, pid {kernel_pid}: .*over the limit", hub_log)
 
 
+def test_a_detached_program_holding_the_memory_is_stopped_not_the_innocent_kernel(stack, students):
+    """Issue 20, point 5: the memory is held outside any kernel (a program in a session of its
+    own, as from a terminal): the guard stops that program, and the kernel lives on and says why."""
+    kernel = RemoteKernel(students[OFFENDER])
+    kernel_pid = int(kernel.execute("import os; print(os.getpid())")["stdout"])
+    # Two processes of 200 MB each (under the per-process limit), in a session of their own; each
+    # ends by itself after 60 s.
+    hog = ("import os, time\n"
+           "os.fork()\n"
+           "b = bytes(range(256)) * (200 * 2**20 // 256)\n"
+           "time.sleep(60)\n")
+    started = kernel.execute("import subprocess, sys\n"
+                             f"hog = subprocess.Popen([sys.executable, '-c', {hog!r}], start_new_session=True)\n"
+                             "print(hog.pid)")
+    hog_pid = int(started["stdout"])
+    deadline = time.monotonic() + 60
+    events = []
+    while time.monotonic() < deadline and not events:
+        events = [e for e in guard_events(stack) if e["kind"] == "memory" and e["user"] == OFFENDER
+                  and e["pid"] in (hog_pid, kernel_pid)]
+        time.sleep(0.5)
+    assert events and events[0]["pid"] == hog_pid, (events, stack.logs("hub", tail=40))
+    assert "this program" in events[0]["reason"] and f"limit of {STUDENT_MEMORY_MB} MB" in events[0]["reason"]
+    after = kernel.execute("import os\nprint(os.getpid(), hog.wait(timeout=10))")
+    assert after["stdout"].split() == [str(kernel_pid), "-9"], after  # the kernel lives; the program was killed
+    assert "Un de vos programmes" in after["stderr"] and "Ce noyau continue" in after["stderr"], after
+    kernel.shutdown()
+
+
 def test_a_fork_loop_stops_at_the_process_limit(stack, students):
     kernel = RemoteKernel(students[OFFENDER])
     pid = int(kernel.execute("import os; print(os.getpid())")["stdout"])
@@ -123,6 +152,75 @@ def test_busy_loops_get_the_lowest_priority(stack, students):
     cpu_events = {e["pid"] for e in guard_events(stack) if e["kind"] == "cpu" and e["user"] == OFFENDER}
     assert {int(p) for p in pids} <= cpu_events
     kernel.execute("for p in busy: p.kill()")
+    kernel.shutdown()
+
+
+#: Run by a pupil: for 40 s, stops (SIGSTOP) every process of theirs that the guard forked, as
+#: soon as it appears, and busy-loops meanwhile (so the guard has something to renice). At its
+#: end it lets them go (SIGCONT) and prints how many it stopped.
+FREEZE_THE_GUARD = r"""
+import os, signal, time
+me = str(os.getuid())
+def parent_and_uid(pid):
+    status = open(f'/proc/{pid}/status').read().split('\n')
+    fields = dict(line.split(':', 1) for line in status if ':' in line)
+    return fields['PPid'].strip(), fields['Uid'].split()[0]
+guards = {p for p in os.listdir('/proc') if p.isdigit()
+          and b'classroom.guard' in open(f'/proc/{p}/cmdline', 'rb').read()}
+stopped = set()
+end = time.time() + 40
+while time.time() < end:
+    for pid in os.listdir('/proc'):
+        if not pid.isdigit() or pid in stopped:
+            continue
+        try:
+            parent, uid = parent_and_uid(pid)
+            if parent in guards and uid == me:
+                os.kill(int(pid), signal.SIGSTOP)
+                stopped.add(pid)
+        except (OSError, KeyError, IndexError, ValueError):
+            pass
+for pid in stopped:
+    try:
+        os.kill(int(pid), signal.SIGCONT)
+    except OSError:
+        pass
+print(len(stopped), 'stopped')
+"""
+
+
+def test_a_pupil_cannot_freeze_the_guard_for_everyone(stack, students):
+    """Issue 20, point 2: the guard renices a pupil's busy processes and reads their memory without
+    forking anything that the pupil could stop: while a pupil stops whatever the guard forks, it
+    goes on renicing, and its snapshot stays fresh."""
+    kernel = RemoteKernel(students[OFFENDER])
+    started = kernel.execute(
+        "import subprocess, sys\n"
+        f"freezer = subprocess.Popen([sys.executable, '-c', {FREEZE_THE_GUARD!r}], stdout=subprocess.PIPE, text=True)\n"
+        "busy = 'import time\\nt = time.time()\\nwhile time.time() - t < 35: pass'\n"
+        "first = [subprocess.Popen([sys.executable, '-c', busy]) for _ in range(3)]\n")
+    assert started["status"] == "ok", started
+
+    def niceness(pids):
+        out = kernel.execute("import os\nprint(' '.join(str(os.getpriority(os.PRIO_PROCESS, p)) for p in "
+                             f"{pids!r}))")["stdout"].split()
+        return set(map(int, out))
+
+    def wait_lowered(expression):
+        pids = [int(p) for p in kernel.execute(f"print(' '.join(str(p.pid) for p in {expression}))")["stdout"].split()]
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and niceness(pids) != {19}:
+            time.sleep(1)
+        return niceness(pids)
+
+    assert wait_lowered("first") == {19}
+    kernel.execute("later = [subprocess.Popen([sys.executable, '-c', busy]) for _ in range(2)]")
+    assert wait_lowered("later") == {19}  # the guard still works after the first ones
+    snapshot = json.loads(stack.exec("hub", "cat", "/run/jhub-guard/usage.json").stdout)
+    assert time.time() - snapshot["time"] < 10, snapshot["time"]
+    told = kernel.execute("print(freezer.communicate(timeout=60)[0])", timeout=90)["stdout"]
+    assert told.strip() == "0 stopped", told  # the guard forked nothing that was the pupil's
+    kernel.execute("for p in first + later: p.kill()")
     kernel.shutdown()
 
 

@@ -46,6 +46,13 @@ def stopped_note(reason):
                     f"au-delà de la limite de {limit} Mo. Les variables sont perdues : relancez les cellules utiles.")
         return (f"Your previous kernel was stopped: your programs used {used} MB of memory, over the limit of "
                 f"{limit} MB. Its variables are lost: run the cells you need again.")
+    if reason.get("kind") == "memory-program":  # a terminal's or a detached program, not a kernel
+        used, limit, command = reason.get("used_mb"), reason.get("limit_mb"), reason.get("command", "?")
+        if FRENCH:
+            return (f"Un de vos programmes ({command}) a été arrêté : vos programmes utilisaient {used} Mo de "
+                    f"mémoire, au-delà de la limite de {limit} Mo. Ce noyau continue.")
+        return (f"One of your programs ({command}) was stopped: your programs used {used} MB of memory, over "
+                f"the limit of {limit} MB. This kernel goes on.")
     if reason.get("kind") == "cgroup-memory":  # the kernel's OOM killer, in the user's cgroup (guard.py)
         limit = reason.get("limit_mb")
         if FRENCH:
