@@ -111,8 +111,10 @@ registry = env("JHUB_ADMIN_REGISTRY", os.path.join(data_dir, "jhub-admin.sqlite"
 passthrough = ("JHUB_DATA_DIR", "JHUB_ADMIN_HOME_ROOT", "JHUB_ADMIN_ARCHIVE_DIR", "JHUB_ADMIN_PUBLIC_URL",
                "JHUB_ADMIN_SIDECAR_URL", "JHUB_ADMIN_SIDECAR_SECRET_FILE", "JHUB_EXCHANGE_ROOT", "PATH", "LANG",
                "JHUB_ADMIN_DISK_MEASURE_SECONDS",
-               # the Teaching kernel page's pip: another index, a proxy and its CA
-               "PIP_INDEX_URL", "PIP_CERT", "http_proxy", "https_proxy", "no_proxy")
+               # the Teaching kernel page's pip: who runs it, another index, the school's wheels,
+               # a proxy and its CA
+               "JHUB_KERNEL_INSTALL_USER", "PIP_INDEX_URL", "PIP_FIND_LINKS", "PIP_CERT", "http_proxy",
+               "https_proxy", "no_proxy")
 c.JupyterHub.services = [
     {
         "name": "jhub-admin",

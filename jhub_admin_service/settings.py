@@ -70,6 +70,9 @@ class AdminSettings(Configurable):
     kernel_site_root = Unicode(help="Where the packages that the school adds to the kernel are installed "
                                     "(a volume).").tag(config=True)
     kernel_packages_file = Unicode(help="The site list of those packages, on the data volume.").tag(config=True)
+    kernel_install_user = Unicode(help="The unprivileged account that runs pip for the site list (a package's "
+                                       "build code runs as it); empty: the caller's own (a developer's machine).").tag(
+        config=True)
 
     # Exports
     sidecar_url = Unicode(help="The Docker-socket sidecar (JHUB_ADMIN_SIDECAR_URL).").tag(config=True)
@@ -176,6 +179,10 @@ class AdminSettings(Configurable):
     @default("kernel_packages_file")
     def _kernel_packages_file(self):
         return _env("JHUB_KERNEL_PACKAGES_FILE", os.path.join(self.data_dir, "kernel-packages.txt"))
+
+    @default("kernel_install_user")
+    def _kernel_install_user(self):
+        return _env("JHUB_KERNEL_INSTALL_USER", "")
 
     @default("sidecar_url")
     def _sidecar_url(self):

@@ -8,7 +8,15 @@ folder of the site root (/opt/kernel-site, a volume of its own, readable by ever
 
 then checked (``pip check`` over the kernel and the new folder) and switched in by replacing the
 symbolic link ``current`` in one rename, so that a kernel starting at any moment sees the old
-set or the new one, never half of either. The kernel's kernel.json puts ``current`` first on
+set or the new one, never half of either.
+
+A package's build code is anyone's code (a misspelled name is enough to get a squatter's). So pip
+runs as an unprivileged account (``kernel_install_user``: ``jhub-packages`` in the image), which
+owns only the new folder while it is built, with an environment that holds no secret (pip's
+and the proxy's variables only, none of the service's), and takes built wheels only: a line
+whose comment says ``source`` (``monpaquet==1.0  # source``) is the admin's one exception, built
+from its sources by that account. Once built, the folder is root's again, read-only to the
+kernels. The kernel's kernel.json puts ``current`` first on
 its path. A failure (a misspelled package, no registry, a conflict) deletes the new folder and
 leaves the kernel as it was. Nothing is installed at container start: only when asked, by the
 Kernel page or ``jhub-admin kernel install``.
@@ -18,6 +26,7 @@ import functools
 import json
 import logging
 import os
+import pwd
 import shutil
 import subprocess
 import tempfile
@@ -27,6 +36,7 @@ from typing import Callable, Optional
 
 from ..locks import exclusive
 from ..settings import AdminSettings
+from . import usage
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +45,8 @@ MAX_LINE = 200
 MAX_PACKAGES = 100
 CURRENT = "current"
 RECORD = "installed.json"
+#: pip's home while it builds (in the new folder, the installing account's), removed after.
+BUILD_HOME = ".build-home"
 
 Log = Callable[[str], None]
 Progress = Callable[[str, int, int], None]
@@ -84,7 +96,7 @@ def parse_site_list(text: str) -> tuple:
             rejected.append(Rejected(n, line, "URLs and environment markers are not accepted, only package names"))
             continue
         requirements.append(str(req))
-    names = [Requirement(r).name.lower().replace("_", "-") for r in requirements]
+    names = [canonical(Requirement(r).name) for r in requirements]
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
         rejected.append(Rejected(0, ", ".join(duplicates), "named more than once"))
@@ -93,12 +105,54 @@ def parse_site_list(text: str) -> tuple:
     return requirements, rejected
 
 
+def canonical(name: str) -> str:
+    return name.lower().replace("_", "-").replace(".", "-")
+
+
+def from_source(text: str) -> list:
+    """The names whose line's comment says ``source``: built from their sources, not wheels."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    names = []
+    for raw in text.splitlines():
+        line, _, comment = raw.partition("#")
+        if line.strip() and "source" in comment.lower().split():
+            try:
+                names.append(canonical(Requirement(line.strip()).name))
+            except InvalidRequirement:
+                continue
+    return names
+
+
+#: What pip may see of the service's environment: its own settings, the proxy's and the CA's.
+#: Nothing else (the hub's token, the sidecar's secret) reaches a package's build code.
+PIP_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy",
+                   "no_proxy", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
+
+
+#: CA bundles that pip may be told of: the installing account may not read the data volume
+#: (PIP_CERT=/srv/jupyterhub/proxy-ca.crt), so it is given a copy in its build home.
+CA_VARIABLES = ("PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
+
+
+def pip_environment(home: str, extra: Optional[dict] = None) -> dict:
+    env = {name: value for name, value in os.environ.items() if name in PIP_ENVIRONMENT or name.startswith("PIP_")}
+    for name in CA_VARIABLES:
+        if os.path.isfile(env.get(name, "")):
+            copy = os.path.join(home, f"{name.lower()}.pem")
+            shutil.copyfile(env[name], copy)
+            os.chmod(copy, 0o644)
+            env[name] = copy
+    return {**env, "HOME": home, "PIP_NO_CACHE_DIR": "1", **(extra or {})}
+
+
 class KernelPackages:
     def __init__(self, settings: AdminSettings):
         self.settings = settings
         self.list_path = settings.kernel_packages_file
         self.site_root = settings.kernel_site_root
         self.python = settings.kernel_python
+        self.install_user = settings.kernel_install_user
 
     # The list
 
@@ -166,13 +220,16 @@ class KernelPackages:
     async def install(self, log_line: Log = print, progress: Optional[Progress] = None) -> dict:
         """Install the site list into a new folder, check it, switch it in. Returns the record."""
         progress = progress or (lambda stage, done, total: None)
-        requirements = self.checked(self.read_list())
+        text = self.read_list()
+        requirements, sources = self.checked(text), from_source(text)
         with exclusive(os.path.join(self.site_root, ".install.lock"),
                        message="the teaching kernel's packages are being installed; try again when it is finished"):
             new = tempfile.mkdtemp(prefix=time.strftime("env-%Y%m%d-%H%M%S-"), dir=self.site_root)
             os.chmod(new, 0o755)
             try:
-                record = await self._build(new, requirements, log_line, progress)
+                self._lend(new)
+                record = await self._build(new, requirements, sources, log_line, progress)
+                self._take_back(new)
             except BaseException:
                 shutil.rmtree(new, ignore_errors=True)
                 raise
@@ -180,31 +237,72 @@ class KernelPackages:
             log_line(f"the teaching kernel now has {len(record['packages'])} site package(s)")
             return record
 
-    async def _build(self, new, requirements, log_line, progress):
+    def _installer(self) -> Optional[tuple]:
+        """(uid, gid) of the account that runs pip, or None to run it as the caller."""
+        if not self.install_user:
+            return None
+        try:
+            account = pwd.getpwnam(self.install_user)
+        except KeyError:
+            raise KernelPackagesError(f"the account {self.install_user!r} that installs the kernel's packages "
+                                      "does not exist; nothing was installed") from None
+        if account.pw_uid == 0:
+            raise KernelPackagesError("the kernel's packages are never installed as root")
+        return account.pw_uid, account.pw_gid
+
+    def _lend(self, new):
+        """The new folder (and the build's home in it) to the installing account, for the build."""
+        installer = self._installer()
+        os.makedirs(os.path.join(new, BUILD_HOME), mode=0o700)
+        if installer:
+            for path in (new, os.path.join(new, BUILD_HOME)):
+                os.chown(path, *installer)
+
+    def _take_back(self, new):
+        """Root's again, every file of it, readable by all, before any kernel reads it: the
+        installing account cannot change what every pupil's kernel imports. Whatever a build left
+        running as that account is killed first, so that nothing swaps a file for a link while
+        root walks the folder."""
+        installer = self._installer()
+        for _ in range(50 if installer else 0):  # until none is left (one may fork as it dies)
+            if not usage.kill_processes_of(installer[0]):
+                break
+        shutil.rmtree(os.path.join(new, BUILD_HOME), ignore_errors=True)
+        for dirpath, dirnames, filenames in os.walk(new):
+            for path in [dirpath, *(os.path.join(dirpath, n) for n in dirnames + filenames)]:
+                os.lchown(path, 0, 0)
+                if not os.path.islink(path):  # every user's kernel reads them
+                    os.chmod(path, os.stat(path).st_mode & 0o755 | 0o444 | (0o111 if os.path.isdir(path) else 0))
+
+    async def _build(self, new, requirements, sources, log_line, progress):
         purelib = self.purelib(new)
+        home = os.path.join(new, BUILD_HOME)
         if requirements:
             progress("install", 0, 1)
             # The image's kernel packages pinned as they are: pip never upgrades (so never
             # uninstalls) one of them; a site package that needs another version is refused.
             image = await self._run([self.python, "-m", "pip", "list", "--format", "freeze",
-                                     "--disable-pip-version-check"], None, "cannot list the teaching kernel's packages")
+                                     "--disable-pip-version-check"], None, "cannot list the teaching kernel's packages",
+                                    home=home)
             pins = os.path.join(new, "image-kernel.txt")
             with open(pins, "w", encoding="utf-8") as f:
                 f.write(image)
-            log_line("$ pip install " + " ".join(requirements))
-            await self._run([self.python, "-m", "pip", "install", "--prefix", new, "--constraint", pins,
+            # Wheels only: no package's build code runs, but for the lines the admin marked.
+            formats = ["--only-binary", ":all:", *(f"--no-binary={name}" for name in sources)]
+            log_line("$ pip install " + " ".join([*formats, *requirements]))
+            await self._run([self.python, "-m", "pip", "install", "--prefix", new, "--constraint", pins, *formats,
                              "--no-warn-script-location", "--disable-pip-version-check", "--progress-bar", "off",
                              *requirements],
-                            log_line, "the installation failed; the teaching kernel is unchanged")
+                            log_line, "the installation failed; the teaching kernel is unchanged", home=home)
         os.makedirs(purelib, exist_ok=True)
         progress("install", 1, 1)
         progress("check", 0, 1)
         log_line("$ pip check")
         env = {"PYTHONPATH": purelib}
         await self._run([self.python, "-m", "pip", "check", "--disable-pip-version-check"], log_line,
-                        "the packages conflict with the teaching kernel's; it is unchanged", env)
+                        "the packages conflict with the teaching kernel's; it is unchanged", env, home=home)
         listing = await self._run([self.python, "-m", "pip", "list", "--path", purelib, "--format", "json",
-                                   "--disable-pip-version-check"], None, "cannot list the new packages", env)
+                                   "--disable-pip-version-check"], None, "cannot list the new packages", env, home=home)
         progress("check", 1, 1)
         try:
             packages = {p["name"]: p["version"] for p in json.loads(listing)}
@@ -214,20 +312,22 @@ class KernelPackages:
         record = {"requirements": requirements, "installed_at": time.time(), "packages": packages}
         with open(os.path.join(new, RECORD), "w", encoding="utf-8") as f:
             json.dump(record, f, indent=1)
-        for dirpath, dirnames, filenames in os.walk(new):  # every user's kernel reads them
-            for name in dirnames + filenames:
-                path = os.path.join(dirpath, name)
-                if not os.path.islink(path):
-                    os.chmod(path, os.stat(path).st_mode | 0o444 | (0o111 if os.path.isdir(path) else 0))
         return record
 
-    async def _run(self, argv, log_line, failure, env=None):
+    async def _run(self, argv, log_line, failure, env=None, home=None):
         """Run a command, passing each line of its output to log_line; its stdout when it succeeds.
-        With log_line None the output is data (pip's JSON): its stderr (warnings) is kept apart."""
+        With log_line None the output is data (pip's JSON): its stderr (warnings) is kept apart.
+        With home, it is pip at work: as the installing account, in pip's environment only."""
+        if home is None:
+            identity, environment, cwd = {}, {**os.environ, **(env or {})}, "/"
+        else:
+            installer = self._installer()
+            identity = {"user": installer[0], "group": installer[1], "extra_groups": []} if installer else {}
+            environment, cwd = pip_environment(home, env), home
         proc = await asyncio.create_subprocess_exec(
             *argv, stdout=asyncio.subprocess.PIPE, stdin=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.STDOUT if log_line is not None else asyncio.subprocess.DEVNULL,
-            env={**os.environ, **(env or {})}, cwd=self.site_root if os.path.isdir(self.site_root) else "/")
+            env=environment, cwd=cwd, **identity)
         lines = []
         try:
             async for raw in proc.stdout:

@@ -16,7 +16,9 @@ ADMIN = "classadmin"
 #: The Teaching kernel page's pip goes through this machine's TLS-intercepting proxy, as a school's
 #: would: its CA bundle is copied onto the data volume (test_site_packages...).
 PIP_CA = "/srv/jupyterhub/proxy-ca.crt"
-STACK_ENV = {"JHUB_ADMIN_USER": ADMIN, "PIP_CERT": PIP_CA}
+#: A folder of the school's own packages (PIP_FIND_LINKS), where a test puts a trapped one.
+LINKS = "/tmp/jhub-test-links"
+STACK_ENV = {"JHUB_ADMIN_USER": ADMIN, "PIP_CERT": PIP_CA, "PIP_FIND_LINKS": LINKS}
 HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
 EXAMPLES = "/opt/venv/lib/python3.11/site-packages/jhub_admin_service/classroom/examples"
 COURSE = "cours_prof_nsi"
@@ -334,6 +336,65 @@ def test_site_packages_reach_the_kernel_survive_recreation_and_a_bad_one_changes
     r = admin.api("PUT", "/services/jhub-admin/api/kernel", json={"list": "tabulate\n--index-url http://x\n"})
     assert r.status_code == 400 and "pip options" in r.json()["error"], r.text
     assert stack.exec("hub", "/opt/venv/bin/pip", "freeze").stdout == hub_freeze  # the hub's venv untouched
+
+
+#: The build code of a typo-squatted package: it notes who it runs as, what it can read and what
+#: the environment holds, where the test can see it.
+TRAP_SETUP = """
+import json, os
+found = {"uid": os.getuid(), "environment": sorted(os.environ)}
+for name, path in (("shadow", "/etc/shadow"), ("sidecar secret", "/srv/jupyterhub-secrets/sidecar.secret"),
+                   ("cookie secret", "/srv/jupyterhub/jupyterhub_cookie_secret")):
+    try:
+        open(path, "rb").read(1)
+        found[name] = "read"
+    except OSError as exc:
+        found[name] = type(exc).__name__
+with open("/tmp/jhub-test-links/found.json", "w") as f:
+    json.dump(found, f)
+from setuptools import setup
+setup(name="paquet-piege", version="1.0", py_modules=["paquet_piege"])
+"""
+
+
+def trapped_sdist(folder: Path) -> Path:
+    import tarfile
+
+    path = folder / "paquet-piege-1.0.tar.gz"
+    files = {"setup.py": TRAP_SETUP, "paquet_piege.py": "__version__ = '1.0'\n",
+             "PKG-INFO": "Metadata-Version: 1.0\nName: paquet-piege\nVersion: 1.0\n"}
+    with tarfile.open(path, "w:gz") as tar:
+        for name, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(f"paquet-piege-1.0/{name}")
+            info.size, info.mode = len(data), 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def test_a_packages_build_code_never_runs_as_root_nor_sees_a_secret(stack, people, admin, tmp_path):
+    """Issue 20, point 4: a source package (its setup.py is anyone's code) is refused; the admin's
+    one exception (`# source`) is built by the unprivileged installing account, which reads no
+    secret and gets none in its environment; what it installed is root's."""
+    stack.copy_to("hub", HOST_CA, PIP_CA)
+    stack.exec("hub", "install", "-d", "-m", "1777", LINKS)
+    stack.copy_to("hub", trapped_sdist(tmp_path), f"{LINKS}/paquet-piege-1.0.tar.gz")
+    stack.exec("hub", "chmod", "0644", f"{LINKS}/paquet-piege-1.0.tar.gz")
+
+    job = install_site_list(admin, "tabulate==0.9.0\npaquet-piege==1.0\n")
+    assert job["state"] == "failed" and "kernel is unchanged" in job["error"], job
+    assert stack.exec("hub", "test", "-e", f"{LINKS}/found.json", check=False).returncode != 0  # never ran
+
+    job = install_site_list(admin, "tabulate==0.9.0\npaquet-piege==1.0  # source : le paquet du lycée\n")
+    assert job["state"] == "done", (job.get("error"), job.get("log", [])[-20:])
+    found = json.loads(stack.exec("hub", "cat", f"{LINKS}/found.json").stdout)
+    assert str(found["uid"]) == stack.exec("hub", "id", "-u", "jhub-packages").stdout.strip() != "0"
+    assert found["shadow"] == found["sidecar secret"] == found["cookie secret"] == "PermissionError", found
+    leaked = [name for name in found["environment"] if name.startswith(("JUPYTERHUB", "JHUB", "JPY"))]
+    assert not leaked, found["environment"]
+    assert kernel_import(people["eleve.b"], "paquet_piege") == "1.0"
+    owners = stack.exec("hub", "sh", "-c", "find -L /opt/kernel-site/current ! -user root | head -5").stdout
+    assert owners == "", owners
 
 
 def test_a_student_plots_in_a_new_notebook_in_the_browser(stack, people):
