@@ -24,6 +24,7 @@ from traitlets import Unicode
 from ..accounts.attempts import AttemptLimiter
 from ..accounts.passwords import verify_password
 from ..accounts.registry import Registry
+from ..peers import login_client
 
 #: The HTTPError messages; the page shows its own words (templates/login.html).
 DISABLED = "This account is disabled."
@@ -50,7 +51,8 @@ class LocalAccountsAuthenticator(PAMAuthenticator):
 
     async def authenticate(self, handler, data):
         login = (data.get("username") or "").strip().lower()
-        client = handler.request.remote_ip if handler is not None else ""
+        # The address the proxy saw, or the local user's uid: never a header a client wrote.
+        client = login_client(handler.request) if handler is not None else ""
         wait = self.limiter.wait(login, client)
         if wait or not self.limiter.begin(login, client):
             refuse(handler, 429, TOO_MANY, minutes=max(1, math.ceil(wait / 60)))

@@ -64,6 +64,7 @@ from traitlets.config import Application
 
 from ..hub import HubAPIError
 from ..locks import Busy
+from ..peers import ProxyHeadersServer
 from ..settings import AdminSettings
 from . import (accounts_handlers, courses_handlers, dashboard_handlers, exports_handlers, i18n, import_handlers,
                isolation, kernel_handlers, servers_handlers, settings_handlers, year_handlers)
@@ -203,7 +204,8 @@ class AdminService(Application):
     async def _serve(self):
         url = urlparse(self.settings.service_url)
         app = self.make_app()
-        app.listen(url.port or 80, url.hostname or "127.0.0.1", xheaders=True)
+        # Forwarded headers believed from the proxy only, not from a user's process (peers.py).
+        ProxyHeadersServer(app).listen(url.port or 80, url.hostname or "127.0.0.1")
         log.info("jhub-admin service listening on %s, prefix %s", self.settings.service_url, self.ctx.prefix)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -13,6 +13,7 @@ from tornado import web
 from traitlets import default
 from traitlets.config import Application
 
+from ..peers import ProxyHeadersServer
 from ..settings import AdminSettings
 from . import i18n, isolation
 
@@ -52,6 +53,8 @@ class PageService(Application):
         url = urlparse(settings.service_url)
         # A new cookie secret at each start: a session ends with a restart and logs in again
         # through the hub without a word (OAuth with no confirmation).
-        self.make_app(settings, os.urandom(32)).listen(url.port or 80, url.hostname or "127.0.0.1", xheaders=True)
+        app = self.make_app(settings, os.urandom(32))
+        # Forwarded headers believed from the proxy only, not from a user's process (peers.py).
+        ProxyHeadersServer(app).listen(url.port or 80, url.hostname or "127.0.0.1")
         log.info("%s listening on %s", self.name, settings.service_url)
         await asyncio.Event().wait()

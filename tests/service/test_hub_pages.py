@@ -43,9 +43,10 @@ def test_home_and_menus_in_french_with_the_admin_service_named_administration(ru
     assert missing.status_code == 404 and "Page introuvable" in text(missing)
 
 
-def post_login(hub, username, password):
+def post_login(hub, username, password, headers=None):
     s = requests.Session()
     s.headers["Accept-Language"] = "fr"
+    s.headers.update(headers or {})
     form = s.get(hub.url + "/hub/login").text
     return s.post(hub.url + "/hub/login", data={"username": username, "password": password, "_xsrf": xsrf_of(form)},
                   allow_redirects=False)
@@ -143,3 +144,17 @@ def test_wrong_passwords_make_the_guesser_wait_and_no_one_else(running):
     held = teacher.post(url, data={**form, "current": TEACHER_PASSWORD})
     assert held.status_code == 400 and "Trop de mots de passe erronés : attendez 1 minute(s)" in text(held), text(held)
     assert post_login(hub, TEACHER, TEACHER_PASSWORD).status_code == 302  # unchanged: the change was refused
+
+
+def test_a_guesser_cannot_pass_for_another_computer_with_forged_headers(running):
+    """Issue 20, point 9: the computer that a login attempt comes from is the address the proxy
+    saw, never an X-Real-IP or X-Forwarded-For that the client wrote itself."""
+    box, hub = running
+    roster = box.root / "masque.csv"
+    roster.write_text("eleve.masque;Masque-Passw0rd-42;\n")
+    box.run([sys.executable, "-m", "jhub_admin_service.cli", "import", str(roster), "--yes"], env=hub.cli_env())
+    for i in range(5):
+        forged = {"X-Real-IP": f"198.51.100.{i}", "X-Forwarded-For": f"198.51.100.{i}"}
+        assert post_login(hub, "eleve.masque", f"faux-{i}", forged).status_code == 403
+    forged = {"X-Real-IP": "198.51.100.99", "X-Forwarded-For": "198.51.100.99"}
+    assert post_login(hub, "eleve.masque", "Masque-Passw0rd-42", forged).status_code == 429
