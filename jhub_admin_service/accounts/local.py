@@ -84,6 +84,24 @@ def run(argv: list, stdin: Optional[str] = None) -> subprocess.CompletedProcess:
     return proc
 
 
+def stop_processes(uid: int, rounds: int = 20) -> int:
+    """SIGKILL every process of uid, those it detached too (nohup, setsid), until none is left
+    (a fork loop spawns while it is being killed). Returns how many were killed."""
+    killed = 0
+    for _ in range(rounds):
+        pids = processes_of(uid)
+        if not pids:
+            return killed
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed += 1
+            except ProcessLookupError:
+                pass
+        time.sleep(0.05)
+    raise ShadowToolError(f"processes of uid {uid} keep appearing; the account is left as it is")
+
+
 class LocalAccounts:
     def __init__(self, home_root: str = "/home", etc_dir: str = "/etc"):
         self.home_root = home_root
@@ -259,21 +277,7 @@ class LocalAccounts:
         run(["chown", "-R", "-h", f"--from=:{old[1]}", f":{new[1]}", "--", home])
 
     def stop_processes(self, uid: int, rounds: int = 20) -> int:
-        """SIGKILL every process of uid, those it detached too (nohup, setsid), until none is left
-        (a fork loop spawns while it is being killed). Returns how many were killed."""
-        killed = 0
-        for _ in range(rounds):
-            pids = processes_of(uid)
-            if not pids:
-                return killed
-            for pid in pids:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                    killed += 1
-                except ProcessLookupError:
-                    pass
-            time.sleep(0.05)
-        raise ShadowToolError(f"processes of uid {uid} keep appearing; the account is left as it is")
+        return stop_processes(uid, rounds)
 
     def remove_home(self, login: str) -> None:
         # rm, not shutil.rmtree: Python's recursion stops at a student's 1,100 nested folders.

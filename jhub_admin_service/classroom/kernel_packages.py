@@ -35,8 +35,8 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 from ..locks import exclusive
+from ..accounts.local import stop_processes
 from ..settings import AdminSettings
-from . import usage
 
 log = logging.getLogger(__name__)
 
@@ -231,6 +231,7 @@ class KernelPackages:
                 record = await self._build(new, requirements, sources, log_line, progress)
                 self._take_back(new)
             except BaseException:
+                self._stop_leftovers()
                 shutil.rmtree(new, ignore_errors=True)
                 raise
             self._switch(new)
@@ -258,15 +259,18 @@ class KernelPackages:
             for path in (new, os.path.join(new, BUILD_HOME)):
                 os.chown(path, *installer)
 
+    def _stop_leftovers(self):
+        """What a build left running as the installing account (a dedicated one: nothing else runs as it)."""
+        installer = self._installer()
+        if installer:
+            stop_processes(installer[0])
+
     def _take_back(self, new):
         """Root's again, every file of it, readable by all, before any kernel reads it: the
         installing account cannot change what every pupil's kernel imports. Whatever a build left
         running as that account is killed first, so that nothing swaps a file for a link while
         root walks the folder."""
-        installer = self._installer()
-        for _ in range(50 if installer else 0):  # until none is left (one may fork as it dies)
-            if not usage.kill_processes_of(installer[0]):
-                break
+        self._stop_leftovers()
         shutil.rmtree(os.path.join(new, BUILD_HOME), ignore_errors=True)
         for dirpath, dirnames, filenames in os.walk(new):
             for path in [dirpath, *(os.path.join(dirpath, n) for n in dirnames + filenames)]:

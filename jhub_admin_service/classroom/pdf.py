@@ -150,9 +150,8 @@ class ChromiumPDFExporter(HTMLExporter):
         with tempfile.TemporaryDirectory(prefix="jhub-pdf-") as tmp, \
                 served(html.encode("utf-8"), self.mathjax_root) as server:
             pdf = os.path.join(tmp, "notebook.pdf")
-            page_address = server.base.split("/", 3)[2]  # 127.0.0.1:port
             proc = subprocess.run([self.chromium, *self.chromium_args,
-                                   f"--proxy-bypass-list=<-loopback>;{page_address}",
+                                   f"--proxy-bypass-list=<-loopback>;127.0.0.1:{server.server_address[1]}",
                                    f"--user-data-dir={tmp}/profile", f"--print-to-pdf={pdf}",
                                    f"{server.base}/notebook.html"],
                                   capture_output=True, text=True, timeout=self.timeout, cwd=tmp,

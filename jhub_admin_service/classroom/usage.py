@@ -5,7 +5,6 @@ guard's decisions are tested on plain records.
 """
 import os
 import pwd
-import signal
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional
 
@@ -107,19 +106,6 @@ def process_uid(pid, proc: str = "/proc") -> int:
     an exec (a preloaded server, classroom/preload.py) is not dumpable, and depending on the
     kernel its /proc/PID may then be root's."""
     return _real_id(pid, "Uid:", proc)
-
-
-def kill_processes_of(uid: int, proc: str = "/proc") -> int:
-    """SIGKILL every process whose real uid is uid (a dedicated account's leftovers); how many."""
-    killed = 0
-    for pid in filter(str.isdigit, os.listdir(proc)):
-        try:
-            if process_uid(pid, proc) == uid:
-                os.kill(int(pid), signal.SIGKILL)
-                killed += 1
-        except (OSError, ValueError):
-            continue
-    return killed
 
 
 def process_gid(pid, proc: str = "/proc") -> int:
