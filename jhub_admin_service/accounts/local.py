@@ -152,6 +152,11 @@ class LocalAccounts:
                     state.groups[parts[0]] = (int(parts[2]), members)
         return state
 
+    def shadow_logins(self) -> list:
+        """The accounts that have a line in /etc/shadow."""
+        with open(os.path.join(self.etc_dir, "shadow"), encoding="utf-8", errors="replace") as f:
+            return [line.split(":", 1)[0] for line in f if ":" in line]
+
     def create(self, accounts: list) -> dict:
         """Create missing accounts in one newusers batch; homes are 0700 and owned by the user.
 
@@ -202,7 +207,7 @@ class LocalAccounts:
         (pwconv): chpasswd would write its hash into /etc/passwd, which everyone reads."""
         if not hashes:
             return
-        if any(login not in self.snapshot().shadow for login in hashes):
+        if not set(hashes) <= set(self.shadow_logins()):
             run(["pwconv"])
         run(["chpasswd", "-e"], stdin="".join(f"{login}:{h}\n" for login, h in hashes.items()))
 
