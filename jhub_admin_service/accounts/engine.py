@@ -69,7 +69,8 @@ def noop_progress(stage: str, done: int, total: int) -> None:
 def credential(account: Union[Account, PlannedAccount], password: str) -> dict:
     """What the credentials file and the slips show of one account (planned or registered)."""
     return {"login": account.login, "password": password, "role": account.role, "classes": list(account.classes),
-            "first_name": account.first_name, "last_name": account.last_name}
+            "first_name": account.first_name, "last_name": account.last_name, "hub_admin": account.hub_admin,
+            "birth_date": account.birth_date, "external_id": account.external_id}
 
 
 class AccountManager:
@@ -175,7 +176,8 @@ class AccountManager:
                 self.registry.insert(db, Account(
                     login=p.login, uid=uid, gid=uid, role=p.role, hub_admin=p.hub_admin, classes=p.classes,
                     first_name=p.first_name, last_name=p.last_name, email=p.email,
-                    identity_key=p.identity_key, external_id=p.external_id, password_hash=NO_PASSWORD,
+                    identity_key=p.identity_key, external_id=p.external_id, birth_date=p.birth_date,
+                    password_hash=NO_PASSWORD,
                     hash_pending=False))
             for p in plan.update:
                 fields = {name: new for name, (old, new) in p.changes.items() if name != "password"}

@@ -13,9 +13,9 @@ from .logins import RESERVED_LOGINS, derive_login, generate_password, unique_log
 from .registry import NO_PASSWORD, holds_admin
 from .roster import Rejection, Roster
 
-COMPARED_FIELDS = ("role", "hub_admin", "classes", "first_name", "last_name", "email", "external_id")
+COMPARED_FIELDS = ("role", "hub_admin", "classes", "first_name", "last_name", "email", "external_id", "birth_date")
 #: Fields that a file without them leaves as they are (a list with names but no class, say).
-KEPT_WHEN_EMPTY = ("classes", "email", "first_name", "last_name", "external_id")
+KEPT_WHEN_EMPTY = ("classes", "email", "first_name", "last_name", "external_id", "birth_date")
 #: How alike two spellings of a name must be (difflib's ratio) for a corrected name to be the same
 #: person: "PERIN" and "PERRIN" are, "Léa" and "Chloé" are not.
 SIMILAR_NAME = 0.75
@@ -36,6 +36,7 @@ class PlannedAccount:
     email: str = ""
     identity_key: str = ""
     external_id: str = ""
+    birth_date: str = ""
     #: The line names an existing account with a corrected name (matched by its identifier, or by
     #: birth date and a name spelled alike), rather than a new person.
     renamed: bool = False
@@ -142,7 +143,7 @@ def make_plan(roster: Roster, managed: dict, system_logins: Collection[str], res
             hub_admin=entry.role == "teacher" and admin,
             classes=list(entry.classes), first_name=entry.first_name, last_name=entry.last_name, email=entry.email,
             identity_key="" if entry.login else entry.identity_key, external_id=entry.external_id,
-            renamed=index in renamed,
+            birth_date=entry.birth_date, renamed=index in renamed,
         )
         if current is None:
             give_password(planned, entry.password, new_password)

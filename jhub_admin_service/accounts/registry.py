@@ -26,6 +26,8 @@ CREATE TABLE IF NOT EXISTS accounts (
     identity_key TEXT NOT NULL DEFAULT '',
     -- The person's identifier in the school's lists (ENT Id, INE): what a corrected name keeps.
     external_id TEXT NOT NULL DEFAULT '',
+    -- As the class list wrote it (11/03/2009): what tells two pupils of the same name apart.
+    birth_date TEXT NOT NULL DEFAULT '',
     password_hash TEXT NOT NULL,
     -- 1 while the hash here must still be pushed to /etc/shadow (a reset not yet applied).
     hash_pending INTEGER NOT NULL DEFAULT 1,
@@ -42,7 +44,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 #: Columns added since a registry's file was first made: (name, definition), added at open.
 ADDED_COLUMNS = (("hub_admin", "INTEGER NOT NULL DEFAULT 0"), ("external_id", "TEXT NOT NULL DEFAULT ''"),
-                 ("leaving", "INTEGER NOT NULL DEFAULT 0"))
+                 ("leaving", "INTEGER NOT NULL DEFAULT 0"), ("birth_date", "TEXT NOT NULL DEFAULT ''"))
 FLAGS = ("hub_admin", "hash_pending", "initial_password", "disabled", "leaving")
 DEFAULT_PATH = "/srv/jupyterhub/jhub-admin.sqlite"
 #: The password_hash of an account made before its password was hashed: locked, like a new
@@ -72,6 +74,7 @@ class Account:
     email: str = ""
     identity_key: str = ""
     external_id: str = ""
+    birth_date: str = ""
     password_hash: str = field(default="", repr=False)
     hash_pending: bool = True
     initial_password: bool = True
@@ -226,12 +229,12 @@ class Registry:
         now = time.time()
         db.execute(
             "INSERT INTO accounts (login, uid, gid, role, hub_admin, classes, first_name, last_name, email,"
-            " identity_key, external_id, password_hash, hash_pending, initial_password, disabled, leaving,"
-            " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " identity_key, external_id, birth_date, password_hash, hash_pending, initial_password, disabled,"
+            " leaving, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (account.login, account.uid, account.gid, account.role, int(account.hub_admin),
              json.dumps(account.classes),
              account.first_name, account.last_name, account.email, account.identity_key, account.external_id,
-             account.password_hash, int(account.hash_pending), int(account.initial_password),
+             account.birth_date, account.password_hash, int(account.hash_pending), int(account.initial_password),
              int(account.disabled), int(account.leaving), now, now),
         )
 

@@ -8,9 +8,12 @@ catalogues (msgids in English), through the Jinja function ``_`` (``translations
 
 It also names the admin service in the Services menu for people ("Administration"), and its
 login page says why a login was refused when the authenticator (authenticator.py) tells it:
-too many wrong passwords, or a disabled account's right password.
+too many wrong passwords, or a disabled account's right password. A pupil's first login leads
+to the password page.
 """
 import os
+
+from jupyterhub.utils import url_path_join
 
 from ..service.i18n import N_
 from ..service.isolation import PagesForTabsOnly
@@ -31,6 +34,7 @@ def configure(c, settings: AdminSettings = None) -> None:
                              "jhub_admin_service.hubpages.authenticator.LoginRefusal"]
     c.JupyterHub.jinja_environment_options = options
     c.LocalAccountsAuthenticator.registry_path = settings.registry_path
+    c.LocalAccountsAuthenticator.password_page_url = url_path_join(settings.hub_base_url, "services/jhub-password/")
     template_vars = dict(c.JupyterHub.get("template_vars", {}))
     template_vars.update(service_labels=SERVICE_LABELS)
     c.JupyterHub.template_vars = template_vars

@@ -6,6 +6,8 @@ login is refused when the person may know it.
 - A disabled account says so only to whoever typed its right password (checked against the
   registry's hash, since the locked hash in /etc/shadow matches nothing): to anyone else it is
   "Invalid username or password", so that nobody can list the disabled accounts.
+- A pupil who logs in with the initial password of their slip is sent to the password page
+  first (``password_page_url``), which then leads where the login was going.
 
 The login page (templates/login.html) reads the reason from ``login_refusal()``, which this
 class leaves on the request's handler: JupyterHub renders its login form with the message of
@@ -18,7 +20,9 @@ import os
 from jinja2 import pass_context
 from jinja2.ext import Extension
 from jupyterhub.auth import PAMAuthenticator
+from jupyterhub.handlers.login import LoginHandler
 from tornado import web
+from tornado.httputil import url_concat
 from traitlets import Unicode
 
 from ..accounts.attempts import AttemptLimiter
@@ -37,10 +41,25 @@ def refuse(handler, status: int, reason: str, **details) -> None:
     raise web.HTTPError(status, reason)
 
 
+class FirstLoginHandler(LoginHandler):
+    """JupyterHub's login page, which sends a pupil who still has their initial password to the
+    page where they choose their own, and from there where the login was going."""
+
+    def get_next_url(self, user=None, default=None):
+        next_url = super().get_next_url(user, default)
+        if getattr(self, "jha_choose_password", False):
+            return url_concat(self.authenticator.password_page_url, {"first": "1", "next": next_url})
+        return next_url
+
+
 class LocalAccountsAuthenticator(PAMAuthenticator):
-    """PAMAuthenticator, with the attempts limited and the disabled told apart."""
+    """PAMAuthenticator, with the attempts limited, the disabled told apart, and pupils asked for
+    a password of their own at their first login."""
 
     registry_path = Unicode(help="The account registry, to tell a disabled account apart.").tag(config=True)
+    password_page_url = Unicode(
+        "", help="Where a pupil who still has their initial password goes after logging in ('': nowhere)."
+    ).tag(config=True)
     _limiter = None
 
     @property
@@ -48,6 +67,9 @@ class LocalAccountsAuthenticator(PAMAuthenticator):
         if self._limiter is None:
             self._limiter = AttemptLimiter()
         return self._limiter
+
+    def get_handlers(self, app):
+        return [("/login", FirstLoginHandler)]
 
     async def authenticate(self, handler, data):
         login = (data.get("username") or "").strip().lower()
@@ -63,29 +85,34 @@ class LocalAccountsAuthenticator(PAMAuthenticator):
             self.limiter.end(login, client, success=user is not None)
         if user is None and await self.disabled_with_this_password(login, data.get("password") or ""):
             refuse(handler, 403, DISABLED)
+        if user is not None and handler is not None and self.password_page_url:
+            account = await self.account(login)
+            handler.jha_choose_password = bool(account and account.role == "student" and account.initial_password)
         return user
 
+    async def account(self, login: str):
+        return await asyncio.get_running_loop().run_in_executor(self.executor, registry_account,
+                                                                self.registry_path, login)
+
     async def disabled_with_this_password(self, login: str, password: str) -> bool:
-        account = await asyncio.get_running_loop().run_in_executor(
-            self.executor, disabled_account, self.registry_path, login)
-        if account is None or not account.password_hash:
+        account = await self.account(login)
+        if account is None or not account.disabled or not account.password_hash:
             return False
         return await asyncio.get_running_loop().run_in_executor(
             self.executor, verify_password, password, account.password_hash.lstrip("!"))
 
 
-def disabled_account(registry_path: str, login: str):
-    """The registry's record of login if it is a disabled account, else None."""
+def registry_account(registry_path: str, login: str):
+    """The registry's record of login, or None (not managed, or no registry readable)."""
     if not login or not registry_path or not os.path.exists(registry_path):
         return None
     registry = Registry(registry_path, readonly=True)
     try:
-        account = registry.get(login)
-    except Exception:  # noqa: BLE001 (a locked or damaged registry: the plain message)
+        return registry.get(login)
+    except Exception:  # noqa: BLE001 (a locked or damaged registry: as if not managed)
         return None
     finally:
         registry.close()
-    return account if account is not None and account.disabled else None
 
 
 @pass_context

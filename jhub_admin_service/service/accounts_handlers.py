@@ -7,6 +7,7 @@ from jupyterhub.utils import url_path_join
 from tornado import web
 
 from ..accounts.engine import credential
+from ..accounts.homonyms import distinguishers
 from ..accounts.registry import Account, holds_admin
 from ..accounts.roster import ROLES
 from . import bulk_handlers
@@ -50,7 +51,7 @@ class AccountsHandler(BaseHandler):
         except ValueError:
             page = 1
         shown = accounts[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
-        self.render_page("accounts.html", accounts=shown, total=len(accounts), page=page, pages=pages, args=args,
+        self.render_page("accounts.html", accounts=shown, apart=distinguishers(map(vars, accounts)), total=len(accounts), page=page, pages=pages, args=args,
                          classes=self.ctx.reader.classes(), roles=ROLES,
                          home_sizes=home_sizes(self.ctx.settings.home_root, self.ctx.settings.disk_measure_seconds),
                          home_limit=self.ctx.preferences.home_warning_bytes(),

@@ -10,6 +10,7 @@ from jupyterhub.utils import url_path_join
 from tornado import httputil, ioloop, web
 
 from ..accounts.credentials import credentials_csv
+from ..accounts.slips import slip_book
 from ..jobs import IMPORT_STAGES, Job
 from . import errors
 from .preferences import only_on_this_machine
@@ -246,11 +247,8 @@ class SlipsHandler(JobHandler):
 
     def get(self, job_id: str) -> None:
         job = self.job(job_id)
-        groups = {}
-        for c in sorted(job.credentials, key=lambda c: (c["last_name"].lower(), c["first_name"].lower(), c["login"])):
-            groups.setdefault(", ".join(c["classes"]) or self._("No class"), []).append(c)
         address = self.slip_address()
-        self.render_page("slips.html", job=job.to_json(), groups=sorted(groups.items()), hub_url=address,
+        self.render_page("slips.html", job=job.to_json(), book=slip_book(job.credentials, address), hub_url=address,
                          local_only=only_on_this_machine(address))
 
 

@@ -11,6 +11,7 @@ import logging
 import math
 import os
 from typing import Optional
+from urllib.parse import urlsplit
 
 import pamela
 from jupyterhub.utils import url_path_join
@@ -51,7 +52,15 @@ class PasswordHandler(BaseHandler):
     admins_only = False
 
     def get(self) -> None:
-        self.render_page("password.html", error=None, done=False)
+        self.render_page("password.html", error=None, done=False, **self.journey())
+
+    def journey(self) -> dict:
+        """Whether the login sent the user here (their first login, with the initial password), and
+        where they go next: a page of this hub that the login named, else the hub's home."""
+        next_url = self.get_argument("next", "")
+        if not same_site_path(next_url):
+            next_url = self.ctx.hub_prefix + "home"
+        return {"first": self.get_argument("first", "") == "1", "next_url": next_url}
 
     async def post(self) -> None:
         login = self.current_user["name"]
@@ -70,7 +79,7 @@ class PasswordHandler(BaseHandler):
             log.info("password change of %s refused: %s", login, error)
         else:
             log.info("password changed by %s", login)
-        self.render_page("password.html", error=error, done=error is None)
+        self.render_page("password.html", error=error, done=error is None, **self.journey())
 
     async def refusal(self, login: str, current: str, new: str, again: str) -> Optional[str]:
         if new != again:
@@ -96,6 +105,13 @@ class PasswordHandler(BaseHandler):
         finally:
             attempts.end(login, "", success=right)
         return None
+
+
+def same_site_path(url: str) -> bool:
+    """A path on this site ("/hub/spawn"), never another site ("//evil.example", "https://...")."""
+    parts = urlsplit(url)
+    return (url.startswith("/") and not parts.scheme and not parts.netloc and "\\" not in url
+            and url.isprintable())
 
 
 def make_app(settings: AdminSettings, cookie_secret: bytes) -> web.Application:

@@ -108,10 +108,24 @@ def test_admin_imports_from_the_services_menu(running, browser, rosters):
     shot(page, "account")
     context.close()
 
-    # A new student logs in on the hub with a password from the credentials file
+    # A new student logs in on the hub with a password from the credentials file, and is asked
+    # for a password of their own first (issue 21, point 9).
     student = browser.new_context(locale="fr-FR", viewport=VIEWPORT)
     spage = student.new_page()
-    hub_login(spage, hub, rows[0]["identifiant"], rows[0]["mot de passe"])
+    spage.goto(hub.url + "/hub/login?next=%2Fhub%2Fhome")
+    spage.fill("#username_input", rows[0]["identifiant"])
+    spage.fill("#password_input", rows[0]["mot de passe"])
+    spage.click("#login_submit")
+    spage.wait_for_url(re.compile(r".*/services/jhub-password/\?first=1&next=%2Fhub%2Fhome$"))
+    expect(spage.locator("h1")).to_have_text("Choisissez votre mot de passe")
+    spage.fill("#jha-current", rows[0]["mot de passe"])
+    spage.fill("#jha-new", "Un-secret-bien-a-moi")
+    spage.fill("#jha-again", "Un-secret-bien-a-moi")
+    shot(spage, "first-login-password", docs=True)
+    spage.click("#jha-password-submit")
+    expect(spage.locator("#jha-password-done")).to_be_visible()
+    spage.click("#jha-password-continue")
+    spage.wait_for_url(re.compile(r".*/hub/home$"))
     expect(spage.locator("a.dropdown-item", has_text="jhub-admin")).to_have_count(0)
     shot(spage, "student-home")
     student.close()
@@ -170,3 +184,76 @@ def test_english_dashboard(running, browser):
     expect(page.locator("h1")).to_have_text("Server administration")
     shot(page, "dashboard-en")
     context.close()
+
+
+NAMESAKES = """Nom;Prénom;Date de naissance;Classe;Profil
+MARTIN;Léa;11/03/2009;2nde 3;élève
+MARTIN;Léa;02/10/2009;2nde 3;élève
+DUPONT;Hugo;05/06/2009;2nde 3;élève
+DE LA FONTAINE-BERENGER;Marie-Christine;;;enseignant
+"""
+LONG_ADDRESS = "https://jupyter.lycee-polyvalent-jean-baptiste-de-la-salle.fr/"
+
+
+def test_slips_of_namesakes_and_a_teacher_print_whole_and_apart(running, browser, tmp_path):
+    """Issue 21, points 5 to 8, printed by Chromium: the teacher's slip on a page of its own marked
+    with the role, the two Léa Martin told apart by their birth dates (and nobody else's printed),
+    no login, password or address broken, the steps in French."""
+    _, hub = running
+    roster = tmp_path / "namesakes.csv"
+    roster.write_text(NAMESAKES, encoding="utf-8")
+    context = browser.new_context(locale="fr-FR", viewport=VIEWPORT)
+    page = context.new_page()
+    hub_login(page, hub, ADMIN, ADMIN_PASSWORD)
+    page.goto(hub.url + "/services/jhub-admin/settings")
+    page.fill("#jha-public-url", LONG_ADDRESS)
+    page.click("#jha-settings-form button[type=submit], form button[type=submit] >> nth=0")
+    try:
+        page.goto(hub.url + "/services/jhub-admin/import")
+        page.set_input_files("#jha-file", str(roster))
+        page.click("#jha-preview-button")
+        expect(page.locator("#jha-count-create")).to_contain_text("4")
+        page.click("#jha-apply-button")
+        expect(page.locator("#jha-progress-bar")).to_have_text("100 %", timeout=30000)
+        page.click("#jha-slips-link")
+        teacher = "marie-christine.de-la-fontaine-b"  # 32 characters, the longest login there is
+        expect(page.locator(".jha-slip")).to_have_count(4)
+        expect(page.locator(f".jha-sheet-teacher .jha-slip[data-login='{teacher}'] .jha-slip-role")).to_have_text(
+            "Enseignant")
+        page.emulate_media(media="print")
+        page.set_viewport_size({"width": 733, "height": 1100})  # A4's 194 mm between 8 mm margins, at 96 dpi
+        # Each value on one line, inside its slip.
+        overflowing = page.evaluate("""() => [...document.querySelectorAll('.jha-slip .jha-value')].filter(v => {
+            const slip = v.closest('.jha-slip').getBoundingClientRect(), r = v.getBoundingClientRect();
+            const lines = v.classList.contains('jha-slip-address') ? 2 : 1;
+            return r.right > slip.right || r.height > lines * parseFloat(getComputedStyle(v).lineHeight) + 1;
+        }).map(v => v.textContent)""")
+        assert overflowing == []
+        shot(page, "slips-namesakes", full_page=True, docs=True)
+        pdf = page.pdf(format="A4", print_background=True)
+        (ARTIFACTS / "slips-namesakes.pdf").write_bytes(pdf)
+    finally:
+        page.emulate_media(media="screen")
+        page.goto(hub.url + "/services/jhub-admin/settings")
+        page.fill("#jha-public-url", "")
+        page.click("form button[type=submit] >> nth=0")
+        context.close()
+
+    from pypdf import PdfReader
+    pages = [p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages]
+    pupils = ("lea.martin", "lea.martin2", "hugo.dupont")
+    assert len(pages) == 2, pages  # the class, then the teachers
+    assert all(login in pages[0] for login in pupils) and teacher not in pages[0]
+    assert teacher in pages[1] and not any(f"{login}\n" in pages[1] for login in pupils)
+    assert "ENSEIGNANT" in pages[1].upper() and "Fiches des enseignants" in pages[1]
+    assert "FONTAINE-BERENGER" in pages[1]  # a name is not broken at its hyphen either
+    # The namesakes, told apart; a birth date is printed only where it is needed.
+    assert pages[0].count("Homonyme") == 2 and "11/03/2009" in pages[0] and "02/10/2009" in pages[0]
+    assert "05/06/2009" not in pages[0]
+    # Nothing broken inside: the address breaks only after its "//".
+    assert "jupyter.lycee-polyvalent-jean-baptiste-de-la-salle.fr/" in pages[0]
+    # The steps, in French (sentences wrap between words: read them as one line).
+    sentences = [" ".join(text.split()) for text in pages]
+    assert "Ouvrez l’adresse ci-dessus dans un navigateur web." in sentences[0]
+    assert "le hub vous le demande à la première connexion" in sentences[0]
+    assert "Fichier → Panneau de contrôle du Hub → Services → Changer mon mot de passe" in sentences[1]

@@ -55,6 +55,9 @@ def login_and_spawn(browser, hub, login, password):
     page.fill("#username_input", login)
     page.fill("#password_input", password)
     page.click("#login_submit")
+    page.wait_for_load_state("load")
+    if "/services/jhub-password/" in page.url:  # a pupil's first login: "Plus tard" (later)
+        page.click("#jha-password-later")
     page.wait_for_url(re.compile(rf"/user/{re.escape(login)}/lab"), timeout=150_000)
     page.wait_for_selector("#jp-main-dock-panel", timeout=120_000)
     return context, page

@@ -100,6 +100,38 @@ def test_a_user_changes_their_own_password_then_logs_in_with_it(running):
                 env=hub.cli_env())
 
 
+def test_a_pupils_first_login_asks_for_a_password_of_their_own(running):
+    """Issue 21, point 9: a pupil who logs in with their slip's password is sent to choose their
+    own, then goes where the login was going; a teacher is not sent; no other site is a next."""
+    box, hub = running
+    roster = box.root / "first.csv"
+    roster.write_text("premiere.fois;Premiere-Passw0rd-42;\nprof.nouveau;Nouveau-Passw0rd-42;1\n")
+    box.run([sys.executable, "-m", "jhub_admin_service.cli", "import", str(roster), "--yes"], env=hub.cli_env())
+    pupil = requests.Session()
+    pupil.headers["Accept-Language"] = "fr"
+    form = pupil.get(hub.url + "/hub/login").text
+    r = pupil.post(hub.url + "/hub/login?next=%2Fhub%2Fspawn", allow_redirects=False,
+                   data={"username": "premiere.fois", "password": "Premiere-Passw0rd-42", "_xsrf": xsrf_of(form)})
+    assert r.status_code == 302 and r.headers["Location"] == "/services/jhub-password/?first=1&next=%2Fhub%2Fspawn"
+    page = pupil.get(hub.url + r.headers["Location"])
+    assert page.status_code == 200 and 'id="jha-password-first"' in text(page), page.url
+    assert "Choisissez votre mot de passe" in text(page) and "celui de votre fiche" in text(page)
+    assert 'href="/hub/spawn" id="jha-password-later"' in text(page)  # "Plus tard": the lesson goes on
+    done = pupil.post(hub.url + "/services/jhub-password/",
+                      data={"_xsrf": xsrf_of(text(page)), "first": "1", "next": "/hub/spawn",
+                            "current": "Premiere-Passw0rd-42", "new": "Mon-propre-secret-9", "again": "Mon-propre-secret-9"})
+    assert done.status_code == 200 and 'id="jha-password-continue"' in text(done)
+    assert 'href="/hub/spawn" id="jha-password-continue">Continuer' in text(done)
+
+    again = post_login(hub, "premiere.fois", "Mon-propre-secret-9")
+    assert again.status_code == 302 and "jhub-password" not in again.headers["Location"]
+    teacher = post_login(hub, "prof.nouveau", "Nouveau-Passw0rd-42")
+    assert teacher.status_code == 302 and "jhub-password" not in teacher.headers["Location"]
+    for elsewhere in ("//evil.example/", "https://evil.example/", "/\\evil.example"):
+        page = text(pupil.get(hub.url + "/services/jhub-password/", params={"first": "1", "next": elsewhere}))
+        assert 'href="/hub/home" id="jha-password-later"' in page and "evil" not in page
+
+
 def test_the_password_page_is_in_everyones_services_menu_but_the_admin_service_is_not(running):
     _, hub = running
     home = text(login(hub, STUDENT, STUDENT_PASSWORD).get(hub.url + "/hub/home"))

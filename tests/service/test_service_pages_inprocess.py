@@ -49,6 +49,22 @@ async def test_two_thousand_accounts_stay_instant(service):
     assert data["total"] == 2000 and len(data["accounts"]) == 50
 
 
+async def test_the_accounts_list_tells_namesakes_of_a_class_apart(service):
+    """Issue 21, point 6: two Léa Martin of 2nde 3 are told apart by their birth dates; a Léa
+    Martin of another class, and everyone else, show none."""
+    registry = service.ctx.operations.registry
+    people = [("lea.martin", "2nde3", "11/03/2009"), ("lea.martin2", "2nde3", "02/10/2009"),
+              ("lea.martin3", "1G2", "05/05/2008")]
+    with registry.transaction() as db:
+        for i, (login, klass, born) in enumerate(people):
+            registry.insert(db, Account(login=login, uid=10000 + i, gid=10000 + i, role="student", classes=[klass],
+                                        first_name="Léa", last_name="MARTIN", birth_date=born, password_hash="$y$x"))
+    body = (await service.fetch("accounts")).body.decode()
+    assert body.count("Homonyme") == 2 and "11/03/2009" in body and "02/10/2009" in body
+    assert "05/05/2008" not in body
+    assert "born on 02/10/2009" in (await service.fetch("accounts", lang="en")).body.decode()
+
+
 async def test_dashboard_without_hub_nor_sidecar(service):
     r = await service.fetch("")
     text = r.body.decode()

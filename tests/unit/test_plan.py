@@ -78,7 +78,7 @@ def test_derived_logins_are_stable_across_reimports(rosters):
     data = (rosters / "siecle-eleves-par-division.csv").read_bytes()
     first = plan_for(data)
     managed = [account(p.login, classes=p.classes, first_name=p.first_name, last_name=p.last_name,
-                       identity_key=p.identity_key) for p in first.create]
+                       identity_key=p.identity_key, birth_date=p.birth_date) for p in first.create]
     second = plan_for(data, managed)
     assert not second.create and not second.update and len(second.unchanged) == 10
 
@@ -201,11 +201,12 @@ def test_the_list_s_identifier_follows_a_person_through_any_correction():
     assert first.create[0].external_id == "123456789AB"
     moved = plan_for(ine.format("123456789AB", "LEFÈVRE", "Camille-Anne").encode(), managed)
     assert not moved.create and moved.update[0].login == "camille.rousseau" and moved.update[0].renamed
-    # An account made before the lists carried the identifier gains it, shown in the preview.
+    # An account made before the lists carried the identifier gains it (and the birth date that
+    # tells namesakes apart), shown in the preview.
     older = [account("camille.rousseau", identity_key="rousseau|camille|02/05/2009", first_name="Camille",
                      last_name="ROUSSEAU", classes=["1G2"])]
     gains = plan_for(ine.format("123456789AB", "ROUSSEAU", "Camille").encode(), older)
-    assert gains.update[0].changes == {"external_id": ("", "123456789AB")}
+    assert gains.update[0].changes == {"external_id": ("", "123456789AB"), "birth_date": ("", "02/05/2009")}
 
 
 def test_an_identifier_that_is_not_one_never_hands_an_account_to_someone_else():
