@@ -28,6 +28,7 @@ setup(
         ],
     },
     install_requires=[
+        "babel>=2.12",
         "jupyterhub>=6.1,<6.2",
         "openpyxl>=3.1",
         "packaging",

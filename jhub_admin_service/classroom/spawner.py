@@ -291,7 +291,7 @@ class ClassroomSpawner(LocalProcessSpawner):
     async def progress(self):
         """What the spawn page shows while the server waits its turn, then starts."""
         while self._in_line:
-            yield {"progress": 10, "message": f"En attente d'un créneau de démarrage ({self._waiting} en attente) / "
-                                              f"waiting for a start slot ({self._waiting} in line)…"}
+            # English: the spawn page puts its events in the reader's language (hubpages/script_words.py).
+            yield {"progress": 10, "message": f"Waiting for a start slot ({self._waiting} in line)…"}
             await asyncio.sleep(1)
-        yield {"progress": 50, "message": "Démarrage de votre serveur / starting your server…"}
+        yield {"progress": 50, "message": "Starting your server…"}

@@ -9,7 +9,8 @@ catalogues (msgids in English), through the Jinja function ``_`` (``translations
 It also names the admin service in the Services menu for people ("Administration"), and its
 login page says why a login was refused when the authenticator (authenticator.py) tells it:
 too many wrong passwords, or a disabled account's right password. A pupil's first login leads
-to the password page.
+to the password page. The hub's own Users page sends admins to the service's Accounts page,
+where the registry, the homes and the hub users change together.
 """
 import os
 
@@ -17,6 +18,7 @@ from jupyterhub.utils import url_path_join
 
 from ..service.i18n import N_
 from ..service.isolation import PagesForTabsOnly
+from .page_source import PageLanguage
 from ..settings import AdminSettings
 
 TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
@@ -36,9 +38,15 @@ def configure(c, settings: AdminSettings = None) -> None:
     c.LocalAccountsAuthenticator.registry_path = settings.registry_path
     c.LocalAccountsAuthenticator.password_page_url = url_path_join(settings.hub_base_url, "services/jhub-password/")
     template_vars = dict(c.JupyterHub.get("template_vars", {}))
-    template_vars.update(service_labels=SERVICE_LABELS)
+    admin_service = url_path_join(settings.hub_base_url, "services/jhub-admin/")
+    template_vars.update(service_labels=SERVICE_LABELS, accounts_page=admin_service + "accounts",
+                         servers_page=admin_service + "servers")
     c.JupyterHub.template_vars = template_vars
     isolate_pages(c)
+    # The page's lang and <noscript> sentence, outside JupyterHub's template blocks (page_source.py).
+    tornado_settings = dict(c.JupyterHub.get("tornado_settings", {}))
+    tornado_settings["transforms"] = [*tornado_settings.get("transforms", []), PageLanguage]
+    c.JupyterHub.tornado_settings = tornado_settings
 
 
 def isolate_pages(c) -> None:

@@ -10,6 +10,7 @@ from jinja2 import pass_context
 from jinja2.ext import Extension
 
 from ..service import i18n
+from .script_words import PATTERNS, WORDS
 
 
 def page_locale(context) -> tornado.locale.Locale:
@@ -21,8 +22,9 @@ def page_locale(context) -> tornado.locale.Locale:
 
 
 @pass_context
-def translate(context, message: str, **values) -> str:
-    text = i18n.translate(page_locale(context), message)
+def translate(context, message: str, plural: str = None, count: int = None, **values) -> str:
+    """``_("1 minute", "%(n)d minutes", n, n=n)``: the message (its plural for count), filled."""
+    text = i18n.translate(page_locale(context), message, plural, count)
     return text % values if values else text
 
 
@@ -31,10 +33,21 @@ def page_language(context) -> str:
     return page_locale(context).code[:2]
 
 
+@pass_context
+def script_words(context) -> dict:
+    """What the page's scripts write in English, and its translation (script_words.py):
+    {"words": {english: translated}, "patterns": [[regex, translated]]}, empty on an English page."""
+    locale = page_locale(context)
+    if locale.code.startswith("en"):
+        return {"words": {}, "patterns": []}
+    return {"words": {english: i18n.translate(locale, msgid) for english, msgid in WORDS.items()},
+            "patterns": [[regex, i18n.translate(locale, msgid)] for regex, msgid in PATTERNS]}
+
+
 class HubTranslations(Extension):
-    """Adds ``_`` and ``page_language()`` to the hub's Jinja environment."""
+    """Adds ``_``, ``page_language()`` and ``script_words()`` to the hub's Jinja environment."""
 
     def __init__(self, environment):
         super().__init__(environment)
         i18n.load()
-        environment.globals.update(_=translate, page_language=page_language)
+        environment.globals.update(_=translate, page_language=page_language, script_words=script_words)

@@ -70,7 +70,7 @@ class AccountsClassesHandler(BaseHandler):
         else:
             await self.ctx.operations.set_classes(logins, classes)
             shown = ", ".join(c.strip() for c in classes if c.strip()) or self._("no class")
-            self.flash(self._("%(n)d account(s) now in: %(classes)s") % {"n": len(logins), "classes": shown})
+            self.flash(self._("%(n)d account now in: %(classes)s", "%(n)d accounts now in: %(classes)s", len(logins)) % {"n": len(logins), "classes": shown})
         self.redirect(back, status=303)
 
 

@@ -14,6 +14,7 @@ Every page and API handler of the service (and of plugged page modules) derives 
 - pick French or English from the browser (``Accept-Language``), French by default.
 """
 import datetime
+import functools
 import hmac
 import json
 import logging
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Optional, Union
 from urllib.parse import urlencode
 
 import tornado.locale
+from babel.units import format_unit
 from jupyterhub.services.auth import HubOAuthenticated, UserNotAllowed
 from jupyterhub.utils import url_path_join
 from tornado import web
@@ -195,7 +197,7 @@ class BaseHandler(AdminAuthMixin, web.RequestHandler):
             _=self._, engine_text=self.engine_text, url=self.url, prefix=self.prefix,
             hub_prefix=self.ctx.hub_prefix, nav=self.ctx.nav, user=self.current_user,
             lang=self.locale.code[:2], languages=i18n.LANGUAGES, active=getattr(self, "nav_key", ""),
-            fmt_bytes=fmt_bytes, fmt_time=self.fmt_time, fmt_ago=self.fmt_ago, flash=self.pop_flash(),
+            fmt_bytes=functools.partial(fmt_bytes, lang=self.locale.code[:2]), fmt_time=self.fmt_time, fmt_ago=self.fmt_ago, flash=self.pop_flash(),
             json_dumps=json.dumps, colon="\u00a0:" if self.locale.code.startswith("fr") else ":",
         )
         return ns
@@ -316,11 +318,15 @@ class APIHandler(AdminAuthMixin, web.RequestHandler):
         self.finish(json.dumps({"status": status_code, "error": message}, ensure_ascii=False))
 
 
-def fmt_bytes(n: Optional[float]) -> str:
+#: CLDR's units (babel): "1,5 Go" and "512 Mo" in French, "1.5 GB" in English.
+BYTE_UNITS = ("digital-byte", "digital-kilobyte", "digital-megabyte", "digital-gigabyte", "digital-terabyte")
+
+
+def fmt_bytes(n: Optional[float], lang: str = "en") -> str:
+    """A size in the reader's language, in steps of 1024: "1,5 Go" (fr), "1.5 GB" (en)."""
     if n is None:
         return "—"
-    n = float(n)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(n) < 1024 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
+    n, step = float(n), 0
+    while abs(n) >= 1024 and step < len(BYTE_UNITS) - 1:
+        n, step = n / 1024, step + 1
+    return format_unit(n, BYTE_UNITS[step], length="short", locale=lang, format="#,##0" if step == 0 else "#,##0.#")

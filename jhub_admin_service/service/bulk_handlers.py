@@ -28,10 +28,10 @@ NOT_YOURSELF = N_("You cannot disable or remove your own account, nor give it a 
 
 
 #: What the page says once an action that is not a job is done.
-DONE = {"disable": N_("%(n)d account(s) disabled: they can no longer log in."),
-        "enable": N_("%(n)d account(s) enabled again."),
-        "leave": N_("%(n)d account(s) marked as leaving at the end of the year."),
-        "stay": N_("%(n)d account(s) no longer marked as leaving.")}
+DONE = {"disable": (N_("%(n)d account disabled: it can no longer log in."), N_("%(n)d accounts disabled: they can no longer log in.")),
+        "enable": (N_("%(n)d account enabled again."), N_("%(n)d accounts enabled again.")),
+        "leave": (N_("%(n)d account marked as leaving at the end of the year."), N_("%(n)d accounts marked as leaving at the end of the year.")),
+        "stay": (N_("%(n)d account no longer marked as leaving."), N_("%(n)d accounts no longer marked as leaving."))}
 
 
 async def apply_at_once(ctx: "ServiceContext", action: str, logins: list) -> None:
@@ -94,7 +94,7 @@ class AccountsBulkHandler(BulkMixin, BaseHandler):
             self.redirect(self.url("jobs", job.id), status=303)
             return
         await apply_at_once(self.ctx, action, logins)
-        self.flash(self._(DONE[action]) % {"n": len(logins)})
+        self.flash(self._(*DONE[action], len(logins)) % {"n": len(logins)})
         self.redirect(back, status=303)
 
 

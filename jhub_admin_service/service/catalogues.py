@@ -55,7 +55,9 @@ def check_catalogues() -> list:
 
     with open(os.path.join(TRANSLATIONS_DIR, "fr", "LC_MESSAGES", DOMAIN + ".po"), "rb") as f:
         catalog = read_po(f, locale="fr")
-    translated = {m.id for m in catalog if m.id and m.string}
+    # A plural message's id is (singular, plural): the sources name it by both (N_ marks each).
+    translated = {form for m in catalog if m.id and all(m.string if isinstance(m.string, tuple) else [m.string])
+                  for form in (m.id if isinstance(m.id, tuple) else [m.id])}
     missing = [i for i in source_msgids() if i not in translated]
     for msgid in missing:
         print(f"missing: {msgid!r}")

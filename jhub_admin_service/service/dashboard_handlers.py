@@ -22,8 +22,9 @@ NAV = [{"key": "dashboard", "label": N_("Dashboard"), "path": "", "order": 10}]
 MEMORY_WARNING_PERCENT = 90
 
 
-async def gather(ctx: "ServiceContext") -> dict:
-    """Everything the dashboard shows, as JSON-ready data (warnings are English msgids + values)."""
+async def gather(ctx: "ServiceContext", lang: str = "en") -> dict:
+    """Everything the dashboard shows, as JSON-ready data (warnings are English msgids + values,
+    sizes written for the reader's language)."""
     accounts = ctx.reader.accounts()
     roles = collections.Counter(a.role for a in accounts if not a.disabled)
     classes = collections.defaultdict(lambda: {"student": 0, "teacher": 0, "admin": 0})
@@ -81,9 +82,10 @@ async def gather(ctx: "ServiceContext") -> dict:
             "link_text": N_("Servers")})
     homes = heavy_homes(ctx)
     if homes["over"]:
-        warnings.append({"level": "warning", "text": N_("%(count)d home(s) use more than %(limit)s: %(homes)s."),
-                         "values": {"count": len(homes["over"]), "limit": fmt_bytes(homes["limit"]),
-                                    "homes": ", ".join(f"{h['login']} ({fmt_bytes(h['bytes'])})"
+        warnings.append({"level": "warning", "text": N_("%(count)d home uses more than %(limit)s: %(homes)s."),
+                         "plural": N_("%(count)d homes use more than %(limit)s: %(homes)s."), "count": len(homes["over"]),
+                         "values": {"count": len(homes["over"]), "limit": fmt_bytes(homes["limit"], lang),
+                                    "homes": ", ".join(f"{h['login']} ({fmt_bytes(h['bytes'], lang)})"
                                                        for h in homes["over"][:10])},
                          "link": url_path_join(ctx.prefix, "accounts"), "link_text": N_("Accounts")})
     export = await last_export(ctx)
@@ -133,7 +135,7 @@ class DashboardHandler(BaseHandler):
     nav_key = "dashboard"
 
     async def get(self) -> None:
-        data = await gather(self.ctx)
+        data = await gather(self.ctx, self.locale.code[:2])
         self.render_page("dashboard.html", data=data)
 
 

@@ -54,7 +54,7 @@ class ExportsMixin:
         return self._("Not enough free space on the archives volume: this export needs up to "
                       "%(needed)s, %(free)s are free and %(reserve)s are kept free for the rest "
                       "of the server. Download and delete old archives, then try again.") % {
-            k: fmt_bytes(detail.get(k)) for k in ("needed", "free", "reserve")}
+            k: fmt_bytes(detail.get(k), self.locale.code[:2]) for k in ("needed", "free", "reserve")}
 
 
 class ExportsHandler(ExportsMixin, BaseHandler):
@@ -114,7 +114,7 @@ class ExportsHandler(ExportsMixin, BaseHandler):
             self.back(self._("Settings saved."))
         elif action == "prune":
             result = await self.call(client.prune(), 300)
-            self.back(self._("Retention applied: %(n)d archive(s) deleted.") % {"n": len(result.get("deleted", []))})
+            self.back(self._("Retention applied: %(n)d archive deleted.", "Retention applied: %(n)d archives deleted.", len(result.get("deleted", []))) % {"n": len(result.get("deleted", []))})
         else:
             raise web.HTTPError(404)
 

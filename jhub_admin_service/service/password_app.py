@@ -94,8 +94,8 @@ class PasswordHandler(BaseHandler):
         attempts = self.ctx.attempts
         wait = attempts.wait(login, "")
         if wait or not attempts.begin(login, ""):
-            return self._("Too many wrong passwords: wait %(minutes)d minute(s), then try again.") % {
-                "minutes": max(1, math.ceil(wait / 60))}
+            minutes = max(1, math.ceil(wait / 60))
+            return self._("Too many wrong passwords: wait %(minutes)d minute, then try again.", "Too many wrong passwords: wait %(minutes)d minutes, then try again.", minutes) % {"minutes": minutes}
         right = False
         try:  # off the event loop: PAM hashes, and must not stall the others
             await asyncio.get_running_loop().run_in_executor(None, pamela.authenticate, login, current, PAM_SERVICE)

@@ -106,10 +106,10 @@ class ServersHandler(HubMixin, BaseHandler):
         users = self.get_body_arguments("user")
         stopped, errors = await stop(self.ctx, users)
         if errors:
-            self.flash(self._("%(n)d server(s) stopped; failed: %(errors)s")
+            self.flash(self._("%(n)d server stopped; failed: %(errors)s", "%(n)d servers stopped; failed: %(errors)s", len(stopped))
                        % {"n": len(stopped), "errors": "; ".join(f"{u}: {e}" for u, e in errors.items())}, "danger")
         else:
-            self.flash(self._("%(n)d server(s) stopped.") % {"n": len(stopped)})
+            self.flash(self._("%(n)d server stopped.", "%(n)d servers stopped.", len(stopped)) % {"n": len(stopped)})
         self.redirect(self.url("servers"), status=303)
 
 

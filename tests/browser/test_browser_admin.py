@@ -148,7 +148,7 @@ def test_the_close_of_the_year_previewed_in_french(running, browser):
     expect(page.locator("h1")).to_have_text(re.compile(r"Clôturer l'année scolaire \d{4}-\d{4}"))
     expect(page.locator("#jha-close-export")).to_contain_text("Un export vérifié de tout")
     leavers = page.locator("#jha-close-leavers")
-    expect(leavers).to_contain_text("4 partant(s) supprimé(s)")
+    expect(leavers).to_contain_text("4 partants supprimés")
     expect(leavers.locator("tbody tr")).to_have_count(4)
     expect(leavers).to_contain_text("jerome.muller")
     expect(page.locator("#jha-close-classes")).to_contain_text("2nde4")
@@ -257,3 +257,36 @@ def test_slips_of_namesakes_and_a_teacher_print_whole_and_apart(running, browser
     assert "Ouvrez l’adresse ci-dessus dans un navigateur web." in sentences[0]
     assert "le hub vous le demande à la première connexion" in sentences[0]
     assert "Fichier → Panneau de contrôle du Hub → Services → Changer mon mot de passe" in sentences[1]
+
+
+def test_what_jupyterhubs_scripts_write_is_put_in_french(running, browser):
+    """Issue 21, point 12: the words that JupyterHub's scripts write (the spawn page's events and
+    Stop button, the home page's button after a stop) are replaced on a French page, by exact
+    words or by pattern, as they appear; an English page keeps them."""
+    _, hub = running
+    writes = """() => {
+        const box = document.createElement('div'); box.id = 'jha-probe'; document.body.append(box);
+        const add = (html) => { const d = document.createElement('div'); d.innerHTML = html; box.append(d); };
+        add('Spawning server...');
+        add('Server ready at <a href="/user/x/">/user/x/</a>');
+        add('Waiting for a start slot (3 in line)…');
+        add('Spawn failed: Timeout');
+        const button = document.createElement('a'); button.textContent = 'Start My Server';
+        button.setAttribute('title', 'Your server is stopping'); box.append(button);
+    }"""
+    for locale, expected in (("fr-FR", ["Démarrage du serveur…", "Serveur prêt\u00a0: /user/x/",
+                                        "En attente d’un créneau de démarrage (3 en attente)…",
+                                        "Le démarrage a échoué\u00a0: Timeout", "Démarrer mon serveur"]),
+                             ("en-GB", ["Spawning server...", "Server ready at /user/x/",
+                                        "Waiting for a start slot (3 in line)…", "Spawn failed: Timeout",
+                                        "Start My Server"])):
+        context = browser.new_context(locale=locale, viewport=VIEWPORT)
+        page = context.new_page()
+        hub_login(page, hub, ADMIN, ADMIN_PASSWORD)
+        assert page.evaluate("document.documentElement.lang") == locale[:2]
+        page.evaluate(writes)
+        probe = page.locator("#jha-probe > *")
+        expect(probe).to_have_text(expected)
+        assert probe.last.get_attribute("title") == ("Votre serveur s’arrête" if locale == "fr-FR"
+                                                      else "Your server is stopping")
+        context.close()

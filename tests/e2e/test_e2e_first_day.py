@@ -112,6 +112,14 @@ def test_a_student_works_in_jupyterlab_in_french_and_opens_the_assignment_list(b
     page.get_by_text("Fichier", exact=True).first.wait_for()
     assert page.get_by_text("Affichage", exact=True).first.is_visible()
     shot(page, "notebook7-fr.png")
+    # The hub's home: "Arrêter mon serveur", then JupyterHub's script writes its button's new
+    # words, in French (issue 21, point 12).
+    page.goto(base + "/hub/home")
+    page.click("#stop")
+    page.locator("#stop").wait_for(state="hidden", timeout=60_000)
+    start = page.locator("#start")
+    start.filter(has_text="Démarrer mon serveur").wait_for()
+    assert start.get_attribute("title") == "Démarrer votre serveur" and "Start" not in start.inner_text()
 
 
 def test_a_student_changes_the_password_then_logs_in_with_it(browser, base):

@@ -502,7 +502,7 @@ def test_closing_the_year_from_its_page_keeps_grades_and_work_and_ends_the_class
                              headers={"Accept-Language": "fr"}, timeout=120)
     assert page.status_code == 200, page.text[:500]
     leavers = re.search(r'<li id="jha-close-leavers">(.*?)</li>', page.text, re.S).group(1)
-    assert "1 partant(s)" in leavers and "eleve.deux" in leavers and "eleve.un" not in leavers
+    assert "1 partant supprimé" in leavers and "eleve.deux" in leavers and "eleve.un" not in leavers
     xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page.text).group(1)
     r = admin.session.post(stack.url + SERVICE + "year/close", allow_redirects=False, timeout=60,
                            data={"_xsrf": xsrf, "school_year": SCHOOL_YEAR, "confirm": SCHOOL_YEAR})

@@ -145,10 +145,10 @@ def test_each_home_s_disk_use_is_shown_and_heavy_ones_pointed_out(running, admin
     assert 3 * 2 ** 20 <= sizes[STUDENT] < 100 * 2 ** 20, sizes
     assert sizes[TEACHER] < 2 * 2 ** 20
     dashboard = admin_session.get(hub.url + PREFIX, headers={**PAGE_VIEW, "Accept-Language": "en"}).text
-    assert re.search(r"1 home\(s\) use more than 2\.0 MB: " + re.escape(STUDENT) + r" \(3\.\d MB\)", dashboard)
+    assert re.search(r"1 home uses more than 2 MB: " + re.escape(STUDENT) + r" \(3(\.\d)? MB\)", dashboard)
     listing = admin_session.get(hub.url + PREFIX + "accounts", headers={**PAGE_VIEW, "Accept-Language": "en"}).text
     row = listing[listing.index(f">{STUDENT}</a>"):]
-    assert re.search(r'jha-home-size">3\.\d MB <span class="badge', row[:2000])
+    assert re.search(r'jha-home-size">3(\.\d)? MB <span class="badge', row[:2000])
     r = admin_session.post(hub.url + PREFIX + "settings", data={"_xsrf": xsrf_of(page), "home_warning_mb": "x"})
     assert r.status_code == 400
 

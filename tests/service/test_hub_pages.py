@@ -31,6 +31,19 @@ def test_the_login_page_speaks_the_browsers_language(running):
     assert "Se connecter" in default  # neither French nor English: French
 
 
+def test_the_pages_language_and_noscript_sentence_follow_the_browser(running):
+    """Issue 21, point 12: JupyterHub writes lang="en" and its <noscript> sentence outside any
+    template block; the page is sent with the browser's language in both."""
+    _, hub = running
+    french = requests.get(hub.url + "/hub/login", headers={"Accept-Language": "fr-FR,fr;q=0.9"})
+    assert '<html lang="fr">' in text(french) and 'lang="en"' not in text(french)
+    assert "Ce hub a besoin de JavaScript\u00a0: activez-le dans votre navigateur pour continuer." in text(french)
+    assert "requires JavaScript" not in text(french)
+    assert int(french.headers["Content-Length"]) == len(french.content)
+    english = text(requests.get(hub.url + "/hub/login", headers={"Accept-Language": "en-GB,en;q=0.8"}))
+    assert '<html lang="en">' in english and "This hub needs JavaScript: turn it on" in english
+
+
 def test_home_and_menus_in_french_with_the_admin_service_named_administration(running):
     _, hub = running
     admin = login(hub, ADMIN, ADMIN_PASSWORD)
@@ -132,6 +145,21 @@ def test_a_pupils_first_login_asks_for_a_password_of_their_own(running):
         assert 'href="/hub/home" id="jha-password-later"' in page and "evil" not in page
 
 
+def test_the_hubs_users_page_sends_admins_to_the_accounts_page(running):
+    """Issue 21, point 13: JupyterHub's own Users page (whose Add Users makes hub users outside the
+    registry) is no longer offered: the nav bar and the page itself lead to the service."""
+    _, hub = running
+    admin = login(hub, ADMIN, ADMIN_PASSWORD)
+    home = text(admin.get(hub.url + "/hub/home"))
+    assert '<a class="nav-link" href="/services/jhub-admin/accounts">Utilisateurs</a>' in home
+    page = admin.get(hub.url + "/hub/admin")
+    assert page.status_code == 200 and 'id="jha-hub-admin-moved"' in text(page)
+    assert '<meta http-equiv="refresh" content="0; url=/services/jhub-admin/accounts">' in text(page)
+    assert "admin-react" not in text(page) and "Les comptes se gèrent dans le service Administration" in text(page)
+    assert "Accounts are managed" in text(login(hub, ADMIN, ADMIN_PASSWORD, lang="en").get(hub.url + "/hub/admin"))
+    assert login(hub, STUDENT, STUDENT_PASSWORD).get(hub.url + "/hub/admin").status_code == 403
+
+
 def test_the_password_page_is_in_everyones_services_menu_but_the_admin_service_is_not(running):
     _, hub = running
     home = text(login(hub, STUDENT, STUDENT_PASSWORD).get(hub.url + "/hub/home"))
@@ -164,7 +192,7 @@ def test_wrong_passwords_make_the_guesser_wait_and_no_one_else(running):
         assert post_login(hub, "eleve.devinee", "encore-faux").status_code == 403
     right = post_login(hub, "eleve.devinee", "Devinee-Passw0rd-42")
     assert right.status_code == 429 and 'id="jha-login-wait"' in text(right), text(right)
-    assert "Trop de mots de passe erronés pour ce compte depuis cet ordinateur. Attendez 1 minute(s)" in text(right)
+    assert "Trop de mots de passe erronés pour ce compte depuis cet ordinateur. Attendez 1 minute, puis réessayez" in text(right)
     assert post_login(hub, STUDENT, STUDENT_PASSWORD).status_code == 302  # the classmate is not held
 
     teacher = login(hub, TEACHER, TEACHER_PASSWORD)
@@ -174,7 +202,7 @@ def test_wrong_passwords_make_the_guesser_wait_and_no_one_else(running):
         wrong = teacher.post(url, data={**form, "current": f"faux-{attempt}"})
         assert wrong.status_code == 400 and "Le mot de passe actuel n'est pas le bon." in text(wrong)
     held = teacher.post(url, data={**form, "current": TEACHER_PASSWORD})
-    assert held.status_code == 400 and "Trop de mots de passe erronés : attendez 1 minute(s)" in text(held), text(held)
+    assert held.status_code == 400 and "Trop de mots de passe erronés : attendez 1 minute, puis" in text(held), text(held)
     assert post_login(hub, TEACHER, TEACHER_PASSWORD).status_code == 302  # unchanged: the change was refused
 
 
