@@ -2,7 +2,8 @@
 compile|check``.
 
 ``compile`` turns every ``.po`` into its ``.mo`` (babel); ``check`` lists the msgids of the
-service's code and templates that the French catalogue does not translate.
+service's code and templates that the French catalogue does not translate, and the French
+texts whose punctuation has a plain space where French typography puts a no-break one.
 """
 import ast
 import glob
@@ -11,6 +12,9 @@ import re
 import sys
 
 from .i18n import DOMAIN, LANGUAGES, TRANSLATIONS_DIR
+
+#: French typography: a no-break space (not a plain one) before : ; ? ! and inside « ».
+PLAIN_SPACE = re.compile(r" [:;?!]|« | »")
 
 
 def compile_catalogues() -> None:
@@ -61,7 +65,11 @@ def check_catalogues() -> list:
     missing = [i for i in source_msgids() if i not in translated]
     for msgid in missing:
         print(f"missing: {msgid!r}")
-    return missing
+    badly_spaced = [text for m in catalog if m.id
+                    for text in (m.string if isinstance(m.string, tuple) else [m.string]) if PLAIN_SPACE.search(text)]
+    for text in badly_spaced:
+        print(f"French typography (a no-break space before : ; ? ! and inside « »): {text!r}")
+    return missing + badly_spaced
 
 
 if __name__ == "__main__":

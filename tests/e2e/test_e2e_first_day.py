@@ -71,7 +71,7 @@ def test_the_login_page_and_the_home_are_in_french(browser, base):
     page = new_page(browser)
     page.goto(base + "/hub/login")
     assert page.locator("h1").inner_text() == "Se connecter"
-    assert page.locator("label[for=username_input]").inner_text() == "Identifiant :"
+    assert page.locator("label[for=username_input]").inner_text() == "Identifiant\u00a0:"
     shot(page, "hub-login-fr.png")
     log_in(page, base, ADMIN, ADMIN_PASSWORD)
     page.wait_for_url(re.compile(r".*/(hub|user)/.*"))  # the hub's pages, or the server it started

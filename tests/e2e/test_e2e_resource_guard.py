@@ -316,7 +316,7 @@ def test_a_warm_started_class_finds_its_servers_ready_at_login_and_kept(stack, t
     assert job["done"] == 3 and job["state"] == "running", job  # ready, and kept for the lesson
     assert job["meta"]["until"] - time.time() > 25 * 60
     page = admin.api("GET", "/services/jhub-admin/servers").text
-    assert "2W : 3 serveurs prêts sur 3" in page or "2W: 3 of 3 servers ready" in page
+    assert "2W\u00a0: 3 serveurs prêts sur 3" in page or "2W: 3 of 3 servers ready" in page
     for login, password in passwords.items():
         assert admin.api("GET", f"/hub/api/users/{login}").json()["servers"][""]["ready"]
         student = HubUser(stack, login, password)

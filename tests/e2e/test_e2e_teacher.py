@@ -372,7 +372,7 @@ def test_in_the_browser_a_lesson_from_a_new_assignment_to_the_feedback_read(stac
         row.locator(".score", has_text="0").wait_for()
         close_report(page.locator("#success-modal"))  # nbgrader's report
         page.get_by_role("button", name="Corriger toutes les nouvelles copies").click()
-        page.locator("#jha-autograde-status[data-state=done]", has_text="Copies corrigées : 1").wait_for()
+        page.locator("#jha-autograde-status[data-state=done]", has_text="Copies corrigées\u00a0: 1").wait_for()
         page.screenshot(path=str(ARTIFACTS / "formgrader-autograde-all.png"))
         assert {s: score[:2] for s, score in scores_of(teacher, "tp2").items()} == {
             "eleve.un": (0, 3), "eleve.deux": (2, 3)}

@@ -104,14 +104,14 @@ def test_a_teacher_starts_their_course_s_servers_and_they_are_kept_for_the_lesso
     assert all(server_of(hub, s).get("ready") for s in MY_STUDENTS)
     assert not server_of(hub, OTHER_STUDENT)
     page = teacher.get(hub.url + CLASS_PAGE).text
-    assert "2 élèves ; serveurs prêts : 2 (démarrés : 2)" in page and "Serveurs gardés en marche jusqu" in page
+    assert "2 élèves\u00a0; serveurs prêts\u00a0: 2 (démarrés\u00a0: 2)" in page and "Serveurs gardés en marche jusqu" in page
     # One student's server stops (logged out): every count of the page says so, none keeps the old number.
     hub.api("DELETE", f"/users/{MY_STUDENTS[0]}/server")
     deadline = time.monotonic() + 60
     while server_of(hub, MY_STUDENTS[0]) and time.monotonic() < deadline:
         time.sleep(0.5)
     page = teacher.get(hub.url + CLASS_PAGE).text
-    assert "2 élèves ; serveurs prêts : 1 (démarrés : 1)" in page and "prêts : 2" not in page and " sur 2" not in page
+    assert "2 élèves\u00a0; serveurs prêts\u00a0: 1 (démarrés\u00a0: 1)" in page and "prêts\u00a0: 2" not in page and " sur 2" not in page
 
 
 def test_a_teacher_downloads_their_course_s_grades_for_pronote_and_no_one_else_s(running, courses):

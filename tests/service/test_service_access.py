@@ -219,7 +219,7 @@ def test_servers_page_stops_after_confirmation(running, admin):
     r = admin.post(service_url(hub, "servers"), data={"_xsrf": xsrf_of(page.text), "mode": "idle", "minutes": "60"})
     assert "Aucun serveur ne correspond" in r.text  # just started: not idle
     r = admin.post(service_url(hub, "servers"), data={"_xsrf": xsrf_of(page.text), "mode": "all"})
-    assert "Arrêter 1 serveur ?" in r.text and TEACHER in r.text  # asked, not done
+    assert "Arrêter 1 serveur\u00a0?" in r.text and TEACHER in r.text  # asked, not done
     assert hub.api("GET", f"/users/{TEACHER}")["servers"]
     r = admin.post(service_url(hub, "servers"), data={"_xsrf": xsrf_of(page.text), "confirm": "1", "user": TEACHER})
     assert r.status_code == 200 and "1 serveur arrêté." in r.text
@@ -328,7 +328,7 @@ def test_bulk_actions_of_the_accounts_page_on_a_whole_class(running, admin, admi
                           data={"_xsrf": xsrf, "action": action, "back": PREFIX + "accounts?class=1BULK", **form})
 
     r = bulk("disable", login=pupils[:2])  # two ticked: asked first, on a page that lists them
-    assert r.status_code == 200 and "Désactiver 2 comptes ?" in html.unescape(r.text)
+    assert r.status_code == 200 and "Désactiver 2 comptes\u00a0?" in html.unescape(r.text)
     assert not box.shadow()["bulk.un"].startswith("!")
     r = bulk("disable", login=pupils[:2], confirm="2")
     assert r.status_code == 303 and r.headers["Location"].endswith("accounts?class=1BULK")
@@ -355,7 +355,7 @@ def test_bulk_actions_of_the_accounts_page_on_a_whole_class(running, admin, admi
     assert slips.count('class="jha-slip"') == 3
 
     r = bulk("remove", every="1", **{"class": "1BULK"})
-    assert r.status_code == 200 and "Supprimer 3 comptes ?" in html.unescape(r.text)
+    assert r.status_code == 200 and "Supprimer 3 comptes\u00a0?" in html.unescape(r.text)
     r = bulk("remove", login=pupils, confirm="2")  # the wrong number: asked again, nothing removed
     assert r.status_code == 200 and all(p in box.passwd() for p in pupils)
     r = bulk("remove", login=pupils, confirm="3")

@@ -81,7 +81,7 @@ async def test_engine_messages_are_translated(service):
     french = [i18n.translate_engine(locale, reason) for reason in reasons]
     assert all(f != e for f, e in zip(french, reasons)), list(zip(reasons, french))
     assert i18n.translate_engine(locale, "duplicate login 'a.b' on lines 2, 3") == \
-        "identifiant « a.b » en double aux lignes 2, 3"
+        "identifiant «\u00a0a.b\u00a0» en double aux lignes 2, 3"
     r = await service.fetch("api/imports?dry_run=1", method="POST", body=b"\x00\x01\x02" * 100)
     assert r.code == 400 and "binary" in json.loads(r.body)["error"]
 

@@ -7,11 +7,11 @@
     var words = {
         course: fr ? "Cours" : "Course",
         all: fr ? "Corriger toutes les nouvelles copies" : "Autograde every new submission",
-        progress: fr ? "Correction : %d / %t copies" : "Autograding: %d / %t submissions",
-        done: fr ? "Copies corrigées : %d" : "Submissions autograded: %d",
-        failed: fr ? ", %f en échec : " : ", %f failed: ",
+        progress: fr ? "Correction : %d / %t copies" : "Autograding: %d / %t submissions",
+        done: fr ? "Copies corrigées : %d" : "Submissions autograded: %d",
+        failed: fr ? ", %f en échec : " : ", %f failed: ",
         none: fr ? "Aucune nouvelle copie à corriger." : "No new submission to autograde.",
-        error: fr ? "La correction a échoué : " : "Autograding failed: "
+        error: fr ? "La correction a échoué : " : "Autograding failed: "
     };
     var api = base_url + "/jhub-admin/grading";
 
