@@ -94,6 +94,11 @@ c.Spawner.environment["PATH"] = os.pathsep.join(
 c.ClassroomSpawner.preferences_path = os.path.join(data_dir, "jhub-admin-preferences.json")
 c.ClassroomSpawner.runtime_root = env("JHUB_RUNTIME_ROOT", "/run/jupyter")
 
+# folium's maps with only their tile server reachable: the hub serves folium's JavaScript and CSS.
+from jhub_admin_service.classroom import maps  # noqa: E402
+
+maps.configure(c)
+
 # nbgrader: teacher-only tools (a shared config profile per role, chosen by a pre_spawn_hook),
 # the formgrader's frame policy on teachers' servers, hub API scopes for the exchange.
 from jhub_admin_service.courses import hub_hooks  # noqa: E402

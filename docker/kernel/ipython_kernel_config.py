@@ -17,5 +17,6 @@ c.InlineBackend.rc = {"figure.figsize": (7.0, 4.5), "figure.dpi": 100}
 # jupysql: whole results up to 100 rows (its default of 10 surprises a class).
 c.SqlMagic.displaylimit = 100
 # Why memory ran out, or why the previous kernel stopped, in the student's language
-# (extensions/jhub_kernel_guard.py, on the kernel's path through kernel.json).
-c.InteractiveShellApp.extensions = ["jhub_kernel_guard"]
+# (extensions/jhub_kernel_guard.py, on the kernel's path through kernel.json); folium's maps with
+# their JavaScript and CSS from the hub, not from CDNs (extensions/jhub_offline_maps.py).
+c.InteractiveShellApp.extensions = ["jhub_kernel_guard", "jhub_offline_maps"]

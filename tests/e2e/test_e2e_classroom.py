@@ -430,3 +430,102 @@ def test_a_student_plots_in_a_new_notebook_in_the_browser(stack, people):
         page.locator(".jp-OutputArea-output .widget-slider").first.wait_for(state="visible")
         page.screenshot(path=str(ARTIFACTS / "student-matplotlib.png"))
         page.screenshot(path=str(SCREENSHOTS / "student-matplotlib.png"))
+
+
+#: Every file that a folium map asks for, and every font or image that their CSS names.
+FOLIUM_FILES = r"""
+import folium, json
+m = folium.Map(location=[48.85, 2.35])
+html = m._repr_html_()
+print(json.dumps({"files": [url for _, url in m.default_js + m.default_css],
+                  "cdn": [h for h in ("cdn.jsdelivr", "code.jquery", "cdnjs", "bootstrapcdn") if h in html]}))
+"""
+
+
+#: The school's tile server (JHUB_MAP_TILES, as the hub passes it), for maps that name none.
+SCHOOL_TILES = r"""
+import os
+os.environ["JHUB_MAP_TILES"] = "https://tuiles.exemple.fr/{z}/{x}/{y}.png"
+os.environ["JHUB_MAP_ATTRIBUTION"] = "Tuiles du lycée"
+import folium
+print(folium.Map()._repr_html_())
+print("NAMED:", folium.Map(tiles="CartoDB positron")._repr_html_())
+"""
+
+
+def test_folium_takes_its_files_from_the_hub(stack, people):
+    """Issue 21, point 10: a map's JavaScript and CSS (and the fonts and images that the CSS
+    names) come from the hub itself, anonymous, none from a CDN; the school's tile server is the
+    default, and the note under a map that did not load is French."""
+    import re
+    from urllib.parse import urljoin
+
+    shown = json.loads(text_of(run_notebook(people["eleve.a"], notebook(FOLIUM_FILES))[0]).strip())
+    assert shown["cdn"] == [] and len(shown["files"]) == 10, shown
+    for url in shown["files"]:
+        assert url.startswith("/hub/maps/"), url
+        r = requests.get(stack.url + url, timeout=30)  # no login: public libraries
+        assert r.status_code == 200 and len(r.content) > 100, (url, r.status_code)
+        if url.endswith(".css"):
+            for ref in set(re.findall(r"url\(['\"]?([^'\")?#]+)", r.text)) - {""}:
+                if not ref.startswith("data:"):
+                    assert requests.get(stack.url + urljoin(url, ref), timeout=30).status_code == 200, (url, ref)
+    default, named = text_of(run_notebook(people["eleve.a"], notebook(SCHOOL_TILES))[0]).split("NAMED:")
+    assert "tuiles.exemple.fr" in default and "Tuiles du lyc" in default and "openstreetmap" not in default
+    assert "tuiles.exemple.fr" not in named and "cartocdn" in named  # a notebook's own choice stays
+    assert "Si la carte ne s’affiche pas" in default and "Make this Notebook Trusted" not in default
+
+
+def test_a_folium_map_shows_with_only_the_tile_server_reachable(stack, people):
+    """Issue 21, point 10: in Chromium that resolves no host name but the school's tile server
+    (every CDN unreachable, no proxy), a pupil's map loads Leaflet from the hub and its tiles from
+    the tile server."""
+    import base64
+    import http.server
+    import sys
+    import threading
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "browser"))
+    from browsertools import ARTIFACTS, SCREENSHOTS, chromium, log_in
+
+    png = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
+    asked = []
+
+    class Tiles(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            asked.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", str(len(png)))
+            self.end_headers()
+            self.wfile.write(png)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Tiles)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    tiles = f"http://tuiles.lycee.test:{server.server_port}/{{z}}/{{x}}/{{y}}.png"
+    student = people["eleve.b"]
+    try:
+        with chromium("--no-proxy-server",
+                      "--host-resolver-rules=MAP tuiles.lycee.test 127.0.0.1, EXCLUDE 127.0.0.1, MAP * ~NOTFOUND") as browser:
+            page = browser.new_page(locale="fr-FR", viewport={"width": 1280, "height": 800})
+            page.set_default_timeout(120_000)
+            log_in(page, stack.url, student.name, student.password)
+            page.wait_for_url(f"**/user/{student.name}/lab**")
+            page.locator('.jp-LauncherCard[data-category="Notebook"]').first.click()
+            page.get_by_text("Python 3 (lycée) | Inactif").wait_for()
+            page.locator(".jp-NotebookPanel .jp-Cell .cm-content").first.click()
+            page.keyboard.type(f"import folium\nfolium.Map(location=[48.85, 2.35], zoom_start=5, "
+                               f"tiles='{tiles}', attr='Tuiles du lycée')")
+            page.keyboard.press("Shift+Enter")
+            frame = page.frame_locator(".jp-OutputArea-output iframe").first
+            frame.locator(".leaflet-tile-loaded").first.wait_for(state="attached")
+            frame.get_by_text("Tuiles du lycée").wait_for()
+            page.wait_for_timeout(500)
+            page.screenshot(path=str(ARTIFACTS / "folium-map-filtered.png"))
+            page.screenshot(path=str(SCREENSHOTS / "folium-map-filtered.png"))
+    finally:
+        server.shutdown()
+    assert asked and all(p.endswith(".png") and p.count("/") == 3 for p in asked), asked[:5]
