@@ -1,12 +1,19 @@
 """Accounts: search, filter, paginate; reset a password (shown once, with a slip), disable or
-enable, change class or role, remove (home archived first). JSON: api/accounts, api/classes."""
+enable, change class or role, download the person's work (a ZIP), remove (home archived first).
+JSON: api/accounts, api/classes."""
+import asyncio
+import logging
 import math
+import os
+import tempfile
 from typing import TYPE_CHECKING, Any, Optional
+from urllib.parse import quote
 
 from jupyterhub.utils import url_path_join
 from tornado import web
 
 from ..accounts.engine import credential
+from ..accounts.handover import write_home_zip
 from ..accounts.homonyms import distinguishers
 from ..accounts.registry import Account, holds_admin
 from ..accounts.roster import ROLES
@@ -19,6 +26,7 @@ from .i18n import N_
 if TYPE_CHECKING:
     from .context import ServiceContext
 
+log = logging.getLogger(__name__)
 NAV = [{"key": "accounts", "label": N_("Accounts"), "path": "accounts", "order": 30}]
 PAGE_SIZE = 50
 
@@ -216,6 +224,29 @@ class AccountAPIHandler(SelfLockoutMixin, APIHandler):
             raise web.HTTPError(404, f"unknown action {action!r}")
 
 
+class AccountWorkHandler(BaseHandler):
+    """GET accounts/LOGIN/work.zip: the person's own files, as the ZIP that a removal hands over
+    (accounts/handover.py), made for this download in a private folder, then deleted."""
+
+    async def get(self, login: str) -> None:
+        account = self.ctx.reader.get(login)
+        home = os.path.join(self.ctx.settings.home_root, login)
+        if account is None or not os.path.isdir(home):
+            raise web.HTTPError(404)
+        with tempfile.TemporaryDirectory(prefix="jhub-work-") as folder:  # 0700, root's
+            path = os.path.join(folder, "work.zip")
+            await asyncio.get_running_loop().run_in_executor(None, write_home_zip, home, account.uid, path)
+            log.info("%s downloaded the work of %s", self.admin_name, login)
+            self.set_header("Content-Type", "application/zip")
+            self.set_header("Content-Disposition", f"attachment; filename*=UTF-8''{quote(login)}.zip")
+            self.set_header("Cache-Control", "no-store")
+            with open(path, "rb") as f:
+                while chunk := f.read(1 << 20):
+                    self.write(chunk)
+                    await self.flush()
+        self.finish()
+
+
 def routes(prefix: str) -> list:
     login = r"(?P<login>[^/]+)"
     return [
@@ -223,6 +254,7 @@ def routes(prefix: str) -> list:
         (url_path_join(prefix, "accounts"), AccountsHandler),
         (url_path_join(prefix, "accounts/_classes"), AccountsClassesHandler),  # no login starts with _
         (url_path_join(prefix, "accounts/" + login), AccountHandler),
+        (url_path_join(prefix, "accounts/" + login + "/work.zip"), AccountWorkHandler),
         (url_path_join(prefix, "accounts/" + login + r"/(?P<action>reset|disable|enable|change|remove)"),
          AccountHandler),
         (url_path_join(prefix, "api/accounts"), AccountsAPIHandler),

@@ -160,6 +160,32 @@ def test_the_hubs_users_page_sends_admins_to_the_accounts_page(running):
     assert login(hub, STUDENT, STUDENT_PASSWORD).get(hub.url + "/hub/admin").status_code == 403
 
 
+def test_an_admin_downloads_a_pupils_work_as_a_zip_that_windows_opens(running):
+    """Issue 21, point 11: the account page's ZIP of a pupil's own work (what a removal hands
+    over), read as Windows' built-in ZIP reader would (no tool but a ZIP reader): the pupil's
+    files, with accents; no hidden file, no link followed, nothing that is not theirs."""
+    import io
+    import zipfile
+
+    box, hub = running
+    box.as_user(STUDENT, "mkdir -p 'TP été' && echo 'print(42)' > 'TP été/carré.py' && echo x > .cachée && "
+                         "ln -sf /etc/shadow lien && echo fini > devoir.txt")
+    box.run(["sh", "-c", f"echo root > {box.home}/{STUDENT}/pas-a-moi.txt"])
+    admin = login(hub, ADMIN, ADMIN_PASSWORD)
+    r = admin.get(hub.url + f"/services/jhub-admin/accounts/{STUDENT}/work.zip")
+    assert r.status_code == 200 and r.headers["Content-Type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(r.content)) as z:
+        assert z.testzip() is None
+        names = set(z.namelist())
+        assert names == {"TP été/carré.py", "devoir.txt"}, names
+        # Names with accents carry the UTF-8 flag, which Windows reads them with.
+        assert all(i.flag_bits & 0x800 for i in z.infolist() if not i.filename.isascii())
+    assert 'id="jha-work-zip"' in text(admin.get(hub.url + f"/services/jhub-admin/accounts/{STUDENT}"))
+    student = login(hub, STUDENT, STUDENT_PASSWORD)
+    assert student.get(hub.url + f"/services/jhub-admin/accounts/{STUDENT}/work.zip").status_code == 403
+    assert admin.get(hub.url + "/services/jhub-admin/accounts/personne/work.zip").status_code == 404
+
+
 def test_the_password_page_is_in_everyones_services_menu_but_the_admin_service_is_not(running):
     _, hub = running
     home = text(login(hub, STUDENT, STUDENT_PASSWORD).get(hub.url + "/hub/home"))
