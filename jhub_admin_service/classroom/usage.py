@@ -8,6 +8,7 @@ import pwd
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional
 
+from ..identity import effective_user
 from .limits import cgroup_memory, meminfo_bytes
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -87,8 +88,40 @@ class UserUsage:
             leader = next((p for p in members if p.is_kernel), None)
             if leader is not None:
                 out.append({"pid": leader.pid, "session": session, "memory": sum(p.memory for p in members),
-                            "processes": len(members), "command": leader.command[:200]})
+                            "processes": len(members), "command": leader.command[:200],
+                            "notebook": notebook_of(leader.pid, uid=self.uid)})
         return sorted(out, key=lambda k: -k["memory"])
+
+
+def notebook_of(pid: int, proc: str = "/proc", uid: Optional[int] = None) -> str:
+    """The notebook that a kernel runs for, as the admin knows it ("TP/devoir.ipynb", from the
+    user's home): the path that the Jupyter server gives its kernels in JPY_SESSION_NAME; "" when
+    unknown (a kernel of nbgrader's autograder, a console). A process's environment is readable by its own user only
+    (root in a container has no CAP_SYS_PTRACE): root reads it as uid (identity.effective_user)."""
+    def read() -> list:  # bytes: no codec is imported while the effective ids are the user's
+        with open(f"{proc}/{pid}/environ", "rb") as f:
+            return f.read(1 << 20).split(b"\0")
+
+    try:
+        if uid is not None and os.geteuid() == 0:
+            with effective_user(uid, process_gid(pid, proc)):
+                environ = read()
+        else:
+            environ = read()
+    except (OSError, ValueError):
+        return ""
+    name = next((v[len(b"JPY_SESSION_NAME="):] for v in environ if v.startswith(b"JPY_SESSION_NAME=")), b"")
+    # The server writes the notebook's full path (its folder, for a session without a notebook).
+    name = "" if name.endswith(b"/") else name.decode("utf-8", "replace")
+    home = home_of(uid)
+    return (name[len(home) + 1:] if home and name.startswith(home + "/") else name)[:200]
+
+
+def home_of(uid: Optional[int]) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_dir.rstrip("/") if uid is not None else ""
+    except KeyError:
+        return ""
 
 
 def parse_stat(text: str) -> Optional[dict]:

@@ -1,4 +1,5 @@
 """The guard's and the limits' rules, on plain records (the real processes: tests/e2e/test_e2e_resource_guard.py)."""
+import os
 import time
 from collections import deque
 
@@ -102,3 +103,24 @@ def test_one_process_may_reserve_a_little_less_than_the_user_s_limit():
     from jhub_admin_service.classroom.spawner import process_data_limit
     assert process_data_limit(400 * MB) == 240 * MB and process_data_limit(1536 * MB) == 1376 * MB
     assert process_data_limit(256 * MB) == 128 * MB  # at least half
+
+
+def test_a_kernel_is_named_by_its_notebook(tmp_path):
+    """The Servers page names a kernel by the notebook that the Jupyter server gave it
+    (JPY_SESSION_NAME in its environment), and says nothing for one without (issue 21, point 15)."""
+    from jhub_admin_service.classroom.usage import notebook_of
+
+    (tmp_path / "41").mkdir()
+    (tmp_path / "41" / "environ").write_bytes(b"LANG=fr_FR.UTF-8\0JPY_SESSION_NAME=TP/r\xc3\xa9sum\xc3\xa9.ipynb\0HOME=/x\0")
+    (tmp_path / "42").mkdir()
+    (tmp_path / "42" / "environ").write_bytes(b"LANG=fr_FR.UTF-8\0JPY_SESSION_NAME=/home/eleve/\0")  # no notebook
+    assert notebook_of(41, str(tmp_path)) == "TP/résumé.ipynb"
+    # As the server writes it, the full path: shown from the user's home (here root's own).
+    import pwd
+
+    (tmp_path / "44").mkdir()
+    (tmp_path / "44" / "status").write_text(f"Uid:\t{os.getuid()}\t0\t0\t0\nGid:\t{os.getgid()}\t0\t0\t0\n")
+    home = pwd.getpwuid(os.getuid()).pw_dir.rstrip("/")
+    (tmp_path / "44" / "environ").write_bytes(f"JPY_SESSION_NAME={home}/TP/a.ipynb\0".encode())
+    assert notebook_of(44, str(tmp_path), uid=os.getuid()) == "TP/a.ipynb"
+    assert notebook_of(42, str(tmp_path)) == "" and notebook_of(43, str(tmp_path)) == ""

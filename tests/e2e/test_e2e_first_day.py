@@ -102,6 +102,12 @@ def test_a_student_works_in_jupyterlab_in_french_and_opens_the_assignment_list(b
     menubar.get_by_text("Fichier", exact=True).wait_for()
     assert menubar.get_by_text("Affichage", exact=True).is_visible()
     shot(page, "jupyterlab-fr.png")
+    # The File menu offers to log out once, as the pupil sees it (issue 21, point 15).
+    menubar.get_by_text("Fichier", exact=True).click()
+    file_menu = page.locator("#jp-mainmenu-file")
+    file_menu.wait_for()
+    assert file_menu.inner_text().count("Se déconnecter") == 1, file_menu.inner_text()
+    page.keyboard.press("Escape")
     # nbgrader's own pages have no translation: the list is in English (docs/quickstart-fr.md).
     menubar.get_by_text("Nbgrader", exact=True).click()
     page.get_by_text("Assignment List", exact=True).click()

@@ -261,6 +261,23 @@ def test_the_servers_page_shows_each_user_heaviest_first_and_an_admin_stops_one_
     mine = usage["users"][0]
     assert mine["memory"] >= 100 * 2 ** 20 and mine["limit"] == STUDENT_MEMORY_MB * 2 ** 20
     assert kernel_pid in [k["pid"] for k in mine["kernels"]]
+    # A notebook's kernel is shown by the notebook's name, not a pid (issue 21, point 15).
+    session = students[NEIGHBOUR].api("POST", f"/user/{NEIGHBOUR}/api/sessions", json={
+        "path": "devoir-de-maths.ipynb", "type": "notebook", "name": "devoir-de-maths.ipynb",  # as JupyterLab asks
+        "kernel": {"name": "python3"}})
+    assert session.status_code == 201, session.text
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        users = admin.api("GET", "/services/jhub-admin/api/usage").json()["usage"]["users"]
+        named = {k["pid"]: k["notebook"] for u in users if u["login"] == NEIGHBOUR for k in u["kernels"]}
+        if "devoir-de-maths.ipynb" in named.values():
+            break
+        time.sleep(1)
+    # The notebook's kernel by its name; the one started without a notebook by none.
+    assert sorted(named.values()) == ["", "devoir-de-maths.ipynb"] and named[kernel_pid] == "", named
+    page = admin.session.get(stack.url + "/services/jhub-admin/servers", timeout=60).text
+    assert "devoir-de-maths.ipynb" in page and "Notebooks en cours (noyaux)" in page
+    students[NEIGHBOUR].api("DELETE", f"/user/{NEIGHBOUR}/api/sessions/{session.json()['id']}")
     r = admin.api("POST", f"/services/jhub-admin/servers/{NEIGHBOUR}/kernels/{kernel_pid}/stop",
                   allow_redirects=False)
     assert r.status_code == 303
