@@ -23,6 +23,18 @@ SIMILAR_NAME = 0.75
 BIRTH_DATE = re.compile(r"\d{1,2}[/.-]\d{1,2}[/.-]\d{4}|\d{4}-\d{2}-\d{2}")
 
 
+def french_date(text: str) -> str:
+    """A birth date as the registry keeps it, whatever the list's format: "11/03/2009" for
+    "11/3/2009", "11.03.2009" and "2009-03-11" alike (a list exported another way changes
+    nothing); anything else as it is."""
+    text = text.strip()
+    if not BIRTH_DATE.fullmatch(text):
+        return text
+    parts = re.split(r"[/.-]", text)
+    day, month, year = reversed(parts) if len(parts[0]) == 4 else parts
+    return f"{int(day):02d}/{int(month):02d}/{year}"
+
+
 @dataclass
 class PlannedAccount:
     line: int
@@ -143,7 +155,7 @@ def make_plan(roster: Roster, managed: dict, system_logins: Collection[str], res
             hub_admin=entry.role == "teacher" and admin,
             classes=list(entry.classes), first_name=entry.first_name, last_name=entry.last_name, email=entry.email,
             identity_key="" if entry.login else entry.identity_key, external_id=entry.external_id,
-            birth_date=entry.birth_date, renamed=index in renamed,
+            birth_date=french_date(entry.birth_date), renamed=index in renamed,
         )
         if current is None:
             give_password(planned, entry.password, new_password)

@@ -82,9 +82,12 @@ class SlipBook:
     sheets: list
 
 
-def slip_book(credentials: list, address: str) -> SlipBook:
-    """The sheets to print, from credential dicts (engine.credential)."""
-    apart = distinguishers(credentials)
+def slip_book(credentials: list, address: str, others: list = ()) -> SlipBook:
+    """The sheets to print, from credential dicts (engine.credential). others: the other people
+    of the registry (mappings as credentials), so that a twin whose password alone was reset is
+    told apart from the one whose slip is not printed."""
+    printed = {c["login"] for c in credentials}
+    apart = distinguishers([*credentials, *(o for o in others if o["login"] not in printed)])
     by_sheet = {}
     for c in sorted(credentials, key=lambda c: (c["last_name"].lower(), c["first_name"].lower(), c["login"])):
         role = "admin" if holds_admin(c["role"], c.get("hub_admin", False)) else c["role"]

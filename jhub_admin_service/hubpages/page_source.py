@@ -10,7 +10,7 @@ sent as it is: tests/service/test_hub_pages.py says so.
 import re
 from types import SimpleNamespace
 
-from tornado import httputil, web
+from tornado import escape, httputil, web
 
 from ..service import i18n
 
@@ -35,7 +35,7 @@ class PageLanguage(web.OutputTransform):
         locale = browser_locale(self.request)
         chunk = chunk.replace(HTML_LANG, f'<html lang="{locale.code[:2]}">'.encode(), 1)
         words = i18n.translate(locale, "This hub needs JavaScript: turn it on in your browser to go on.")
-        chunk = NOSCRIPT.sub(lambda m: m.group(1) + words.encode() + m.group(2), chunk, count=1)
+        chunk = NOSCRIPT.sub(lambda m: m.group(1) + escape.xhtml_escape(words).encode() + m.group(2), chunk, count=1)
         if "Content-Length" in headers:
             headers["Content-Length"] = str(len(chunk))
         return status_code, headers, chunk

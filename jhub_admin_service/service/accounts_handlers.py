@@ -226,13 +226,21 @@ class AccountAPIHandler(SelfLockoutMixin, APIHandler):
 
 class AccountWorkHandler(BaseHandler):
     """GET accounts/LOGIN/work.zip: the person's own files, as the ZIP that a removal hands over
-    (accounts/handover.py), made for this download in a private folder, then deleted."""
+    (accounts/handover.py), made for this download in a private folder, then deleted. One is
+    made at a time (the others wait): a few clicks never fill the disk with ZIPs of 4 GB."""
+
+    one_at_a_time = asyncio.Lock()
 
     async def get(self, login: str) -> None:
         account = self.ctx.reader.get(login)
         home = os.path.join(self.ctx.settings.home_root, login)
         if account is None or not os.path.isdir(home):
             raise web.HTTPError(404)
+        async with self.one_at_a_time:
+            await self.send_zip(account, home)
+
+    async def send_zip(self, account: Account, home: str) -> None:
+        login = account.login
         with tempfile.TemporaryDirectory(prefix="jhub-work-") as folder:  # 0700, root's
             path = os.path.join(folder, "work.zip")
             await asyncio.get_running_loop().run_in_executor(None, write_home_zip, home, account.uid, path)

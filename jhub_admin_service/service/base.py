@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Optional, Union
 from urllib.parse import urlencode
 
 import tornado.locale
+from babel.numbers import format_decimal
 from babel.units import format_unit
 from jupyterhub.services.auth import HubOAuthenticated, UserNotAllowed
 from jupyterhub.utils import url_path_join
@@ -329,4 +330,6 @@ def fmt_bytes(n: Optional[float], lang: str = "en") -> str:
     n, step = float(n), 0
     while abs(n) >= 1024 and step < len(BYTE_UNITS) - 1:
         n, step = n / 1024, step + 1
+    if step == 0 and not lang.startswith("fr"):  # CLDR's English short unit is "byte", singular
+        return f"{format_decimal(n, format='#,##0', locale=lang)} B"
     return format_unit(n, BYTE_UNITS[step], length="short", locale=lang, format="#,##0" if step == 0 else "#,##0.#")

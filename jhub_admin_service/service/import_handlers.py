@@ -248,7 +248,8 @@ class SlipsHandler(JobHandler):
     def get(self, job_id: str) -> None:
         job = self.job(job_id)
         address = self.slip_address()
-        self.render_page("slips.html", job=job.to_json(), book=slip_book(job.credentials, address), hub_url=address,
+        book = slip_book(job.credentials, address, others=[vars(a) for a in self.ctx.reader.accounts()])
+        self.render_page("slips.html", job=job.to_json(), book=book, hub_url=address,
                          local_only=only_on_this_machine(address))
 
 

@@ -108,10 +108,11 @@ class PasswordHandler(BaseHandler):
 
 
 def same_site_path(url: str) -> bool:
-    """A path on this site ("/hub/spawn"), never another site ("//evil.example", "https://...")."""
+    """A path on this site ("/hub/spawn"), never another site: "//evil.example", "///evil.example"
+    (which browsers read as a host too), "/\\evil.example", "https://..."."""
     parts = urlsplit(url)
-    return (url.startswith("/") and not parts.scheme and not parts.netloc and "\\" not in url
-            and url.isprintable())
+    return (url.startswith("/") and not url.startswith("//") and not parts.scheme and not parts.netloc
+            and "\\" not in url and url.isprintable())
 
 
 def make_app(settings: AdminSettings, cookie_secret: bytes) -> web.Application:

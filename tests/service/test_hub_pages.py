@@ -140,7 +140,8 @@ def test_a_pupils_first_login_asks_for_a_password_of_their_own(running):
     assert again.status_code == 302 and "jhub-password" not in again.headers["Location"]
     teacher = post_login(hub, "prof.nouveau", "Nouveau-Passw0rd-42")
     assert teacher.status_code == 302 and "jhub-password" not in teacher.headers["Location"]
-    for elsewhere in ("//evil.example/", "https://evil.example/", "/\\evil.example"):
+    for elsewhere in ("//evil.example/", "///evil.example/", "////evil.example", "https://evil.example/",
+                      "/\\evil.example", "/\tevil.example"):
         page = text(pupil.get(hub.url + "/services/jhub-password/", params={"first": "1", "next": elsewhere}))
         assert 'href="/hub/home" id="jha-password-later"' in page and "evil" not in page
 

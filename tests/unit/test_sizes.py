@@ -13,4 +13,5 @@ def test_sizes_in_french_have_octets_a_decimal_comma_and_a_narrow_space():
 def test_sizes_in_english_and_nothing_known():
     assert fmt_bytes(1.5 * 1024 ** 3, "en") == "1.5 GB"
     assert fmt_bytes(3 * 1024) == "3 kB"
+    assert fmt_bytes(1023, "en") == "1,023 B"
     assert fmt_bytes(None, "fr") == "—"

@@ -86,3 +86,19 @@ def test_a_siecle_list_with_namesakes_brings_their_birth_dates_to_the_plan():
             .encode("utf-8"))
     plan = make_plan(read_roster(data), {}, {"root"})
     assert sorted(p.birth_date for p in plan.create) == ["02/10/2009", "11/03/2009"]
+
+
+def test_a_birth_date_is_kept_in_one_format_whatever_the_lists():
+    from jhub_admin_service.accounts.plan import french_date
+
+    assert {french_date(d) for d in ("11/03/2009", "11/3/2009", "11.03.2009", "2009-03-11", " 11-03-2009")} == {
+        "11/03/2009"}
+    assert french_date("mars 2009") == "mars 2009" and french_date("") == ""
+
+
+def test_a_twin_whose_password_alone_is_reset_is_told_apart_from_the_other():
+    twin = person("lea.martin2", "Léa", "Martin", birth_date="02/10/2009")
+    other = person("lea.martin", "Léa", "Martin", birth_date="11/03/2009")
+    book = slip_book([twin], ADDRESS, others=[other, twin])
+    assert [p.tell_apart for s in book.sheets for p in s.slips] == [("birth_date", "02/10/2009")]
+    assert [p.login for s in book.sheets for p in s.slips] == ["lea.martin2"]  # the other is not printed

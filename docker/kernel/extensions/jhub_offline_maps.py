@@ -11,6 +11,7 @@ import functools
 import json
 import os
 import sys
+import warnings
 
 ASSETS = "/opt/jhub-admin/maps/assets.json"
 FRENCH = os.environ.get("LANG", "fr").startswith("fr")
@@ -79,14 +80,32 @@ class AfterImport:
                 break
         else:
             return None
-        patch, run = self.patches.pop(name), spec.loader.exec_module
-
-        def exec_module(module):
-            run(module)
-            patch(module)
-
-        spec.loader.exec_module = exec_module
+        run = getattr(spec.loader, "exec_module", None)
+        if run is None:
+            return None
+        spec.loader = PatchingLoader(spec.loader, self.patches.pop(name))
         return spec
+
+
+class PatchingLoader:
+    """A module's own loader, then the patch; a patch that fails (another folium) leaves the
+    module as its authors made it, with a warning: never a broken import."""
+
+    def __init__(self, loader, patch):
+        self.loader, self.patch = loader, patch
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module):
+        self.loader.exec_module(module)
+        try:
+            self.patch(module)
+        except Exception as exc:  # noqa: BLE001
+            warnings.warn(f"jhub_offline_maps: {module.__name__} left as it is ({exc!r})")
+
+    def __getattr__(self, name):  # get_resource_reader, is_package...: the module's own loader's
+        return getattr(self.loader, name)
 
 
 def load_ipython_extension(ipython) -> None:
