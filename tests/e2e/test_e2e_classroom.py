@@ -506,7 +506,7 @@ def test_a_folium_map_shows_with_only_the_tile_server_reachable(stack, people):
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Tiles)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     tiles = f"http://tuiles.lycee.test:{server.server_port}/{{z}}/{{x}}/{{y}}.png"
-    student = people["eleve.b"]
+    student = people["eleve.a"]
     try:
         with chromium("--no-proxy-server",
                       "--host-resolver-rules=MAP tuiles.lycee.test 127.0.0.1, EXCLUDE 127.0.0.1, MAP * ~NOTFOUND") as browser:
@@ -514,6 +514,8 @@ def test_a_folium_map_shows_with_only_the_tile_server_reachable(stack, people):
             page.set_default_timeout(120_000)
             log_in(page, stack.url, student.name, student.password)
             page.wait_for_url(f"**/user/{student.name}/lab**")
+            # A workspace of its own: whatever the pupil left open elsewhere, a launcher.
+            page.goto(f"{stack.url}/user/{student.name}/lab/workspaces/carte?reset")
             page.locator('.jp-LauncherCard[data-category="Notebook"]').first.click()
             page.get_by_text("Python 3 (lycée) | Inactif").wait_for()
             page.locator(".jp-NotebookPanel .jp-Cell .cm-content").first.click()
