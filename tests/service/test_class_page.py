@@ -1,5 +1,6 @@
 """My class (service/class_app.py) on a real hub: a teacher starts the servers of their own
 course's students before the lesson, and no one else's; a student is refused."""
+import html
 import io
 import re
 import sys
@@ -51,7 +52,8 @@ def test_a_teacher_sees_their_own_courses_and_a_student_is_refused(running, cour
     assert 'data-service="jhub-class"' in home and "Ma classe" in home
     page = teacher.get(hub.url + CLASS_PAGE)
     assert page.status_code == 200 and "Ma classe" in page.text
-    assert 'data-course="nsi2c"' in page.text and "2 élèves" in page.text
+    assert 'data-course="nsi2c"' in page.text and "2 élèves dans le cours" in page.text
+    assert "2 élèves sans serveur démarré\u00a0: le leur démarre à leur connexion" in page.text
     # The course is named by its class, as the teacher knows it; its id stays beside.
     assert re.search(r'jha-course-name">2C <span[^>]*>nsi2c</span>', page.text), page.text
     assert "phys2d" not in page.text
@@ -103,15 +105,17 @@ def test_a_teacher_starts_their_course_s_servers_and_they_are_kept_for_the_lesso
     assert course["warm"]["meta"]["until"] - time.time() > 25 * 60
     assert all(server_of(hub, s).get("ready") for s in MY_STUDENTS)
     assert not server_of(hub, OTHER_STUDENT)
-    page = teacher.get(hub.url + CLASS_PAGE).text
-    assert "2 élèves\u00a0; serveurs prêts\u00a0: 2 (démarrés\u00a0: 2)" in page and "Serveurs gardés en marche jusqu" in page
+    page = html.unescape(teacher.get(hub.url + CLASS_PAGE).text)
+    assert "2 élèves dans le cours" in page and "2 serveurs prêts\u00a0: leurs notebooks s'ouvrent aussitôt" in page
+    assert "sans serveur" not in page and "Serveurs gardés en marche jusqu" in page
     # One student's server stops (logged out): every count of the page says so, none keeps the old number.
     hub.api("DELETE", f"/users/{MY_STUDENTS[0]}/server")
     deadline = time.monotonic() + 60
     while server_of(hub, MY_STUDENTS[0]) and time.monotonic() < deadline:
         time.sleep(0.5)
-    page = teacher.get(hub.url + CLASS_PAGE).text
-    assert "2 élèves\u00a0; serveurs prêts\u00a0: 1 (démarrés\u00a0: 1)" in page and "prêts\u00a0: 2" not in page and " sur 2" not in page
+    page = html.unescape(teacher.get(hub.url + CLASS_PAGE).text)
+    assert "1 serveur prêt\u00a0: son notebook s'ouvre aussitôt" in page and " sur 2" not in page
+    assert "1 élève sans serveur démarré\u00a0: le sien démarre à sa connexion" in page and "2 serveurs" not in page
 
 
 def test_a_teacher_downloads_their_course_s_grades_for_pronote_and_no_one_else_s(running, courses):
