@@ -21,6 +21,8 @@ setup(
             "courses/assets/*",
             "courses/grading/static/*",
             "courses/feedback_view/static/*",
+            "courses/nbgrader_words/static/*",
+            "courses/nbgrader_words/catalogue/*",
             "courses/feedback/templates/*/*",
             "classroom/examples/*.ipynb",
             "classroom/pdf_template/*/*",

@@ -10,7 +10,6 @@ jhub-admin.
   every container start.
 * Several courses share it: each course has its own folder in it (path_includes_course).
 * The feedback page: in the server's language, hidden tests taken out (courses/feedback).
-* The feedback page: in the server's language, hidden tests taken out (courses/feedback).
 * Who takes which course comes from the hub groups nbgrader-<course> (students) and
   formgrade-<course> (its teacher), through the hub API (JupyterHubAuthPlugin), using the
   JUPYTERHUB_API_TOKEN that every single-user server has.

@@ -50,6 +50,10 @@ SERVER_EXTENSION = __name__
 GRADING_EXTENSION = "jhub_admin_service.courses.grading"
 #: "(view feedback)" in the Assignment List opens the feedback page (courses/feedback_view), everyone.
 FEEDBACK_VIEW_EXTENSION = "jhub_admin_service.courses.feedback_view"
+#: nbgrader's words in French in JupyterLab and the Formgrader (courses/nbgrader_words), everyone.
+NBGRADER_WORDS_EXTENSION = "jhub_admin_service.courses.nbgrader_words"
+#: JupyterLab in the browser's language until the user picks one (classroom/lab_language), everyone.
+LAB_LANGUAGE_EXTENSION = "jhub_admin_service.classroom.lab_language"
 TEACHER_GROUP = "teachers"
 TEACHER_ONLY_PLUGINS = ("@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment",
                         "@jupyter/nbgrader:course-list")
@@ -67,6 +71,8 @@ def profile_files(profile):
     server_ext[SERVER_EXTENSION] = teacher
     server_ext[GRADING_EXTENSION] = teacher
     server_ext[FEEDBACK_VIEW_EXTENSION] = True
+    server_ext[NBGRADER_WORDS_EXTENSION] = True
+    server_ext[LAB_LANGUAGE_EXTENSION] = True
     disabled = {plugin: not teacher for plugin in TEACHER_ONLY_PLUGINS}
     return {
         "jupyter_server_config.d/jhub-admin-nbgrader.json": {"ServerApp": {"jpserver_extensions": server_ext}},

@@ -13,6 +13,7 @@ The helper is a process of its own, given nothing but the teachers' specs on std
 hash or token of the caller's is in the memory its children inherit.
 """
 import gc
+import hashlib
 import json
 import logging
 import os
@@ -32,6 +33,13 @@ from ..identity import drop_to
 
 HEADER_NOTEBOOK = "header.ipynb"
 ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets")
+#: The header jhub-admin gave before it named JupyterLab's real menus (sha256): a course's header
+#: still identical to it was never edited, and is replaced by the header in the course's language.
+RETIRED_HEADERS = {"5725626e2a2b41bb27321778abbfeb3e7f7133289f321e609a9464c20544dd0e"}
+#: What nbgrader leaves in an answer cell for the pupil, in a French course (nbgrader's English
+#: defaults otherwise).
+FRENCH_STUBS = {"code_stub": {"python": "# VOTRE CODE ICI\nraise NotImplementedError()"},
+                "text_stub": "VOTRE RÉPONSE ICI"}
 #: The example notebooks (classroom/examples), given once to each teacher: the top-level ones in
 #: ~/exemples, the nbgrader assignments (examples/nbgrader/NAME/) in the default course's source/.
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "classroom", "examples")
@@ -58,16 +66,40 @@ class TeacherBatchError(RuntimeError):
 
 # What is written ------------------------------------------------------------------------------
 
-def course_config_text(course_id: str, course_root: str) -> str:
+def is_french(lang: str) -> bool:
+    """A course speaks its server's language (LANG): French, or else English."""
+    return (lang or "").lower().startswith("fr")
+
+
+def course_config_text(course_id: str, course_root: str, lang: str = "") -> str:
     """The course's nbgrader_config.py (in its folder: nbgrader reads it from the working directory)."""
     db = "sqlite:///" + os.path.join(course_root, "gradebook.db")
+    stubs = "".join(f"c.ClearSolutions.{name} = {value!r}\n" for name, value in FRENCH_STUBS.items()) \
+        if is_french(lang) else ""
     return (f"{MANAGED_MARK} (remove this line to keep your own changes).\n"
             "c = get_config()  # noqa: F821\n"
             f"c.CourseDirectory.course_id = {course_id!r}\n"
             f"c.CourseDirectory.root = {course_root!r}\n"
             f"c.CourseDirectory.db_url = {db!r}\n"
-            "c.ClearSolutions.code_stub = {'python': '# VOTRE CODE ICI / YOUR CODE HERE\\nraise NotImplementedError()'}\n"
+            + stubs +
             f"c.IncludeHeaderFooter.header = {os.path.join(course_root, 'source', HEADER_NOTEBOOK)!r}\n")
+
+
+def header_asset(lang: str) -> str:
+    """The header notebook of a course in this language: it names JupyterLab's menus as they read."""
+    return os.path.join(ASSETS, "header-fr.ipynb" if is_french(lang) else "header-en.ipynb")
+
+
+def give_header(header: str, lang: str) -> None:
+    """The course's header, unless the teacher has one of their own (a retired one, never edited,
+    is replaced)."""
+    try:
+        with open(header, "rb") as f:
+            if hashlib.sha256(f.read()).hexdigest() not in RETIRED_HEADERS:
+                return
+    except FileNotFoundError:
+        pass
+    shutil.copyfile(header_asset(lang), header)
 
 
 def user_config_text(courses: list, home: str) -> str:
@@ -149,10 +181,9 @@ def teacher_apply(spec: dict, template: Optional[bytes] = None) -> dict:
         cid = course["course_id"]
         root = os.path.join(home, cid)
         os.makedirs(os.path.join(root, "source"), exist_ok=True)
-        header = os.path.join(root, "source", HEADER_NOTEBOOK)
-        if not os.path.exists(header):
-            shutil.copyfile(os.path.join(ASSETS, HEADER_NOTEBOOK), header)
-        _write_managed(os.path.join(root, "nbgrader_config.py"), course_config_text(cid, root))
+        lang = os.environ.get("LANG", "")
+        give_header(os.path.join(root, "source", HEADER_NOTEBOOK), lang)
+        _write_managed(os.path.join(root, "nbgrader_config.py"), course_config_text(cid, root, lang))
         wanted = {s["id"]: s for s in course["students"]}
         added = removed = kept = 0
         gradebook = os.path.join(root, "gradebook.db")
@@ -170,7 +201,7 @@ def teacher_apply(spec: dict, template: Optional[bytes] = None) -> dict:
                 if student is None or sid in wanted:
                     continue
                 if student.submissions:
-                    name = marked(student.last_name or "", departure_mark(reason, os.environ.get("LANG", "")))
+                    name = marked(student.last_name or "", departure_mark(reason, lang))
                     if name != student.last_name:
                         gb.update_or_create_student(sid, last_name=name)
                     kept += 1

@@ -121,13 +121,14 @@ def test_teachers_get_the_examples_once_in_their_home(stack, people):
 
 
 FILL_IN = r"""
-import sys, nbformat
+import re, sys, nbformat
 path, answers = sys.argv[1], {"moyenne": "    return sum(notes) / len(notes)", "est_pair": sys.argv[2]}
 nb = nbformat.read(path, as_version=4)
 for cell in nb.cells:
     for name, body in answers.items():
         if cell.cell_type == "code" and f"def {name}(" in cell.source:
-            cell.source = cell.source.replace("    # VOTRE CODE ICI / YOUR CODE HERE\n    raise NotImplementedError()", body)
+            # the French course's stub (courses/teacher_homes.FRENCH_STUBS)
+            cell.source = re.sub(r"    # VOTRE CODE ICI\n    raise NotImplementedError\(\)", lambda m: body, cell.source)
 nbformat.write(nb, path)
 """
 

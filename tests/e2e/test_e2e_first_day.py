@@ -108,10 +108,10 @@ def test_a_student_works_in_jupyterlab_in_french_and_opens_the_assignment_list(b
     file_menu.wait_for()
     assert file_menu.inner_text().count("Se déconnecter") == 1, file_menu.inner_text()
     page.keyboard.press("Escape")
-    # nbgrader's own pages have no translation: the list is in English (docs/quickstart-fr.md).
+    # nbgrader in French too (courses/nbgrader_words); the whole lesson is test_e2e_teacher's.
     menubar.get_by_text("Nbgrader", exact=True).click()
-    page.get_by_text("Assignment List", exact=True).click()
-    page.get_by_text(re.compile("Released assignments|Devoirs distribués")).first.wait_for()
+    page.get_by_text("Liste des devoirs", exact=True).click()
+    page.get_by_text("Devoirs distribués", exact=True).wait_for()
     shot(page, "assignment-list.png")
     # Notebook 7 reads the same defaults: French too.
     page.goto(base + "/user/lea.martin/tree")

@@ -1,5 +1,6 @@
 """Pure rules of courses.py: course ids, default courses, enrolment planning, hub groups, profiles."""
 import json
+from pathlib import Path
 
 import pytest
 
@@ -147,8 +148,8 @@ def test_config_texts_are_valid_python(tmp_path):
 
 def test_header_notebook_is_a_notebook():
     import nbformat
-    nb = nbformat.read(T.ASSETS + "/" + T.HEADER_NOTEBOOK, as_version=4)
-    nbformat.validate(nb)
+    for lang in ("fr_FR.UTF-8", "C.UTF-8"):
+        nbformat.validate(nbformat.read(T.header_asset(lang), as_version=4))
 
 
 def test_profiles(tmp_path):
@@ -203,3 +204,52 @@ def test_configure_sets_hook_and_scopes_once(tmp_path):
     assert teacher.environment["JUPYTER_CONFIG_PATH"] == str(tmp_path / "p" / "teacher")
     assert student.environment["JUPYTER_CONFIG_PATH"] == str(tmp_path / "p" / "student")
     assert teacher.environment["LANG"] == "fr_FR.UTF-8"
+
+
+def course_config(lang):
+    """The course's nbgrader_config.py, as nbgrader loads it."""
+    from traitlets.config import Config
+    cfg = Config()
+    exec(compile(T.course_config_text("cours_p", "/home/p/cours_p", lang), "nbgrader_config.py", "exec"),
+         {"get_config": lambda: cfg})
+    return cfg
+
+
+def test_a_french_course_leaves_french_stubs_and_an_english_one_nbgrader_s():
+    from nbgrader.preprocessors import ClearSolutions
+
+    french = ClearSolutions(config=course_config("fr_FR.UTF-8"))
+    assert french.code_stub["python"] == "# VOTRE CODE ICI\nraise NotImplementedError()"
+    assert french.text_stub == "VOTRE RÉPONSE ICI"
+    english = ClearSolutions(config=course_config("en_GB.UTF-8"))
+    assert english.code_stub["python"] == ClearSolutions().code_stub["python"]
+    assert english.text_stub == "YOUR ANSWER HERE"
+
+
+def header_text(path):
+    return "".join(json.loads(open(path, encoding="utf-8").read())["cells"][0]["source"])
+
+
+def test_the_header_speaks_the_course_s_language_and_names_what_its_stubs_leave(tmp_path):
+    french, english = header_text(T.header_asset("fr_FR.UTF-8")), header_text(T.header_asset("C.UTF-8"))
+    assert "**Noyau → Redémarrer le noyau et Exécuter toutes les cellules…**" in french
+    assert "`VOTRE CODE ICI`" in french and "« VOTRE RÉPONSE ICI »" in french
+    assert "Before" not in french and "Kernel" not in french
+    assert "**Kernel → Restart Kernel and Run All Cells…**" in english and "Noyau" not in english
+    assert '"YOUR ANSWER HERE"' in english
+
+
+def test_a_header_never_edited_is_renewed_and_an_edited_one_kept(tmp_path):
+    import hashlib
+    header = tmp_path / "header.ipynb"
+    T.give_header(str(header), "fr_FR.UTF-8")
+    assert header.read_bytes() == open(T.header_asset("fr"), "rb").read()
+    # the header jhub-admin gave before (commit 469ccc6)
+    retired = (Path(__file__).parent / "data" / "retired-header.ipynb").read_bytes()
+    assert hashlib.sha256(retired).hexdigest() in T.RETIRED_HEADERS
+    header.write_bytes(retired)
+    T.give_header(str(header), "fr_FR.UTF-8")
+    assert "Noyau → Redémarrer le noyau" in header_text(header)
+    header.write_bytes(retired.replace(b"Avant de rendre", b"Avant de me rendre"))
+    T.give_header(str(header), "fr_FR.UTF-8")
+    assert b"Avant de me rendre" in header.read_bytes()

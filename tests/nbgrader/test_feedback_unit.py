@@ -65,14 +65,27 @@ def keep_lang():
         os.environ["LANG"] = before
 
 
-def test_the_feedback_speaks_french_on_a_french_server_and_english_otherwise():
-    html = render("fr_FR.UTF-8")
-    for words in ("Réponse de l'élève", "Commentaires :", "Cellule de test", "Réponse rédigée", "Note :",
-                  "Très bien"):
-        assert words in html, words
-    assert "Student's answer" not in html and "Comments:" not in html
-    english = render("C.UTF-8")
-    assert "Student's answer" in english and "Comments :" in english and "Réponse de l" not in english
+def test_the_feedback_speaks_the_course_s_language_with_the_other_one_beside_it():
+    french = html_text(render("fr_FR.UTF-8"))
+    for words in ("Réponse de l'élève", "Commentaires\u00a0:", "Cellule de test", "Réponse rédigée",
+                  "tp1 (Note\u00a0: 1 / 3)", "Note\u00a0: 0 / 2", "Très bien"):
+        assert words in french, words
+    assert "Student's answer" not in french and "Comments:" not in french
+    english = html_text(render("C.UTF-8"))
+    assert "Student's answer" in english and "Comments: Très bien" in english and "tp1 (Score: 1 / 3)" in english
+    assert "Réponse de l" not in english and " :" not in english
+    # Each word and score carries both languages, for the page's script (a reader's other language).
+    page = render("fr_FR.UTF-8")
+    assert '<span data-jha-en="Comments:" data-jha-fr="Commentaires\u00a0:">Commentaires\u00a0:</span>' in page
+    assert "navigator.languages" in page
+    assert "In\u00a0[" not in html_text(page) and "Out[" not in html_text(page)  # prompts as JupyterLab's: [1]:
+
+
+@pytest.mark.parametrize("value, french, english", [(2, "2", "2"), (1.5, "1,5", "1.5"), (1 / 3, "0,33", "0.33"),
+                                                    (None, "0", "0"), ("3.0", "3", "3")])
+def test_scores_have_a_decimal_comma_in_french(value, french, english):
+    assert feedback.number(value) == f'<span data-jha-fr="{french}" data-jha-en="{english}">{english}</span>' or \
+        feedback.number(value) == f'<span data-jha-fr="{french}" data-jha-en="{english}">{french}</span>'
 
 
 def test_hidden_tests_never_reach_the_feedback():

@@ -1,21 +1,12 @@
 """'(view feedback)' opens the feedback page: the server extension's route and script, in a real
 Jupyter Server (the end-to-end teacher module clicks the link in Chromium, in a preloaded server)."""
-import socket
-import subprocess
-import sys
-import time
-
 import pytest
 import requests
 
+from jupyter_servers import jupyter_server
+
 TOKEN = "feedback-view-test-token"
 TIMESTAMP = "2026-12-06 10:15:00.123456 UTC"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -28,29 +19,8 @@ def server(tmp_path_factory):
     two.mkdir(parents=True)
     for name in ("partie1.html", "partie2.html"):
         (two / name).write_text("<html></html>")
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root", f"--port={port}", "--ip=127.0.0.1",
-         f"--ServerApp.root_dir={root}", f"--IdentityProvider.token={TOKEN}", "--ServerApp.base_url=/user/eleve/",
-         "--ServerApp.jpserver_extensions={'jhub_admin_service.courses.feedback_view': True, 'jupyterlab': True}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=root)
-    url = f"http://127.0.0.1:{port}/user/eleve/"
-    session = requests.Session()
-    session.headers["Authorization"] = f"token {TOKEN}"
-    for _ in range(150):
-        if proc.poll() is not None:
-            break
-        try:
-            if session.get(url + "api/status", timeout=2).status_code == 200:
-                break
-        except requests.ConnectionError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail("jupyter server did not start: " + proc.stderr.read().decode()[-2000:])
-    yield url, session
-    proc.terminate()
-    proc.wait(timeout=20)
+    with jupyter_server(root, ["jhub_admin_service.courses.feedback_view"], TOKEN) as running:
+        yield running
 
 
 def test_the_route_redirects_to_the_one_page_or_lists_several(server):
@@ -70,8 +40,12 @@ def test_the_route_refuses_paths_and_says_when_nothing_was_fetched(server):
     for bad in ("../../etc", "*", ".", "a/b", ""):
         r = session.get(url + "jhub-admin/feedback", params={"timestamp": bad}, allow_redirects=False)
         assert r.status_code in (400, 404) and "Location" not in r.headers, bad
-    r = session.get(url + "jhub-admin/feedback", params={"timestamp": "2020-01-01 00:00:00 UTC"})
+    r = session.get(url + "jhub-admin/feedback", params={"timestamp": "2020-01-01 00:00:00 UTC"},
+                    headers={"Accept-Language": "en-GB,en"})
     assert r.status_code == 404 and "Fetch Feedback" in r.text
+    r = session.get(url + "jhub-admin/feedback", params={"timestamp": "2020-01-01 00:00:00 UTC"},
+                    headers={"Accept-Language": "fr-FR,fr"})
+    assert r.status_code == 404 and "«\u00a0Récupérer les retours\u00a0»" in r.text
     anonymous = requests.get(url + "jhub-admin/feedback", params={"timestamp": TIMESTAMP}, allow_redirects=False)
     assert anonymous.status_code in (302, 403) and "/files/" not in anonymous.headers.get("Location", "")
 

@@ -3,13 +3,15 @@ teacher's hidden tests. Given to nbgrader by configuration (``configure(c)``, ca
 image's /etc/jupyter/nbgrader_config.py), never by editing nbgrader's files.
 
 - ``FeedbackExporter``: nbgrader's HTML exporter with the template ``jhub_feedback``, which
-  extends nbgrader's own ``feedback`` template and says its words through the ``jha_t`` filter
-  (French for a French server, ``LANG``; English otherwise).
+  extends nbgrader's own ``feedback`` template and says its words and scores through the ``jha_t``
+  and ``jha_num`` filters: in the course's language (the server's ``LANG``), with the other one
+  beside it, which the page's script shows to a browser that asks for it.
 - ``HideHiddenTests``: autograding puts the hidden tests back into the test cells (to run them);
   for the feedback they are taken out again, and so is what their cell showed (a traceback
   quotes the lines around the failing one, hidden ones included): only the error's name stays,
   with a note.
 """
+import html
 import os
 
 import nbformat
@@ -21,27 +23,50 @@ TEMPLATE = "jhub_feedback"
 TEMPLATE_FILE = "feedback_page.html.j2"
 
 WORDS_FR = {
-    "Score": "Note",
+    "Score:": "Note\u00a0:",
     "Test cell": "Cellule de test",
     "Coding free-response": "Réponse (code)",
     "Written response": "Réponse rédigée",
     "Task": "Tâche",
     "Comment": "Commentaire",
-    "Comments": "Commentaires",
+    "Comments:": "Commentaires\u00a0:",
     "Late submission penalty": "Pénalité de retard",
     "Student's answer": "Réponse de l'élève",
     "Student's task": "Tâche de l'élève",
-    "Grade cell": "Cellule notée",
+    "Grade cell:": "Cellule notée\u00a0:",
     "Top": "Haut",
     "Hidden tests were run here; what they show stays with the teacher.":
-        "Des tests cachés ont été exécutés ici ; leur détail reste chez l'enseignant.",
+        "Des tests cachés ont été exécutés ici\u00a0; leur détail reste chez l'enseignant.",
 }
 
 
-def translate(text: str) -> str:
-    """The template's words, in French on a French server (LANG)."""
+def course_is_french() -> bool:
+    """A course speaks its server's language (LANG): French, or else English."""
     lang = os.environ.get("LC_ALL") or os.environ.get("LC_MESSAGES") or os.environ.get("LANG") or ""
-    return WORDS_FR.get(text, text) if lang.lower().startswith("fr") else text
+    return lang.lower().startswith("fr")
+
+
+def translate(text: str) -> str:
+    """The words in the course's language."""
+    return WORDS_FR.get(text, text) if course_is_french() else text
+
+
+def in_both_languages(french: str, english: str) -> str:
+    """Markup showing the course's language, with both for the page's script (the reader's language)."""
+    shown = french if course_is_french() else english
+    return (f'<span data-jha-fr="{html.escape(french)}" data-jha-en="{html.escape(english)}">'
+            f"{html.escape(shown)}</span>")
+
+
+def words(text: str) -> str:
+    """The template's words (the ``jha_t`` filter)."""
+    return in_both_languages(WORDS_FR.get(text, text), text)
+
+
+def number(value) -> str:
+    """A score (the ``jha_num`` filter): 2, 1.5 or 0.33, with a decimal comma in French."""
+    english = ("%.2f" % float(value or 0)).rstrip("0").rstrip(".")
+    return in_both_languages(english.replace(".", ","), english)
 
 
 class FeedbackExporter(HTMLExporter):
@@ -49,7 +74,8 @@ class FeedbackExporter(HTMLExporter):
 
     def default_filters(self):
         yield from super().default_filters()
-        yield "jha_t", translate
+        yield "jha_t", words
+        yield "jha_num", number
 
 
 class HideHiddenTests(ClearHiddenTests):

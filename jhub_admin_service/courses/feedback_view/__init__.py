@@ -49,8 +49,8 @@ def page_list(base_url: str, pages: list, french: bool) -> str:
 
 def nothing_fetched(french: bool) -> str:
     if french:
-        return small_page("Pas encore de retour", "<p>Le retour de ce rendu n'est pas encore récupéré : cliquez "
-                          "d'abord sur « Fetch Feedback » dans la liste des devoirs.</p>", True)
+        return small_page("Pas encore de retour", "<p>Le retour de ce rendu n'est pas encore récupéré\u00a0: cliquez "
+                          "d'abord sur «\u00a0Récupérer les retours\u00a0» dans la liste des devoirs.</p>", True)
     return small_page("No feedback yet", "<p>The feedback of this submission is not fetched yet: press "
                       "“Fetch Feedback” in the Assignment List first.</p>", False)
 

@@ -6,7 +6,9 @@
     var base = document.currentScript.getAttribute("data-base-url");
     document.addEventListener("click", function (event) {
         var link = event.target.closest ? event.target.closest("a") : null;
-        if (!link || link.textContent.trim() !== "(view feedback)" || !link.parentElement) { return; }
+        // (in French, courses/nbgrader_words keeps nbgrader's words in data-jha-en)
+        var words = link ? link.getAttribute("data-jha-en") || link.textContent.trim() : "";
+        if (words !== "(view feedback)" || !link.parentElement) { return; }
         var timestamp = Array.prototype.filter.call(link.parentElement.childNodes, function (node) {
             return node.nodeType === Node.TEXT_NODE;
         }).map(function (node) { return node.textContent; }).join("").trim();
