@@ -74,6 +74,7 @@ class Account:
     email: str = ""
     identity_key: str = ""
     external_id: str = ""
+    #: DD/MM/YYYY whatever the list wrote (plan.french_date): tells namesakes apart on slips.
     birth_date: str = ""
     password_hash: str = field(default="", repr=False)
     hash_pending: bool = True

@@ -7,7 +7,6 @@ import math
 import os
 import tempfile
 from typing import TYPE_CHECKING, Any, Optional
-from urllib.parse import quote
 
 from jupyterhub.utils import url_path_join
 from tornado import web
@@ -245,14 +244,7 @@ class AccountWorkHandler(BaseHandler):
             path = os.path.join(folder, "work.zip")
             await asyncio.get_running_loop().run_in_executor(None, write_home_zip, home, account.uid, path)
             log.info("%s downloaded the work of %s", self.admin_name, login)
-            self.set_header("Content-Type", "application/zip")
-            self.set_header("Content-Disposition", f"attachment; filename*=UTF-8''{quote(login)}.zip")
-            self.set_header("Cache-Control", "no-store")
-            with open(path, "rb") as f:
-                while chunk := f.read(1 << 20):
-                    self.write(chunk)
-                    await self.flush()
-        self.finish()
+            await self.send_attachment(path, f"{login}.zip", "application/zip")
 
 
 def routes(prefix: str) -> list:

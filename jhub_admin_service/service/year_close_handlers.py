@@ -115,14 +115,8 @@ class YearFileHandler(BaseHandler):
         listed = next((y for y in kept_files(self.ctx) if y["school_year"] == school_year), {})
         if name not in listed.get(kind, []):
             raise web.HTTPError(404)
-        self.set_header("Content-Type", content_type)
-        self.set_header("Content-Disposition", f'attachment; filename="{school_year}-{name}"')
-        self.set_header("Cache-Control", "no-store")
-        with open(os.path.join(self.ctx.settings.years_dir, school_year, folder, name), "rb") as f:
-            while chunk := f.read(1 << 20):
-                self.write(chunk)
-                await self.flush()
-        self.finish()
+        await self.send_attachment(os.path.join(self.ctx.settings.years_dir, school_year, folder, name),
+                                   f"{school_year}-{name}", content_type)
 
 
 def routes(prefix: str) -> list:

@@ -5,7 +5,6 @@ import datetime
 import logging
 import os
 from typing import TYPE_CHECKING
-from urllib.parse import quote
 
 from jupyterhub.utils import url_path_join
 from tornado import ioloop, web
@@ -89,14 +88,7 @@ class HandoverHandler(BaseHandler):
     async def get(self, name: str) -> None:
         if name not in {h.name for h in handovers(self.ctx)}:
             raise web.HTTPError(404)
-        self.set_header("Content-Type", "application/zip")
-        self.set_header("Content-Disposition", f"attachment; filename*=UTF-8''{quote(name)}")
-        self.set_header("Cache-Control", "no-store")
-        with open(os.path.join(self.ctx.settings.handover_dir, name), "rb") as f:
-            while chunk := f.read(1 << 20):
-                self.write(chunk)
-                await self.flush()
-        self.finish()
+        await self.send_attachment(os.path.join(self.ctx.settings.handover_dir, name), name, "application/zip")
 
 
 async def startup(ctx: "ServiceContext") -> None:
