@@ -83,9 +83,12 @@ def test_the_feedback_speaks_the_course_s_language_with_the_other_one_beside_it(
 
 @pytest.mark.parametrize("value, french, english", [(2, "2", "2"), (1.5, "1,5", "1.5"), (1 / 3, "0,33", "0.33"),
                                                     (None, "0", "0"), ("3.0", "3", "3")])
-def test_scores_have_a_decimal_comma_in_french(value, french, english):
-    assert feedback.number(value) == f'<span data-jha-fr="{french}" data-jha-en="{english}">{english}</span>' or \
-        feedback.number(value) == f'<span data-jha-fr="{french}" data-jha-en="{english}">{french}</span>'
+def test_scores_have_a_decimal_comma_in_french(value, french, english, monkeypatch):
+    for name in ("LC_ALL", "LC_MESSAGES"):  # read before LANG
+        monkeypatch.delenv(name, raising=False)
+    for lang, shown in (("fr_FR.UTF-8", french), ("C.UTF-8", english)):  # the course's language shows
+        os.environ["LANG"] = lang
+        assert feedback.number(value) == f'<span data-jha-fr="{french}" data-jha-en="{english}">{shown}</span>'
 
 
 def test_hidden_tests_never_reach_the_feedback():
