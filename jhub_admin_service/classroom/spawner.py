@@ -17,6 +17,9 @@
   most 107 bytes, which a home folder with a long login would pass).
 - **Preloaded servers**: a server start is mostly imports; the servers are forked from one process
   that has imported them once (classroom/preload.py), and exec'd as before where it cannot.
+- **A port of its own**: each start gets a port that no other start under way holds, below the
+  system's ephemeral range, and is called ready only when *its* server answers
+  (classroom/server_ports.py).
 - **A queue of starts**: 35 students logging in at once would start 35 servers side by side on 2
   cores, each slowed by all the others. Here at most `concurrent_starts` start together, each
   until it answers; the others wait their turn on the spawn page, which says so. JupyterHub's
@@ -37,14 +40,14 @@ import pwd
 import shlex
 
 from jupyterhub.spawner import LocalProcessSpawner
-from jupyterhub.utils import random_port, url_path_join
-from tornado.httpclient import AsyncHTTPClient, HTTPClientError
+from jupyterhub.utils import url_path_join
 from traitlets import Bool, Integer, Unicode, default
 
 from . import cgroups
 from . import limits as limitsmod
 from . import preload
 from .process_setup import ProcessSetup
+from .server_ports import PortBook, until_it_answers
 
 #: What a kernel holds besides the data it asks for (its libraries' code, Python itself): one
 #: process may reserve the user's limit less this (at least half of the limit), so that a kernel
@@ -225,6 +228,15 @@ class ClassroomSpawner(LocalProcessSpawner):
             return ip, port
         finally:
             slots.release()
+            self.port_book().release(self.port)
+
+    _ports = None  # one PortBook for all the spawners of the hub
+
+    @classmethod
+    def port_book(cls) -> PortBook:
+        if cls._ports is None:
+            cls._ports = PortBook()
+        return cls._ports
 
     _preloader = None  # one preloading process for all the spawners of the hub
 
@@ -254,11 +266,12 @@ class ClassroomSpawner(LocalProcessSpawner):
         for its imports if need be); exec'd as LocalProcessSpawner does if it is gone, does not
         answer, or fails."""
         preloader = self.preloader()
-        if (preloader is None or self.shell_cmd or not preload.can_preload(self.cmd)
-                or not await preloader.wait_ready(self.preload_wait)):
+        preloaded = (preloader is not None and not self.shell_cmd and preload.can_preload(self.cmd)
+                     and await preloader.wait_ready(self.preload_wait))
+        # A new port at each start (the last one may be another server's now), after the wait.
+        self.port = self.port_book().take()
+        if not preloaded:
             return await super().start()
-        if self.port == 0:  # chosen after the wait, as close as possible to the server's bind
-            self.port = random_port()
         env = self.get_env()
         argv = [*self.cmd, *self.get_args()]
         self.log.info("Spawning %s (preloaded)", shlex.join(argv))
@@ -271,20 +284,8 @@ class ClassroomSpawner(LocalProcessSpawner):
         return (self.ip or "127.0.0.1", self.port)
 
     async def _until_it_answers(self, url: str) -> None:
-        """Hold the start's slot until the server answers (or its process ends)."""
-        client = AsyncHTTPClient()
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.http_timeout
-        while loop.time() < deadline:
-            if await self.poll() is not None:
-                return  # JupyterHub reports the exit itself
-            try:
-                await client.fetch(url, request_timeout=2, follow_redirects=False)
-                return
-            except HTTPClientError:
-                return  # an HTTP answer, whatever its status: the server is up
-            except OSError:
-                await asyncio.sleep(0.2)
+        """Hold the start's slot until the server answers its own API address (or its process ends)."""
+        await until_it_answers(url, self.poll, self.http_timeout, self.user.name, self.log)
 
     _in_line = False
 
