@@ -60,5 +60,9 @@ setup(
             "jhub-admin-service = jhub_admin_service.service.app:main",
             "jhub-admin-sidecar = jhub_admin_service.sidecar.app:main",
         ],
+        # The teaching kernel's spec names it (docker/kernel/kernelspec.py).
+        "jupyter_client.kernel_provisioners": [
+            "jhub-forked-kernel = jhub_admin_service.classroom.kernel_provisioner:ForkedKernelProvisioner",
+        ],
     },
 )

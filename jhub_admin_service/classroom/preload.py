@@ -48,7 +48,6 @@ a minute); the spawner (classroom/spawner.py) decides.
 Run by the hub as: python3 -P -s -m jhub_admin_service.classroom.preload SOCKET
 """
 import asyncio
-import atexit
 import gc
 import importlib
 import json
@@ -66,6 +65,7 @@ from typing import Dict, List, Optional
 
 import setproctitle
 
+from .forkserver import reap_children, run_child
 from .process_setup import ProcessSetup
 
 #: What every server start imports, before its extensions (found from the system configuration).
@@ -90,11 +90,17 @@ def can_preload(argv: List[str]) -> bool:
 
 
 class Preloader:
-    """The hub's handle on the preloading process: started once, asked for one server per start."""
+    """The hub's handle on the preloading process: started once, asked for one server per start.
+    Also the handle on the kernel template (classroom/kernel_template.py), with its own command,
+    in a folder that every user may enter."""
 
-    def __init__(self, socket_path: str, environment: Dict[str, str]):
+    def __init__(self, socket_path: str, environment: Dict[str, str], command: Optional[List[str]] = None,
+                 folder_mode: int = 0o700, cwd: str = "/"):
         self.socket_path = socket_path
         self.environment = environment
+        self.command = command or [sys.executable, "-P", "-s", "-m", __name__, socket_path]
+        self.folder_mode = folder_mode
+        self.cwd = cwd
         self._proc: Optional[subprocess.Popen] = None
         self._started = 0.0
 
@@ -108,15 +114,14 @@ class Preloader:
             return
         self._started = time.monotonic()
         folder = os.path.dirname(self.socket_path)
-        os.makedirs(folder, mode=0o700, exist_ok=True)
-        os.chmod(folder, 0o700)  # only root may ask for a server
+        os.makedirs(folder, mode=self.folder_mode, exist_ok=True)
+        os.chmod(folder, self.folder_mode)  # 0700: only root may ask for a server
         try:
             os.unlink(self.socket_path)
         except FileNotFoundError:
             pass
-        self._proc = subprocess.Popen(
-            [sys.executable, "-P", "-s", "-m", __name__, self.socket_path],
-            env=self.environment, stdin=subprocess.DEVNULL, close_fds=True, cwd="/")
+        self._proc = subprocess.Popen(self.command, env=self.environment, stdin=subprocess.DEVNULL,
+                                      close_fds=True, cwd=self.cwd)
 
     def ready(self) -> bool:
         """Running and listening (it listens once its imports are done)."""
@@ -211,14 +216,7 @@ class Server:
         self.listener: Optional[socket.socket] = None
 
     def reap(self, *_signal) -> None:
-        while True:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
-            self.exited.append((pid, os.waitstatus_to_exitcode(status)))
+        reap_children(self.exited)
 
     def serve(self) -> None:
         signal.signal(signal.SIGCHLD, self.reap)
@@ -244,23 +242,8 @@ class Server:
         """Fork first, then let the child read the request: this process never holds a user's
         environment (their API token), so no later server inherits another user's secrets."""
         if os.fork() == 0:
-            code = 1
-            try:
-                self.listener.close()
-                code = serve_request(conn)
-            except BaseException as exc:  # noqa: B036 (SystemExit included: this child ends here)
-                code = exc.code if isinstance(exc, SystemExit) and isinstance(exc.code, int) else 1
-                if not isinstance(exc, SystemExit):
-                    sys.excepthook(*sys.exc_info())
-            finally:
-                try:
-                    # What the interpreter does at its end: join the other threads, then atexit.
-                    threading._shutdown()
-                    atexit._run_exitfuncs()
-                    sys.stdout.flush()
-                    sys.stderr.flush()
-                finally:
-                    os._exit(code)
+            self.listener.close()
+            run_child(lambda: serve_request(conn))
 
 
 #: The child answers only if the hub has this long left before it gives up and execs the server

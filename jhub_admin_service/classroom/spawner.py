@@ -17,6 +17,9 @@
   most 107 bytes, which a home folder with a long login would pass).
 - **Preloaded servers**: a server start is mostly imports; the servers are forked from one process
   that has imported them once (classroom/preload.py), and exec'd as before where it cannot.
+- **Kernels forked with the lycée's libraries imported**: the teaching kernel's provisioner
+  asks a kernel template, which the hub starts here, for a fork (classroom/kernel_template.py);
+  the template gives each kernel the limits and cgroups that the hub wrote for its user's server.
 - **A port of its own**: each start gets a port that no other start under way holds, below the
   system's ephemeral range, and is called ready only when *its* server answers
   (classroom/server_ports.py).
@@ -35,6 +38,7 @@ guard's work (classroom/guard.py).
 """
 import asyncio
 import functools
+import json
 import os
 import pwd
 import shlex
@@ -43,9 +47,10 @@ from jupyterhub.spawner import LocalProcessSpawner
 from jupyterhub.utils import url_path_join
 from traitlets import Bool, Integer, Unicode, default
 
-from . import cgroups
+from . import cgroups, kernel_template, preload
 from . import limits as limitsmod
-from . import preload
+from ..files import write_whole
+from .kernel_provisioner import DEFAULT_SOCKET as KERNEL_TEMPLATE_SOCKET
 from .process_setup import ProcessSetup
 from .server_ports import PortBook, until_it_answers
 
@@ -108,6 +113,17 @@ class ClassroomSpawner(LocalProcessSpawner):
                                                                   "for a server.").tag(config=True)
     preload_wait = Integer(30, help="Seconds a start waits for the preloading process to finish its imports "
                                     "before the server is exec'd instead.").tag(config=True)
+    fork_kernels = Bool(True, help="Fork the teaching kernels from a process that has imported the lycée's "
+                                   "libraries once (classroom/kernel_template.py).").tag(config=True)
+    kernel_spec = Unicode("/opt/venv/share/jupyter/kernels/python3/kernel.json",
+                          help="The teaching kernel's spec, whose command and environment the template takes.").tag(
+        config=True)
+    kernel_template_socket = Unicode(KERNEL_TEMPLATE_SOCKET, help="Where the servers ask the kernel template for "
+                                                                  "a kernel.").tag(config=True)
+    kernel_template_folder = Unicode("/opt/jhub-admin/kernel-template", help="The template's working folder, "
+                                     "which holds only a link to this package (docker/Dockerfile).").tag(config=True)
+    kernel_setups = Unicode("/run/jhub-admin/kernel-setups", help="Where each user's process setup is written for "
+                                                                  "the kernel template (root's only).").tag(config=True)
     compute_threads = Integer(2, help="Threads of numpy's and pandas' native libraries in each kernel "
                                       "(OpenBLAS, OpenMP): one kernel never takes every core.").tag(config=True)
 
@@ -136,17 +152,28 @@ class ClassroomSpawner(LocalProcessSpawner):
     def get_env(self):
         env = super().get_env()
         env["JUPYTER_RUNTIME_DIR"] = self.runtime_dir()
-        for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-            env[name] = str(self.compute_threads)
+        env.update(self.compute_threads_environment())
         return env
 
     def process_setup(self, name: str) -> ProcessSetup:
         """What the server's process is given before it becomes the user (classroom/process_setup.py)."""
         limits = self._limits
         make_runtime_dir(self.runtime_root, name)
-        return ProcessSetup(login=name, cgroup_procs=tuple(self.user_cgroup(name, limits)),
-                            oom_score_adj=self.oom_score_adj, nice=self.nice,
-                            data_limit=process_data_limit(limits.memory_bytes), process_limit=limits.processes)
+        setup = ProcessSetup(login=name, cgroup_procs=tuple(self.user_cgroup(name, limits)),
+                             oom_score_adj=self.oom_score_adj, nice=self.nice,
+                             data_limit=process_data_limit(limits.memory_bytes), process_limit=limits.processes)
+        self.write_kernel_setup(name, setup)
+        return setup
+
+    def write_kernel_setup(self, name: str, setup: ProcessSetup) -> None:
+        """What the kernel template gives this user's kernels: the server's setup, and the cpu
+        cgroup that the server joins once it answers."""
+        if not self.fork_kernels:
+            return
+        kernels = ProcessSetup.from_json({**setup.to_json(),
+                                          "cgroup_procs": [*setup.cgroup_procs, *self._cpu_procs]})
+        uid = pwd.getpwnam(name).pw_uid
+        write_whole(os.path.join(self.kernel_setups, f"{uid}.json"), json.dumps(kernels.to_json()).encode())
 
     def make_preexec_fn(self, name):
         return functools.partial(self.process_setup(name).apply, super().make_preexec_fn(name))
@@ -246,25 +273,62 @@ class ClassroomSpawner(LocalProcessSpawner):
         if not self.preload_servers:
             return None
         if ClassroomSpawner._preloader is None:
-            # The servers' own environment, without anything per user, and nothing of the hub's.
-            env = {k: os.environ[k] for k in self.env_keep if k in os.environ}
-            env.update({k: v for k, v in self.environment.items() if isinstance(v, str)})
-            ClassroomSpawner._preloader = preload.Preloader(self.preload_socket, env)
+            ClassroomSpawner._preloader = preload.Preloader(self.preload_socket, self.servers_environment())
+        return self.running(ClassroomSpawner._preloader, "the servers' preloading process", "servers")
+
+    def running(self, process: preload.Preloader, what: str, exec_d: str):
+        """The process, started again if it ended (at most once a minute), or None if it cannot start."""
         try:
-            ClassroomSpawner._preloader.ensure_running()
+            process.ensure_running()
         except OSError as exc:
-            self.log.warning("the servers' preloading process did not start (%s): servers are exec'd", exc)
+            self.log.warning("%s did not start (%s): %s are exec'd", what, exc, exec_d)
             return None
-        return ClassroomSpawner._preloader
+        return process
+
+    def servers_environment(self) -> dict:
+        """The servers' own environment, without anything per user, and nothing of the hub's."""
+        env = {k: os.environ[k] for k in self.env_keep if k in os.environ}
+        env.update({k: v for k, v in self.environment.items() if isinstance(v, str)})
+        env.update(self.compute_threads_environment())
+        return env
+
+    def compute_threads_environment(self) -> dict:
+        return {name: str(self.compute_threads) for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
+                                                             "MKL_NUM_THREADS")}
+
+    _kernel_template = None  # one kernel template for all the spawners of the hub
+
+    def kernel_template(self):
+        """The kernel template, started with the first spawner and again at any start that finds
+        it gone (at most once a minute), or None: the kernels are then exec'd by their servers."""
+        if not self.fork_kernels:
+            return None
+        if ClassroomSpawner._kernel_template is None:
+            try:
+                with open(self.kernel_spec) as f:
+                    spec = json.load(f)
+                argv = list(spec["argv"])
+                options = argv[1:argv.index("-m")]  # the kernel's interpreter options (-X...)
+            except (OSError, ValueError, KeyError) as exc:
+                self.log.warning("no kernel template (%s): kernels are exec'd", exc)
+                return None
+            command = [argv[0], *options, "-m", kernel_template.__name__, self.kernel_template_socket,
+                       self.kernel_setups, *argv]
+            env = {**self.servers_environment(), **spec.get("env", {})}
+            ClassroomSpawner._kernel_template = preload.Preloader(
+                self.kernel_template_socket, env, command=command, folder_mode=0o755, cwd=self.kernel_template_folder)
+        return self.running(ClassroomSpawner._kernel_template, "the kernel template", "kernels")
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.preloader()  # ready before the first login, if it can be
+        self.kernel_template()
 
     async def start_process(self):
         """LocalProcessSpawner.start, with the process forked by the preloading process (waiting
         for its imports if need be); exec'd as LocalProcessSpawner does if it is gone, does not
         answer, or fails."""
+        self.kernel_template()  # started again if it ended
         preloader = self.preloader()
         preloaded = (preloader is not None and not self.shell_cmd and preload.can_preload(self.cmd)
                      and await preloader.wait_ready(self.preload_wait))

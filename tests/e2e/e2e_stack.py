@@ -6,6 +6,7 @@ Each Stack has a unique compose project name and a free host port;
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -345,3 +346,41 @@ class LentCgroups:
                         if time.monotonic() > deadline:
                             raise
                         time.sleep(0.5)
+
+
+def kernel_template_pid(stack: Stack) -> int:
+    """The pid of the kernel template (classroom/kernel_template.py), from its status file."""
+    out = stack.exec("hub", "cat", "/run/jhub-kernels/template.json", check=False).stdout
+    return json.loads(out)["pid"] if out else 0
+
+
+def process_alive(stack: Stack, pid: int) -> bool:
+    """Running (not ended, nor a zombie) in the hub's container."""
+    stat = stack.exec("hub", "cat", f"/proc/{pid}/stat", check=False).stdout
+    return bool(stat) and stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+#: Run in a kernel: where it came from (forked by the template, or exec'd by its server), with
+#: the libraries already imported or not, and what it was given beside what its server has.
+KERNEL_FACTS = r"""
+import json, os, sys
+server = int(os.environ['JPY_PARENT_PID'])
+def status(pid):
+    return dict(l.split(':\t', 1) for l in open(f'/proc/{pid}/status').read().splitlines() if ':\t' in l)
+def limits(pid):
+    return [l.split()[-3:] for l in open(f'/proc/{pid}/limits').read().splitlines() if l.startswith(('Max data', 'Max processes'))]
+def facts(pid):
+    s = status(pid)
+    return {'ids': [s['Uid'], s['Gid'], s['Groups']], 'limits': limits(pid), 'cgroup': open(f'/proc/{pid}/cgroup').read(),
+            'nice': os.getpriority(os.PRIO_PROCESS, pid), 'oom': open(f'/proc/{pid}/oom_score_adj').read().strip()}
+print(json.dumps({'preloaded': 'pandas' in sys.modules, 'pid': os.getpid(),
+                  'parent': open(f'/proc/{os.getppid()}/cmdline', 'rb').read().replace(b'\0', b' ').decode(),
+                  'command': open('/proc/self/cmdline', 'rb').read().replace(b'\0', b' ').decode(),
+                  'kernel': facts(os.getpid()), 'server': facts(server)}))
+"""
+
+
+def kernel_facts(kernel) -> dict:
+    out = kernel.execute(KERNEL_FACTS)
+    assert out["status"] == "ok", out
+    return json.loads(out["stdout"])

@@ -22,7 +22,8 @@ class RemoteKernel:
         return self.user.api("GET", f"{self.base}/{self.id}").json()
 
     def execute(self, code: str, timeout: float = 120) -> dict:
-        """Run one cell; returns {"status", "stdout", "stderr", "ename", "evalue"}."""
+        """Run one cell; returns {"status", "stdout", "stderr", "ename", "evalue", "displayed"} (the
+        mimetypes of what it displayed)."""
         return asyncio.run(self._execute(code, timeout))
 
     async def _execute(self, code: str, timeout: float) -> dict:
@@ -37,7 +38,7 @@ class RemoteKernel:
             "content": {"code": code, "silent": False, "store_history": True, "user_expressions": {},
                         "allow_stdin": False, "stop_on_error": True},
         }))
-        result = {"status": None, "stdout": "", "stderr": "", "ename": None, "evalue": None}
+        result = {"status": None, "stdout": "", "stderr": "", "ename": None, "evalue": None, "displayed": []}
         idle = False
         deadline = time.monotonic() + timeout
         try:
@@ -55,6 +56,8 @@ class RemoteKernel:
                 kind, content = msg["msg_type"], msg["content"]
                 if kind == "stream":
                     result[content["name"]] += content["text"]
+                elif kind == "display_data":
+                    result["displayed"] += sorted(content["data"])
                 elif kind == "error":
                     result.update(ename=content["ename"], evalue=content["evalue"])
                 elif kind == "execute_reply":

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from e2e_stack import HubUser, enrolled_class
+from e2e_stack import HubUser, enrolled_class, kernel_facts
+from remote_kernel import RemoteKernel
 
 ADMIN = "classadmin"
 #: The Teaching kernel page's pip goes through this machine's TLS-intercepting proxy, as a school's
@@ -322,6 +323,18 @@ def test_site_packages_reach_the_kernel_survive_recreation_and_a_bad_one_changes
     assert job["state"] == "done", job
     assert job["summary"]["packages"] == {"tabulate": "0.9.0"}
     assert kernel_import(student, "tabulate") == "0.9.0"
+    # The kernel template saw the site packages change and started again: its kernels have it too.
+    if not student.token:
+        assert student.login()
+        student.make_token()
+    student.start_server()
+    deadline, facts = time.monotonic() + 60, {}
+    while time.monotonic() < deadline and not facts.get("preloaded"):
+        kernel = RemoteKernel(student)
+        facts = kernel_facts(kernel)
+        version = kernel.execute("import tabulate\nprint(tabulate.__version__)")["stdout"].strip()
+        kernel.shutdown()
+    assert facts["preloaded"] and version == "0.9.0", facts
 
     stack.compose("up", "-d", "--no-build", "--force-recreate", "hub")  # volumes kept
     stack.wait_for_hub()

@@ -1,6 +1,7 @@
 """End-to-end, in the built images, with the host's cgroups delegated to the hub as `docker/build.sh
 up` does (docker/compose.cgroups-v1.yaml or -v2.yaml, by the host): each user's server runs in a
-cgroup of their own, where the kernel caps the user's processes together. The misbehaving cell
+cgroup of their own, where the kernel caps the user's processes together. The teaching kernels,
+forked from the kernel template (classroom/kernel_template.py), get what their server has. The misbehaving cell
 bounds itself (3 children of at most 230 MB, each ending after a few seconds, under the
 per-process limit too), so that a missing limit cannot take the machine down."""
 import json
@@ -11,7 +12,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "browser"))
-from e2e_stack import HubUser, LentCgroups, class_of_students  # noqa: E402
+from e2e_stack import (HubUser, LentCgroups, class_of_students, kernel_facts, kernel_template_pid,  # noqa: E402
+                       process_alive)
 from remote_kernel import RemoteKernel  # noqa: E402
 
 from jhub_admin_service.classroom import cgroups  # noqa: E402
@@ -89,6 +91,7 @@ def test_each_user_s_server_and_kernels_run_in_a_cgroup_of_their_own_with_the_ro
 
 def test_a_burst_faster_than_the_guard_is_stopped_in_the_user_s_own_cgroup(stack, students):
     uid = uid_of(stack, OFFENDER)
+    template = kernel_template_pid(stack)
     neighbour = RemoteKernel(students[NEIGHBOUR])
     neighbour_pid = neighbour.execute("import os; print(os.getpid())")["stdout"].strip()
     before = host_oom_kills(uid)
@@ -119,6 +122,7 @@ def test_a_burst_faster_than_the_guard_is_stopped_in_the_user_s_own_cgroup(stack
     assert neighbour.execute("print(os.getpid())")["stdout"].strip() == neighbour_pid
     assert students[NEIGHBOUR].api("GET", "/hub/api/").status_code == 200
     assert host_oom_kills(uid_of(stack, NEIGHBOUR)) == 0
+    assert template and kernel_template_pid(stack) == template and process_alive(stack, template)
     # The offender's next cell (in this kernel, or the one restarted after it) says why.
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and offender.model().get("execution_state") not in ("idle", "busy"):
@@ -127,3 +131,60 @@ def test_a_burst_faster_than_the_guard_is_stopped_in_the_user_s_own_cgroup(stack
     assert "a été arrêté" in note["stderr"], note
     neighbour.shutdown()
     offender.shutdown()
+
+
+def test_a_kernel_forked_from_the_template_is_its_user_s_with_its_server_s_limits_and_cgroup(stack, students):
+    """Started as JupyterLab starts it (the REST API, then its websocket)."""
+    kernel = RemoteKernel(students[OFFENDER])
+    facts = kernel_facts(kernel)
+    assert facts["preloaded"] and "kernel_template" in facts["parent"], facts
+    # The guard and the Servers page know it as a kernel, by its own command line.
+    assert f"ipykernel_launcher -f /run/jupyter/{uid_of(stack, OFFENDER)}/kernel-{kernel.id}.json" in facts["command"]
+    kernel_data, server_data = (int(facts[p]["limits"][0][0]) for p in ("kernel", "server"))
+    for part in ("kernel", "server"):
+        facts[part]["limits"][0] = "(compared below)"
+    assert facts["kernel"] == facts["server"], facts  # ids and groups, process limit, cgroups, nice, OOM score
+    uid = str(uid_of(stack, OFFENDER))
+    assert facts["kernel"]["ids"][0].split() == [uid] * 4 and facts["kernel"]["nice"] == 5
+    assert facts["kernel"]["limits"][1][:2] == [str(STUDENT_PROCESSES)] * 2
+    # The data limit: the server's, plus the libraries' pages shared with the template (not the pupil's).
+    assert server_data < kernel_data < server_data + 300 * MB, (kernel_data, server_data)
+    # Dumpable, as an exec'd kernel: the user (hence the guard, which reads as the user) reads its memory map.
+    read = stack.exec("hub", "python3", "-c", f"import os; os.setgid({uid}); os.setuid({uid}); "
+                      f"print(open('/proc/{facts['pid']}/smaps_rollup').read())", check=False)
+    assert read.returncode == 0 and "Pss:" in read.stdout, read.stderr
+    kernel.shutdown()
+
+
+def test_two_pupils_forked_kernels_draw_different_numbers_and_plot_inline_with_a_decimal_comma(stack, students):
+    kernels = [RemoteKernel(students[name]) for name in (OFFENDER, NEIGHBOUR)]
+    draws = [k.execute("import random, numpy as np\nprint(np.random.random(), np.random.randint(10**9), "
+                       "random.random())")["stdout"] for k in kernels]
+    assert all(kernel_facts(k)["preloaded"] for k in kernels)
+    first, second = (d.split() for d in draws)
+    assert len(first) == 3 and all(a != b for a, b in zip(first, second)), draws
+    plot = kernels[0].execute(
+        "import matplotlib.pyplot as plt\nfig, ax = plt.subplots()\nax.plot([0, 1], [0, 2.5])\n"
+        "fig.canvas.draw()\nprint([t.get_text() for t in ax.get_yticklabels()])\nplt.show()")
+    assert plot["status"] == "ok" and "image/png" in plot["displayed"], plot
+    assert "'0,5'" in plot["stdout"], plot
+    # matplotlib's cache is the pupil's, not the template's (root's).
+    cache = kernels[0].execute("import matplotlib, os\nprint(matplotlib.get_cachedir().startswith(os.path.expanduser('~')))")
+    assert cache["stdout"].strip() == "True", cache
+    for k in kernels:
+        k.shutdown()
+
+
+def test_with_the_template_killed_a_kernel_starts_the_ordinary_way(stack, students):
+    """Last of the module: the template comes back at the next server start."""
+    template = kernel_template_pid(stack)
+    assert template
+    stack.exec("hub", "python3", "-c", f"import os; os.kill({template}, 9)")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and process_alive(stack, template):
+        time.sleep(0.2)
+    kernel = RemoteKernel(students[NEIGHBOUR])
+    facts = kernel_facts(kernel)
+    assert not facts["preloaded"] and "jupyterhub-singleuser" in facts["parent"], facts
+    assert kernel.execute("import pandas\nprint(pandas.Series([1, 2]).sum())")["stdout"].strip() == "3"
+    kernel.shutdown()
