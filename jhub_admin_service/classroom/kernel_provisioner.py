@@ -125,7 +125,8 @@ def why_not_forked(status: Dict[str, Any], cmd: List[str], env: Dict[str, str], 
         stem = name[:-3] if name.endswith(".py") else name
         if stem in modules and (name.endswith(".py") or os.path.isdir(os.path.join(cwd, name))):
             return f"{name} in the notebook's folder has the name of a module"
-    config = env.get("MPLCONFIGDIR") or os.path.join(os.path.expanduser("~"), ".config", "matplotlib")
+    home = env.get("HOME") or os.path.expanduser("~")
+    config = env.get("MPLCONFIGDIR") or os.path.join(home, ".config", "matplotlib")
     if os.path.exists(os.path.join(config, "matplotlibrc")):
         return "the user's own matplotlibrc"
     return None

@@ -10,12 +10,15 @@ from tornado.websocket import websocket_connect
 
 
 class RemoteKernel:
-    def __init__(self, user, kernel_name: str = "python3"):
+    def __init__(self, user, kernel_name: str = "python3", kernel_id: str = ""):
+        """A new kernel, or the running kernel_id (a notebook session's)."""
         self.user, self.kernel_name = user, kernel_name
         self.base = f"/user/{user.name}/api/kernels"
-        r = user.api("POST", self.base, json={"name": kernel_name})
-        r.raise_for_status()
-        self.id = r.json()["id"]
+        if not kernel_id:
+            r = user.api("POST", self.base, json={"name": kernel_name})
+            r.raise_for_status()
+            kernel_id = r.json()["id"]
+        self.id = kernel_id
         self.session = uuid.uuid4().hex
 
     def model(self) -> dict:

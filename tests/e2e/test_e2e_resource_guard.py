@@ -14,7 +14,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "browser"))
 from browsertools import ARTIFACTS, SCREENSHOTS, chromium, log_in  # noqa: E402
-from e2e_stack import HubUser, class_of_students  # noqa: E402
+from e2e_stack import HubUser, class_of_students, kernel_template_pid, process_alive  # noqa: E402
 from remote_kernel import RemoteKernel  # noqa: E402
 
 ADMIN, ADMIN_PASSWORD = "direction", "Garde-Fou-2026"
@@ -107,6 +107,8 @@ def test_a_detached_program_holding_the_memory_is_stopped_not_the_innocent_kerne
 
 
 def test_a_fork_loop_stops_at_the_process_limit(stack, students):
+    template = kernel_template_pid(stack)
+    neighbour = RemoteKernel(students[NEIGHBOUR])
     kernel = RemoteKernel(students[OFFENDER])
     pid = int(kernel.execute("import os; print(os.getpid())")["stdout"])
     result = kernel.execute(
@@ -131,6 +133,10 @@ def test_a_fork_loop_stops_at_the_process_limit(stack, students):
     assert error == "BlockingIOError" and int(forked) < STUDENT_PROCESSES, result
     assert kernel.execute("print('encore là', os.getpid())")["stdout"] == f"encore là {pid}\n"
     assert not [e for e in guard_events(stack) if e["kind"] == "memory" and e["pid"] == pid]
+    # The kernel template that forked it, and another pupil's kernel, never noticed.
+    assert template and kernel_template_pid(stack) == template and process_alive(stack, template)
+    assert neighbour.execute("print(6 * 7)")["stdout"] == "42\n"
+    neighbour.shutdown()
     kernel.shutdown()
 
 

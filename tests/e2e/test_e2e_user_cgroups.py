@@ -175,6 +175,24 @@ def test_two_pupils_forked_kernels_draw_different_numbers_and_plot_inline_with_a
         k.shutdown()
 
 
+def test_a_notebook_beside_a_file_named_like_a_library_gets_an_exec_d_kernel_that_imports_that_file(stack, students):
+    """As JupyterLab opens a notebook: a session, whose kernel runs in the notebook's folder."""
+    pupil = students[NEIGHBOUR]
+    contents = f"/user/{NEIGHBOUR}/api/contents"
+    assert pupil.api("PUT", f"{contents}/tp-hasard", json={"type": "directory"}).status_code in (200, 201)
+    r = pupil.api("PUT", f"{contents}/tp-hasard/numpy.py", json={"type": "file", "format": "text",
+                                                                  "content": "VALEUR = 'la mienne'\n"})
+    assert r.status_code in (200, 201), r.text
+    session = pupil.api("POST", f"/user/{NEIGHBOUR}/api/sessions", json={
+        "path": "tp-hasard/cours.ipynb", "type": "notebook", "name": "cours.ipynb", "kernel": {"name": "python3"}})
+    assert session.status_code == 201, session.text
+    kernel = RemoteKernel(pupil, kernel_id=session.json()["kernel"]["id"])
+    assert not kernel_facts(kernel)["preloaded"]
+    out = kernel.execute("import numpy\nprint(getattr(numpy, 'VALEUR', 'la bibliothèque'))")
+    assert out["stdout"].strip() == "la mienne", out  # as an exec'd kernel would import it
+    pupil.api("DELETE", f"/user/{NEIGHBOUR}/api/sessions/{session.json()['id']}")
+
+
 def test_with_the_template_killed_a_kernel_starts_the_ordinary_way(stack, students):
     """Last of the module: the template comes back at the next server start."""
     template = kernel_template_pid(stack)
