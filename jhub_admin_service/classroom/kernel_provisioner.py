@@ -27,7 +27,7 @@ from typing import Any, Dict, List, Optional
 from jupyter_client.provisioning import LocalProvisioner
 from traitlets import Float, Unicode
 
-from .kernel_template import STATUS, startup_variables
+from .kernel_template import ACCEPTED, STATUS, startup_variables
 
 DEFAULT_SOCKET = "/run/jhub-kernels/template.sock"
 
@@ -62,7 +62,7 @@ class ForkedKernel:
     def _exit_status(self) -> int:
         try:
             self._conn.settimeout(0.5)
-            line = self._conn.recv(4096).split(b"\n")[0]
+            line = self._conn.recv(4096).lstrip(ACCEPTED).split(b"\n")[0]
             return int(json.loads(line)["exit"])
         except (OSError, ValueError, KeyError, TypeError):
             return -signal.SIGKILL  # the template is gone: the status is unknown
@@ -133,7 +133,10 @@ def why_not_forked(status: Dict[str, Any], cmd: List[str], env: Dict[str, str], 
 
 
 async def fork_from_template(socket_path: str, cmd: List[str], env: Dict[str, str], cwd: str,
-                             timeout: float) -> ForkedKernel:
+                             timeout: float, accept_timeout: float) -> ForkedKernel:
+    """The template's kernel, or TemplateUnavailable. A template that does not say it accepted
+    within accept_timeout is hung (a pupil waits no longer); once it has, its child has until
+    timeout to answer (the child's own work, slower when the machine is busy)."""
     status = read_status(socket_path)
     reason = why_not_forked(status, cmd, env, cwd)
     if reason:
@@ -150,7 +153,8 @@ async def fork_from_template(socket_path: str, cmd: List[str], env: Dict[str, st
         socket.send_fds(conn, [request], [1, 2])  # this server's stdout and stderr, as Popen gives
         conn.shutdown(socket.SHUT_WR)
         conn.setblocking(False)
-        reply = await asyncio.wait_for(read_line(loop, conn), max(0.1, deadline - time.time()))
+        first = await asyncio.wait_for(loop.sock_recv(conn, 1), accept_timeout)
+        reply = await asyncio.wait_for(read_line(loop, conn, first), max(0.1, deadline - time.time()))
     except (OSError, asyncio.TimeoutError, ValueError) as exc:
         conn.close()
         raise TemplateUnavailable(f"the kernel template did not answer ({exc!r})") from exc
@@ -161,28 +165,32 @@ async def fork_from_template(socket_path: str, cmd: List[str], env: Dict[str, st
     return ForkedKernel(reply["pid"], conn)
 
 
-async def read_line(loop: asyncio.AbstractEventLoop, conn: socket.socket) -> dict:
-    data = b""
+async def read_line(loop: asyncio.AbstractEventLoop, conn: socket.socket, data: bytes = b"") -> dict:
+    """The child's answer (the template's ACCEPTED may come before it, or just after)."""
     while b"\n" not in data:
         chunk = await loop.sock_recv(conn, 4096)
         if not chunk:
             break
         data += chunk
-    return json.loads(data.split(b"\n")[0] or b"{}")
+    return json.loads(data.lstrip(ACCEPTED).split(b"\n")[0] or b"{}")
 
 
 class ForkedKernelProvisioner(LocalProvisioner):
     """LocalProvisioner, with the process forked by the kernel template where that gives the same kernel."""
 
     socket_path = Unicode(DEFAULT_SOCKET, config=True, help="The kernel template's socket.")
-    answer_timeout = Float(5.0, config=True, help="Seconds to wait for the template before an exec'd start.")
+    accept_timeout = Float(1.0, config=True, help="Seconds to wait for the template to take the request "
+                                                 "(past them it is hung, and the kernel is exec'd).")
+    answer_timeout = Float(5.0, config=True, help="Seconds to wait for the template's kernel before an "
+                                                 "exec'd start.")
 
     async def launch_kernel(self, cmd: List[str], **kwargs: Any):
         # As jupyter_client's launcher gives an exec'd kernel: its server's pid.
         env = {**(kwargs.get("env") or os.environ), "JPY_PARENT_PID": str(os.getpid())}
         cwd = str(kwargs.get("cwd") or os.getcwd())
         try:
-            process = await fork_from_template(self.socket_path, cmd, env, cwd, self.answer_timeout)
+            process = await fork_from_template(self.socket_path, cmd, env, cwd, self.answer_timeout,
+                                               self.accept_timeout)
         except TemplateUnavailable as exc:
             self.log.info("Kernel started without the kernel template: %s", exc)
             return await super().launch_kernel(cmd, **kwargs)

@@ -47,7 +47,9 @@ file descriptors), so that the template itself never holds a user's environment.
   start); it orders sets of strings, and is not a secret between pupils.
 
 Where the template is gone, hung, refuses, or out of date, the provisioner starts the kernel the
-ordinary way, after a wait bounded by the request's deadline: a pupil never sees an error.
+ordinary way: a pupil never sees an error. The template says ACCEPTED as soon as it has forked,
+so that a hung one costs a pupil at most a second; a request that the child reads after its
+deadline is refused, so that a request given up on never gets a second kernel.
 
 Run by the hub (classroom/spawner.py), with the kernel's Python, from a folder that holds only a
 link to this package:
@@ -87,6 +89,8 @@ REQUEST_TIMEOUT = 5.0
 #: The child starts a kernel only if the server still waits this long: never two for one request.
 DEADLINE_MARGIN = 1.0
 MAX_REQUEST = 1 << 20
+#: What the template says as soon as it has forked for a request (the child answers later).
+ACCEPTED = b"+"
 PR_SET_DUMPABLE = 4
 
 
@@ -243,6 +247,10 @@ class Template:
         pid = os.fork()
         if pid:
             self.kernels[pid] = (uid, conn)
+            try:
+                conn.send(ACCEPTED)  # at once: a server that hears nothing is facing a hung template
+            except OSError:
+                pass
             return
         self.listener.close()
         for _uid, other in self.kernels.values():

@@ -45,6 +45,15 @@ def students(stack, tmp_path_factory):
                              STUDENT_PROCESSES)
 
 
+def kernel_processes(stack, uid: int) -> list:
+    """The pids of the user's kernels in the hub's container."""
+    out = stack.exec("hub", "python3", "-c", (
+        "import os\nfor p in filter(str.isdigit, os.listdir('/proc')):\n    try:\n"
+        f"        if os.stat('/proc/' + p).st_uid == {uid} and b'ipykernel_launcher' in "
+        "open(f'/proc/{p}/cmdline', 'rb').read():\n            print(p)\n    except OSError:\n        pass")).stdout
+    return out.split()
+
+
 def uid_of(stack, login) -> int:
     return int(stack.exec("hub", "id", "-u", login).stdout)
 
@@ -191,6 +200,27 @@ def test_a_notebook_beside_a_file_named_like_a_library_gets_an_exec_d_kernel_tha
     out = kernel.execute("import numpy\nprint(getattr(numpy, 'VALEUR', 'la bibliothèque'))")
     assert out["stdout"].strip() == "la mienne", out  # as an exec'd kernel would import it
     pupil.api("DELETE", f"/user/{NEIGHBOUR}/api/sessions/{session.json()['id']}")
+
+
+def test_with_the_template_hung_a_kernel_starts_the_ordinary_way_and_forks_again_once_it_wakes(stack, students):
+    template = kernel_template_pid(stack)
+    signal_template = "import os, signal, sys; os.kill(int(sys.argv[1]), getattr(signal, sys.argv[2]))"
+    stack.exec("hub", "python3", "-c", signal_template, str(template), "SIGSTOP")
+    try:
+        kernel = RemoteKernel(students[NEIGHBOUR])
+        facts = kernel_facts(kernel)
+        assert not facts["preloaded"] and "jupyterhub-singleuser" in facts["parent"], facts
+        time.sleep(4.5)  # past the request's deadline (5 s, less the child's margin of 1 s)
+    finally:
+        stack.exec("hub", "python3", "-c", signal_template, str(template), "SIGCONT")
+    # The request it took while stopped is past its deadline: refused, never a second kernel.
+    forked = RemoteKernel(students[NEIGHBOUR])
+    assert kernel_facts(forked)["preloaded"]
+    assert "refused a request of uid" in stack.logs("hub", tail=300)
+    running = students[NEIGHBOUR].api("GET", f"/user/{NEIGHBOUR}/api/kernels").json()
+    assert len(running) == len(kernel_processes(stack, uid_of(stack, NEIGHBOUR))) == 2, running
+    kernel.shutdown()
+    forked.shutdown()
 
 
 def test_with_the_template_killed_a_kernel_starts_the_ordinary_way(stack, students):
