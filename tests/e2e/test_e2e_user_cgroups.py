@@ -177,6 +177,9 @@ def test_two_pupils_forked_kernels_draw_different_numbers_and_plot_inline_with_a
         "fig.canvas.draw()\nprint([t.get_text() for t in ax.get_yticklabels()])\nplt.show()")
     assert plot["status"] == "ok" and "image/png" in plot["displayed"], plot
     assert "'0,5'" in plot["stdout"], plot
+    # OpenBLAS's threads, stopped in the template before each fork, start again in the kernel.
+    product = kernels[1].execute("a = np.ones((400, 400))\nprint((a @ a)[0, 0])", timeout=60)
+    assert product["stdout"].strip() == "400.0", product
     # matplotlib's cache is the pupil's, not the template's (root's).
     cache = kernels[0].execute("import matplotlib, os\nprint(matplotlib.get_cachedir().startswith(os.path.expanduser('~')))")
     assert cache["stdout"].strip() == "True", cache
