@@ -45,15 +45,22 @@ log = logging.getLogger("jhub_admin_service.guard")
 REASONS_DIR = "/run/jhub-guard"
 
 
+def resident_memory(user: usagemod.UserUsage) -> Dict[int, int]:
+    """pid -> resident set (RSS) of each of the user's programs: an upper bound, as pages that
+    processes share (a forked child's, its parent's) count in each."""
+    return {p.pid: p.memory for p in user.processes if not p.is_server}
+
+
 def memory_victims(users: Dict[str, usagemod.UserUsage], limits_of, settled=lambda pid: True,
-                   measure=lambda user: user.programs_memory) -> List[tuple]:
+                   measure=resident_memory) -> List[tuple]:
     """[(user, holder, reason)] for every user over their memory limit: what holds the most of it
     (usage.UserUsage.holders: a kernel and what it started, a terminal, a detached program),
     never the server. Stopping the biggest kernel when a terminal holds the memory would free
     nothing, and each new kernel would be stopped again. settled(pid): whether a holder runs for
     long enough to be judged (a kernel that was just restarted is small). The sum of resident
-    sets is an upper bound (shared pages count in each process): measure(user) gives what the
-    user's programs really hold, asked only of those over the limit by that bound.
+    sets is an upper bound: measure(user) gives what each of the user's programs really holds
+    (pid -> bytes), asked only of those over the limit by that bound; the holders are weighed by
+    it too (a kernel forked from the kernel template shares most of its resident pages).
     reason: what the user's next cell tells them (jhub_kernel_guard.py) and the log says."""
     out = []
     for user in users.values():
@@ -61,9 +68,13 @@ def memory_victims(users: Dict[str, usagemod.UserUsage], limits_of, settled=lamb
         if user.programs_memory <= limit:
             continue
         holders = [h for h in user.holders() if settled(h["pid"])]
-        used = measure(user) if holders else 0
+        held = measure(user) if holders else {}
+        used = sum(held.values())
         if used > limit:
-            holder = holders[0]
+            resident = resident_memory(user)  # for a process whose share could not be read
+            for holder in holders:
+                holder["memory"] = sum(held.get(pid, resident.get(pid, 0)) for pid in holder["pids"])
+            holder = max(holders, key=lambda h: h["memory"])
             reason = {"kind": "memory" if holder["kernel"] else "memory-program", "used_mb": used // 2 ** 20,
                       "limit_mb": limit // 2 ** 20, "kernel_mb": holder["memory"] // 2 ** 20}
             if not holder["kernel"]:
@@ -72,22 +83,22 @@ def memory_victims(users: Dict[str, usagemod.UserUsage], limits_of, settled=lamb
     return out
 
 
-def proportional_memory(user: usagemod.UserUsage) -> int:
-    """What the user's programs hold, each its share of the pages it shares (PSS, from
-    /proc/PID/smaps_rollup). Reading another user's smaps needs CAP_SYS_PTRACE, which a container
-    has not: the guard reads them as the user (identity.effective_user). Falls back to the sum of
-    resident sets if it cannot."""
-    total = 0
+def proportional_memory(user: usagemod.UserUsage) -> Dict[int, int]:
+    """pid -> what each of the user's programs holds, its share of the pages it shares (PSS, from
+    /proc/PID/smaps_rollup); a process that ends meanwhile is left out; if none can be read, their
+    resident sets. Reading another user's smaps needs CAP_SYS_PTRACE, which a container has not:
+    the guard reads them as the user (identity.effective_user)."""
+    held = {}
     for p in user.processes:
         if p.is_server:
             continue
         try:
             # Bytes: no codec is imported while the guard's effective ids are the user's.
             with effective_user(user.uid, usagemod.process_gid(p.pid)), open(f"/proc/{p.pid}/smaps_rollup", "rb") as f:
-                total += next(int(line.split()[1]) * 1024 for line in f if line.startswith(b"Pss:"))
+                held[p.pid] = next(int(line.split()[1]) * 1024 for line in f if line.startswith(b"Pss:"))
         except (OSError, StopIteration, ValueError):
             continue
-    return total or user.programs_memory
+    return held or resident_memory(user)
 
 
 def busy_processes(history: Dict[int, deque], processes: List[usagemod.Process], busy_seconds: float,

@@ -38,7 +38,22 @@ def test_a_user_over_the_limit_loses_the_kernel_session_holding_the_most():
     assert not guard.memory_victims(users, lambda login: limits.Limits(420, 256))
     assert not guard.memory_victims(users, lambda login: limits.Limits(400, 256), settled=lambda pid: False)
     # Over by the sum of resident sets, under by what the programs really hold (shared pages).
-    assert not guard.memory_victims(users, lambda login: limits.Limits(400, 256), measure=lambda user: 300 * MB)
+    assert not guard.memory_victims(users, lambda login: limits.Limits(400, 256), measure=lambda user: {0: 300 * MB})
+
+
+def test_holders_are_weighed_by_what_they_hold_not_by_pages_shared_with_the_kernel_template():
+    """A forked kernel's resident set counts the libraries it shares with the template (100 MB,
+    10 of its own); a detached program holds 90 MB of its own: the program goes."""
+    procs = [process(1, memory=150, command=SERVER, server=True), process(2, session=2, memory=100, command=KERNEL),
+             process(10, session=10, memory=90, command="python3 -c hog")]
+    users = usage.by_user(procs, {}, 1.0)
+    pss = {2: 10 * MB, 10: 90 * MB}
+    (_, holder, reason), = guard.memory_victims(users, lambda login: limits.Limits(95, 256), measure=lambda u: pss)
+    assert holder["pids"] == [10] and reason["kind"] == "memory-program"
+    assert reason["used_mb"] == 100 and reason["kernel_mb"] == 90
+    # Weighed by resident sets, the innocent kernel would have gone.
+    (_, holder, _), = guard.memory_victims(users, lambda login: limits.Limits(95, 256))
+    assert holder["pids"] == [2]
 
 
 def test_a_terminal_holding_the_memory_is_stopped_not_an_innocent_kernel():
