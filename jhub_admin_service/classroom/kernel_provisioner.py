@@ -7,12 +7,15 @@ and starts it the ordinary way (jupyter_client's LocalProvisioner: Popen + exec)
 would not give exactly that kernel, or when the template is gone, hung, or refuses:
 
 - the kernel's command or its interpreter variables are not the template's (STATUS says them);
-- the notebook's folder holds a file or folder named like a module the template imported
-  (``numpy.py``, ``random.py``): an exec'd kernel would import that one;
-- the user has a matplotlibrc of their own, which matplotlib reads when imported.
+- the notebook's folder, or a folder of the kernel's path (the school's site packages), holds a
+  module that the template imported (a pupil's ``numpy.py``, the school's newer numpy) or a
+  ``sitecustomize``: an exec'd kernel would import that one;
+- the notebook's folder or the user's configuration holds a matplotlibrc, which matplotlib reads
+  when imported.
 
 The forked kernel is not this server's child: ``ForkedKernel`` follows it by its pidfd (and the
-template's word on its exit status) and signals it, as LocalProvisioner does with a Popen.
+template's word on its exit status). Its signals go to its process group, as LocalProvisioner
+sends an exec'd kernel's; to the process alone through the pidfd.
 """
 import asyncio
 import json
@@ -27,7 +30,7 @@ from typing import Any, Dict, List, Optional
 from jupyter_client.provisioning import LocalProvisioner
 from traitlets import Float, Unicode
 
-from .kernel_template import ACCEPTED, STATUS, startup_variables
+from .kernel_protocol import ACCEPTED, GO, STATUS, module_names, startup_variables
 
 DEFAULT_SOCKET = "/run/jhub-kernels/template.sock"
 
@@ -91,7 +94,7 @@ class ForkedKernel:
     def send_signal(self, signum: int) -> None:
         if self.poll() is None:
             if self._pidfd is not None:
-                signal.pidfd_send_signal(self._pidfd, signum)  # never another process with a reused pid
+                signal.pidfd_send_signal(self._pidfd, signum)  # never a process that took its pid
             else:
                 os.kill(self.pid, signum)
 
@@ -116,15 +119,13 @@ def why_not_forked(status: Dict[str, Any], cmd: List[str], env: Dict[str, str], 
         return "not the template's kernel command"
     if startup_variables(env) != status.get("startup"):
         return "other interpreter variables than the template's"
-    modules = set(status.get("modules", ()))
-    try:
-        names = os.listdir(cwd)
-    except OSError:
-        names = []
-    for name in names:
-        stem = name[:-3] if name.endswith(".py") else name
-        if stem in modules and (name.endswith(".py") or os.path.isdir(os.path.join(cwd, name))):
-            return f"{name} in the notebook's folder has the name of a module"
+    imported = set(status.get("modules", ()))
+    # The notebook's folder and the kernel's path come before the image's packages: an exec'd
+    # kernel would import what they hold (the school's numpy, a pupil's random.py).
+    for folder in [cwd, *[p for p in env.get("PYTHONPATH", "").split(":") if p]]:
+        shadowing = sorted(imported.intersection(module_names(folder)))
+        if shadowing:
+            return f"{os.path.join(folder, shadowing[0])} has the name of what the template imported"
     home = env.get("HOME") or os.path.expanduser("~")
     config = env.get("MPLCONFIGDIR") or os.path.join(home, ".config", "matplotlib")
     if os.path.exists(os.path.join(config, "matplotlibrc")):
@@ -136,7 +137,9 @@ async def fork_from_template(socket_path: str, cmd: List[str], env: Dict[str, st
                              timeout: float, accept_timeout: float) -> ForkedKernel:
     """The template's kernel, or TemplateUnavailable. A template that does not say it accepted
     within accept_timeout is hung (a pupil waits no longer); once it has, its child has until
-    timeout to answer (the child's own work, slower when the machine is busy)."""
+    timeout to answer its pid (the child's own work, slower when the machine is busy), and starts
+    the kernel on GO only: a child that answers after this server gave up finds the connection
+    closed, and ends."""
     status = read_status(socket_path)
     reason = why_not_forked(status, cmd, env, cwd)
     if reason:
@@ -147,16 +150,17 @@ async def fork_from_template(socket_path: str, cmd: List[str], env: Dict[str, st
     try:
         conn.setblocking(False)
         await asyncio.wait_for(loop.sock_connect(conn, socket_path), timeout)
-        request = json.dumps({"argv": cmd, "env": env, "cwd": cwd, "deadline": deadline}).encode()
+        request = json.dumps({"argv": cmd, "env": env, "cwd": cwd}).encode() + b"\n"
         conn.setblocking(True)
         conn.settimeout(timeout)
         socket.send_fds(conn, [request], [1, 2])  # this server's stdout and stderr, as Popen gives
-        conn.shutdown(socket.SHUT_WR)
         conn.setblocking(False)
         first = await asyncio.wait_for(loop.sock_recv(conn, 1), accept_timeout)
         reply = await asyncio.wait_for(read_line(loop, conn, first), max(0.1, deadline - time.time()))
+        if isinstance(reply.get("pid"), int):
+            await loop.sock_sendall(conn, GO)  # this kernel, now: the child starts it only then
     except (OSError, asyncio.TimeoutError, ValueError) as exc:
-        conn.close()
+        conn.close()  # a child that answers later reads no GO, and ends
         raise TemplateUnavailable(f"the kernel template did not answer ({exc!r})") from exc
     if not isinstance(reply.get("pid"), int):
         conn.close()

@@ -29,13 +29,16 @@ class ProcessSetup:
     def from_json(cls, data: dict) -> "ProcessSetup":
         return cls(**{**data, "cgroup_procs": tuple(data["cgroup_procs"])})
 
-    def apply(self, switch_user: Callable[[], None]) -> None:
+    def apply(self, switch_user: Callable[[], None], cgroups_required: bool = False) -> None:
         """In the new process, as root: everything above, then switch_user() (JupyterHub's
-        set_user_setuid: groups, uid, home folder)."""
+        set_user_setuid: groups, uid, home folder). A server that cannot join its cgroups still
+        starts (the rlimits and the guard apply); a kernel forked by the kernel template must
+        (cgroups_required: else its server execs it, in the server's own cgroups)."""
         try:
             cgroups.join(list(self.cgroup_procs))
-        except OSError:  # the rlimits below and the guard still apply
-            pass
+        except OSError:
+            if cgroups_required:
+                raise
         with open("/proc/self/oom_score_adj", "w") as f:
             f.write(str(self.oom_score_adj))
         os.nice(self.nice)

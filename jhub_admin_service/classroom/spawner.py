@@ -47,7 +47,7 @@ from jupyterhub.spawner import LocalProcessSpawner
 from jupyterhub.utils import url_path_join
 from traitlets import Bool, Integer, Unicode, default
 
-from . import cgroups, kernel_template, preload
+from . import cgroups, kernel_protocol, kernel_template, preload
 from . import limits as limitsmod
 from ..files import write_whole
 from .kernel_provisioner import DEFAULT_SOCKET as KERNEL_TEMPLATE_SOCKET
@@ -172,8 +172,7 @@ class ClassroomSpawner(LocalProcessSpawner):
             return
         kernels = ProcessSetup.from_json({**setup.to_json(),
                                           "cgroup_procs": [*setup.cgroup_procs, *self._cpu_procs]})
-        uid = pwd.getpwnam(name).pw_uid
-        write_whole(os.path.join(self.kernel_setups, f"{uid}.json"), json.dumps(kernels.to_json()).encode())
+        write_whole(self.kernel_setup_path(name), json.dumps(kernels.to_json()).encode())
 
     def make_preexec_fn(self, name):
         return functools.partial(self.process_setup(name).apply, super().make_preexec_fn(name))
@@ -210,9 +209,16 @@ class ClassroomSpawner(LocalProcessSpawner):
         except OSError as exc:
             self.log.warning("%s's server keeps sharing the CPU per process (%s)", self.user.name, exc)
 
+    def kernel_setup_path(self, name: str) -> str:
+        return os.path.join(self.kernel_setups, f"{pwd.getpwnam(name).pw_uid}.json")
+
     async def stop(self, now=False):
         pid = self.pid
         await super().stop(now=now)
+        try:  # no more kernels from the template for a user without a server (nor their old cgroup)
+            os.unlink(self.kernel_setup_path(self.user.name))
+        except (KeyError, FileNotFoundError):
+            pass
         if pid and await self.poll() is not None:
             try:
                 remove_server_files(self.runtime_dir(), pid)
@@ -315,6 +321,8 @@ class ClassroomSpawner(LocalProcessSpawner):
             command = [argv[0], *options, "-m", kernel_template.__name__, self.kernel_template_socket,
                        self.kernel_setups, *argv]
             env = {**self.servers_environment(), **spec.get("env", {})}
+            # Its path holds the school's site packages, anyone's code: never root's to import from.
+            env[kernel_protocol.KERNEL_PATH] = env.pop("PYTHONPATH", "")
             ClassroomSpawner._kernel_template = preload.Preloader(
                 self.kernel_template_socket, env, command=command, folder_mode=0o755, cwd=self.kernel_template_folder)
         return self.running(ClassroomSpawner._kernel_template, "the kernel template", "kernels")

@@ -21,11 +21,33 @@ def test_the_teaching_kernel_in_a_plain_folder_is_forked(tmp_path):
 
 
 def test_a_file_or_folder_named_like_an_imported_module_gets_an_exec_d_kernel(tmp_path):
+    env = {**ENV, "HOME": str(tmp_path)}
     (tmp_path / "random.py").write_text("print('mine')")
-    assert "random.py" in why_not_forked(STATUS, command(), {**ENV, "HOME": str(tmp_path)}, str(tmp_path))
+    assert "random" in why_not_forked(STATUS, command(), env, str(tmp_path))
     os.remove(tmp_path / "random.py")
     (tmp_path / "pandas").mkdir()
-    assert "pandas" in why_not_forked(STATUS, command(), {**ENV, "HOME": str(tmp_path)}, str(tmp_path))
+    assert "pandas" in why_not_forked(STATUS, command(), env, str(tmp_path))
+    os.rmdir(tmp_path / "pandas")
+    (tmp_path / "numpy.cpython-311-x86_64-linux-gnu.so").write_bytes(b"")
+    assert "numpy" in why_not_forked(STATUS, command(), env, str(tmp_path))
+
+
+def test_the_school_s_own_numpy_or_a_sitecustomize_on_the_kernel_s_path_gets_an_exec_d_kernel(tmp_path):
+    site, notebooks = tmp_path / "site", tmp_path / "notebooks"
+    notebooks.mkdir()
+    (site / "tabulate").mkdir(parents=True)
+    status = {**STATUS, "startup": {**STATUS["startup"], "PYTHONPATH": str(site)},
+              "modules": [*STATUS["modules"], "sitecustomize", "matplotlibrc"]}
+    env = {**ENV, "PYTHONPATH": str(site), "HOME": str(tmp_path)}
+    assert why_not_forked(status, command(), env, str(notebooks)) is None  # a package the template lacks
+    (site / "numpy").mkdir()
+    assert "numpy" in why_not_forked(status, command(), env, str(notebooks))
+    os.rmdir(site / "numpy")
+    (site / "sitecustomize.py").write_text("")
+    assert "sitecustomize" in why_not_forked(status, command(), env, str(notebooks))
+    os.remove(site / "sitecustomize.py")
+    (notebooks / "matplotlibrc").write_text("lines.linewidth: 4\n")  # matplotlib reads it from the folder
+    assert "matplotlibrc" in why_not_forked(status, command(), env, str(notebooks))
 
 
 def test_other_interpreter_variables_another_command_or_an_own_matplotlibrc_get_an_exec_d_kernel(tmp_path):
