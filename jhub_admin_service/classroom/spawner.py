@@ -37,6 +37,7 @@ What the kernel cannot count without cgroups (a user's processes together, CPU h
 guard's work (classroom/guard.py).
 """
 import asyncio
+import dataclasses
 import functools
 import json
 import os
@@ -170,8 +171,7 @@ class ClassroomSpawner(LocalProcessSpawner):
         cgroup that the server joins once it answers."""
         if not self.fork_kernels:
             return
-        kernels = ProcessSetup.from_json({**setup.to_json(),
-                                          "cgroup_procs": [*setup.cgroup_procs, *self._cpu_procs]})
+        kernels = dataclasses.replace(setup, cgroup_procs=(*setup.cgroup_procs, *self._cpu_procs))
         write_whole(self.kernel_setup_path(name), json.dumps(kernels.to_json()).encode())
 
     def make_preexec_fn(self, name):
