@@ -28,10 +28,14 @@ from .courses.rules import classes_given_to_teachers
 from .hub import HubClient, HubUnreachable
 from .locks import exclusive
 from .settings import AdminSettings
+from .sidecar.client import SidecarError
 from .year.close import YearCloser
 from .year.plan import ClosePlan, Sizes, plan_close
 
 log = logging.getLogger(__name__)
+#: The longest that the sidecar may take to bring one home back from a year's export (it reads
+#: the whole archive, after a safety export of the homes).
+EXPORT_RESTORE_TIMEOUT = 6 * 3600
 
 
 class Operations:
@@ -173,13 +177,15 @@ class Operations:
             raise AccountError(failed[login])
         return archives[login]
 
-    async def remove_many(self, logins: list, progress: Progress = noop_progress) -> tuple:
+    async def remove_many(self, logins: list, progress: Progress = noop_progress,
+                          kept_in: Optional[dict] = None) -> tuple:
         """Disable the accounts first, in one transaction and one convergence (they can no longer
         log in, their servers and hub users go), then, one account after the other, archive the
         home and delete the account everywhere (its registry row last of all), then converge once.
         A removal killed or failing halfway leaves each account whole, disabled, or removed with
         its home archived; never one that a reconcile would bring back able to log in. One that
-        fails (a home that cannot be archived) stays disabled, and the others go on. Returns
+        fails (a home that cannot be archived) stays disabled, and the others go on. kept_in: the
+        year's verified export, which holds every home already (engine.remove). Returns
         ({login: the archive's path}, {login: why it was not removed})."""
         with self.locked():
             self.accounts.record_disabled(logins, True)
@@ -192,7 +198,7 @@ class Operations:
                 for done, login in enumerate(logins):
                     progress("remove", done, len(logins))
                     try:
-                        archives[login] = await self.accounts.remove(login, in_hub is None or login in in_hub)
+                        archives[login] = await self.accounts.remove(login, in_hub is None or login in in_hub, kept_in)
                     except (AccountError, OSError, localmod.ShadowToolError) as exc:
                         log.error("removal of %s failed: %s", login, exc)
                         failed[login] = str(exc)
@@ -216,18 +222,42 @@ class Operations:
             return {"pupils": sum(a.role == "student" for a in in_classes), "accounts": len(in_classes),
                     "groups_removed": groups, "warnings": report.warnings}
 
-    async def restore_account(self, archive_name: str) -> tuple:
-        """A removed account back from the archive that its removal kept: (account, its new
-        password, to be shown once). Its home comes back as it was; it has no class."""
+    async def restore_account(self, archive_name: str, exports=None) -> tuple:
+        """A removed account back from what its removal kept: (account, its new password, to be
+        shown once). Its home comes back as it was, from its tar.gz, or from the year's export
+        through the sidecar (exports: its client) for a leaver of a year's close; it has no class."""
         departed = departures.find(self.settings.archive_dir, archive_name)
         if departed is None:
             raise AccountError(f"no archive {archive_name!r} of a removed account to restore")
+        if departed.export is not None and not self.accounts.home_is_back(departed):
+            await self._home_from_export(departed, exports)
         password = generate_password()
         hashed = await asyncio.get_running_loop().run_in_executor(None, hash_password, password)
         with self.locked():
             account = await self.accounts.restore(departed, hashed)
             await self._converge(Report())
         return account, password
+
+    async def _home_from_export(self, departed: departures.Departed, exports,
+                                progress: Progress = noop_progress) -> None:
+        """The sidecar's one-user restore of the home from the year's export (verified, with its
+        safety export first, as every restore). Refused before anything when the login is taken."""
+        problem = self.accounts.restore_problem(departed)
+        if problem:
+            raise AccountError(problem)
+        export = departed.export
+        if exports is None:
+            raise AccountError(f"the home of {departed.login!r} is in the year's export {export['name']}: "
+                               "the sidecar is needed to bring it back")
+        try:
+            job = await exports.restore(export["name"], export["sha256"], user=departed.login)
+            job = await exports.wait_job(job["id"], poll=1.0, timeout=EXPORT_RESTORE_TIMEOUT)
+        except SidecarError as exc:
+            raise AccountError(f"the sidecar could not restore the home of {departed.login!r} from "
+                               f"{export['name']}: {exc}") from None
+        if job["state"] != "done":
+            raise AccountError(f"the sidecar's restore of the home of {departed.login!r} from {export['name']} "
+                               f"failed: {job.get('error') or job['state']}")
 
     async def _hub_user_names(self) -> Optional[set]:
         """The hub's user names; None when there is no hub to ask."""
@@ -276,11 +306,16 @@ class Operations:
 
     # The school year
 
-    def plan_year_close(self, school_year: str, sizes: Sizes = Sizes()) -> ClosePlan:
-        """What closing school_year does, from the registry and the courses (no effect)."""
-        return plan_close(school_year, self.registry.accounts(), self.courses.store.courses(), sizes)
+    def plan_year_close(self, school_year: str, sizes: Sizes = Sizes(), next_lists=None,
+                        acting_admin: str = "") -> ClosePlan:
+        """What closing school_year does, from the registry and the courses (no effect); with
+        next_lists (bytes, or [(name, bytes)]), opening the next year with them in the same step."""
+        next_year = self.preview(next_lists, acting_admin=acting_admin) if next_lists else None
+        return plan_close(school_year, self.registry.accounts(), self.courses.store.courses(), sizes, next_year)
 
-    async def close_year(self, plan: ClosePlan, exports, progress: Progress = noop_progress, lang: str = "fr") -> dict:
-        """Run a close's steps (year/close.py): each takes the lock for itself, so that the
-        export's long wait never holds the accounts."""
-        return await YearCloser(self, exports, lang).run(plan, progress)
+    async def close_year(self, plan: ClosePlan, exports, progress: Progress = noop_progress, lang: str = "fr",
+                         next_lists=None, acting_admin: str = "") -> dict:
+        """Run a close's steps (year/close.py), then the next year's import when next_lists are
+        given: each step takes the lock for itself, so that the export's long wait never holds
+        the accounts."""
+        return await YearCloser(self, exports, lang).run(plan, progress, next_lists, acting_admin)

@@ -396,19 +396,26 @@ class AccountManager:
             return 0
         return await asyncio.get_running_loop().run_in_executor(None, self.local.stop_processes, account.uid)
 
-    async def remove(self, login: str, in_hub: bool = True) -> Optional[str]:
-        """Stop the server and every process of the account, archive the home (off the event
-        loop: a large home must not freeze the admin's pages), delete the local account and home,
-        the registry row, then the hub user. in_hub False: the caller knows that the hub has no
-        such user any more (three requests fewer per account). Returns the archive's path."""
+    async def remove(self, login: str, in_hub: bool = True, kept_in: Optional[dict] = None) -> Optional[str]:
+        """Stop the server and every process of the account, keep the home (off the event loop: a
+        large home must not freeze the admin's pages), delete the local account and home, the
+        registry row, then the hub user. in_hub False: the caller knows that the hub has no such
+        user any more (three requests fewer per account). kept_in: the verified export of the
+        school year ({"name", "sha256"}) that holds the home already, as at the year's close: no
+        second copy is written, the record names that export. Returns the path of the archive
+        (or of the record) that a restore starts from."""
         account = self.get(login)
         archive = None
         await self.stop_everything_of(account, in_hub)
         if self.settings.manage_local_accounts:
             loop = asyncio.get_running_loop()
-            archive = await loop.run_in_executor(None, self.local.archive_home, login, self.settings.archive_dir)
-            departures.write_record(archive, account)  # what a restore needs, beside the archive
-            await loop.run_in_executor(None, self._hand_over, account)
+            if kept_in is None:
+                archive = await loop.run_in_executor(None, self.local.archive_home, login, self.settings.archive_dir)
+                departures.write_record(archive, account)  # what a restore needs, beside the archive
+                await loop.run_in_executor(None, self._hand_over, account)
+            else:
+                zip_bytes = await loop.run_in_executor(None, self._hand_over, account)
+                archive = departures.write_export_record(self.settings.archive_dir, account, kept_in, zip_bytes)
             await self.stop_everything_of(account, in_hub)  # nothing of the account may run at userdel
             if login in {u.pw_name for u in pwd.getpwall()}:
                 self.local.delete(login)
@@ -422,14 +429,33 @@ class AccountManager:
             await self.hub.delete_user(login)
         return archive
 
-    def _hand_over(self, account: Account) -> None:
-        """The ZIP of the account's own work, kept to hand over (accounts/handover.py)."""
+    def _hand_over(self, account: Account) -> int:
+        """The ZIP of the account's own work, kept to hand over (accounts/handover.py); its size."""
         home = self.local.home_of(account.login)
         if not os.path.isdir(home):
-            return
+            return 0
         os.makedirs(self.settings.handover_dir, mode=0o700, exist_ok=True)
         dest = os.path.join(self.settings.handover_dir, handover.handover_name(account.login, time.time()))
         handover.write_home_zip(home, account.uid, dest)
+        return os.path.getsize(dest)
+
+    def restore_problem(self, departed: "departures.Departed") -> Optional[str]:
+        """Why departed cannot come back now (None: it can): its login is taken, or a folder
+        without its account holds its home's place."""
+        record = departed.account
+        login = record["login"]
+        if self.registry.get(login) is not None or login in {u.pw_name for u in pwd.getpwall()}:
+            return f"{login!r} exists: remove or rename that account before restoring this one"
+        home = self.local.home_of(login)
+        if os.path.lexists(home) and not self.home_is_back(departed):
+            return f"a folder {home} is there without its account: it is left as it is"
+        return None
+
+    def home_is_back(self, departed: "departures.Departed") -> bool:
+        """The home is in place with the record's owner: extracted by an earlier attempt of this
+        restore (killed since), or brought back from the year's export by the sidecar."""
+        home = self.local.home_of(departed.login)
+        return os.path.isdir(home) and not os.path.islink(home) and os.lstat(home).st_uid == departed.account["uid"]
 
     async def restore(self, departed: "departures.Departed", hashed: str) -> Account:
         """Bring a removed account back from its archive: its home first (extracted with its
@@ -439,15 +465,16 @@ class AccountManager:
         owner and no account is the one it extracted."""
         record = departed.account
         login = record["login"]
-        if self.registry.get(login) is not None or login in {u.pw_name for u in pwd.getpwall()}:
-            raise AccountError(f"{login!r} exists: remove or rename that account before restoring this one")
+        problem = self.restore_problem(departed)
+        if problem:
+            raise AccountError(problem)
         home = self.local.home_of(login)
-        resumed = os.path.isdir(home) and os.lstat(home).st_uid == record["uid"]
-        if os.path.lexists(home) and not resumed:
-            raise AccountError(f"a folder {home} is there without its account: it is left as it is")
+        resumed = self.home_is_back(departed)
+        if departed.export is not None and not resumed:
+            raise AccountError(f"the home of {login!r} did not come back from the year's export "
+                               f"{departed.export['name']}")
         state = self.local.snapshot()
-        used = (self.local.ids_in_use(state) | {a.uid for a in self.registry.accounts()}) - (
-            {record["uid"], record["gid"]} if resumed else set())
+        used = self.local.ids_in_use(state, but_home=login) | {a.uid for a in self.registry.accounts()}
         loop = asyncio.get_running_loop()
         if not resumed:
             await loop.run_in_executor(None, self.local.extract_home, login,

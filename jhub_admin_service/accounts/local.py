@@ -123,11 +123,13 @@ class LocalAccounts:
                 except OSError:
                     continue
 
-    def ids_in_use(self, state: LocalState) -> set:
+    def ids_in_use(self, state: LocalState, but_home: str = "") -> set:
         """Ids a new account never gets: the machine's users and groups, and the owners of the
-        folders in the homes' root (a home whose account is gone is never given to a stranger).
-        One stat per home: asked only when ids are handed out, not by every snapshot."""
-        return state.used_ids | {i for _, info in self._homes() for i in (info.st_uid, info.st_gid)}
+        folders in the homes' root (a home whose account is gone is never given to a stranger),
+        but_home's aside (the home of the account being restored). One stat per home: asked only
+        when ids are handed out, not by every snapshot."""
+        return state.used_ids | {i for name, info in self._homes() if name != but_home
+                                 for i in (info.st_uid, info.st_gid)}
 
     def homes_without_account(self, uids: dict, id_range: range) -> list:
         """[(folder, owner uid)] of the homes' root whose owner is in the product's id range but

@@ -11,6 +11,7 @@ from ..accounts import departures
 from ..accounts.credentials import write_credentials
 from ..accounts.engine import AccountError, Progress, credential
 from ..accounts.plan import Plan
+from ..sidecar.client import ExportsClient
 from .common import operations_from, print_warnings, settings_from
 
 
@@ -98,11 +99,17 @@ def print_plan(plan: Plan) -> None:
         print(f"  reject  line {r.where or r.line:>5}  {r.login or '-':32} {r.reason}")
 
 
-def cmd_import(args: argparse.Namespace) -> int:
+def read_lists(paths: list) -> list:
+    """[(file name, bytes)] of class lists given on the command line."""
     files = []
-    for path in args.files:
+    for path in paths:
         with open(path, "rb") as f:
             files.append((os.path.basename(path), f.read()))
+    return files
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    files = read_lists(args.files)
     data = files[0][1] if len(files) == 1 else files
     # The preview reads only: a refused import leaves no registry behind.
     plan = operations_from(args, readonly=True).preview(data, reset_passwords=args.reset_passwords)
@@ -334,7 +341,8 @@ def cmd_removed(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    account, password = asyncio.run(operations_from(args).restore_account(args.archive))
+    ops = operations_from(args)
+    account, password = asyncio.run(ops.restore_account(args.archive, ExportsClient.if_configured(ops.settings)))
     print(f"{account.login} restored (uid {account.uid}), with its files; new password: {password}")
     return 0
 

@@ -46,4 +46,4 @@ class ServiceContext:
 
     def exports(self) -> Optional[ExportsClient]:
         """An exports (sidecar) client, or None when the sidecar is not configured here."""
-        return ExportsClient.from_settings(self.settings) if self.settings.sidecar_configured else None
+        return ExportsClient.if_configured(self.settings)

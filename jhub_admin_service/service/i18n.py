@@ -43,6 +43,9 @@ def translate(locale: tornado.locale.Locale, message: str, plural: Optional[str]
 #: (regex on the English engine message, msgid with %(name)s placeholders). The msgid is what
 #: the catalogue translates; the placeholders are filled from the regex groups.
 ENGINE_PATTERNS = [
+    (r"(?P<n>\d+) line\(s\) of the next year's lists are rejected: correct them and preview again \(nothing is "
+     r"done before\)", N_("%(n)s line(s) of the next year's lists are rejected: correct them and preview again "
+                           "(nothing is done before)")),
     (r"a password of (?P<n>\d+) character\(s\), shorter than the (?P<min>\d+) that the password page asks for",
      N_("a password of %(n)s character(s), shorter than the %(min)s that the password page asks for")),
     (r"duplicate login '(?P<login>[^']*)' on lines (?P<lines>.+)", N_("duplicate login '%(login)s' on lines %(lines)s")),

@@ -53,7 +53,7 @@ def start_restore_job(ctx: "ServiceContext", archive: str, admin: str) -> Job:
     ctx.refuse_if_accounts_busy()
 
     async def work(job):
-        account, password = await ctx.operations.restore_account(archive)
+        account, password = await ctx.operations.restore_account(archive, ctx.exports())
         job.credentials = [credential(account, password)]
         job.summary = {"restored": account.login, "uid": account.uid}
 
@@ -74,7 +74,8 @@ class RestoreAPIHandler(APIHandler):
     """GET api/year/restorable; POST api/year/restore {"archive": NAME} (202, the job)."""
 
     def get(self) -> None:
-        self.write_json({"archives": [{"archive": d.archive, "removed": d.removed, "size": d.size, **d.account}
+        self.write_json({"archives": [{"archive": d.archive, "removed": d.removed, "size": d.size,
+                                       "in_export": (d.export or {}).get("name"), **d.account}
                                       for d in restorable(self.ctx)]})
 
     def post(self) -> None:

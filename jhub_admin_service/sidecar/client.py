@@ -92,6 +92,11 @@ class ExportsClient:
     def from_settings(cls, settings: AdminSettings) -> "ExportsClient":
         return cls(settings.sidecar_url, settings.sidecar_secret_file)
 
+    @classmethod
+    def if_configured(cls, settings: AdminSettings) -> Optional["ExportsClient"]:
+        """A client, or None when no sidecar is configured here."""
+        return cls.from_settings(settings) if settings.sidecar_configured else None
+
     # plumbing -----------------------------------------------------------------------
     @property
     def secret(self) -> str:

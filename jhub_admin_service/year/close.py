@@ -6,10 +6,17 @@
    year/teacher_side.py, in the course helper's child: one per teacher, one per core at a time)
    kept in the year's folder and in the teacher's home, the year's work moved aside in that home (a new gradebook follows), the exchange folder
    zipped, checked, then emptied.
-3. **leavers**: the pupils marked as leaving are removed in one batch (each home archived, and
-   its owner's work kept as a ZIP to hand over).
+3. **leavers**: the pupils marked as leaving are removed in one batch. Their homes are already
+   in the year's verified export: each one's record names that export, from which the sidecar
+   can bring the home back (no second archive is written), and each one's work is kept as a ZIP
+   to hand over.
 4. **classes**: every pupil leaves their classes and the courses' lists; empty class groups go.
+5. **open**, when the close opens the next year in the same step: the next year's lists are
+   imported as one (accounts.engine): returning pupils keep their account and join their new
+   classes, the courses fill again by class name, newcomers get an account and a slip.
 
+Once the export is verified, the leavers are marked as leaving in the registry (the pupils that the
+next year's lists do not name, besides those the admin marked), so that a re-run finds them.
 Each step is recorded in the year's journal once it is wholly done; a close killed anywhere and
 run again skips what is recorded and converges. The plan is made anew at each run (those removed
 are no longer leavers; a step that is done is skipped).
@@ -23,6 +30,7 @@ from typing import Optional
 
 from ..accounts.engine import Progress, noop_progress
 from ..files import write_whole
+from ..jobs import IMPORT_STAGES
 from ..sidecar.client import ExportsClient, SidecarError
 from .course_year import CourseYearError, archive_exchange, empty_exchange, put_away_in_teachers_homes
 from .journal import CloseJournal
@@ -32,6 +40,7 @@ log = logging.getLogger(__name__)
 
 #: How the job's progress bar weighs each stage (see jobs.Job.progress).
 STAGES = {"export": 50, "courses": 25, "remove": 15, "classes": 10}
+STAGES_WITH_OPEN = {**STAGES, "open": 20}
 #: The longest that an export of everything may take before the close gives up waiting.
 EXPORT_TIMEOUT = 6 * 3600
 
@@ -46,8 +55,11 @@ class YearCloser:
         self.exports = exports
         self.lang = lang
 
-    async def run(self, plan: ClosePlan, progress: Progress = noop_progress) -> dict:
-        """Run the plan's steps that the journal does not hold yet; returns the summary."""
+    async def run(self, plan: ClosePlan, progress: Progress = noop_progress, next_lists=None,
+                  acting_admin: str = "") -> dict:
+        """Run the plan's steps that the journal does not hold yet; returns the summary.
+        next_lists: the next year's lists (bytes, or [(name, bytes)]) that plan.next_year
+        previewed, imported once the year is closed."""
         journal = CloseJournal(self.ops.settings.years_dir, plan.school_year)
         warnings: list = []
         seconds = {}
@@ -59,17 +71,26 @@ class YearCloser:
 
         export = await self.export(journal, plan.school_year, progress)
         lap("export")
+        unmarked = [leaver.login for leaver in plan.leavers if not self.ops.registry.get(leaver.login).leaving]
+        if unmarked:
+            await self.ops.set_leaving(unmarked, True)
         await self.courses(journal, plan.courses, progress, warnings)
         lap("courses")
         removed = await self.leavers(journal, plan, progress, warnings)
         lap("leavers")
         classes = await self.classes(journal, progress, warnings)
         lap("classes")
+        opened = await self.open_next_year(next_lists, acting_admin, progress, warnings) if next_lists else None
+        if next_lists:
+            lap("open")
         if not warnings:
             journal.finish()
-        return {"school_year": plan.school_year, "export": export, "removed": removed,
-                "classes": classes, "courses": [c.course_id for c in plan.courses], "warnings": warnings,
-                "finished": bool(journal.finished), "seconds": seconds}
+        summary = {"school_year": plan.school_year, "export": export, "removed": removed,
+                   "classes": classes, "courses": [c.course_id for c in plan.courses], "warnings": warnings,
+                   "finished": bool(journal.finished), "seconds": seconds}
+        if opened is not None:
+            summary["opened"], summary["credentials"] = opened
+        return summary
 
     # 1. The year's export, verified
 
@@ -154,14 +175,17 @@ class YearCloser:
     # 3. Leavers, 4. classes
 
     async def leavers(self, journal: CloseJournal, plan: ClosePlan, progress: Progress, warnings: list) -> list:
-        if journal.done("leavers"):
-            return journal.done("leavers")["removed"]
+        """The plan's leavers (those still there: the plan is made anew at each run), each
+        removed with its home kept in the year's export; the journal holds every one removed."""
+        before = (journal.done("leavers") or {}).get("removed", [])
         logins = [leaver.login for leaver in plan.leavers]
-        archives, failed = await self.ops.remove_many(logins, progress) if logins else ({}, {})
+        archives, failed = await self.ops.remove_many(logins, progress, journal.done("export")) \
+            if logins else ({}, {})
         warnings.extend(f"{login}: not removed ({why}); it stays disabled" for login, why in failed.items())
-        if not failed:
-            journal.record("leavers", {"removed": sorted(archives)})
-        return sorted(archives)
+        removed = sorted(set(before) | set(archives))
+        if logins and not failed:
+            journal.record("leavers", {"removed": removed})
+        return removed
 
     async def classes(self, journal: CloseJournal, progress: Progress, warnings: list) -> dict:
         if journal.done("classes"):
@@ -172,6 +196,36 @@ class YearCloser:
         journal.record("classes", result)
         progress("classes", 1, 1)
         return result
+
+
+    # 5. The next year
+
+    async def open_next_year(self, next_lists, acting_admin: str, progress: Progress, warnings: list) -> tuple:
+        """The next year's lists imported as one, on the closed year (planned again now: the
+        leavers are gone and the classes empty). Not journalled: an import run again changes
+        nothing more. Returns (the plan's counts and who was renamed, the new credentials)."""
+        plan = self.ops.preview(next_lists, acting_admin=acting_admin)
+        if plan.rejected:
+            raise YearCloseError(f"{len(plan.rejected)} line(s) of the next year's lists are rejected now; the "
+                                 "year is closed: correct them and import the lists from the Import page")
+        report = await self.ops.import_plan(plan, weighed_as_one_stage("open", IMPORT_STAGES, progress))
+        warnings.extend(report.warnings)
+        renamed = sorted(p.login for p in plan.update if p.renamed)
+        return {"counts": plan.counts(), "renamed": renamed}, report.credentials
+
+
+def weighed_as_one_stage(name: str, stages: dict, progress: Progress) -> Progress:
+    """A progress callback that reports an operation's own weighed stages as one stage, name, in
+    percent."""
+    fractions = {}
+
+    def report(stage: str, done: int, total: int) -> None:
+        if stage in stages:
+            fractions[stage] = done / total if total else 1.0
+            weighted = sum(weight * fractions.get(s, 0.0) for s, weight in stages.items())
+            progress(name, int(100 * weighted / sum(stages.values())), 100)
+
+    return report
 
 
 def grades_sheet_path(year_folder: str, course_id: str) -> str:

@@ -65,6 +65,9 @@ class ClosePlan:
     frees_bytes: int
     free_bytes: Optional[int] = None
     problems: List[str] = field(default_factory=list)
+    #: The next year's lists previewed as one import (accounts.plan.Plan), when the close opens
+    #: the next year in the same step; None: the close alone.
+    next_year: Optional[object] = None
 
     @property
     def room_enough(self) -> bool:
@@ -77,7 +80,8 @@ class ClosePlan:
                 "teachers_in_classes": self.teachers_in_classes,
                 "courses": [vars(c) for c in self.courses], "export_bytes": self.export_bytes,
                 "takes_bytes": self.takes_bytes,
-                "frees_bytes": self.frees_bytes, "free_bytes": self.free_bytes, "problems": self.problems}
+                "frees_bytes": self.frees_bytes, "free_bytes": self.free_bytes, "problems": self.problems,
+                "next_year": self.next_year.to_json() if self.next_year is not None else None}
 
 
 @dataclass
@@ -90,9 +94,12 @@ class Sizes:
 
 
 def plan_close(school_year: str, accounts: Iterable[Account], courses: Iterable[Course],
-               sizes: Sizes = Sizes()) -> ClosePlan:
+               sizes: Sizes = Sizes(), next_year=None) -> ClosePlan:
+    """next_year: the next year's lists previewed as one import (accounts.plan.Plan); the pupils
+    that they do not name leave too, besides those marked as leaving."""
     accounts = {a.login: a for a in accounts}
-    leaving = [a for a in accounts.values() if a.leaving]
+    leaving_too = set(absent_pupils(next_year)) if next_year is not None else set()
+    leaving = [a for a in accounts.values() if a.leaving or a.login in leaving_too]
     leavers = [Leaver(a.login, a.first_name, a.last_name, list(a.classes), sizes.homes.get(a.login))
                for a in sorted(leaving, key=lambda a: (a.classes, a.last_name, a.first_name, a.login))
                if a.role == "student"]
@@ -108,8 +115,19 @@ def plan_close(school_year: str, accounts: Iterable[Account], courses: Iterable[
         school_year=school_year, leavers=leavers, kept_staff=staff,
         classes=sorted({k for a in in_classes for k in a.classes}), pupils_in_classes=len(pupils),
         teachers_in_classes=len(in_classes) - len(pupils),
-        courses=course_closes, export_bytes=sizes.volumes, takes_bytes=2 * leaver_bytes + exchange_bytes,
-        frees_bytes=leaver_bytes + exchange_bytes, free_bytes=sizes.free)
+        # Each leaver's ZIP (their home is in the year's export already), each exchange's ZIP.
+        courses=course_closes, export_bytes=sizes.volumes, takes_bytes=leaver_bytes + exchange_bytes,
+        frees_bytes=leaver_bytes + exchange_bytes, free_bytes=sizes.free, next_year=next_year)
     if not plan.room_enough:
         plan.problems.append("not enough free disk on the data volume for the leavers' and the courses' archives")
+    if next_year is not None and next_year.rejected:
+        plan.problems.append(f"{len(next_year.rejected)} line(s) of the next year's lists are rejected: correct "
+                             "them and preview again (nothing is done before)")
     return plan
+
+
+def absent_pupils(next_year) -> list:
+    """The pupils whom none of the next year's lists names (an accounts.plan.Plan of those lists):
+    they leave with the year. Teachers and admins absent from them stay: a rollover never removes
+    staff."""
+    return sorted(a.login for a in next_year.absent if a.role == "student")

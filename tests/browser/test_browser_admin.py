@@ -159,6 +159,26 @@ def test_the_close_of_the_year_previewed_in_french(running, browser):
     expect(page.locator("#jha-flash")).to_contain_text("Retapez l'année scolaire")
     page.click("#jha-nav >> text=Comptes")
     expect(page.locator("#jha-accounts")).to_contain_text("jerome.muller")  # nothing was done
+
+    # The same preview with the next year's lists (two files chosen at once): one step.
+    page.click("#jha-nav >> text=Année scolaire")
+    page.click("#jha-close-preview")
+    page.set_input_files("#jha-next-lists", [
+        {"name": "eleves.csv", "mimeType": "text/csv",
+         "buffer": "login;password;role;class\njerome.muller;;student;1ERE4\nnina.petit;Nina-Passw0rd-42;student;2NDE1\n"
+                   .encode()},
+        {"name": "profs.csv", "mimeType": "text/csv", "buffer": b"paul.nouveau;Paul-Passw0rd-42;1\n"}])
+    page.click("#jha-next-lists-form button[type=submit]")
+    expect(page.locator("#jha-next-lists-name")).to_contain_text("eleves.csv, profs.csv")
+    opens = page.locator("#jha-close-open")
+    expect(opens).to_contain_text("L'année suivante s'ouvre")
+    expect(opens).to_contain_text("2 nouveaux comptes")
+    expect(opens).to_contain_text("nina.petit")
+    # Marked as leaving, jerome.muller leaves though the lists name him.
+    expect(page.locator("#jha-close-leavers")).to_contain_text("ceux que les nouvelles listes ne nomment pas")
+    expect(page.locator("#jha-close-leavers")).to_contain_text("jerome.muller")
+    expect(page.locator("#jha-close-form button[type=submit]")).to_have_text("Clôturer l'année et ouvrir la suivante")
+    shot(page, "year-close-and-open-preview", full_page=True, docs=True)
     context.close()
 
 

@@ -291,8 +291,8 @@ def test_removals_and_bulk_class_changes_killed_converge(stack):
         assert not hub_class_members(admin, f"class-cc{old}") and not state["class_groups"].get(f"jh-class-cc{old}")
 
 
-LEAVERS = 12  # pupils of the class that leaves at the close
-LEAVER_HOME_MB = 15  # what each of their homes holds: archiving them is the removal stage's time
+LEAVERS = 16  # pupils of the class that leaves at the close
+LEAVER_HOME_MB = 30  # what each of their homes holds: zipping it is most of a removal (the kill lands there)
 
 
 def job_reaching(admin, job_id, stage, done=0, timeout=600) -> dict:

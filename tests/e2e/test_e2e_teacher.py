@@ -92,45 +92,45 @@ def formgrader(teacher, method, route, **kw):
     return r.json()
 
 
-def assignment_list(student, action=None, assignment=ASSIGNMENT):
+def assignment_list(student, action=None, assignment=ASSIGNMENT, course=COURSE):
     """One call of the Assignment List's pages to the student's server."""
     base = f"/user/{student.name}/assignments"
     if action is None:
-        r = student.api("GET", base, params={"course_id": COURSE})
+        r = student.api("GET", base, params={"course_id": course})
     else:
-        r = student.api("POST", f"{base}/{action}", data={"course_id": COURSE, "assignment_id": assignment},
+        r = student.api("POST", f"{base}/{action}", data={"course_id": course, "assignment_id": assignment},
                         timeout=180)
     assert r.status_code == 200, (action, r.status_code, r.text[:2000])
     return r.json()
 
 
-def write_assignment(teacher, assignment):
+def write_assignment(teacher, assignment, course=COURSE):
     """The assignment's notebook in the teacher's source folder, saved as JupyterLab saves it."""
-    source = f"/user/{teacher.name}/api/contents/{COURSE}/source/{assignment}"
+    source = f"/user/{teacher.name}/api/contents/{course}/source/{assignment}"
     assert teacher.api("PUT", source, json={"type": "directory"}).status_code in (200, 201)
     r = teacher.api("PUT", f"{source}/{assignment}.ipynb",
                     json={"type": "notebook", "format": "json", "content": assignment_notebook()})
     assert r.status_code in (200, 201), r.text
 
 
-def publish(teacher, assignment):
+def publish(teacher, assignment, course=COURSE):
     """The teacher writes the assignment, then the Formgrader generates and releases it."""
-    write_assignment(teacher, assignment)
+    write_assignment(teacher, assignment, course)
     assert formgrader(teacher, "POST", f"assignment/{assignment}/assign")["success"]
     assert formgrader(teacher, "POST", f"assignment/{assignment}/release")["success"]
 
 
-def hand_in(student, assignment, correct):
+def hand_in(student, assignment, correct, course=COURSE):
     """Fetch, answer and submit, as the student's Assignment List does."""
-    assignment_list(student, "fetch", assignment)
-    answer(student, correct, assignment)
-    submitted = assignment_list(student, "submit", assignment)
+    assignment_list(student, "fetch", assignment, course)
+    answer(student, correct, assignment, course)
+    submitted = assignment_list(student, "submit", assignment, course)
     assert all(a.get("status") for a in submitted["value"]), submitted
 
 
-def answer(student, correct, assignment=ASSIGNMENT):
+def answer(student, correct, assignment=ASSIGNMENT, course=COURSE):
     """The student's answer, saved through the contents API as JupyterLab saves it."""
-    path = f"/user/{student.name}/api/contents/{COURSE}/{assignment}/{assignment}.ipynb"
+    path = f"/user/{student.name}/api/contents/{course}/{assignment}/{assignment}.ipynb"
     model = student.api("GET", path).json()
     nb = nbformat.from_dict(model["content"])
     for cell in nb.cells:
@@ -680,34 +680,90 @@ def service_job(admin, job_id, timeout=900) -> dict:
     raise AssertionError(f"job {job_id} did not end")
 
 
-def test_closing_the_year_from_its_page_keeps_grades_and_work_and_ends_the_classes(stack, people):
+#: Last year's second class: its teacher, and a pupil whom the next year's lists do not name.
+SECOND_COURSE = "cours_luc_bernard"
+SECOND_CLASS = {"luc.bernard": ("teacher", "Luc", "Bernard"), "eleve.quatre": ("student", "Quatre", "Élève")}
+SIECLE_YEAR_1 = "NOM;PRENOM;NE(E) LE;DIV.\nPERIN;Jade;11/03/2010;2NDE3\n".encode("cp1252")
+#: The next year's lists, previewed with the close and applied in the same step: the SIECLE export
+#: corrects a name; eleve.quatre (2NDE5) is in none of them, so leaves.
+NEXT_YEAR = {
+    "siecle.csv": "NOM;PRENOM;NE(E) LE;DIV.\nPERRIN;Jade;11/03/2010;1ERE2\n".encode("cp1252"),
+    "eleves.csv": ("login;password;role;class;first_name;last_name\neleve.un;;student;1ERE2;Une;Élève\n"
+                   "eleve.trois;Trois-Passw0rd-x;student;2NDE3;Trois;Élève\n").encode(),
+    "profs.csv": b"marie.martin;;1\nluc.bernard;;1\npaul.durand;Paul-Passw0rd-42;1\n",
+}
+
+
+@pytest.fixture(scope="module")
+def second_class(stack, people):
+    """Last year's second class (2NDE5) and its teacher's course, with a graded submission."""
+    users = enrolled_class(stack, SECOND_CLASS, "2NDE5", SECOND_COURSE)
+    luc, quatre = users["luc.bernard"], users["eleve.quatre"]
+    luc.start_server()
+    quatre.start_server()
+    publish(luc, ASSIGNMENT, SECOND_COURSE)
+    hand_in(quatre, ASSIGNMENT, correct=True, course=SECOND_COURSE)
+    assert formgrader(luc, "POST", f"assignment/{ASSIGNMENT}/collect")["success"]
+    graded = formgrader(luc, "POST", f"submission/{ASSIGNMENT}/eleve.quatre/autograde")
+    assert graded["success"], graded.get("error") or graded
+    return users
+
+
+def test_the_year_closed_and_the_next_opened_in_one_previewed_step(stack, people, second_class):
+    """Issue 22, from the School year page as the admin uses it: the next year's lists uploaded on
+    the close's page, one preview of both, one button, one job. Two classes and two teachers of
+    last year; a pupil marked as leaving, a pupil absent from the new lists, a pupil whose name the
+    new SIECLE export corrects, a returning pupil, a new pupil and a new teacher."""
     admin = admin_session(stack)
-    teacher, leaver = people["marie.martin"], people["eleve.deux"]
+    marie, luc = people["marie.martin"], second_class["luc.bernard"]
     # A pupil of the class from the school's SIECLE export (no login: names and birth date).
     r = admin.api("POST", f"{SERVICE}api/imports", timeout=120, files={"file": ("siecle.csv", SIECLE_YEAR_1)})
     assert r.status_code == 202 and service_job(admin, r.json()["id"])["state"] == "done", r.text[:300]
-    leaver.run("sh", "-c", "echo 'mon travail' > ~/mon_projet.py")
+    people["eleve.deux"].run("sh", "-c", "echo 'mon travail' > ~/mon_projet.py")
+    second_class["eleve.quatre"].run("sh", "-c", "echo 'travail de quatre' > ~/projet.py")
     r = admin.api("POST", f"{SERVICE}api/accounts/_bulk", json={"action": "leave", "logins": ["eleve.deux"]})
     assert r.status_code == 200, r.text
-    uid_before = stack.exec("hub", "id", "-u", "eleve.un").stdout.strip()
-    graded = scores_of(teacher, ASSIGNMENT)
+    uids = {login: stack.exec("hub", "id", "-u", login).stdout.strip() for login in ("eleve.un", "jade.perin")}
+    graded = {COURSE: scores_of(marie, ASSIGNMENT), SECOND_COURSE: scores_of(luc, ASSIGNMENT)}
+    assert graded[SECOND_COURSE] == {"eleve.quatre": (2, 3, True)}
 
-    # The preview, as the admin's browser opens it from the School year page, then its button.
+    # The same preview from a shell (the CLI, second to the page): nothing done.
+    for name, data in NEXT_YEAR.items():
+        stack.exec("hub", "sh", "-c", f"cat > /tmp/{name}", input=data.decode("cp1252" if "siecle" in name else "utf-8"))
+    shown = stack.exec("hub", "jhub-admin", "year", "close", "--school-year", SCHOOL_YEAR, "--dry-run", "--next",
+                       *(f"/tmp/{name}" for name in NEXT_YEAR)).stdout
+    assert "2 leaver(s) removed" in shown and "eleve.quatre" in shown and "2 new account(s)" in shown, shown
+    assert "renamed: jade.perin -> Jade" in shown, shown
+    assert stack.exec("hub", "id", "eleve.quatre", check=False).returncode == 0
+
+    # The close's page, its form for the next year's lists, then the preview of both.
     page = admin.session.get(stack.url + SERVICE + f"year/close?school_year={SCHOOL_YEAR}",
                              headers={"Accept-Language": "fr"}, timeout=120)
     assert page.status_code == 200, page.text[:500]
-    leavers = re.search(r'<li id="jha-close-leavers">(.*?)</li>', page.text, re.S).group(1)
-    assert "1 partant supprimé" in leavers and "eleve.deux" in leavers and "eleve.un" not in leavers
     xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page.text).group(1)
-    r = admin.session.post(stack.url + SERVICE + "year/close", allow_redirects=False, timeout=60,
-                           data={"_xsrf": xsrf, "school_year": SCHOOL_YEAR, "confirm": SCHOOL_YEAR})
+    r = admin.session.post(stack.url + SERVICE + "year/close/lists", allow_redirects=False, timeout=120,
+                           data={"_xsrf": xsrf, "school_year": SCHOOL_YEAR},
+                           files=[("file", (name, data)) for name, data in NEXT_YEAR.items()])
+    assert r.status_code == 303 and "next=" in r.headers["Location"], (r.status_code, r.text[:300])
+    page = admin.session.get(stack.url + r.headers["Location"], headers={"Accept-Language": "fr"}, timeout=120)
+    leavers = re.search(r'<li id="jha-close-leavers">(.*?)</li>', page.text, re.S).group(1)
+    assert "2 partants supprimés" in leavers and "eleve.deux" in leavers and "eleve.quatre" in leavers
+    assert "eleve.un" not in leavers and "jade.perin" not in leavers
+    opens = re.search(r'<li id="jha-close-open">(.*?)</ul>', page.text, re.S).group(1)
+    assert "2 nouveaux comptes" in opens and "eleve.trois" in opens and "paul.durand" in opens
+    assert re.search(r"jade\.perin → Jade PERRIN \(siecle\.csv:2\)", opens, re.I), opens
+    next_id = re.search(r'name="next" value="([^"]+)"', page.text).group(1)
+    r = admin.session.post(stack.url + SERVICE + "year/close", allow_redirects=False, timeout=60, data={
+        "_xsrf": xsrf, "school_year": SCHOOL_YEAR, "confirm": SCHOOL_YEAR, "next": next_id})
     assert r.status_code == 303 and "/jobs/" in r.headers["Location"], (r.status_code, r.text[:300])
     started = time.monotonic()
-    job = service_job(admin, r.headers["Location"].rsplit("/", 1)[1])
-    print(f"\n[e2e] the year closed in {time.monotonic() - started:.0f} s: {job['summary']}")
+    job_id = r.headers["Location"].rsplit("/", 1)[1]
+    job = service_job(admin, job_id)
+    print(f"\n[e2e] the year closed and the next opened in {time.monotonic() - started:.0f} s: {job['summary']}")
     assert job["state"] == "done" and not job["warnings"], job
     summary = job["summary"]
-    assert summary["finished"] and summary["removed"] == ["eleve.deux"]
+    assert summary["finished"] and summary["removed"] == ["eleve.deux", "eleve.quatre"]
+    assert summary["opened"]["renamed"] == ["jade.perin"] and summary["opened"]["counts"]["create"] == 2
 
     # 1. A verified export named after the year, which the retention rules keep.
     export = summary["export"]
@@ -715,115 +771,70 @@ def test_closing_the_year_from_its_page_keeps_grades_and_work_and_ends_the_class
     archives = {a["name"]: a for a in admin.api("GET", f"{SERVICE}api/exports").json()["archives"]}
     assert archives[export["name"]]["kind"] == "year" and archives[export["name"]]["sha256"] == export["sha256"]
 
-    # 2. The grades sheet, on the School year page and in the teacher's home, with the scores.
+    # 2. Each course's grades sheet, on the School year page and in its teacher's home, with the
+    # scores that the Formgrader showed before the close.
     year_page = admin.session.get(stack.url + SERVICE + "year", timeout=60).text
-    link = f"year/files/{SCHOOL_YEAR}/grades/{COURSE}.xlsx"
-    assert link in year_page
-    assert link in admin.session.get(stack.url + SERVICE + "courses", timeout=60).text  # and on the Courses page
-    sheet = admin.session.get(stack.url + SERVICE + link, timeout=60)
-    assert sheet.status_code == 200
-    rows = xlsx_rows(sheet.content)
-    tp1 = rows[0].index(f"{ASSIGNMENT} points")
-    # The sheet holds the scores that the Formgrader showed the teacher before the close.
-    assert {(r[1], r[0]): r[tp1] for r in rows[1:] if r[0] == "Élève"} == {
-        PEOPLE[login][1:]: score for login, (score, _, _) in graded.items()}, rows
+    courses_page = admin.session.get(stack.url + SERVICE + "courses", timeout=60).text
+    for course, teacher in ((COURSE, marie), (SECOND_COURSE, luc)):
+        link = f"year/files/{SCHOOL_YEAR}/grades/{course}.xlsx"
+        assert link in year_page and link in courses_page
+        rows = xlsx_rows(admin.session.get(stack.url + SERVICE + link, timeout=60).content)
+        tp1 = rows[0].index(f"{ASSIGNMENT} points")
+        assert {(r[1], r[0]): r[tp1] for r in rows[1:] if r[0] == "Élève"} == {
+            (PEOPLE | SECOND_CLASS)[login][1:]: score for login, (score, _, _) in graded[course].items()}, rows
+        in_home = teacher.run("sh", "-c", f"ls ~/archives/{SCHOOL_YEAR} ~/archives/{SCHOOL_YEAR}/{course}").stdout
+        assert f"notes-{course}-{SCHOOL_YEAR}.xlsx" in in_home and "gradebook.db" in in_home and "submitted" in in_home
+        # The teacher keeps the course, its sources, and a new gradebook.
+        assert teacher.run("test", "-d", f"{course}/source/{ASSIGNMENT}", check=False).returncode == 0
+        assert teacher.run("test", "-f", f"{course}/gradebook.db", check=False).returncode == 0
+        # 3. The exchange is empty (its folders kept), and its ZIP is listed.
+        left = stack.exec("hub", "find", f"/srv/nbgrader/exchange/{course}", "-mindepth", "2").stdout
+        assert left == "", left
+        assert f"year/files/{SCHOOL_YEAR}/exchange/{course}.zip" in year_page
+    rows = xlsx_rows(admin.session.get(stack.url + SERVICE + f"year/files/{SCHOOL_YEAR}/grades/{COURSE}.xlsx").content)
     assert [r[3] for r in rows[1:] if r[1] == "Jade"] == ["non rendu"]  # enrolled, nothing handed in
-    assert graded["eleve.un"] == (3, 3, False)
-    in_home = teacher.run("sh", "-c", f"ls ~/archives/{SCHOOL_YEAR} ~/archives/{SCHOOL_YEAR}/{COURSE}").stdout
-    assert f"notes-{COURSE}-{SCHOOL_YEAR}.xlsx" in in_home and "gradebook.db" in in_home and "submitted" in in_home
-    # The teacher keeps the course, its sources, and a new gradebook.
-    assert teacher.run("test", "-d", f"{COURSE}/source/{ASSIGNMENT}", check=False).returncode == 0
-    assert teacher.run("test", "-f", f"{COURSE}/gradebook.db", check=False).returncode == 0
 
-    # 3. The exchange is empty (its folders kept), and its ZIP is listed.
-    left = stack.exec("hub", "find", f"/srv/nbgrader/exchange/{COURSE}", "-mindepth", "2").stdout
-    assert left == "", left
-    assert f"year/files/{SCHOOL_YEAR}/exchange/{COURSE}.zip" in year_page
+    # 4. The leavers are gone; the ZIP of each one's work holds their file; their homes are kept
+    # in the year's export (no second archive), from which the Year page can bring them back.
+    files = {"eleve.deux": ("mon_projet.py", b"mon travail\n"), "eleve.quatre": ("projet.py", b"travail de quatre\n")}
+    restorable = {a["login"]: a for a in admin.api("GET", f"{SERVICE}api/year/restorable").json()["archives"]}
+    for login, (name, content) in files.items():
+        assert stack.exec("hub", "id", login, check=False).returncode != 0
+        assert admin.api("GET", f"/hub/api/users/{login}").status_code == 404
+        handover = re.search(rf'year/handover/({re.escape(login)}-[0-9-]+\.zip)', year_page).group(1)
+        zipped = admin.session.get(stack.url + SERVICE + "year/handover/" + handover, timeout=60).content
+        with zipfile.ZipFile(io.BytesIO(zipped)) as z:
+            assert z.read(name) == content
+        assert restorable[login]["in_export"] == export["name"]
+    kept = stack.exec("hub", "ls", "/srv/jupyterhub/archived-homes").stdout.split()
+    assert not [name for name in kept if name.endswith(".tar.gz")], kept
 
-    # 4. The leaver is gone, and the ZIP of their work holds their file.
-    assert stack.exec("hub", "id", "eleve.deux", check=False).returncode != 0
-    assert admin.api("GET", "/hub/api/users/eleve.deux").status_code == 404
-    handover = re.search(r'year/handover/(eleve\.deux-[0-9-]+\.zip)', year_page).group(1)
-    zipped = admin.session.get(stack.url + SERVICE + "year/handover/" + handover, timeout=60).content
-    with zipfile.ZipFile(io.BytesIO(zipped)) as z:
-        assert z.read("mon_projet.py") == b"mon travail\n"
-
-    # 5. The classes end: the returning pupil keeps their account, out of every class and course.
-    pupil = admin.api("GET", f"{SERVICE}api/accounts/eleve.un").json()
-    assert pupil["classes"] == [] and str(pupil["uid"]) == uid_before
-    assert admin.api("GET", "/hub/api/groups/class-2nde3").status_code == 404
-    assert admin.api("GET", f"/hub/api/groups/nbgrader-{COURSE}").json()["users"] == []
-
-    # Run again: everything is recorded, nothing is done twice.
-    again = admin.api("POST", f"{SERVICE}api/year/close", json={"school_year": SCHOOL_YEAR})
-    assert again.status_code == 202, again.text
-    job = service_job(admin, again.json()["id"])
-    assert job["state"] == "done" and job["summary"]["export"]["name"] == export["name"], job
-    assert len([a for a in admin.api("GET", f"{SERVICE}api/exports").json()["archives"] if a["kind"] == "year"]) == 1
-
-
-SIECLE_YEAR_1 = "NOM;PRENOM;NE(E) LE;DIV.\nPERIN;Jade;11/03/2010;2NDE3\n".encode("cp1252")
-#: The next year's lists, previewed and applied as one: the SIECLE export corrects a name.
-NEXT_YEAR = {
-    "siecle.csv": "NOM;PRENOM;NE(E) LE;DIV.\nPERRIN;Jade;11/03/2010;1ERE2\n".encode("cp1252"),
-    "eleves.csv": ("login;password;role;class;first_name;last_name\neleve.un;;student;1ERE2;Une;Élève\n"
-                   "eleve.trois;Trois-Passw0rd-x;student;2NDE3;Trois;Élève\n").encode(),
-    "profs.csv": b"marie.martin;;1\npaul.durand;Paul-Passw0rd-42;1\n",
-}
-
-
-def test_the_next_year_s_lists_fill_the_courses_by_class_name(stack, people):
-    """The new lists (three files, one plan): the returning pupil moves to a new class with their
-    uid and files, the pupil whose name SIECLE corrects is renamed (not a second account), a new
-    pupil comes into 2NDE3 and a new teacher arrives, and the course that taught 2NDE3 last year
-    has the new pupil, without a new enrolment."""
-    admin = admin_session(stack)
-    uid = stack.exec("hub", "id", "-u", "eleve.un").stdout.strip()
-    jade_uid = stack.exec("hub", "id", "-u", "jade.perin").stdout.strip()
-    files = [("file", (name, data)) for name, data in NEXT_YEAR.items()]
-    plan = admin.api("POST", f"{SERVICE}api/imports?dry_run=1", files=files, timeout=120).json()
-    assert plan["counts"]["rejected"] == 0, plan["rejected"]
-    assert sorted(p["login"] for p in plan["create"]) == ["eleve.trois", "paul.durand"]
-    [jade] = [p for p in plan["update"] if p["login"] == "jade.perin"]
-    assert jade["renamed"] and jade["where"] == "siecle.csv:2" and jade["last_name"].upper() == "PERRIN"
-    r = admin.api("POST", f"{SERVICE}api/imports", files=files, timeout=120)
-    assert r.status_code == 202, r.text[:500]
-    job = service_job(admin, r.json()["id"])
-    assert job["state"] == "done", job
-    assert stack.exec("hub", "id", "-u", "eleve.un").stdout.strip() == uid
-    assert stack.exec("hub", "id", "-u", "jade.perin").stdout.strip() == jade_uid
+    # 5. The next year: the returning pupils keep their uid and files, in their new classes; the
+    # corrected name is the same account renamed; the courses take the pupils of their classes.
+    for login, uid in uids.items():
+        assert stack.exec("hub", "id", "-u", login).stdout.strip() == uid
     assert stack.exec("hub", "id", "jade.perrin", check=False).returncode != 0
     renamed = admin.api("GET", f"{SERVICE}api/accounts/jade.perin").json()
     assert (renamed["last_name"].upper(), renamed["classes"]) == ("PERRIN", ["1ERE2"])
     assert admin.api("GET", f"{SERVICE}api/accounts/paul.durand").json()["role"] == "teacher"
     assert people["eleve.un"].run("test", "-d", COURSE, check=False).returncode == 0  # last year's work stays
-    assert "eleve.un" in admin.api("GET", "/hub/api/groups/class-1ere2").json()["users"]
+    assert sorted(admin.api("GET", "/hub/api/groups/class-1ere2").json()["users"]) == ["eleve.un", "jade.perin"]
+    assert admin.api("GET", "/hub/api/groups/class-2nde3").json()["users"] == ["eleve.trois"]
+    assert admin.api("GET", "/hub/api/groups/class-2nde5").status_code == 404  # no class of that name returns
     assert admin.api("GET", f"/hub/api/groups/nbgrader-{COURSE}").json()["users"] == ["eleve.trois"]
-
-
-def test_a_leaver_comes_back_from_the_archive_with_their_files(stack, people):
-    """The School year page's button beside a removed account: the account, its uid and its files
-    come back, with a new password shown once (its credentials), and it logs in."""
-    admin = admin_session(stack)
-    removed = {a["login"]: a for a in admin.api("GET", f"{SERVICE}api/year/restorable").json()["archives"]}
-    assert "eleve.deux" in removed and "eleve.un" not in removed
-    page = admin.session.get(stack.url + SERVICE + "year", timeout=60)
-    assert removed["eleve.deux"]["archive"] in page.text
-    xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page.text).group(1)
-    r = admin.session.post(stack.url + SERVICE + "year/restore", allow_redirects=False, timeout=60,
-                           data={"_xsrf": xsrf, "archive": removed["eleve.deux"]["archive"]})
-    assert r.status_code == 303 and "/jobs/" in r.headers["Location"], (r.status_code, r.text[:300])
-    job_id = r.headers["Location"].rsplit("/", 1)[1]
-    job = service_job(admin, job_id)
-    assert job["state"] == "done", job
+    assert admin.api("GET", f"/hub/api/groups/nbgrader-{SECOND_COURSE}").json()["users"] == []
+    # The newcomers' passwords, once, with their slips: the job's credentials.
     credentials = admin.session.get(stack.url + SERVICE + f"jobs/{job_id}/credentials.csv", timeout=60)
-    password = next(line.split(";")[1] for line in credentials.content.decode("utf-8-sig").splitlines()
-                    if line.startswith("eleve.deux;"))
-    back = HubUser(stack, "eleve.deux", password)
-    assert back.login()
-    assert stack.exec("hub", "id", "-u", "eleve.deux").stdout.strip() == str(removed["eleve.deux"]["uid"])
-    assert back.run("cat", "mon_projet.py").stdout == "mon travail\n"
-    assert "eleve.deux" not in {a["login"] for a in admin.api("GET", f"{SERVICE}api/year/restorable").json()["archives"]}
+    logins = {line.split(";")[0] for line in credentials.content.decode("utf-8-sig").splitlines()[1:]}
+    assert {"eleve.trois", "paul.durand"} <= logins and "eleve.un" not in logins
+
+    # Run again (the close alone): everything is recorded, nothing is done twice or undone.
+    again = admin.api("POST", f"{SERVICE}api/year/close", json={"school_year": SCHOOL_YEAR})
+    assert again.status_code == 202, again.text
+    job = service_job(admin, again.json()["id"])
+    assert job["state"] == "done" and job["summary"]["export"]["name"] == export["name"], job
+    assert len([a for a in admin.api("GET", f"{SERVICE}api/exports").json()["archives"] if a["kind"] == "year"]) == 1
+    assert sorted(admin.api("GET", "/hub/api/groups/class-1ere2").json()["users"]) == ["eleve.un", "jade.perin"]
 
 
 def xlsx_rows(data: bytes) -> list:

@@ -4,6 +4,7 @@ For tests of page logic that need no real hub (2,000 accounts, the exports page 
 sidecar). Access control itself is tested against the real hub in test_service_access.py.
 """
 import json
+import uuid
 
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 from tornado.httpserver import HTTPServer
@@ -56,3 +57,14 @@ class InProcessService:
         self.server.stop()
         self.ctx.reader.close()
         self.ctx.operations.registry.close()
+
+
+def multipart(fields: dict, files: list) -> tuple:
+    """(body, Content-Type) of a form as a browser posts it: fields, then one "file" part per
+    (file name, bytes)."""
+    boundary = uuid.uuid4().hex
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+             for name, value in fields.items()]
+    parts += [f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+              f"Content-Type: text/csv\r\n\r\n".encode() + data + b"\r\n" for name, data in files]
+    return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"

@@ -283,18 +283,15 @@ async def test_an_admin_cannot_lock_themselves_out(service):
 async def test_a_new_year_s_lists_uploaded_together_are_previewed_as_one(service):
     """The Import page's file field with several files (as the browser sends them: one "file"
     part each): one preview, each line told by its file, the absent proposed as leavers."""
-    import uuid
     from pathlib import Path
+
+    from inprocess import multipart
 
     fill_registry(service.ctx.operations.registry, n=2)
     folder = Path(__file__).resolve().parents[1] / "data" / "rosters"
-    boundary = uuid.uuid4().hex
-    parts = b"".join(
-        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
-        f"Content-Type: text/csv\r\n\r\n".encode() + (folder / name).read_bytes() + b"\r\n"
-        for name in ("siecle-eleves-par-division.csv", "ent-export-comptes.csv")) + f"--{boundary}--\r\n".encode()
-    r = await service.fetch("import", method="POST", body=parts,
-                            headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    parts, content_type = multipart({}, [(name, (folder / name).read_bytes())
+                                         for name in ("siecle-eleves-par-division.csv", "ent-export-comptes.csv")])
+    r = await service.fetch("import", method="POST", body=parts, headers={"Content-Type": content_type})
     assert r.code == 303 and "/import/preview/" in r.headers["Location"], r.body[:500]
     page = (await service.fetch(r.headers["Location"].split("/services/jhub-admin/")[1])).body.decode()
     assert "siecle-eleves-par-division.csv, ent-export-comptes.csv" in page

@@ -85,6 +85,37 @@ def test_the_archives_of_removed_accounts_and_their_records_expire_with_the_zips
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_leaver_whose_home_is_in_the_year_s_export_has_a_record_that_names_it(tmp_path):
+    """Issue 22: a leaver of a year's close keeps no tar.gz; the record names the year's export."""
+    from jhub_admin_service.accounts import departures
+    from jhub_admin_service.accounts.registry import Account
+
+    leaver = Account(login="jade.perin", uid=10042, gid=10042, role="student", first_name="Jade",
+                     last_name="Perin", password_hash="$y$secret")
+    export = {"name": "jhub-all-2026-2027-20270705-120000.tar.zst", "sha256": "ab" * 32, "size": 9}
+    path = departures.write_export_record(str(tmp_path), leaver, export, size=4096, when=1783339200)
+    name = os.path.basename(path)
+    assert departures.RECORD_NAME.match(name) and "secret" not in open(path).read()
+    [found] = departures.listed(str(tmp_path))
+    assert (found.archive, found.size, found.login) == (name, 4096, "jade.perin")
+    assert found.export == {"name": export["name"], "sha256": export["sha256"]}
+    assert departures.find(str(tmp_path), "../" + name) is None
+    # A record whose export is not named (or a tar.gz's record read by its own name) is not one.
+    other = tmp_path / "leo.blanc-20270705-120000.account.json"
+    other.write_text('{"login": "leo.blanc", "uid": 1, "gid": 1, "role": "student", "first_name": "", '
+                     '"last_name": "", "email": "", "identity_key": "", "external_id": "", "export": "x"}')
+    assert departures.find(str(tmp_path), other.name) is None
+    tarball = tmp_path / "zoe.roux-20270705-120000.tar.gz"
+    tarball.write_bytes(b"tar")
+    departures.write_record(str(tarball), Account(login="zoe.roux", uid=10043, gid=10043, role="student"))
+    assert departures.find(str(tmp_path), "zoe.roux-20270705-120000.account.json") is None
+    assert {d.login for d in departures.listed(str(tmp_path))} == {"jade.perin", "zoe.roux"}
+    # Its end: the record goes with the handover period; nothing else is touched.
+    mtime = os.stat(path).st_mtime
+    gone = departures.delete_expired(str(tmp_path), 365, now=mtime + 365 * 86400)
+    assert name in gone and not os.path.exists(path) and other.exists()
+
+
 def test_what_does_not_shrink_is_stored_and_everything_reads_back(tmp_path):
     import zipfile
 
