@@ -13,7 +13,7 @@ marked as leaving. Then, in this order:
    does), timed from the request to the job's end, after a first one that warms the page cache;
 2. the close of the year through the service's API (what the School year page's button does):
    its own export, verified, the grades sheets, the exchange emptied, the leavers removed (each
-   home archived, each one's ZIP), the classes ended.
+   one's ZIP; their homes are in the year's export), the classes ended.
 
 Prints both, the ratio close / export and where the close spent its time. Target: <= 1.5.
 Only 127.0.0.1 (the stack's published port) is contacted. Everything is removed at the end.
@@ -142,7 +142,9 @@ def main(argv=None) -> int:
         close_s = time.monotonic() - t0
         assert closed["state"] == "done" and closed["summary"]["finished"], closed
         print(f"[bench] close of the year: {close_s:.1f} s; removed {len(closed['summary']['removed'])}; "
-              f"steps (s): {closed['summary']['seconds']}")
+              f"steps (s): {closed['summary']['seconds']}; the classes' step (s): "
+              f"{closed['summary']['classes'].get('seconds')}; the removals' parts (s): "
+              f"{closed['summary'].get('removal_seconds')}")
         print(f"[bench] ratio close / plain export: {close_s / export_s:.2f} (target <= 1.5)")
         return 0
     finally:

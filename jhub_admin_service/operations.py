@@ -58,15 +58,17 @@ class Operations:
     # The sequence
 
     async def _converge(self, report: Report, progress: Progress = noop_progress, local: bool = True,
-                        hub: bool = True) -> None:
+                        hub: bool = True, courses: bool = True) -> None:
+        """courses False: the courses follow at a later convergence (a batch's first step)."""
         if local:
             await self.accounts.converge_local(report, progress)
         else:
             progress("local accounts", 1, 1)  # nothing to do here
         hub_users = asyncio.ensure_future(self.accounts.converge_hub(report, progress)) if hub else None
         try:
-            with report.stage("courses"):
-                await self._converge_courses(report, local, hub, hub_users)
+            if courses:
+                with report.stage("courses"):
+                    await self._converge_courses(report, local, hub, hub_users)
         except asyncio.CancelledError:
             if hub_users is not None:
                 hub_users.cancel()
@@ -178,18 +180,24 @@ class Operations:
         return archives[login]
 
     async def remove_many(self, logins: list, progress: Progress = noop_progress,
-                          kept_in: Optional[dict] = None) -> tuple:
+                          kept_in: Optional[dict] = None, timer: Optional[Report] = None,
+                          converge_after: bool = True) -> tuple:
         """Disable the accounts first, in one transaction and one convergence (they can no longer
         log in, their servers and hub users go), then, one account after the other, archive the
         home and delete the account everywhere (its registry row last of all), then converge once.
         A removal killed or failing halfway leaves each account whole, disabled, or removed with
         its home archived; never one that a reconcile would bring back able to log in. One that
         fails (a home that cannot be archived) stays disabled, and the others go on. kept_in: the
-        year's verified export, which holds every home already (engine.remove). Returns
+        year's verified export, which holds every home already (engine.remove). timer: a Report
+        that adds up the seconds of each part of the removals. converge_after False: the caller
+        converges next (the year's close ends the classes), so a removal run to its end does not.
+        Returns
         ({login: the archive's path}, {login: why it was not removed})."""
         with self.locked():
             self.accounts.record_disabled(logins, True)
-            await self._converge(Report())
+            # Local and hub only: they can no longer log in and their servers go; the courses
+            # follow the removals at the last convergence.
+            await self._converge(Report(), courses=False)
             # The convergence deleted the hub users of disabled accounts: ask the hub once which
             # are left, rather than three times per account.
             in_hub = await self._hub_user_names()
@@ -198,13 +206,15 @@ class Operations:
                 for done, login in enumerate(logins):
                     progress("remove", done, len(logins))
                     try:
-                        archives[login] = await self.accounts.remove(login, in_hub is None or login in in_hub, kept_in)
+                        archives[login] = await self.accounts.remove(login, in_hub is None or login in in_hub, kept_in,
+                                                                     timer)
                     except (AccountError, OSError, localmod.ShadowToolError) as exc:
                         log.error("removal of %s failed: %s", login, exc)
                         failed[login] = str(exc)
                 progress("remove", len(logins), len(logins))
             finally:
-                await self._converge(Report())
+                if converge_after or len(archives) + len(failed) < len(logins):
+                    await self._converge(Report())
             return archives, failed
 
     async def end_classes(self) -> dict:
@@ -218,9 +228,11 @@ class Operations:
             self.courses.end_pupil_enrolments()
             report = Report()
             await self._converge(report)
-            groups = await self.accounts.remove_empty_class_groups()
+            with report.stage("empty groups"):
+                groups = await self.accounts.remove_empty_class_groups()
             return {"pupils": sum(a.role == "student" for a in in_classes), "accounts": len(in_classes),
-                    "groups_removed": groups, "warnings": report.warnings}
+                    "groups_removed": groups, "warnings": report.warnings,
+                    "seconds": {k: round(v, 2) for k, v in report.seconds.items()}}
 
     async def restore_account(self, archive_name: str, exports=None) -> tuple:
         """A removed account back from what its removal kept: (account, its new password, to be

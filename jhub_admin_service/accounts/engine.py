@@ -396,38 +396,55 @@ class AccountManager:
             return 0
         return await asyncio.get_running_loop().run_in_executor(None, self.local.stop_processes, account.uid)
 
-    async def remove(self, login: str, in_hub: bool = True, kept_in: Optional[dict] = None) -> Optional[str]:
+    async def remove(self, login: str, in_hub: bool = True, kept_in: Optional[dict] = None,
+                     timer: Optional[Report] = None) -> Optional[str]:
         """Stop the server and every process of the account, keep the home (off the event loop: a
         large home must not freeze the admin's pages), delete the local account and home, the
         registry row, then the hub user. in_hub False: the caller knows that the hub has no such
         user any more (three requests fewer per account). kept_in: the verified export of the
         school year ({"name", "sha256"}) that holds the home already, as at the year's close: no
-        second copy is written, the record names that export. Returns the path of the archive
-        (or of the record) that a restore starts from."""
+        second copy is written, the record names that export. timer: a Report whose stages add up
+        the seconds of each part (a batch's summary). Returns the path of the archive (or of the
+        record) that a restore starts from."""
+        timer = timer or Report()
         account = self.get(login)
         archive = None
-        await self.stop_everything_of(account, in_hub)
+        with timer.stage("stop"):
+            await self.stop_everything_of(account, in_hub)
         if self.settings.manage_local_accounts:
             loop = asyncio.get_running_loop()
             if kept_in is None:
-                archive = await loop.run_in_executor(None, self.local.archive_home, login, self.settings.archive_dir)
-                departures.write_record(archive, account)  # what a restore needs, beside the archive
-                await loop.run_in_executor(None, self._hand_over, account)
+                with timer.stage("archive"):
+                    archive = await loop.run_in_executor(None, self.local.archive_home, login,
+                                                         self.settings.archive_dir)
+                    departures.write_record(archive, account)  # what a restore needs, beside the archive
+                with timer.stage("zip"):
+                    await loop.run_in_executor(None, self._hand_over, account)
             else:
-                zip_bytes = await loop.run_in_executor(None, self._hand_over, account)
-                archive = departures.write_export_record(self.settings.archive_dir, account, kept_in, zip_bytes)
-            await self.stop_everything_of(account, in_hub)  # nothing of the account may run at userdel
-            if login in {u.pw_name for u in pwd.getpwall()}:
-                self.local.delete(login)
-            try:
-                await loop.run_in_executor(None, self.local.remove_home, login)
-            except localmod.ShadowToolError as exc:  # archived and deleted: what is left is only disk
-                log.warning("home of %s not wholly removed: %s", login, exc)
-        with self.registry.transaction() as db:
-            self.registry.delete(db, account.login)
+                with timer.stage("zip"):
+                    zip_bytes = await loop.run_in_executor(None, self._hand_over, account)
+                with timer.stage("record"):
+                    archive = departures.write_export_record(self.settings.archive_dir, account, kept_in, zip_bytes)
+            with timer.stage("stop"):
+                await self.stop_everything_of(account, in_hub)  # nothing of the account may run at userdel
+            with timer.stage("userdel"):
+                await loop.run_in_executor(None, self._delete_local, login)
+            with timer.stage("rm"):
+                try:
+                    await loop.run_in_executor(None, self.local.remove_home, login)
+                except localmod.ShadowToolError as exc:  # archived and deleted: what is left is only disk
+                    log.warning("home of %s not wholly removed: %s", login, exc)
+        with timer.stage("registry"):
+            with self.registry.transaction() as db:
+                self.registry.delete(db, account.login)
         if self.hub.configured and in_hub:
-            await self.hub.delete_user(login)
+            with timer.stage("hub"):
+                await self.hub.delete_user(login)
         return archive
+
+    def _delete_local(self, login: str) -> None:
+        if login in {u.pw_name for u in pwd.getpwall()}:
+            self.local.delete(login)
 
     def _hand_over(self, account: Account) -> int:
         """The ZIP of the account's own work, kept to hand over (accounts/handover.py); its size."""

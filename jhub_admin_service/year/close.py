@@ -28,7 +28,7 @@ import time
 import zipfile
 from typing import Optional
 
-from ..accounts.engine import Progress, noop_progress
+from ..accounts.engine import Progress, Report, noop_progress
 from ..files import write_whole
 from ..jobs import IMPORT_STAGES
 from ..sidecar.client import ExportsClient, SidecarError
@@ -54,6 +54,8 @@ class YearCloser:
         self.ops = operations
         self.exports = exports
         self.lang = lang
+        #: Where this run's removals spent their time, by part (stop, zip, userdel...).
+        self.removal_seconds: dict = {}
 
     async def run(self, plan: ClosePlan, progress: Progress = noop_progress, next_lists=None,
                   acting_admin: str = "") -> dict:
@@ -87,7 +89,8 @@ class YearCloser:
             journal.finish()
         summary = {"school_year": plan.school_year, "export": export, "removed": removed,
                    "classes": classes, "courses": [c.course_id for c in plan.courses], "warnings": warnings,
-                   "finished": bool(journal.finished), "seconds": seconds}
+                   "finished": bool(journal.finished), "seconds": seconds,
+                   "removal_seconds": self.removal_seconds}
         if opened is not None:
             summary["opened"], summary["credentials"] = opened
         return summary
@@ -101,7 +104,7 @@ class YearCloser:
             raise YearCloseError("no sidecar here: the year can only be closed after a verified export")
         progress("export", 0, 100)
         job = await self._export_job(school_year)
-        job = await self.exports.wait_job(job["id"], poll=2.0, timeout=EXPORT_TIMEOUT,
+        job = await self.exports.wait_job(job["id"], poll=0.5, timeout=EXPORT_TIMEOUT,
                                           progress=lambda j: progress("export", 10, 100))
         if job["state"] != "done":
             raise YearCloseError(f"the year's export failed: {job.get('error') or job['state']}")
@@ -179,8 +182,15 @@ class YearCloser:
         removed with its home kept in the year's export; the journal holds every one removed."""
         before = (journal.done("leavers") or {}).get("removed", [])
         logins = [leaver.login for leaver in plan.leavers]
-        archives, failed = await self.ops.remove_many(logins, progress, journal.done("export")) \
+        timer = Report()
+        # The classes' step converges next, unless a run before did it already.
+        archives, failed = await self.ops.remove_many(logins, progress, journal.done("export"), timer,
+                                                      converge_after=bool(journal.done("classes"))) \
             if logins else ({}, {})
+        if logins:
+            log.info("%d leavers removed; seconds by part: %s", len(archives),
+                     {k: round(v, 2) for k, v in timer.seconds.items()})
+            self.removal_seconds = {k: round(v, 2) for k, v in timer.seconds.items()}
         warnings.extend(f"{login}: not removed ({why}); it stays disabled" for login, why in failed.items())
         removed = sorted(set(before) | set(archives))
         if logins and not failed:
