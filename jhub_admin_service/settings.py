@@ -5,13 +5,24 @@ values come from a config file or the command line (``c.AdminSettings.registry_p
 else the environment, else the defaults below. This is the one place of the package that reads
 the environment; everything else is given its settings. (The sidecar has its own settings, in
 ``sidecar/app.py``, as it runs in its own container.)
+
+One settings object for every process: ``c.AdminSettings`` set in the hub's configuration (the
+site's file) is written by the hub at its start into a file of the data volume (``hand_over``),
+which the admin services and the CLI read first (``AdminSettings.load``). Their own command line
+still wins; the environment fills in what nobody set.
 """
+import json
 import os
+from typing import Optional
 
 from traitlets import Bool, Integer, Unicode, default
-from traitlets.config import Configurable
+from traitlets.config import Config, Configurable
+
+from .files import write_whole
 
 DATA_DIR = "/srv/jupyterhub"
+#: The hub's c.AdminSettings, for the other processes (root-only: it may hold a password).
+SETTINGS_FILE = "jhub-admin-settings.json"
 
 
 def _env(name: str, fallback: str = "") -> str:
@@ -19,6 +30,15 @@ def _env(name: str, fallback: str = "") -> str:
 
 
 class AdminSettings(Configurable):
+    def __init__(self, environ=None, **kwargs):
+        #: Where the defaults below read the environment: this process's, or the one that the
+        #: hub's configuration was given (hubconfig.Site).
+        self._environ = os.environ if environ is None else environ
+        super().__init__(**kwargs)
+
+    def _env(self, name: str, fallback: str = "") -> str:
+        return self._environ.get(name) or fallback
+
     # State on the data volume
     data_dir = Unicode(help="The hub's data volume (JHUB_DATA_DIR).").tag(config=True)
     registry_path = Unicode(help="The account registry (SQLite), on the data volume.").tag(config=True)
@@ -83,43 +103,43 @@ class AdminSettings(Configurable):
 
     @default("data_dir")
     def _data_dir(self):
-        return _env("JHUB_DATA_DIR", DATA_DIR)
+        return self._env("JHUB_DATA_DIR", DATA_DIR)
 
     @default("registry_path")
     def _registry_path(self):
-        return _env("JHUB_ADMIN_REGISTRY", os.path.join(self.data_dir, "jhub-admin.sqlite"))
+        return self._env("JHUB_ADMIN_REGISTRY", os.path.join(self.data_dir, "jhub-admin.sqlite"))
 
     @default("home_root")
     def _home_root(self):
-        return _env("JHUB_ADMIN_HOME_ROOT", "/home")
+        return self._env("JHUB_ADMIN_HOME_ROOT", "/home")
 
     @default("archive_dir")
     def _archive_dir(self):
-        return _env("JHUB_ADMIN_ARCHIVE_DIR", os.path.join(self.data_dir, "archived-homes"))
+        return self._env("JHUB_ADMIN_ARCHIVE_DIR", os.path.join(self.data_dir, "archived-homes"))
 
     @default("handover_dir")
     def _handover_dir(self):
-        return _env("JHUB_ADMIN_HANDOVER_DIR", os.path.join(self.data_dir, "handover"))
+        return self._env("JHUB_ADMIN_HANDOVER_DIR", os.path.join(self.data_dir, "handover"))
 
     @default("years_dir")
     def _years_dir(self):
-        return _env("JHUB_ADMIN_YEARS_DIR", os.path.join(self.data_dir, "years"))
+        return self._env("JHUB_ADMIN_YEARS_DIR", os.path.join(self.data_dir, "years"))
 
     @default("handover_days")
     def _handover_days(self):
-        return int(_env("JHUB_ADMIN_HANDOVER_DAYS", "365"))
+        return int(self._env("JHUB_ADMIN_HANDOVER_DAYS", "365"))
 
     @default("token_file")
     def _token_file(self):
-        return _env("JHUB_ADMIN_TOKEN_FILE", os.path.join(self.data_dir, "jhub-admin-api-token"))
+        return self._env("JHUB_ADMIN_TOKEN_FILE", os.path.join(self.data_dir, "jhub-admin-api-token"))
 
     @default("hub_api_url")
     def _hub_api_url(self):
-        return _env("JUPYTERHUB_API_URL", "http://127.0.0.1:8081/hub/api" if self.hub_api_token else "")
+        return self._env("JUPYTERHUB_API_URL", "http://127.0.0.1:8081/hub/api" if self.hub_api_token else "")
 
     @default("hub_api_token")
     def _hub_api_token(self):
-        token = os.environ.get("JUPYTERHUB_API_TOKEN")
+        token = self._env("JUPYTERHUB_API_TOKEN")
         if token:
             return token
         try:
@@ -130,68 +150,99 @@ class AdminSettings(Configurable):
 
     @default("hub_public_url")
     def _hub_public_url(self):
-        return _env("JHUB_ADMIN_PUBLIC_URL")
+        return self._env("JHUB_ADMIN_PUBLIC_URL")
 
     @default("disk_measure_seconds")
     def _disk_measure_seconds(self):
-        return int(_env("JHUB_ADMIN_DISK_MEASURE_SECONDS", "600"))
+        return int(self._env("JHUB_ADMIN_DISK_MEASURE_SECONDS", "600"))
 
     @default("hub_base_url")
     def _hub_base_url(self):
-        return _env("JUPYTERHUB_BASE_URL", "/")
+        return self._env("JUPYTERHUB_BASE_URL", "/")
 
     @default("service_prefix")
     def _service_prefix(self):
-        return _env("JUPYTERHUB_SERVICE_PREFIX", "/services/jhub-admin/")
+        return self._env("JUPYTERHUB_SERVICE_PREFIX", "/services/jhub-admin/")
 
     @default("service_url")
     def _service_url(self):
-        return _env("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:10101")
+        return self._env("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:10101")
 
     @default("first_admin")
     def _first_admin(self):
-        return _env("JHUB_ADMIN_USER", "admin")
+        return self._env("JHUB_ADMIN_USER", "admin")
 
     @default("first_admin_password")
     def _first_admin_password(self):
-        return _env("JHUB_ADMIN_PASSWORD")
+        return self._env("JHUB_ADMIN_PASSWORD")
 
     @default("exchange_root")
     def _exchange_root(self):
-        return _env("JHUB_EXCHANGE_ROOT", "/srv/nbgrader/exchange")
+        return self._env("JHUB_EXCHANGE_ROOT", "/srv/nbgrader/exchange")
 
     @default("profiles_root")
     def _profiles_root(self):
-        return _env("JHUB_JUPYTER_PROFILES", "/etc/jupyter/jhub-admin")
+        return self._env("JHUB_JUPYTER_PROFILES", "/etc/jupyter/jhub-admin")
 
     @default("lang")
     def _lang(self):
-        return _env("LANG", "C.UTF-8")
+        return self._env("LANG", "C.UTF-8")
 
     @default("kernel_python")
     def _kernel_python(self):
-        return _env("JHUB_KERNEL_PYTHON", "/opt/kernel/bin/python")
+        return self._env("JHUB_KERNEL_PYTHON", "/opt/kernel/bin/python")
 
     @default("kernel_site_root")
     def _kernel_site_root(self):
-        return _env("JHUB_KERNEL_SITE_ROOT", "/opt/kernel-site")
+        return self._env("JHUB_KERNEL_SITE_ROOT", "/opt/kernel-site")
 
     @default("kernel_packages_file")
     def _kernel_packages_file(self):
-        return _env("JHUB_KERNEL_PACKAGES_FILE", os.path.join(self.data_dir, "kernel-packages.txt"))
+        return self._env("JHUB_KERNEL_PACKAGES_FILE", os.path.join(self.data_dir, "kernel-packages.txt"))
 
     @default("kernel_install_user")
     def _kernel_install_user(self):
-        return _env("JHUB_KERNEL_INSTALL_USER", "")
+        return self._env("JHUB_KERNEL_INSTALL_USER", "")
 
     @default("sidecar_url")
     def _sidecar_url(self):
-        return _env("JHUB_ADMIN_SIDECAR_URL", "http://sidecar:8750")
+        return self._env("JHUB_ADMIN_SIDECAR_URL", "http://sidecar:8750")
 
     @default("sidecar_secret_file")
     def _sidecar_secret_file(self):
-        return _env("JHUB_ADMIN_SIDECAR_SECRET_FILE", os.path.join(self.data_dir, "secrets", "sidecar.secret"))
+        return self._env("JHUB_ADMIN_SIDECAR_SECRET_FILE", os.path.join(self.data_dir, "secrets", "sidecar.secret"))
 
     @default("sidecar_configured")
     def _sidecar_configured(self):
-        return bool(os.environ.get("JHUB_ADMIN_SIDECAR_URL")) or os.path.exists(self.sidecar_secret_file)
+        return bool(self._env("JHUB_ADMIN_SIDECAR_URL")) or os.path.exists(self.sidecar_secret_file)
+
+
+def settings_file_path() -> str:
+    return _env("JHUB_ADMIN_SETTINGS_FILE", os.path.join(_env("JHUB_DATA_DIR", DATA_DIR), SETTINGS_FILE))
+
+
+def handed_over() -> dict:
+    """The hub's c.AdminSettings as it wrote them ({} before its first start, or unreadable)."""
+    try:
+        with open(settings_file_path(), encoding="utf-8") as f:
+            values = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    known = AdminSettings.class_trait_names(config=True)
+    return {k: v for k, v in values.items() if k in known} if isinstance(values, dict) else {}
+
+
+def load(parent: Optional[Configurable] = None) -> AdminSettings:
+    """This process's settings: its own configuration (the parent's: a command line), then the
+    hub's (handed over), then the environment, then the defaults."""
+    config = Config({"AdminSettings": handed_over()})
+    if parent is not None:
+        config.merge(parent.config)
+    return AdminSettings(parent=parent, config=config)
+
+
+def hand_over(c: Config, path: str) -> None:
+    """Write the hub's c.AdminSettings (the values that its configuration set) for the others."""
+    section = c.AdminSettings if "AdminSettings" in c else {}
+    values = {k: v for k, v in section.items() if isinstance(v, (str, int, bool, float))}
+    write_whole(path, json.dumps(values, ensure_ascii=False, indent=1).encode("utf-8"))

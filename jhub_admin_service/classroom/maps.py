@@ -25,11 +25,12 @@ class MapAssets(web.StaticFileHandler):
         self.set_header("Cache-Control", "public, max-age=86400")
 
 
-def configure(c, assets_dir: str = ASSETS_DIR) -> None:
-    """Call from jupyterhub_config.py: ``maps.configure(c)``."""
+def configure(c, assets_dir: str = ASSETS_DIR, environ=None) -> None:
+    """Called by the hub's configuration (hubconfig/spawner.py); environ: the hub's environment."""
+    environ = os.environ if environ is None else environ
     if os.path.isfile(os.path.join(assets_dir, "assets.json")):
         c.JupyterHub.extra_handlers = [*c.JupyterHub.get("extra_handlers", []),
                                        (r"/maps/(.*)", MapAssets, {"path": assets_dir})]
     environment = dict(c.Spawner.get("environment", {}))
-    environment.update({name: os.environ[name] for name in TILE_SETTINGS if os.environ.get(name)})
+    environment.update({name: environ[name] for name in TILE_SETTINGS if environ.get(name)})
     c.Spawner.environment = environment

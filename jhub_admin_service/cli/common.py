@@ -3,14 +3,14 @@ import argparse
 import sys
 
 from ..operations import Operations
-from ..settings import AdminSettings
+from ..settings import AdminSettings, load
 
 #: A command waits this long for another jhub-admin operation (the service's) to finish.
 CLI_LOCK_WAIT = 60.0
 
 
 def settings_from(args: argparse.Namespace) -> AdminSettings:
-    settings = AdminSettings()
+    settings = load()
     if getattr(args, "registry", None):
         settings.registry_path = args.registry
     return settings

@@ -66,6 +66,7 @@ from ..hub import HubAPIError
 from ..locks import Busy
 from ..peers import ProxyHeadersServer
 from ..settings import AdminSettings
+from ..settings import load as load_settings
 from . import (accounts_handlers, courses_handlers, dashboard_handlers, exports_handlers, i18n, import_handlers,
                isolation, kernel_handlers, servers_handlers, settings_handlers, year_handlers)
 from .base import BaseHandler
@@ -101,7 +102,7 @@ class AdminService(Application):
     @property
     def settings(self) -> AdminSettings:
         if getattr(self, "_settings", None) is None:
-            self._settings = AdminSettings(parent=self)
+            self._settings = load_settings(parent=self)
         return self._settings
 
     def _data_dir(self):

@@ -15,6 +15,7 @@ from traitlets.config import Application
 
 from ..peers import ProxyHeadersServer
 from ..settings import AdminSettings
+from ..settings import load as load_settings
 from . import i18n, isolation
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -47,7 +48,7 @@ class PageService(Application):
 
     def start(self) -> None:
         logging.basicConfig(level=self.log_level, format="[%(levelname).1s %(asctime)s %(name)s] %(message)s")
-        asyncio.run(self.serve(AdminSettings(parent=self)))
+        asyncio.run(self.serve(load_settings(parent=self)))
 
     async def serve(self, settings: AdminSettings) -> None:
         url = urlparse(settings.service_url)

@@ -16,12 +16,6 @@ from sandbox import REPO, Sandbox, namespaces_available
 BIN = os.path.dirname(sys.executable)
 EXCHANGE = "/srv/nbgrader/exchange"  # inside the sandbox
 
-SITE_CONFIG = """\
-# The lines jupyterhub_config.py gets for nbgrader (see docs/courses.md).
-from jhub_admin_service.courses import hub_hooks
-hub_hooks.configure(c)
-"""
-
 ROSTER = """\
 login;prénom;nom;profil;classe
 prof.martin;Marie;Martin;enseignant;
@@ -36,21 +30,11 @@ def nbgrader_box():
     box = Sandbox(tempfile.mkdtemp(prefix="jhub-nbgrader-"))
     (box.etc / "jupyter").mkdir(exist_ok=True)
     shutil.copy(REPO / "docker" / "nbgrader" / "nbgrader_config.py", box.etc / "jupyter" / "nbgrader_config.py")
-    (box.root / "site_config.py").write_text(SITE_CONFIG)
     return box
 
 
-def config_has_hooks():
-    """Whether the repository's jupyterhub_config.py already calls hub_hooks.configure(c)."""
-    return "hub_hooks.configure(c)" in (REPO / "jupyterhub_config.py").read_text()
-
-
 def start_hub(box, extra_env=None):
-    # Until jupyterhub_config.py calls hub_hooks.configure(c), the same lines come in through the
-    # config's site-config hook (JHUB_SITE_CONFIG).
-    env = {} if config_has_hooks() else {"JHUB_SITE_CONFIG": str(box.root / "site_config.py")}
-    env.update(extra_env or {})
-    return RunningHub(box, extra_env=env).start()
+    return RunningHub(box, extra_env=extra_env or {}).start()
 
 
 @contextmanager
