@@ -2,7 +2,8 @@
 
 1. **export**: the sidecar exports everything, named after the year, and the archive is verified
    (its sha256 read again). Nothing below runs without it.
-2. **course:ID**, for each course: its grades sheet (read from the gradebook as the teacher,
+2. **course:ID**, for each course (its teacher's server and processes stopped first, as they
+   hold the gradebook open): its grades sheet (read from the gradebook as the teacher,
    year/teacher_side.py, in the course helper's child: one per teacher, one per core at a time)
    kept in the year's folder and in the teacher's home, the year's work moved aside in that home (a new gradebook follows), the exchange folder
    zipped, checked, then emptied.
@@ -142,6 +143,12 @@ class YearCloser:
         progress("courses", done, len(courses))
         if not todo:
             return
+        # A teacher's running server holds the year's gradebook open (the Formgrader's engine):
+        # it would go on writing to the file put away. Stopped first, it opens the new one next.
+        for teacher in sorted({c.teacher for c in todo}):
+            account = self.ops.registry.get(teacher)
+            if account is not None:
+                await self.ops.accounts.stop_everything_of(account)
         loop = asyncio.get_running_loop()
         batch = [(c.teacher, c.course_id, self.ops.courses.enrolled_students(c.course_id),
                   read_if_there(grades_sheet_path(journal.folder, c.course_id))) for c in todo]
@@ -206,7 +213,6 @@ class YearCloser:
         journal.record("classes", result)
         progress("classes", 1, 1)
         return result
-
 
     # 5. The next year
 

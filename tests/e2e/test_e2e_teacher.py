@@ -793,6 +793,12 @@ def test_the_year_closed_and_the_next_opened_in_one_previewed_step(stack, people
         assert f"year/files/{SCHOOL_YEAR}/exchange/{course}.zip" in year_page
     rows = xlsx_rows(admin.session.get(stack.url + SERVICE + f"year/files/{SCHOOL_YEAR}/grades/{COURSE}.xlsx").content)
     assert [r[3] for r in rows[1:] if r[1] == "Jade"] == ["non rendu"]  # enrolled, nothing handed in
+    # The teachers' servers were stopped before their gradebooks moved: started again, the
+    # Formgrader opens the new year's gradebook, not the one put away.
+    assert not (admin.api("GET", "/hub/api/users/marie.martin").json().get("servers") or {}).get("")
+    marie.start_server()
+    assert all(a.get("num_submissions", 0) == 0 for a in formgrader(marie, "GET", "assignments")), \
+        formgrader(marie, "GET", "assignments")
 
     # 4. The leavers are gone; the ZIP of each one's work holds their file; their homes are kept
     # in the year's export (no second archive), from which the Year page can bring them back.
