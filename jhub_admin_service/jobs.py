@@ -93,8 +93,12 @@ class Job:
         self.stage, self.done, self.total = stage, int(done), int(total)
         if stage in self.stages:
             self.fractions[stage] = done / total if total else 1.0
-            weighted = sum(w * self.fractions.get(name, 0.0) for name, w in self.stages.items())
-            self.percent = max(self.percent, min(99, int(99 * weighted / sum(self.stages.values()))))
+            self.percent = max(self.percent, min(99, int(99 * weighed(self.stages, self.fractions))))
+
+
+def weighed(stages: dict, fractions: dict) -> float:
+    """0 to 1: how far stages ({name: weight}) are, each done by its fraction ({name: 0 to 1})."""
+    return sum(weight * fractions.get(name, 0.0) for name, weight in stages.items()) / sum(stages.values())
 
 
 class JobStore:

@@ -25,10 +25,6 @@ DATA_DIR = "/srv/jupyterhub"
 SETTINGS_FILE = "jhub-admin-settings.json"
 
 
-def _env(name: str, fallback: str = "") -> str:
-    return os.environ.get(name) or fallback
-
-
 class AdminSettings(Configurable):
     def __init__(self, environ=None, **kwargs):
         #: Where the defaults below read the environment: this process's, or the one that the
@@ -217,8 +213,11 @@ class AdminSettings(Configurable):
         return bool(self._env("JHUB_ADMIN_SIDECAR_URL")) or os.path.exists(self.sidecar_secret_file)
 
 
-def settings_file_path() -> str:
-    return _env("JHUB_ADMIN_SETTINGS_FILE", os.path.join(_env("JHUB_DATA_DIR", DATA_DIR), SETTINGS_FILE))
+def settings_file_path(environ=None) -> str:
+    """Where the hub hands its settings over (environ: this process's environment by default)."""
+    environ = os.environ if environ is None else environ
+    return environ.get("JHUB_ADMIN_SETTINGS_FILE") or os.path.join(environ.get("JHUB_DATA_DIR") or DATA_DIR,
+                                                                   SETTINGS_FILE)
 
 
 def handed_over() -> dict:

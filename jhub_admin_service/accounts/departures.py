@@ -46,9 +46,13 @@ class Departed:
         return self.account["login"]
 
 
+def record_of(account: Account) -> dict:
+    return {name: getattr(account, name) for name in FIELDS}
+
+
 def write_record(archive_path: str, account: Account) -> None:
-    record = {name: getattr(account, name) for name in FIELDS}
-    write_whole(archive_path[:-len(SUFFIX)] + RECORD_SUFFIX, json.dumps(record, ensure_ascii=False).encode("utf-8"))
+    write_whole(archive_path[:-len(SUFFIX)] + RECORD_SUFFIX,
+                json.dumps(record_of(account), ensure_ascii=False).encode("utf-8"))
 
 
 def write_export_record(archive_dir: str, account: Account, export: dict, size: int,
@@ -56,8 +60,7 @@ def write_export_record(archive_dir: str, account: Account, export: dict, size: 
     """The record of an account whose home the year's export holds; returns its path."""
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(when))
     path = os.path.join(archive_dir, f"{account.login}-{stamp}{RECORD_SUFFIX}")
-    record = {name: getattr(account, name) for name in FIELDS}
-    record.update(export={"name": export["name"], "sha256": export["sha256"]}, size=size)
+    record = {**record_of(account), "export": {"name": export["name"], "sha256": export["sha256"]}, "size": size}
     os.makedirs(archive_dir, mode=0o700, exist_ok=True)
     write_whole(path, json.dumps(record, ensure_ascii=False).encode("utf-8"))
     return path

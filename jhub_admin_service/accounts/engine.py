@@ -443,8 +443,11 @@ class AccountManager:
         return archive
 
     def _delete_local(self, login: str) -> None:
-        if login in {u.pw_name for u in pwd.getpwall()}:
-            self.local.delete(login)
+        try:
+            pwd.getpwnam(login)
+        except KeyError:
+            return  # a removal killed after its userdel, run again
+        self.local.delete(login)
 
     def _hand_over(self, account: Account) -> int:
         """The ZIP of the account's own work, kept to hand over (accounts/handover.py); its size."""

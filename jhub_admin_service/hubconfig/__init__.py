@@ -45,7 +45,3 @@ def settle(c, site: Optional[Site] = None) -> AdminSettings:
     hand_over(c, site.settings_file)
     return settings
 
-
-def site_config_path(environ: Optional[Mapping[str, str]] = None) -> str:
-    """The school's own settings: a file beside the data, never overwritten by upgrades."""
-    return Site(environ).site_config

@@ -3,7 +3,7 @@ import os
 import secrets
 from typing import Mapping, Optional
 
-from ..settings import DATA_DIR, SETTINGS_FILE
+from ..settings import DATA_DIR, settings_file_path
 
 
 class Site:
@@ -20,7 +20,7 @@ class Site:
 
     @property
     def settings_file(self) -> str:
-        return self.env("JHUB_ADMIN_SETTINGS_FILE", self.path(SETTINGS_FILE))
+        return settings_file_path(self.environ)
 
     @property
     def site_config(self) -> str:

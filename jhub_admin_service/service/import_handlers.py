@@ -91,8 +91,9 @@ class UploadMixin:
         self.check_xsrf()
         return True
 
-    def check_size(self, data: bytes) -> bytes:
-        if len(data) > self.ctx.max_upload_bytes:
+    def check_size(self, data):
+        """data: one file's bytes, or several files ([(name, bytes)])."""
+        if size_of(data) > self.ctx.max_upload_bytes:
             raise web.HTTPError(413, too_large_message(self))
         return data
 
@@ -119,6 +120,37 @@ def forget_old_uploads(ctx: "ServiceContext") -> None:
     now = time.time()
     for key in [k for k, (created, _, _) in ctx.uploads.items() if now - created > UPLOAD_TTL]:
         del ctx.uploads[key]
+
+
+def keep_upload(ctx: "ServiceContext", name: str, data) -> str:
+    """Keep an uploaded list (bytes, or several files: [(name, bytes)]) for its preview and apply;
+    returns its id."""
+    forget_old_uploads(ctx)
+    upload_id = secrets.token_urlsafe(12)
+    ctx.uploads[upload_id] = (time.time(), name, data)
+    return upload_id
+
+
+def kept_upload(handler: AdminAuthMixin, upload_id: str) -> tuple:
+    """(created, name, data) of a kept upload; 404 once it has expired."""
+    forget_old_uploads(handler.ctx)
+    entry = handler.ctx.uploads.get(upload_id)
+    if entry is None:
+        raise web.HTTPError(404, handler._("This preview has expired: upload the file again."))
+    return entry
+
+
+def files_of(parts: list) -> tuple:
+    """The request's file parts -> (their names, the lists as Operations.preview reads them: one
+    file's bytes, or several files as [(name, bytes)], previewed as one); ("", None) without one."""
+    files = [f for f in parts if f["body"]]
+    if len(files) > 1:
+        return ", ".join(f["filename"] for f in files), [(f["filename"], f["body"]) for f in files]
+    return (files[0]["filename"], files[0]["body"]) if files else ("", None)
+
+
+def size_of(data) -> int:
+    return len(data) if isinstance(data, bytes) else sum(len(body) for _, body in data)
 
 
 async def startup(ctx: "ServiceContext") -> None:
@@ -156,20 +188,14 @@ class ImportHandler(UploadMixin, BaseHandler):
     def post(self) -> None:
         if not self.read_body():
             return
-        files = [f for f in self.request.files.get("file") or [] if f["body"]]
+        name, data = files_of(self.request.files.get("file") or [])  # several: a new year's lists
         text = self.get_body_argument("text", "")
-        if len(files) > 1:  # a new year's lists, previewed as one
-            name, data = ", ".join(f["filename"] for f in files), [(f["filename"], f["body"]) for f in files]
-        elif files:
-            name, data = files[0]["filename"], files[0]["body"]
-        elif text.strip():
+        if data is None and text.strip():
             name, data = self._("pasted text"), text.encode("utf-8")
-        else:
+        elif data is None:
             raise web.HTTPError(400, self._("Choose a file or paste a class list."))
-        self.check_size(data if isinstance(data, bytes) else b"".join(body for _, body in data))
-        forget_old_uploads(self.ctx)
-        upload_id = secrets.token_urlsafe(12)
-        self.ctx.uploads[upload_id] = (time.time(), name, data)
+        self.check_size(data)
+        upload_id = keep_upload(self.ctx, name, data)
         reset = "1" if self.get_body_argument("reset_passwords", "") else ""
         self.redirect(self.url("import/preview", upload_id, reset=reset), status=303)
 
@@ -178,11 +204,7 @@ class PreviewHandler(BaseHandler):
     nav_key = "import"
 
     def upload(self, upload_id: str) -> tuple:
-        forget_old_uploads(self.ctx)
-        entry = self.ctx.uploads.get(upload_id)
-        if entry is None:
-            raise web.HTTPError(404, self._("This preview has expired: upload the file again."))
-        return entry
+        return kept_upload(self, upload_id)
 
     def get(self, upload_id: str) -> None:
         _, name, data = self.upload(upload_id)
@@ -284,12 +306,8 @@ class ImportsAPIHandler(UploadMixin, APIHandler):
     def post(self) -> None:
         if not self.read_body():
             return
-        files = [f for f in self.request.files.get("file") or [] if f["body"]]
-        if len(files) > 1:  # several lists previewed and applied as one
-            data = [(f["filename"], f["body"]) for f in files]
-            self.check_size(b"".join(f["body"] for f in files))
-        else:
-            data = self.check_size(files[0]["body"] if files else self.request.body)
+        _, data = files_of(self.request.files.get("file") or [])  # several: previewed and applied as one
+        data = self.check_size(self.request.body if data is None else data)
         if not data:
             raise web.HTTPError(400, "empty request body: send the class list file as the body")
         reset = self.get_query_argument("reset_passwords", "") in ("1", "true", "yes")

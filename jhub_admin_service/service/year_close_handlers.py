@@ -15,8 +15,6 @@ import asyncio
 import datetime
 import os
 import re
-import secrets
-import time
 from typing import TYPE_CHECKING
 
 from jupyterhub.utils import url_path_join
@@ -29,7 +27,7 @@ from ..year.plan import ClosePlan, school_year_of
 from ..year.sizes import measure
 from .base import APIHandler, BaseHandler
 from .i18n import N_
-from .import_handlers import UploadMixin, forget_old_uploads
+from .import_handlers import UploadMixin, files_of, keep_upload, kept_upload
 
 if TYPE_CHECKING:
     from .context import ServiceContext
@@ -72,10 +70,7 @@ def start_close_job(ctx: "ServiceContext", school_year: str, admin: str, lang: s
                           meta={"school_year": school_year, **({"next_lists": lists_name} if next_lists else {})})
 
 
-def lists_of(files: list) -> tuple:
-    """Uploaded file parts -> (their names, the lists as accounts.engine.preview reads them)."""
-    files = [f for f in files if f["body"]]
-    return ", ".join(f["filename"] for f in files), [(f["filename"], f["body"]) for f in files]
+
 
 
 def kept_files(ctx: "ServiceContext") -> list:
@@ -101,11 +96,8 @@ class YearCloseHandler(BaseHandler):
         """(name, lists) of an upload of year/close/lists; ("", None) without one."""
         if not upload_id:
             return "", None
-        forget_old_uploads(self.ctx)
-        entry = self.ctx.uploads.get(upload_id)
-        if entry is None:
-            raise web.HTTPError(404, self._("This preview has expired: upload the file again."))
-        return entry[1], entry[2]
+        _, name, lists = kept_upload(self, upload_id)
+        return name, lists
 
     async def get(self) -> None:
         school_year = self.get_argument("school_year", "") or school_year_of(datetime.date.today())
@@ -142,13 +134,10 @@ class YearListsHandler(UploadMixin, BaseHandler):
         if not self.read_body():
             return
         school_year = self.get_body_argument("school_year", "")
-        name, lists = lists_of(self.request.files.get("file") or [])
-        if not lists:
+        name, lists = files_of(self.request.files.get("file") or [])
+        if lists is None:
             raise web.HTTPError(400, self._("Choose a file or paste a class list."))
-        self.check_size(b"".join(body for _, body in lists))
-        forget_old_uploads(self.ctx)
-        upload_id = secrets.token_urlsafe(12)
-        self.ctx.uploads[upload_id] = (time.time(), name, lists)
+        upload_id = keep_upload(self.ctx, name, self.check_size(lists))
         self.redirect(self.url("year/close", school_year=school_year, next=upload_id), status=303)
 
 
@@ -161,16 +150,16 @@ class YearCloseAPIHandler(APIHandler):
         if self.request.headers.get("Content-Type", "").startswith("multipart/form-data"):
             school_year = self.get_body_argument("school_year", "")
             lang = self.get_body_argument("lang", "fr")
-            name, lists = lists_of(self.request.files.get("file") or [])
+            name, lists = files_of(self.request.files.get("file") or [])
         else:
             body = self.json_body()
-            school_year, lang, name, lists = str(body.get("school_year", "")), str(body.get("lang", "fr")), "", []
+            school_year, lang, name, lists = str(body.get("school_year", "")), str(body.get("lang", "fr")), "", None
         if self.get_argument("dry_run", "") == "1":
             if not re.fullmatch(SCHOOL_YEAR, school_year):
                 raise web.HTTPError(400, "invalid school year")
-            self.write_json((await preview(self.ctx, school_year, lists or None, self.admin_name)).to_json())
+            self.write_json((await preview(self.ctx, school_year, lists, self.admin_name)).to_json())
             return
-        job = start_close_job(self.ctx, school_year, self.admin_name, lang, lists or None, name)
+        job = start_close_job(self.ctx, school_year, self.admin_name, lang, lists, name)
         self.write_json(job.to_json(), status=202)
 
 

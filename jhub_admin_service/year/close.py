@@ -31,7 +31,7 @@ from typing import Optional
 
 from ..accounts.engine import Progress, Report, noop_progress
 from ..files import write_whole
-from ..jobs import IMPORT_STAGES
+from ..jobs import IMPORT_STAGES, weighed
 from ..sidecar.client import ExportsClient, SidecarError
 from .course_year import CourseYearError, archive_exchange, empty_exchange, put_away_in_teachers_homes
 from .journal import CloseJournal
@@ -55,8 +55,6 @@ class YearCloser:
         self.ops = operations
         self.exports = exports
         self.lang = lang
-        #: Where this run's removals spent their time, by part (stop, zip, userdel...).
-        self.removal_seconds: dict = {}
 
     async def run(self, plan: ClosePlan, progress: Progress = noop_progress, next_lists=None,
                   acting_admin: str = "") -> dict:
@@ -79,7 +77,7 @@ class YearCloser:
             await self.ops.set_leaving(unmarked, True)
         await self.courses(journal, plan.courses, progress, warnings)
         lap("courses")
-        removed = await self.leavers(journal, plan, progress, warnings)
+        removed, removal_seconds = await self.leavers(journal, plan, progress, warnings)
         lap("leavers")
         classes = await self.classes(journal, progress, warnings)
         lap("classes")
@@ -91,7 +89,7 @@ class YearCloser:
         summary = {"school_year": plan.school_year, "export": export, "removed": removed,
                    "classes": classes, "courses": [c.course_id for c in plan.courses], "warnings": warnings,
                    "finished": bool(journal.finished), "seconds": seconds,
-                   "removal_seconds": self.removal_seconds}
+                   "removal_seconds": removal_seconds}
         if opened is not None:
             summary["opened"], summary["credentials"] = opened
         return summary
@@ -184,9 +182,10 @@ class YearCloser:
 
     # 3. Leavers, 4. classes
 
-    async def leavers(self, journal: CloseJournal, plan: ClosePlan, progress: Progress, warnings: list) -> list:
+    async def leavers(self, journal: CloseJournal, plan: ClosePlan, progress: Progress, warnings: list) -> tuple:
         """The plan's leavers (those still there: the plan is made anew at each run), each
-        removed with its home kept in the year's export; the journal holds every one removed."""
+        removed with its home kept in the year's export; the journal holds every one removed.
+        Returns (every one removed, this run's seconds by part of a removal)."""
         before = (journal.done("leavers") or {}).get("removed", [])
         logins = [leaver.login for leaver in plan.leavers]
         timer = Report()
@@ -194,15 +193,14 @@ class YearCloser:
         archives, failed = await self.ops.remove_many(logins, progress, journal.done("export"), timer,
                                                       converge_after=bool(journal.done("classes"))) \
             if logins else ({}, {})
+        seconds = {k: round(v, 2) for k, v in timer.seconds.items()}
         if logins:
-            log.info("%d leavers removed; seconds by part: %s", len(archives),
-                     {k: round(v, 2) for k, v in timer.seconds.items()})
-            self.removal_seconds = {k: round(v, 2) for k, v in timer.seconds.items()}
+            log.info("%d leavers removed; seconds by part: %s", len(archives), seconds)
         warnings.extend(f"{login}: not removed ({why}); it stays disabled" for login, why in failed.items())
         removed = sorted(set(before) | set(archives))
         if logins and not failed:
             journal.record("leavers", {"removed": removed})
-        return removed
+        return removed, seconds
 
     async def classes(self, journal: CloseJournal, progress: Progress, warnings: list) -> dict:
         if journal.done("classes"):
@@ -238,8 +236,7 @@ def weighed_as_one_stage(name: str, stages: dict, progress: Progress) -> Progres
     def report(stage: str, done: int, total: int) -> None:
         if stage in stages:
             fractions[stage] = done / total if total else 1.0
-            weighted = sum(weight * fractions.get(s, 0.0) for s, weight in stages.items())
-            progress(name, int(100 * weighted / sum(stages.values())), 100)
+            progress(name, int(100 * weighed(stages, fractions)), 100)
 
     return report
 
