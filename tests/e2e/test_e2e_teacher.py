@@ -417,9 +417,10 @@ def follow_the_header(page, menu_path):
     entry.click()
     assert_no_words(page, ENGLISH, "the restart's dialog")
     page.locator(".jp-Dialog .jp-mod-accept").click()
-    # the header's own code cell, the first to run, shows its execution count
+    # the header's own code cell, the first to run, shows its execution count once the restarted
+    # kernel ran it (playwright's 5 s default is too short for a restart on a busy CI machine)
     expect(page.locator(".jp-NotebookPanel:visible .jp-CodeCell .jp-InputPrompt").first).to_have_text(
-        re.compile(r"\[\d+\]"))
+        re.compile(r"\[\d+\]"), timeout=60_000)
 
 
 def pupil_lesson(browser, stack, student, language, correct):
