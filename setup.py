@@ -32,6 +32,7 @@ setup(
     install_requires=[
         "babel>=2.12",
         "jupyterhub>=6.1,<6.2",
+        "oauthenticator>=17.3,<18",
         "openpyxl>=3.1",
         "packaging",
         "setproctitle>=1.3",

@@ -41,6 +41,26 @@ CREATE TABLE IF NOT EXISTS accounts (
 );
 CREATE INDEX IF NOT EXISTS accounts_identity ON accounts (identity_key);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+-- An ENT identity (its ENT's subject) linked to an account at its first login or by an admin
+-- (ent/links.py); removed with the account, so that a later account of that login is not theirs.
+CREATE TABLE IF NOT EXISTS ent_links (
+    subject TEXT PRIMARY KEY,
+    login TEXT NOT NULL UNIQUE,
+    ent_login TEXT NOT NULL DEFAULT '',
+    display_name TEXT NOT NULL DEFAULT '',
+    how TEXT NOT NULL,
+    linked_at REAL NOT NULL
+);
+-- ENT identities that logged in and matched no account, for the admin to match or import.
+CREATE TABLE IF NOT EXISTS ent_unmatched (
+    subject TEXT PRIMARY KEY,
+    identity TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    login TEXT NOT NULL DEFAULT '',
+    first_seen REAL NOT NULL,
+    last_seen REAL NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 1
+);
 """
 #: Columns added since a registry's file was first made: (name, definition), added at open.
 ADDED_COLUMNS = (("hub_admin", "INTEGER NOT NULL DEFAULT 0"), ("external_id", "TEXT NOT NULL DEFAULT ''"),
@@ -251,3 +271,4 @@ class Registry:
 
     def delete(self, db: sqlite3.Connection, login: str) -> None:
         db.execute("DELETE FROM accounts WHERE login = ?", (login,))
+        db.execute("DELETE FROM ent_links WHERE login = ?", (login,))

@@ -58,6 +58,9 @@ COLUMN_ALIASES = {
     # A teacher who is also an admin: oui/non (the role cell may say it too: "enseignant+admin").
     "admin": "admin", "administrateur": "admin", "droitsadmin": "admin", "droitsadministrateur": "admin",
 }
+#: Columns that are the person's identifier only in an ENT export (login, role and names beside):
+#: its "Id" is what the ENT's login gives (ent/); elsewhere an "ID" is a sheet's row number.
+ENT_EXPORT_ALIASES = {"id": "external_id"}
 DELIMITERS = (";", ",", "\t")
 #: The longest name, e-mail and class a line may give; at most this many classes a line.
 MAX_NAME = 100
@@ -254,6 +257,11 @@ def header_columns(cells: list) -> Optional[dict]:
         name = COLUMN_ALIASES.get(normalise_header(cell))
         if name and name not in columns:
             columns[name] = index
+    if {"login", "role", "first_name", "last_name"} <= columns.keys():
+        for index, cell in enumerate(cells):
+            name = ENT_EXPORT_ALIASES.get(normalise_header(cell))
+            if name and name not in columns:
+                columns[name] = index
     if "login" in columns or {"first_name", "last_name"} <= columns.keys() or "full_name" in columns:
         return columns
     return None

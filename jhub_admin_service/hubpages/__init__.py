@@ -33,10 +33,12 @@ def configure(c, settings: AdminSettings = None) -> None:
     c.JupyterHub.template_paths = [TEMPLATES, *list(c.JupyterHub.get("template_paths", []))]
     options = dict(c.JupyterHub.get("jinja_environment_options", {}))
     options["extensions"] = [*options.get("extensions", []), "jhub_admin_service.hubpages.translations.HubTranslations",
-                             "jhub_admin_service.hubpages.authenticator.LoginRefusal"]
+                             "jhub_admin_service.hubpages.authenticator.LoginRefusal",
+                             "jhub_admin_service.ent.authenticator.EntLoginChoice"]
     c.JupyterHub.jinja_environment_options = options
     c.LocalAccountsAuthenticator.registry_path = settings.registry_path
     c.LocalAccountsAuthenticator.password_page_url = url_path_join(settings.hub_base_url, "services/jhub-password/")
+    c.EntAuthenticator.test_result_url = url_path_join(settings.hub_base_url, "services/jhub-admin/ent/tested")
     template_vars = dict(c.JupyterHub.get("template_vars", {}))
     admin_service = url_path_join(settings.hub_base_url, "services/jhub-admin/")
     template_vars.update(service_labels=SERVICE_LABELS, accounts_page=admin_service + "accounts",

@@ -17,6 +17,7 @@ from ..accounts.homonyms import distinguishers
 from ..accounts.registry import Account, holds_admin
 from ..accounts.roster import ROLES
 from . import bulk_handlers
+from ..ent.links import EntLinks
 from .base import APIHandler, BaseHandler
 from .selection import back_url, filtered, selected_logins
 from .disk_usage import home_sizes
@@ -94,16 +95,18 @@ class AccountHandler(SelfLockoutMixin, BaseHandler):
         if action:
             self.redirect(self.url("accounts", login))
             return
-        self.render_page("account.html", account=self.account(login), roles=ROLES, error=None,
-                         classes=self.ctx.reader.classes())
+        self.show(self.account(login))
+
+    def show(self, account: Account, error: Optional[str] = None) -> None:
+        self.render_page("account.html", account=account, roles=ROLES, error=error, classes=self.ctx.reader.classes(),
+                         ent_link=EntLinks(self.ctx.reader).by_login().get(account.login))
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
         login = self.path_kwargs.get("login")
         if status_code in (400, 409) and self.current_user and login and self.ctx.reader.get(login):
             message = exc.log_message if isinstance(exc, web.HTTPError) else self._reason
-            self.render_page("account.html", account=self.ctx.reader.get(login), roles=ROLES, error=message,
-                             classes=self.ctx.reader.classes())
+            self.show(self.ctx.reader.get(login), error=message)
             return
         super().write_error(status_code, **kwargs)
 

@@ -9,6 +9,7 @@ from jupyterhub.utils import url_path_join
 
 from ..classroom import limits as limitsmod
 from ..classroom import usage as usagemod
+from ..ent.links import EntLinks
 from .base import APIHandler, BaseHandler, fmt_bytes
 from .disk_usage import disk, home_sizes
 from .i18n import N_
@@ -88,6 +89,14 @@ async def gather(ctx: "ServiceContext", lang: str = "en") -> dict:
                                     "homes": ", ".join(f"{h['login']} ({fmt_bytes(h['bytes'], lang)})"
                                                        for h in homes["over"][:10])},
                          "link": url_path_join(ctx.prefix, "accounts"), "link_text": N_("Accounts")})
+    unmatched = EntLinks(ctx.reader).unmatched()
+    if unmatched:
+        names = ", ".join(" ".join(filter(None, (u.identity.get("first_name"), u.identity.get("last_name"))))
+                          or u.identity.get("login") or u.subject for u in unmatched[:10])
+        warnings.append({"level": "warning", "text": N_("%(count)d ENT identity opened no account: %(names)s."),
+                         "plural": N_("%(count)d ENT identities opened no account: %(names)s."),
+                         "count": len(unmatched), "values": {"count": len(unmatched), "names": names},
+                         "link": url_path_join(ctx.prefix, "ent"), "link_text": N_("ENT login")})
     export = await last_export(ctx)
     if export.get("state") == "ok" and export.get("archive"):
         age_days = (time.time() - (export["archive"].get("created_ts") or time.time())) / 86400
@@ -108,6 +117,7 @@ async def gather(ctx: "ServiceContext", lang: str = "en") -> dict:
         "warnings": warnings,
         "jobs": [j.to_json() for j in ctx.jobs.list()[:5]],
         "startup_reconcile": report,
+        "ent_unmatched": [{"subject": u.subject, "reason": u.reason, "identity": u.identity} for u in unmatched],
     }
 
 

@@ -96,6 +96,23 @@ class Preferences:
         self._write(home_warning_mb=mb)
         return mb
 
+    def ent(self):
+        """The school's ENT as the Settings page set it (ent/config.py; off until then)."""
+        from ..ent import config as entconfig
+        return entconfig.from_json(self.read().get("ent"))
+
+    def set_ent(self, **fields):
+        """Keep the ENT's settings; an empty secret keeps the one already kept."""
+        from ..ent import config as entconfig
+        if not fields.get("client_secret"):
+            fields["client_secret"] = self.ent().client_secret
+        try:
+            config = entconfig.checked(**fields)
+        except entconfig.EntSettingRefused as exc:
+            raise PreferenceRefused(str(exc)) from None
+        self._write(ent=config.to_json())
+        return config
+
     def _write(self, **changes) -> None:
         data = {**self.read(), **changes}
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)

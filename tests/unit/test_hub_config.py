@@ -28,8 +28,10 @@ def test_the_local_password_hub_built_on_a_bare_configuration(environ, tmp_path)
     site = hubconfig.configure(c, environ)
     hubconfig.settle(c, site)
     data = tmp_path / "data"
-    # Login: PAM on the local accounts that jhub-admin made, the first admin named by the environment.
-    assert c.JupyterHub.authenticator_class.endswith("LocalAccountsAuthenticator")
+    # Login: PAM on the local accounts that jhub-admin made, the first admin named by the environment;
+    # the school's ENT beside it once the ENT page sets it (test below).
+    assert c.JupyterHub.authenticator_class.endswith("ent.authenticator.EntAuthenticator")
+    assert c.EntAuthenticator.preferences_path == str(data / "jhub-admin-preferences.json")
     assert c.Authenticator.admin_users == {"prof.admin"} and c.Authenticator.allow_existing_users
     assert c.LocalAccountsAuthenticator.registry_path == str(data / "jhub-admin.sqlite")
     assert c.LocalAccountsAuthenticator.password_page_url == "/services/jhub-password/"
@@ -94,3 +96,35 @@ def test_the_site_s_admin_settings_reach_the_hub_s_pages_the_services_and_the_cl
     assert (service.settings.registry_path, service.settings.handover_days) == (registry, 30)
     service = AdminService(config=Config({"AdminSettings": {"handover_days": 7}}))
     assert (service.settings.registry_path, service.settings.handover_days) == (registry, 7)
+
+
+async def test_the_ent_hub_built_on_a_bare_configuration(environ, tmp_path):
+    """The same configuration: the ENT is off until the ENT page's settings say otherwise, and then
+    on at the next login, without a restart (the authenticator reads them at each login)."""
+    from jhub_admin_service.ent.authenticator import EntAuthenticator
+    from jhub_admin_service.service.preferences import Preferences
+
+    c = Config()
+    hubconfig.settle(c, hubconfig.configure(c, environ))
+    authenticator = EntAuthenticator(config=c)
+    assert authenticator.login_url("/hub/") == "/hub/login"  # the page with both ways in
+    assert authenticator.login_choice() == {} and not authenticator.ent().enabled
+    assert authenticator.local.registry_path == str(tmp_path / "data" / "jhub-admin.sqlite")
+    assert authenticator.test_result_url == "/services/jhub-admin/ent/tested"
+
+    preferences = Preferences(c.EntAuthenticator.preferences_path)
+    preferences.set_ent(family="entcore", name="MonLycée.net", url="https://ent.monlycee.net/", client_id="jupyter",
+                        client_secret="s3cret", uai="0751234A", local_roles=["teacher"])
+    preferences.set_public_url("https://jupyter.lycee.fr")
+    assert authenticator.login_choice("/hub/spawn") == {
+        "name": "MonLycée.net", "url": "oauth_login?next=%2Fhub%2Fspawn", "local_roles": ["teacher"],
+        "session_open": False}
+    await authenticator.ready()
+    assert (authenticator.authorize_url, authenticator.token_url, authenticator.userdata_url) == (
+        "https://ent.monlycee.net/auth/oauth2/auth", "https://ent.monlycee.net/auth/oauth2/token",
+        "https://ent.monlycee.net/auth/oauth2/userinfo")
+    assert (authenticator.client_id, authenticator.client_secret, authenticator.scope) == ("jupyter", "s3cret", ["userinfo"])
+    assert authenticator.basic_auth and authenticator.logout_redirect_url == ""
+    assert authenticator.oauth_callback_url == "https://jupyter.lycee.fr/hub/oauth_callback"
+    preferences.set_ent(family="")
+    assert authenticator.login_choice() == {}

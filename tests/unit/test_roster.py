@@ -235,3 +235,12 @@ def test_a_header_of_other_columns_is_refused_whole_naming_them(data):
 def test_a_historical_list_that_starts_with_a_login_named_like_a_column_is_still_read():
     roster = read_roster(b"admin;S3cret-pass;1\nclasse;Autre-pass-12;\neleve1;Passw0rd-12;\n")
     assert roster.format == "historical" and [e.login for e in roster.entries] == ["admin", "classe", "eleve1"]
+
+
+def test_an_ent_export_s_id_is_the_person_s_identifier_and_a_sheet_s_id_is_not():
+    """The ENT's login carries the export's Id (issue 25); a sheet's "ID" of row numbers is no one's."""
+    ent = read_roster('"Id";"Type";"Nom";"Prénom";"Identifiant";"Classes"\n"a1";"Élève";"Rousseau";"Camille";'
+                      '"camille.rousseau";"T NSI"\n'.encode())
+    assert ent.format == "ent" and ent.entries[0].external_id == "a1"
+    sheet = read_roster("ID;Nom;Prenom;Classe\n1;Alpha;Anne;2C\n".encode())
+    assert sheet.entries[0].external_id == ""
