@@ -33,6 +33,7 @@ setup(
         "babel>=2.12",
         "jupyterhub>=6.1,<6.2",
         "oauthenticator>=17.3,<18",
+        "python-cas>=1.6,<2",
         "openpyxl>=3.1",
         "packaging",
         "setproctitle>=1.3",
@@ -53,6 +54,7 @@ setup(
             "jupyterlab>=4,<5",
             "jupyterhub-idle-culler",
             "pypdf",
+            "django-cas-server>=3,<4",
         ],
     },
     entry_points={

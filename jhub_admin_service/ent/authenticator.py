@@ -1,8 +1,9 @@
 """The hub's authenticator: the school's ENT, and the local password, on one login page.
 
 ``EntAuthenticator`` is oauthenticator's ``GenericOAuthenticator`` (OpenID Connect and entcore's
-OAuth2) whose settings come from the Settings page at each login, so that the admin turns the ENT
-on, changes it or turns it off without restarting the hub. The login page keeps the local form
+OAuth2), and CAS through python-cas (cas.py), whose settings come from the admin service's ENT
+page at each login, so that the admin turns the ENT on, changes it or turns it off without
+restarting the hub. The login page keeps the local form
 (``hubpages/authenticator.LocalAccountsAuthenticator``: PAM, wrong passwords limited): the admin
 can turn it off for pupils, for teachers or both; an admin's account always keeps it.
 
@@ -13,9 +14,12 @@ identity appears on the admin's dashboard.
 import asyncio
 import os
 import time
+from urllib.parse import urlsplit
 
 from jinja2 import pass_context
 from jinja2.ext import Extension
+
+from jupyterhub.handlers import BaseHandler
 from jupyterhub.utils import url_path_join
 from oauthenticator.generic import GenericOAuthenticator
 from oauthenticator.oauth2 import OAuthCallbackHandler, OAuthLoginHandler, OAuthLogoutHandler
@@ -25,6 +29,7 @@ from traitlets import Instance, Unicode
 
 from ..accounts.registry import Registry
 from ..hubpages.authenticator import FirstLoginHandler, LocalAccountsAuthenticator, refuse
+from . import cas
 from . import config as entconfig
 from .identity import identity_from
 from .links import EntLinks
@@ -34,46 +39,76 @@ from .matching import Refused
 LOCAL_OFF = "This account logs in with the ENT."
 #: The HTTPError message of an ENT identity that opens no account (the page says why).
 ENT_REFUSED = "The ENT identity opens no account here."
+OAUTH_FAMILIES = ("oidc", "entcore")
 #: How long the OpenID configuration of an issuer is believed.
 DISCOVERY_SECONDS = 300
 
 
 class EntLoginHandler(OAuthLoginHandler):
     async def get(self):
-        await self.authenticator.ready()
+        await self.authenticator.ready(OAUTH_FAMILIES)
         super().get()
 
 
-class EntCallbackHandler(OAuthCallbackHandler):
-    """The ENT's answer: a login, or the admin's Test (a login started from the admin service's
-    ENT page, whose state leads back there): what the ENT answered and the account it would
+class AdminTest:
+    """A callback of the ENT is the admin's Test when the login started from the admin service's
+    ENT page (its next address leads back there): what the ENT answered and the account it would
     open are recorded for that page, nothing else happens, and the admin stays who they are."""
 
+    async def answer_test(self) -> bool:
+        authenticator = self.authenticator
+        if self.get_next_url() != authenticator.test_result_url:
+            return False
+        user = self.current_user
+        if user is None or not user.admin:
+            raise web.HTTPError(403, "Only an admin tests the ENT's login.")
+        await authenticator.test_login(self)
+        self.redirect(authenticator.test_result_url)
+        return True
+
+
+class EntCallbackHandler(AdminTest, OAuthCallbackHandler):
     async def get(self):
-        await self.authenticator.ready()
+        await self.authenticator.ready(OAUTH_FAMILIES)
         self.check_arguments()
-        if self.get_next_url() == self.authenticator.test_result_url:
-            user = self.current_user
-            if user is None or not user.admin:
-                raise web.HTTPError(403, "Only an admin tests the ENT's login.")
-            await self.authenticator.test_login(self)
-            self.redirect(self.authenticator.test_result_url)
+        if not await self.answer_test():
+            await super().get()
+
+
+class CasLoginHandler(BaseHandler):
+    async def get(self):
+        config = await self.authenticator.ready(("cas",))
+        self.redirect(cas.login_url(config, self.authenticator.cas_service(self)))
+
+
+class CasCallbackHandler(AdminTest, BaseHandler):
+    async def get(self):
+        await self.authenticator.ready(("cas",))
+        if await self.answer_test():
             return
-        await super().get()
+        user = await self.login_user()
+        if user is None:
+            raise web.HTTPError(403)
+        self.redirect(self.get_next_url(user))
 
 
 class EntLogoutHandler(OAuthLogoutHandler):
     """Ends the ENT's session too where its protocol allows (OpenID Connect's end-session
-    endpoint); otherwise the login page says that the ENT's session is still open."""
+    endpoint, CAS's logout); otherwise the login page says that the ENT's session is still open."""
 
     async def render_logout_page(self):
         authenticator = self.authenticator
-        if not authenticator.ent().enabled:
+        config = authenticator.ent()
+        if not config.enabled:
             return await super().render_logout_page()
         login_page = url_path_join(self.hub.base_url, "login")
+        back = authenticator.base_address(self) + login_page
+        if config.family == "cas":
+            self.redirect(cas.logout_url(config, back))
+            return
+        await authenticator.ready(OAUTH_FAMILIES)
         end_session = authenticator.logout_redirect_url
         if end_session:
-            back = f"{self.request.protocol}://{self.request.host}{login_page}"
             self.redirect(url_concat(end_session, {"client_id": authenticator.client_id,
                                                    "post_logout_redirect_uri": back}))
         else:
@@ -105,7 +140,8 @@ class EntAuthenticator(GenericOAuthenticator):
 
     def get_handlers(self, app):
         return [("/login", FirstLoginHandler), ("/oauth_login", EntLoginHandler),
-                ("/oauth_callback", EntCallbackHandler), ("/logout", EntLogoutHandler)]
+                ("/oauth_callback", EntCallbackHandler), ("/cas_login", CasLoginHandler),
+                ("/cas_callback", CasCallbackHandler), ("/logout", EntLogoutHandler)]
 
     # The settings, as the Settings page left them
 
@@ -126,12 +162,25 @@ class EntAuthenticator(GenericOAuthenticator):
             self._read = (stamp, entconfig.from_json(data.get("ent")), data.get("public_url") or "")
         return self._read[1], self._read[2]
 
-    async def ready(self) -> entconfig.EntConfig:
-        """The OAuth traits set from the ENT's settings (its OpenID configuration fetched when
-        older than DISCOVERY_SECONDS); 404 when the ENT is off or not an OAuth2 one."""
+    def base_address(self, handler) -> str:
+        """https://host of the hub as its users reach it: the Settings page's, else the request's."""
+        public = urlsplit(self.public_url())
+        if public.scheme and public.netloc:
+            return f"{public.scheme}://{public.netloc}"
+        return f"{handler.request.protocol}://{handler.request.host}"
+
+    def cas_service(self, handler) -> str:
+        return cas.service_url(self.base_address(handler), handler.hub.base_url, handler.get_argument("next", ""))
+
+    async def ready(self, families=entconfig.FAMILIES) -> entconfig.EntConfig:
+        """The ENT's settings, when it is on with one of these families (404 otherwise); for
+        OAuth2, the traits set from them (the OpenID configuration fetched when older than
+        DISCOVERY_SECONDS)."""
         config = self.ent()
-        if not config.enabled or config.family not in ("oidc", "entcore"):
+        if not config.enabled or config.family not in families:
             raise web.HTTPError(404, "Logging in with the ENT is off.")
+        if config.family not in OAUTH_FAMILIES:
+            return config
         discovered = await self.discovery(config) if config.family == "oidc" else None
         endpoints = entconfig.oauth_endpoints(config, discovered)
         self.client_id, self.client_secret = config.client_id, config.client_secret
@@ -162,11 +211,18 @@ class EntAuthenticator(GenericOAuthenticator):
     # Logging in
 
     async def authenticate(self, handler, data=None, **kwargs):
-        if data and "username" in data:
-            return await self.authenticate_local(handler, data)
-        auth_model = await super().authenticate(handler, data, **kwargs)
-        identity = identity_from(auth_model["auth_state"][self.user_auth_state_key])
+        if not isinstance(handler, (EntCallbackHandler, CasCallbackHandler)):
+            # The login form. The ENT's answer is read only at its callbacks, after their checks
+            # (OAuth2's state): never from a form that carries a code or a ticket.
+            return await self.authenticate_local(handler, data) if data and "username" in data else None
         config = self.ent()
+        if config.family == "cas":
+            auth_model = {"name": "", "auth_state": None}
+            answer = await self.cas_answer(handler, config)
+        else:
+            auth_model = await super().authenticate(handler, data, **kwargs)
+            answer = auth_model["auth_state"][self.user_auth_state_key]
+        identity = identity_from(answer)
         decision = await self._in_registry(lambda links: links.resolve(identity, config.uai))
         if isinstance(decision, Refused):
             self.log.warning("ENT identity %s (%s) refused: %s", identity.subject, identity.display_name,
@@ -175,17 +231,33 @@ class EntAuthenticator(GenericOAuthenticator):
         self.log.info("ENT identity %s logs in as %s (%s)", identity.subject, decision.login, decision.how)
         return {**auth_model, "name": decision.login, "admin": None}
 
+    async def cas_answer(self, handler, config) -> dict:
+        ticket = handler.get_argument("ticket", "")
+        if not ticket:
+            raise web.HTTPError(400, "The ENT sent no ticket.")
+        try:
+            return await asyncio.get_running_loop().run_in_executor(
+                self.local.executor, cas.validate, config, self.cas_service(handler), ticket, self.validate_server_cert)
+        except cas.TicketRefused:
+            raise web.HTTPError(403, "The ENT did not confirm the login: log in again.") from None
+
+    async def ent_answer(self, handler, config) -> dict:
+        """What the ENT says of the person at this callback (nothing recorded)."""
+        if config.family == "cas":
+            return await self.cas_answer(handler, config)
+        token_info = await self.get_token_info(handler, self.build_access_tokens_request_params(handler, None))
+        return await self.token_to_user(token_info)
+
     async def test_login(self, handler) -> None:
-        """The admin's Test: the code exchanged, the answer read and matched without recording."""
+        """The admin's Test: the ENT's answer read and matched without recording."""
         config = self.ent()
         result = {"family": config.family, "name": config.name}
         try:
-            token_info = await self.get_token_info(handler, self.build_access_tokens_request_params(handler, None))
-            identity = identity_from(await self.token_to_user(token_info))
+            identity = identity_from(await self.ent_answer(handler, config))
             decision = await self._in_registry(lambda links: links.decide(identity, config.uai))
         except Exception as exc:  # noqa: BLE001 (whatever failed is the Test's answer)
             self.log.warning("The ENT's Test login failed: %s", exc)
-            result["error"] = str(exc)[:500]
+            result["error"] = str(getattr(exc, "log_message", None) or exc)[:500]
         else:
             result.update(identity=identity.to_json(),
                           decision={"login": getattr(decision, "login", ""), "how": getattr(decision, "how", ""),
@@ -214,9 +286,9 @@ class EntAuthenticator(GenericOAuthenticator):
         """What the login page offers: the ENT's button, and whether the local form is for everyone
         or kept for the accounts that still may use it."""
         config = self.ent()
-        if not config.enabled or config.family not in ("oidc", "entcore"):
+        if not config.enabled:
             return {}
-        url = "oauth_login"  # beside the login page
+        url = "cas_login" if config.family == "cas" else "oauth_login"  # beside the login page
         return {"name": config.name, "url": url_concat(url, {"next": next_url}) if next_url else url,
                 "local_roles": list(config.local_roles), "session_open": session_open}
 

@@ -6,12 +6,13 @@ file), checked; and the addresses each protocol family uses (pure).
 - ``entcore``: Open ENT NG's OAuth2: ``/auth/oauth2/auth``, ``/auth/oauth2/token`` (the client's
   secret in HTTP Basic) and ``/auth/oauth2/userinfo``, scope ``userinfo``; it has no logout for
   applications;
-(CAS 2.0 and 3.0 are to come: issue 25.)
+- ``cas``: CAS 2.0 or 3.0 (``serviceValidate`` / ``p3/serviceValidate``, with attributes): the
+  address is the CAS server's (``https://ent.example.fr/cas``); logged out by its ``/logout``.
 """
 from dataclasses import asdict, dataclass, field
 from urllib.parse import urlsplit
 
-FAMILIES = ("oidc", "entcore")
+FAMILIES = ("oidc", "entcore", "cas")
 #: The roles whose local password the admin can turn off (an admin's account always keeps its own,
 #: so that an ENT out of order never locks the school out of its hub).
 LOCAL_ROLES = ("student", "teacher")
@@ -65,7 +66,7 @@ def checked(family="", name="ENT", url="", client_id="", client_secret="", uai="
             local_roles=LOCAL_ROLES) -> EntConfig:
     family = (family or "").strip().lower()
     if family and family not in FAMILIES:
-        raise EntSettingRefused("the ENT's protocol must be OpenID Connect (oidc) or entcore")
+        raise EntSettingRefused("the ENT's protocol must be OpenID Connect (oidc), entcore or CAS (cas)")
     url = (url or "").strip().rstrip("/")
     if family:
         parts = urlsplit(url)
@@ -76,7 +77,7 @@ def checked(family="", name="ENT", url="", client_id="", client_secret="", uai="
     uai = (uai or "").strip().upper()
     if uai and not (len(uai) == 8 and uai[:7].isdigit() and uai[7].isalpha()):
         raise EntSettingRefused("a UAI is seven digits and a letter, like 0751234A")
-    if int(cas_version) not in (2, 3):
+    if str(cas_version).strip() not in ("2", "3"):
         raise EntSettingRefused("the CAS version must be 2 or 3")
     scopes = " ".join(str(scopes or "").replace(",", " ").split())
     if any(not s.isprintable() or '"' in s for s in scopes.split()):

@@ -21,7 +21,7 @@ REASONS = {"no_account": N_("no account carries its identifiers"),
            "not_pupil_or_staff": N_("neither a pupil nor staff (a parent, a guest)"),
            "other_school": N_("another school (UAI)"), "disabled": N_("the account is disabled"),
            "linked_to_another": N_("the account is linked to another ENT identity")}
-FIELDS = ("family", "name", "url", "client_id", "client_secret", "uai", "scopes")
+FIELDS = ("family", "name", "url", "client_id", "client_secret", "uai", "scopes", "cas_version")
 
 
 class EntBase(BaseHandler):
@@ -45,8 +45,10 @@ class EntHandler(EntBase):
         hub = url_path_join(self.slip_address(), "hub/")
         accounts = self.ctx.reader.by_login()
         self.render_page("ent.html", config=config, values=values or config.to_json(with_secret=False), error=error,
-                         callback_url=hub + "oauth_callback", login_url=hub + "login",
-                         test_url=url_concat(self.ctx.hub_prefix + "oauth_login",
+                         callback_url=hub + ("cas_callback" if config.family == "cas" else "oauth_callback"),
+                         login_url=hub + "login",
+                         test_url=url_concat(self.ctx.hub_prefix + ("cas_login" if config.family == "cas"
+                                                                    else "oauth_login"),
                                              {"next": url_path_join(self.prefix, "ent/tested")}),
                          last_test=self.links.last_test(), unmatched=self.links.unmatched(),
                          linked=sorted(self.links.by_login().values(), key=lambda link: link.login),

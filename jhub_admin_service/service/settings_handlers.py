@@ -1,5 +1,6 @@
 """Settings: the hub's address printed on credential slips (the browser's, unless set here), the
-size above which a home is pointed out, and each role's memory and process limits."""
+size above which a home is pointed out, each role's memory and process limits, and whether the
+ENT login is on (set up on its own page, ent_handlers.py)."""
 from jupyterhub.utils import url_path_join
 
 from .base import BaseHandler
@@ -22,7 +23,7 @@ class SettingsHandler(BaseHandler):
                          value=self.ctx.preferences.public_url() or "" if value is None else value,
                          from_environment=bool(self.ctx.settings.hub_public_url),
                          home_warning_mb=self.ctx.preferences.home_warning_bytes() // (1024 * 1024),
-                         limits=self.ctx.preferences.limits())
+                         limits=self.ctx.preferences.limits(), ent=self.ctx.preferences.ent())
 
     def post(self) -> None:
         value = self.get_body_argument("public_url", "")

@@ -1,5 +1,6 @@
 """Paths and Chromium settings of the browser tests."""
 import contextlib
+import shutil
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,16 @@ def chromium(*extra_args: str):
             yield browser
         finally:
             browser.close()
+
+
+def shot(page, name, full_page=False, docs=False):
+    """A screenshot among the test's artifacts, and in docs/screenshots when the docs show it."""
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=full_page)
+    if docs:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, SCREENSHOTS / f"{name}.png")
+    return path
 
 
 def log_in(page, base: str, login: str, password: str) -> None:

@@ -3,11 +3,14 @@
 ``OidcProvider``: npm's oidc-provider (tests/providers/oidc/server.mjs), as an OpenID Connect
 issuer with discovery, or with entcore's OAuth2 addresses and userinfo fields. Its packages are
 installed (npm ci) the first time; Node.js is Debian's.
+``CasServer``: PyPI's django-cas-server (tests/providers/cas/serve.py), a CAS 3.0 server.
 """
 import json
 import os
+import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
@@ -80,6 +83,42 @@ class OidcProvider:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class CasServer:
+    """django-cas-server (CAS 3.0) on 127.0.0.1, serving the hub's addresses and giving the
+    people's attributes; any password opens a person."""
+
+    def __init__(self, hub_url: str, people: dict):
+        pytest.importorskip("cas_server", reason="django-cas-server is not installed (pip install -e '.[test]')")
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}/cas"
+        self.dir = Path(tempfile.mkdtemp(prefix="jhub-cas-server-"))
+        config = {"port": self.port, "people": people, "data_dir": str(self.dir),
+                  "service_pattern": "^" + re.escape(hub_url + "/hub/") + ".*$"}
+        (self.dir / "config.json").write_text(json.dumps(config))
+        self.log = self.dir / "cas.log"
+        with open(self.log, "wb") as log:
+            self.proc = subprocess.Popen([sys.executable, str(PROVIDERS / "cas" / "serve.py"),
+                                          str(self.dir / "config.json")],
+                                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            _wait_for(self.url + "/login", self.proc, self.log, timeout=60)
+        except BaseException:
+            self.stop()
+            raise
+
+    stop = OidcProvider.stop
+
+
+def cas_login(page, server_url: str, login: str) -> None:
+    """django-cas-server's login form (any password)."""
+    page.wait_for_load_state("load")
+    if page.url.startswith(server_url) and page.locator("#id_username").count():
+        page.fill("#id_username", login)
+        page.fill("#id_password", "any")
+        page.click("button[type=submit], input[type=submit]")
+        page.wait_for_load_state("load")
 
 
 def provider_login(page, issuer: str, login: str) -> None:

@@ -3,26 +3,16 @@ first login with a password from the credentials file."""
 import csv
 import io
 import re
-import shutil
 
 import pytest
 
-from browsertools import ARTIFACTS, SCREENSHOTS
+from browsertools import ARTIFACTS, shot
 
 expect = pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed").expect
 from servicetools import ADMIN, ADMIN_PASSWORD, TEACHER, TEACHER_PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.hub, pytest.mark.sandbox]
 VIEWPORT = {"width": 1280, "height": 860}
-
-
-def shot(page, name, full_page=False, docs=False):
-    path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=full_page)
-    if docs:
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        shutil.copy(path, SCREENSHOTS / f"{name}.png")
-    return path
 
 
 def hub_login(page, hub, username, password):

@@ -1,6 +1,7 @@
 """Issue 25: logging in with the school's ENT, in Chromium, against real identity providers that
 the tests start (npm's oidc-provider as an OpenID Connect issuer, and with entcore's OAuth2
-addresses and fields), on a real hub whose accounts an ENT export made.
+addresses and fields; django-cas-server as a CAS 3.0 server), on a real hub whose accounts an ENT
+export made.
 
 Set up from the admin service's ENT page (the route the admin takes); then, for each protocol:
 a pupil of the export logs in through the provider and lands in their own server; an identity
@@ -13,9 +14,11 @@ import re
 import sys
 
 import pytest
+import requests
 
-from enttools import OidcProvider, provider_login
-from servicetools import ADMIN, ADMIN_PASSWORD, STUDENT, STUDENT_PASSWORD, TEACHER, TEACHER_PASSWORD
+from browsertools import shot
+from enttools import CasServer, OidcProvider, cas_login, provider_login
+from servicetools import ADMIN, ADMIN_PASSWORD, STUDENT, STUDENT_PASSWORD, TEACHER, TEACHER_PASSWORD, xsrf_of
 
 expect = pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed").expect
 pytestmark = [pytest.mark.browser, pytest.mark.hub, pytest.mark.sandbox]
@@ -68,8 +71,9 @@ def admin_page(school, browser):
 
 
 def set_up_ent(page, hub, provider, name, family, scopes="", local_roles=("teacher",)):
-    """The admin's form on the ENT page."""
-    page.goto(hub.url + "/services/jhub-admin/ent")
+    """The admin's form on the ENT page, from the Settings page."""
+    page.goto(hub.url + "/services/jhub-admin/settings")
+    page.click("#jha-settings-ent-link")
     page.select_option("#jha-ent-family", family)
     page.fill("#jha-ent-name", name)
     page.fill("#jha-ent-url", provider.issuer)
@@ -89,6 +93,8 @@ def ent_login(browser, hub, provider, login, next_path="/hub/home"):
     context = browser.new_context(locale="fr-FR", viewport=VIEWPORT)
     page = context.new_page()
     page.goto(hub.url + "/hub/login?next=" + next_path.replace("/", "%2F"))
+    if login == "camille" and provider.flavour == "oidc":
+        shot(page, "ent-login", docs=True)
     page.click("#jha-ent-button")
     provider_login(page, provider.issuer, login)
     page.wait_for_load_state("load")
@@ -124,6 +130,7 @@ def test_openid_connect(school, browser, admin_page):
         expect(admin_page.locator("#jha-ent-test-decision")).to_have_attribute("data-login", "camille.rousseau")
         expect(admin_page.locator("#jha-ent-test-result")).to_contain_text("c.rousseau")
         expect(admin_page.locator("#jha-ent-linked")).to_contain_text("Aucun")
+        shot(admin_page, "ent-page-test", full_page=True, docs=True)
         admin_page.goto(hub.url + "/hub/home")
         expect(admin_page.locator("#login_widget")).to_contain_text(ADMIN)  # still the admin
 
@@ -146,7 +153,8 @@ def test_openid_connect(school, browser, admin_page):
         # Nobody's identity: the French page, and the dashboard shows it to the admin.
         context, page = ent_login(browser, hub, provider, "zoe")
         text = refused_page(page, "no_account")
-        assert "n'a pas de compte sur ce serveur" in text and "MonENT" in text
+        shot(page, "ent-refused", docs=True)
+        assert "ne correspond à aucun compte de ce serveur" in text and "MonENT" in text
         context.close()
         # A pupil's identity that carries the teacher's identifier; another school's pupil.
         context, page = ent_login(browser, hub, provider, "tricheur")
@@ -157,6 +165,15 @@ def test_openid_connect(school, browser, admin_page):
         context.close()
         admin_page.goto(hub.url + "/services/jhub-admin/")
         expect(admin_page.locator("#jha-main")).to_contain_text("Zoé Inconnue")
+
+        # The login form never reads an ENT's answer: a code posted to it (no state, no callback)
+        # logs no one in.
+        session = requests.Session()
+        form = session.get(hub.url + "/hub/login")
+        posted = session.post(hub.url + "/hub/login", data={"_xsrf": xsrf_of(form.text), "code": "stolen", "state": "x"},
+                              allow_redirects=False)
+        assert posted.status_code >= 400 and "jupyterhub-session-id" not in str(posted.headers.get("Set-Cookie"))
+        assert session.get(hub.url + "/hub/api/user").status_code in (401, 403)
 
         # The teacher through the ENT; the local form: teachers kept, pupils turned off.
         context, page = ent_login(browser, hub, provider, "sophie")
@@ -177,7 +194,7 @@ def test_entcore_and_the_admin_s_links(school, browser, admin_page):
     box, hub = school
     provider = OidcProvider("entcore", hub.url, ENTCORE_PEOPLE)
     try:
-        set_up_ent(admin_page, hub, provider, "Lycée Connecté", "entcore", local_roles=("student", "teacher"))
+        set_up_ent(admin_page, hub, provider, "Lycée Connecté", "entcore", local_roles=("student",))
 
         context, page = ent_login(browser, hub, provider, "hugo", "/hub/spawn")
         page.wait_for_url(re.compile(r".*/user/hugo\.fournier/"), timeout=90_000)
@@ -215,9 +232,92 @@ def test_entcore_and_the_admin_s_links(school, browser, admin_page):
         admin_page.click("#jha-account-ent-unlink button")
         expect(admin_page.locator("#jha-account-ent")).to_contain_text("Non lié")
 
-        # Both local passwords left on: the pupil's works.
+        # The pupils' local password left on, the teachers' off.
         context, page = local_login(browser, hub, STUDENT, STUDENT_PASSWORD)
         assert "/hub/login" not in page.url
         context.close()
+        context, page = local_login(browser, hub, TEACHER, TEACHER_PASSWORD)
+        expect(page.locator("#jha-login-ent-only")).to_contain_text("Lycée Connecté")
+        context.close()
     finally:
         provider.stop()
+
+
+#: CAS attributes, named as the national directory's schema that ENTs' CAS servers release.
+CAS_PEOPLE = {
+    "sophie": {"ENTPersonJointure": "a4", "ENTPersonProfils": "National_3", "ENTPersonStructRattachRNE": UAI,
+               "ENTPersonNom": "Lambert", "ENTPersonPrenom": "Sophie", "ENTPersonLogin": "s.lambert"},
+    "camille": {"ENTPersonJointure": "a1", "ENTPersonProfils": "National_1", "ENTPersonStructRattachRNE": UAI,
+                "ENTPersonNom": "Rousseau", "ENTPersonPrenom": "Camille"},
+    "parent": {"ENTPersonJointure": "p-77", "ENTPersonProfils": "National_2", "ENTPersonStructRattachRNE": UAI,
+               "ENTPersonNom": "Rousseau", "ENTPersonPrenom": "Marc"},
+    "malin": {"ENTPersonJointure": "a4", "ENTPersonProfils": "National_1", "ENTPersonStructRattachRNE": UAI},
+    "inconnu": {"ENTPersonJointure": "zz-1", "ENTPersonProfils": "National_1", "ENTPersonStructRattachRNE": UAI},
+}
+
+
+def test_cas(school, browser, admin_page):
+    box, hub = school
+    server = CasServer(hub.url, CAS_PEOPLE)
+    try:
+        page = admin_page
+        page.goto(hub.url + "/services/jhub-admin/ent")
+        page.select_option("#jha-ent-family", "cas")
+        page.fill("#jha-ent-name", "ENT Occitanie")
+        page.fill("#jha-ent-url", server.url)
+        page.fill("#jha-ent-client-id", "")
+        page.select_option("#jha-ent-cas-version", "3")
+        page.fill("#jha-ent-uai", UAI)
+        page.set_checked("#jha-ent-local-student", False)
+        page.set_checked("#jha-ent-local-teacher", False)
+        page.click("#jha-ent-save")
+        expect(page.locator(".alert-success")).to_contain_text("ENT Occitanie")
+        expect(page.locator("#jha-ent-callback")).to_have_text(hub.url + "/hub/cas_callback")
+
+        # The admin's Test with the teacher's CAS account: her account, nothing recorded.
+        page.click("#jha-ent-test-button")
+        cas_login(page, server.url, "sophie")
+        page.wait_for_url(re.compile(r".*/services/jhub-admin/ent"))
+        expect(page.locator("#jha-ent-test-decision")).to_have_attribute("data-login", "sophie.lambert")
+        expect(page.locator("#jha-ent-test-result")).to_contain_text("National_3")
+
+        # The pupil through CAS lands in her own server (the link made at the first OpenID
+        # login is hers whatever the protocol: the CAS answer carries the same identifier).
+        context = browser.new_context(locale="fr-FR", viewport=VIEWPORT)
+        pupil = context.new_page()
+        pupil.goto(hub.url + "/hub/login?next=%2Fhub%2Fspawn")
+        expect(pupil.locator("#jha-local-heading")).to_contain_text("administrateurs")
+        pupil.click("#jha-ent-button")
+        cas_login(pupil, server.url, "camille")
+        pupil.wait_for_url(re.compile(r".*/user/camille\.rousseau/"), timeout=90_000)
+        hub.api("DELETE", "/users/camille.rousseau/server")
+        # Logging out of the hub ends the CAS session: the next login asks again.
+        pupil.goto(hub.url + "/hub/logout")
+        pupil.wait_for_load_state("load")
+        pupil.goto(hub.url + "/hub/login")
+        pupil.click("#jha-ent-button")
+        expect(pupil.locator("#id_username")).to_be_visible()
+        context.close()
+
+        for login, reason in (("inconnu", "no_account"), ("parent", "not_pupil_or_staff"), ("malin", "wrong_role")):
+            context = browser.new_context(locale="fr-FR", viewport=VIEWPORT)
+            refused = context.new_page()
+            refused.goto(hub.url + "/hub/login")
+            refused.click("#jha-ent-button")
+            cas_login(refused, server.url, login)
+            refused_page(refused, reason)
+            context.close()
+
+        # Local passwords off for pupils and teachers: the teacher is sent to the ENT's button;
+        # the admin keeps theirs.
+        context, teacher = local_login(browser, hub, TEACHER, TEACHER_PASSWORD)
+        expect(teacher.locator("#jha-login-ent-only")).to_contain_text("ENT Occitanie")
+        context.close()
+        context, admin = local_login(browser, hub, ADMIN, ADMIN_PASSWORD)
+        admin.wait_for_url(re.compile(r".*/hub/home$"))
+        context.close()
+    finally:
+        server.stop()
+        admin_page.goto(hub.url + "/services/jhub-admin/ent")
+        admin_page.select_option("#jha-ent-family", "")
+        admin_page.click("#jha-ent-save")

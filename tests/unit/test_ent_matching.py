@@ -163,3 +163,19 @@ def test_each_family_s_endpoints():
                                              "scopes_supported": ["openid", "email", "ent"],
                                              "token_endpoint_auth_methods_supported": ["client_secret_post"]})
     assert found["scope"] == ["openid", "email"] and not found["basic_auth"] and found["logout_url"] == "https://idp.fr/end"
+
+
+def test_the_cas_service_address_is_rebuilt_the_same_at_the_callback():
+    from jhub_admin_service.ent import cas
+    config = entconfig.checked(family="cas", url="https://ent.example.fr/cas/", cas_version="2")
+    assert (config.url, config.cas_version, config.enabled) == ("https://ent.example.fr/cas", 2, True)
+    service = cas.service_url("https://jupyter.lycee.fr/", "/hub/", "/hub/spawn?x=1&y=2")
+    assert service == "https://jupyter.lycee.fr/hub/cas_callback?next=%2Fhub%2Fspawn%3Fx%3D1%26y%3D2"
+    # CAS 2 validates at serviceValidate, CAS 3 at p3/serviceValidate (the attributes); both under
+    # the server's address, whatever its path.
+    assert cas.login_url(config, service).startswith("https://ent.example.fr/cas/login?service=https%3A%2F%2Fjupyter")
+    # CAS 2 names the way back "url", CAS 3 "service".
+    assert cas.logout_url(config, "https://jupyter.lycee.fr/hub/login") == \
+        "https://ent.example.fr/cas/logout?url=https%3A%2F%2Fjupyter.lycee.fr%2Fhub%2Flogin"
+    assert type(cas.client(config)).__name__ == "CASClientV2"
+    assert type(cas.client(entconfig.checked(family="cas", url="https://e.fr/cas"))).__name__ == "CASClientV3"
