@@ -19,8 +19,9 @@ from urllib.parse import urlsplit
 from jinja2 import pass_context
 from jinja2.ext import Extension
 
+from jupyterhub import orm
 from jupyterhub.handlers import BaseHandler
-from jupyterhub.utils import url_path_join
+from jupyterhub.utils import new_token, url_path_join
 from oauthenticator.generic import GenericOAuthenticator
 from oauthenticator.oauth2 import OAuthCallbackHandler, OAuthLoginHandler, OAuthLogoutHandler
 from tornado import web
@@ -82,6 +83,8 @@ class CasLoginHandler(BaseHandler):
 
 
 class CasCallbackHandler(AdminTest, BaseHandler):
+    """The CAS server's ticket (GET, the browser), or its single logout (POST, the server)."""
+
     async def get(self):
         await self.authenticator.ready(("cas",))
         if await self.answer_test():
@@ -89,7 +92,28 @@ class CasCallbackHandler(AdminTest, BaseHandler):
         user = await self.login_user()
         if user is None:
             raise web.HTTPError(403)
+        self.authenticator.cas_sessions.logged_in(self.get_argument("ticket"), user.name)
         self.redirect(self.get_next_url(user))
+
+    def check_xsrf_cookie(self):
+        """The CAS server posts its single logout without the hub's cookies: what it names is a
+        ticket only it and the person's browser have seen."""
+
+    async def post(self):
+        await self.authenticator.ready(("cas",))
+        ticket = cas.logged_out_ticket(self.get_body_argument("logoutRequest", ""))
+        name = self.authenticator.cas_sessions.logged_out(ticket) if ticket else None
+        user = self.find_user(name) if name else None
+        if user is not None:
+            # Every hub login cookie of the user stops working, and the tokens of their sessions
+            # (their server's cookies) go: the person logged out of the ENT is logged out here.
+            user.orm_user.cookie_id = new_token()
+            for token in self.db.query(orm.APIToken).filter(orm.APIToken.user_id == user.id,
+                                                             orm.APIToken.session_id.isnot(None)):
+                self.db.delete(token)
+            self.db.commit()
+            self.log.info("CAS single logout: %s logged out", name)
+        self.set_status(204)
 
 
 class EntLogoutHandler(OAuthLogoutHandler):
@@ -120,6 +144,7 @@ class EntAuthenticator(GenericOAuthenticator):
         config=True)
     test_result_url = Unicode(help="The admin service's page that shows a Test login's answer.").tag(config=True)
     local = Instance(LocalAccountsAuthenticator)
+    cas_sessions = Instance(cas.Sessions, ())
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)

@@ -5,9 +5,17 @@ services: single logout).
 
 The service address is the hub's ``cas_callback`` with the login's ``next``: the CAS server sends
 the ticket back to it, and the validation names it again, rebuilt the same way from the request.
+
+Single logout: when the person logs out of the ENT, the CAS server posts a ``logoutRequest`` to
+that address, naming the ticket of the login; ``Sessions`` remembers which hub user each ticket
+logged in, so that the hub ends their session too.
 """
+import time
+from collections import OrderedDict
+from typing import Optional
+
 import requests
-from cas import CASClient
+from cas import CASClient, SingleLogoutMixin
 from jupyterhub.utils import url_path_join
 from tornado.httputil import url_concat
 
@@ -53,3 +61,28 @@ def validate(config: EntConfig, service: str, ticket: str, verify_cert: bool = T
 
 def logout_url(config: EntConfig, back: str) -> str:
     return client(config).get_logout_url(back)
+
+
+def logged_out_ticket(logout_request: str) -> Optional[str]:
+    """The ticket that a CAS server's single logout request names (None if it names none)."""
+    found = SingleLogoutMixin.get_saml_slos(logout_request)
+    return found[0].text.strip() if found and found[0].text else None
+
+
+class Sessions:
+    """Which hub user each CAS ticket logged in, for single logout: the latest logins, for as
+    long as a hub login lasts. In the hub's memory: a restart forgets them (the ENT's logout then
+    leaves the hub's session to its own expiry)."""
+
+    def __init__(self, kept: int = 20000, seconds: float = 14 * 24 * 3600):
+        self.kept, self.seconds = kept, seconds
+        self._users = OrderedDict()
+
+    def logged_in(self, ticket: str, user: str) -> None:
+        self._users[ticket] = (user, time.monotonic())
+        while len(self._users) > self.kept:
+            self._users.popitem(last=False)
+
+    def logged_out(self, ticket: str) -> Optional[str]:
+        user, at = self._users.pop(ticket, (None, 0.0))
+        return user if user and time.monotonic() - at < self.seconds else None

@@ -12,6 +12,7 @@ where the protocol can.
 """
 import re
 import sys
+import time
 
 import pytest
 import requests
@@ -110,6 +111,11 @@ def local_login(browser, hub, login, password):
     page.click("#login_submit")
     page.wait_for_load_state("load")
     return context, page
+
+
+def hub_session_ended(page, hub) -> bool:
+    page.goto(hub.url + "/hub/home")
+    return "/hub/login" in page.url
 
 
 def refused_page(page, reason):
@@ -291,6 +297,16 @@ def test_cas(school, browser, admin_page):
         cas_login(pupil, server.url, "camille")
         pupil.wait_for_url(re.compile(r".*/user/camille\.rousseau/"), timeout=90_000)
         hub.api("DELETE", "/users/camille.rousseau/server")
+        # Logging out of the ENT (its CAS server's logout) ends the hub's session: single logout.
+        pupil.goto(server.url + "/logout")
+        for _ in range(50):
+            if hub_session_ended(pupil, hub):
+                break
+            time.sleep(0.2)
+        assert hub_session_ended(pupil, hub)
+        pupil.click("#jha-ent-button")
+        cas_login(pupil, server.url, "camille")
+        pupil.wait_for_url(re.compile(r".*/hub/home$"))
         # Logging out of the hub ends the CAS session: the next login asks again.
         pupil.goto(hub.url + "/hub/logout")
         pupil.wait_for_load_state("load")

@@ -179,3 +179,20 @@ def test_the_cas_service_address_is_rebuilt_the_same_at_the_callback():
         "https://ent.example.fr/cas/logout?url=https%3A%2F%2Fjupyter.lycee.fr%2Fhub%2Flogin"
     assert type(cas.client(config)).__name__ == "CASClientV2"
     assert type(cas.client(entconfig.checked(family="cas", url="https://e.fr/cas"))).__name__ == "CASClientV3"
+
+
+def test_a_cas_single_logout_names_the_user_its_ticket_logged_in():
+    from jhub_admin_service.ent import cas
+    request = ('<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" '
+               'xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="x" Version="2.0" IssueInstant="now">'
+               '<saml:NameID>@NOT_USED@</saml:NameID><samlp:SessionIndex>ST-42-abc</samlp:SessionIndex>'
+               '</samlp:LogoutRequest>')
+    assert cas.logged_out_ticket(request) == "ST-42-abc"
+    assert cas.logged_out_ticket("<not xml") is None and cas.logged_out_ticket("<a/>") is None
+    sessions = cas.Sessions(kept=2)
+    sessions.logged_in("ST-1", "camille.rousseau")
+    sessions.logged_in("ST-42-abc", "hugo.fournier")
+    assert sessions.logged_out("ST-42-abc") == "hugo.fournier" and sessions.logged_out("ST-42-abc") is None
+    sessions.logged_in("ST-2", "a")
+    sessions.logged_in("ST-3", "b")  # the oldest is forgotten past the bound
+    assert sessions.logged_out("ST-1") is None and sessions.logged_out("ST-3") == "b"
