@@ -43,23 +43,29 @@ CREATE INDEX IF NOT EXISTS accounts_identity ON accounts (identity_key);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 -- An ENT identity (its ENT's subject) linked to an account at its first login or by an admin
 -- (ent/links.py); removed with the account, so that a later account of that login is not theirs.
+-- Subjects are one ENT's (issuer: its protocol and address): another ENT's same subject is another person.
 CREATE TABLE IF NOT EXISTS ent_links (
-    subject TEXT PRIMARY KEY,
-    login TEXT NOT NULL UNIQUE,
+    issuer TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    login TEXT NOT NULL,
     ent_login TEXT NOT NULL DEFAULT '',
     display_name TEXT NOT NULL DEFAULT '',
     how TEXT NOT NULL,
-    linked_at REAL NOT NULL
+    linked_at REAL NOT NULL,
+    PRIMARY KEY (issuer, subject),
+    UNIQUE (issuer, login)
 );
 -- ENT identities that logged in and matched no account, for the admin to match or import.
 CREATE TABLE IF NOT EXISTS ent_unmatched (
-    subject TEXT PRIMARY KEY,
+    issuer TEXT NOT NULL,
+    subject TEXT NOT NULL,
     identity TEXT NOT NULL,
     reason TEXT NOT NULL,
     login TEXT NOT NULL DEFAULT '',
     first_seen REAL NOT NULL,
     last_seen REAL NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 1
+    attempts INTEGER NOT NULL DEFAULT 1,
+    PRIMARY KEY (issuer, subject)
 );
 """
 #: Columns added since a registry's file was first made: (name, definition), added at open.

@@ -247,7 +247,7 @@ class EntAuthenticator(GenericOAuthenticator):
         else:
             auth_model = await super().authenticate(handler, data, **kwargs)
             answer = auth_model["auth_state"][self.user_auth_state_key]
-        identity = identity_from(answer)
+        identity = identity_from(answer, entconfig.field_names(config))
         decision = await self._in_registry(lambda links: links.resolve(identity, config.uai))
         if isinstance(decision, Refused):
             self.log.warning("ENT identity %s (%s) refused: %s", identity.subject, identity.display_name,
@@ -278,7 +278,7 @@ class EntAuthenticator(GenericOAuthenticator):
         config = self.ent()
         result = {"family": config.family, "name": config.name}
         try:
-            identity = identity_from(await self.ent_answer(handler, config))
+            identity = identity_from(await self.ent_answer(handler, config), entconfig.field_names(config))
             decision = await self._in_registry(lambda links: links.decide(identity, config.uai))
         except Exception as exc:  # noqa: BLE001 (whatever failed is the Test's answer)
             self.log.warning("The ENT's Test login failed: %s", exc)
@@ -290,10 +290,13 @@ class EntAuthenticator(GenericOAuthenticator):
         await self._in_registry(lambda links: links.record_test(result))
 
     async def _in_registry(self, work):
+        """work(EntLinks) in a thread, on the links of the ENT set now."""
+        issuer = self.ent().issuer
+
         def run():
             registry = Registry(self.local.registry_path)
             try:
-                return work(EntLinks(registry))
+                return work(EntLinks(registry, issuer))
             finally:
                 registry.close()
         return await asyncio.get_running_loop().run_in_executor(self.local.executor, run)

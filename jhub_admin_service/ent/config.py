@@ -34,12 +34,22 @@ class EntConfig:
     #: The scopes to ask for, space-separated ("" : the family's own; for OpenID Connect, those
     #: of openid, profile and email that the issuer supports).
     scopes: str = ""
+    #: The names of the ENT's fields that carry the lists' identifier and the person's type, when
+    #: they are none of those that identity.NAMES knows ("" : those).
+    id_field: str = ""
+    type_field: str = ""
     #: The roles that may still log in with their local password.
     local_roles: tuple = LOCAL_ROLES
 
     @property
     def enabled(self) -> bool:
         return self.family in FAMILIES and bool(self.url)
+
+    @property
+    def issuer(self) -> str:
+        """Whose subjects the links name: the protocol and the address (another ENT, or another
+        protocol of the same ENT, names people otherwise)."""
+        return f"{self.family} {self.url.lower()}" if self.enabled else ""
 
     def local_password_allowed(self, role: str, is_admin: bool) -> bool:
         return is_admin or role not in LOCAL_ROLES or role in self.local_roles
@@ -63,7 +73,7 @@ def from_json(data) -> EntConfig:
 
 
 def checked(family="", name="ENT", url="", client_id="", client_secret="", uai="", cas_version=3, scopes="",
-            local_roles=LOCAL_ROLES) -> EntConfig:
+            id_field="", type_field="", local_roles=LOCAL_ROLES) -> EntConfig:
     family = (family or "").strip().lower()
     if family and family not in FAMILIES:
         raise EntSettingRefused("the ENT's protocol must be OpenID Connect (oidc), entcore or CAS (cas)")
@@ -82,10 +92,19 @@ def checked(family="", name="ENT", url="", client_id="", client_secret="", uai="
     scopes = " ".join(str(scopes or "").replace(",", " ").split())
     if any(not s.isprintable() or '"' in s for s in scopes.split()):
         raise EntSettingRefused("the scopes are words separated by spaces")
+    fields = [(f or "").strip() for f in (id_field, type_field)]
+    if any(f and not f.replace("_", "").replace("-", "").replace(":", "").replace(".", "").isalnum() for f in fields):
+        raise EntSettingRefused("a field's name is one word, like externalId or ENTPersonJointure")
     roles = tuple(r for r in LOCAL_ROLES if r in set(local_roles or ()))
     return EntConfig(family=family, name=(name or "").strip()[:60] or "ENT", url=url,
                      client_id=(client_id or "").strip(), client_secret=(client_secret or "").strip(), uai=uai,
-                     cas_version=int(cas_version), scopes=scopes, local_roles=roles)
+                     cas_version=int(cas_version), scopes=scopes, id_field=fields[0], type_field=fields[1],
+                     local_roles=roles)
+
+
+def field_names(config: EntConfig) -> dict:
+    """identity.identity_from's names that the admin set."""
+    return {fact: name for fact, name in (("external_id", config.id_field), ("type", config.type_field)) if name}
 
 
 def discovery_url(config: EntConfig) -> str:

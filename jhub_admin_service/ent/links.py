@@ -21,6 +21,7 @@ UNMATCHED_KEPT = 500
 
 @dataclass(frozen=True)
 class Link:
+    issuer: str
     subject: str
     login: str
     ent_login: str
@@ -31,6 +32,7 @@ class Link:
 
 @dataclass(frozen=True)
 class Unmatched:
+    issuer: str
     subject: str
     identity: dict
     reason: str
@@ -45,8 +47,12 @@ class LinkRefused(ValueError):
 
 
 class EntLinks:
-    def __init__(self, registry: Registry):
+    """The links and refusals of one ENT (``issuer``: config.EntConfig.issuer): when the school
+    changes its ENT, the other one's subjects never open an account here."""
+
+    def __init__(self, registry: Registry, issuer: str):
         self.registry = registry
+        self.issuer = issuer
 
     # Reads (an older registry opened read-only has no tables yet: nothing linked)
 
@@ -58,13 +64,15 @@ class EntLinks:
 
     def subjects(self) -> dict:
         """ENT subject -> login."""
-        return {row["subject"]: row["login"] for row in self._rows("SELECT subject, login FROM ent_links")}
+        return {row["subject"]: row["login"]
+                for row in self._rows("SELECT subject, login FROM ent_links WHERE issuer = ?", (self.issuer,))}
 
     def by_login(self) -> dict:
-        return {row["login"]: Link(**dict(row)) for row in self._rows("SELECT * FROM ent_links")}
+        return {row["login"]: Link(**dict(row))
+                for row in self._rows("SELECT * FROM ent_links WHERE issuer = ?", (self.issuer,))}
 
     def unmatched(self) -> list:
-        rows = self._rows("SELECT * FROM ent_unmatched ORDER BY last_seen DESC")
+        rows = self._rows("SELECT * FROM ent_unmatched WHERE issuer = ? ORDER BY last_seen DESC", (self.issuer,))
         return [Unmatched(**{**dict(row), "identity": json.loads(row["identity"])}) for row in rows]
 
     def unmatched_one(self, subject: str) -> Optional[Unmatched]:
@@ -111,28 +119,30 @@ class EntLinks:
     def _link(self, identity: EntIdentity, login: str, how: str) -> None:
         with self.registry.transaction() as db:
             if how == "admin":  # the admin's choice replaces the account's previous link
-                db.execute("DELETE FROM ent_links WHERE login = ?", (login,))
-            db.execute("INSERT OR REPLACE INTO ent_links (subject, login, ent_login, display_name, how, linked_at)"
-                       " VALUES (?, ?, ?, ?, ?, ?)",
-                       (identity.subject, login, identity.login, identity.display_name, how, time.time()))
-            db.execute("DELETE FROM ent_unmatched WHERE subject = ?", (identity.subject,))
+                db.execute("DELETE FROM ent_links WHERE issuer = ? AND login = ?", (self.issuer, login))
+            db.execute("INSERT OR REPLACE INTO ent_links (issuer, subject, login, ent_login, display_name, how,"
+                       " linked_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       (self.issuer, identity.subject, login, identity.login, identity.display_name, how, time.time()))
+            db.execute("DELETE FROM ent_unmatched WHERE issuer = ? AND subject = ?", (self.issuer, identity.subject))
 
     def unlink(self, login: str) -> bool:
+        """The account's links, whatever ENT made them."""
         with self.registry.transaction() as db:
             return db.execute("DELETE FROM ent_links WHERE login = ?", (login,)).rowcount > 0
 
     def forget(self, subject: str) -> None:
         with self.registry.transaction() as db:
-            db.execute("DELETE FROM ent_unmatched WHERE subject = ?", (subject,))
+            db.execute("DELETE FROM ent_unmatched WHERE issuer = ? AND subject = ?", (self.issuer, subject))
 
     def _remember(self, identity: EntIdentity, refusal: Refused) -> None:
         now = time.time()
         with self.registry.transaction() as db:
             db.execute(
-                "INSERT INTO ent_unmatched (subject, identity, reason, login, first_seen, last_seen)"
-                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (subject) DO UPDATE SET identity = excluded.identity,"
-                " reason = excluded.reason, login = excluded.login, last_seen = excluded.last_seen,"
-                " attempts = attempts + 1",
-                (identity.subject, json.dumps(identity.to_json()), refusal.reason, refusal.login, now, now))
-            db.execute("DELETE FROM ent_unmatched WHERE subject NOT IN"
-                       " (SELECT subject FROM ent_unmatched ORDER BY last_seen DESC LIMIT ?)", (UNMATCHED_KEPT,))
+                "INSERT INTO ent_unmatched (issuer, subject, identity, reason, login, first_seen, last_seen)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (issuer, subject) DO UPDATE SET"
+                " identity = excluded.identity, reason = excluded.reason, login = excluded.login,"
+                " last_seen = excluded.last_seen, attempts = attempts + 1",
+                (self.issuer, identity.subject, json.dumps(identity.to_json()), refusal.reason, refusal.login,
+                 now, now))
+            db.execute("DELETE FROM ent_unmatched WHERE rowid NOT IN"
+                       " (SELECT rowid FROM ent_unmatched ORDER BY last_seen DESC LIMIT ?)", (UNMATCHED_KEPT,))

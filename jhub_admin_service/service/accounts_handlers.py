@@ -17,7 +17,6 @@ from ..accounts.homonyms import distinguishers
 from ..accounts.registry import Account, holds_admin
 from ..accounts.roster import ROLES
 from . import bulk_handlers
-from ..ent.links import EntLinks
 from .base import APIHandler, BaseHandler
 from .selection import back_url, filtered, selected_logins
 from .disk_usage import home_sizes
@@ -99,7 +98,7 @@ class AccountHandler(SelfLockoutMixin, BaseHandler):
 
     def show(self, account: Account, error: Optional[str] = None) -> None:
         self.render_page("account.html", account=account, roles=ROLES, error=error, classes=self.ctx.reader.classes(),
-                         ent_link=EntLinks(self.ctx.reader).by_login().get(account.login))
+                         ent_link=self.ctx.ent_links().by_login().get(account.login))
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]

@@ -8,6 +8,7 @@ from typing import Optional
 from jupyterhub.utils import url_path_join
 
 from ..accounts.registry import Registry
+from ..ent.links import EntLinks
 from ..jobs import JobConflict, JobManager
 from ..operations import Operations
 from ..sidecar.client import ExportsClient
@@ -43,6 +44,10 @@ class ServiceContext:
             raise JobConflict(current)
         with self.operations.locked():
             pass
+
+    def ent_links(self) -> EntLinks:
+        """The links and refused identities of the ENT that the ENT page sets now."""
+        return EntLinks(self.reader, self.preferences.ent().issuer)
 
     def exports(self) -> Optional[ExportsClient]:
         """An exports (sidecar) client, or None when the sidecar is not configured here."""

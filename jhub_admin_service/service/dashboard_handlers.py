@@ -9,7 +9,6 @@ from jupyterhub.utils import url_path_join
 
 from ..classroom import limits as limitsmod
 from ..classroom import usage as usagemod
-from ..ent.links import EntLinks
 from .base import APIHandler, BaseHandler, fmt_bytes
 from .disk_usage import disk, home_sizes
 from .i18n import N_
@@ -89,7 +88,7 @@ async def gather(ctx: "ServiceContext", lang: str = "en") -> dict:
                                     "homes": ", ".join(f"{h['login']} ({fmt_bytes(h['bytes'], lang)})"
                                                        for h in homes["over"][:10])},
                          "link": url_path_join(ctx.prefix, "accounts"), "link_text": N_("Accounts")})
-    unmatched = EntLinks(ctx.reader).unmatched()
+    unmatched = ctx.ent_links().unmatched()
     if unmatched:
         names = ", ".join(" ".join(filter(None, (u.identity.get("first_name"), u.identity.get("last_name"))))
                           or u.identity.get("login") or u.subject for u in unmatched[:10])

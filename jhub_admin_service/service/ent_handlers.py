@@ -21,7 +21,8 @@ REASONS = {"no_account": N_("no account carries its identifiers"),
            "not_pupil_or_staff": N_("neither a pupil nor staff (a parent, a guest)"),
            "other_school": N_("another school (UAI)"), "disabled": N_("the account is disabled"),
            "linked_to_another": N_("the account is linked to another ENT identity")}
-FIELDS = ("family", "name", "url", "client_id", "client_secret", "uai", "scopes", "cas_version")
+FIELDS = ("family", "name", "url", "client_id", "client_secret", "uai", "scopes", "cas_version", "id_field",
+          "type_field")
 
 
 class EntBase(BaseHandler):
@@ -29,7 +30,7 @@ class EntBase(BaseHandler):
 
     @property
     def links(self) -> EntLinks:
-        return EntLinks(self.ctx.reader)
+        return self.ctx.ent_links()
 
     def done(self, message: str, level: str = "success") -> None:
         self.flash(message, level)

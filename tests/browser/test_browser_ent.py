@@ -273,6 +273,8 @@ def test_cas(school, browser, admin_page):
         page.fill("#jha-ent-url", server.url)
         page.fill("#jha-ent-client-id", "")
         page.select_option("#jha-ent-cas-version", "3")
+        page.fill("#jha-ent-id-field", "ENTPersonJointure")  # as the Test would show it
+        page.fill("#jha-ent-type-field", "ENTPersonProfils")
         page.fill("#jha-ent-uai", UAI)
         page.set_checked("#jha-ent-local-student", False)
         page.set_checked("#jha-ent-local-teacher", False)
@@ -323,6 +325,19 @@ def test_cas(school, browser, admin_page):
             cas_login(refused, server.url, login)
             refused_page(refused, reason)
             context.close()
+
+        # CAS 2.0 (serviceValidate): the same server, the pupil's link made under CAS 3.0.
+        page.goto(hub.url + "/services/jhub-admin/ent")
+        page.select_option("#jha-ent-cas-version", "2")
+        page.click("#jha-ent-save")
+        context = browser.new_context(locale="fr-FR", viewport=VIEWPORT)
+        pupil = context.new_page()
+        pupil.goto(hub.url + "/hub/login")
+        pupil.click("#jha-ent-button")
+        cas_login(pupil, server.url, "camille")
+        pupil.wait_for_url(re.compile(r".*/user/camille\.rousseau/"), timeout=90_000)
+        hub.api("DELETE", "/users/camille.rousseau/server")
+        context.close()
 
         # Local passwords off for pupils and teachers: the teacher is sent to the ENT's button;
         # the admin keeps theirs.

@@ -93,13 +93,14 @@ def registry_from_ent_export(tmp_path, text):
     return registry
 
 
+ISSUER = "oidc https://ent.example.fr"
 ENT_EXPORT = ('"Id";"Type";"Nom";"Prénom";"Identifiant";"Classes"\n"a1";"Élève";"Rousseau";"Camille";"camille.rousseau";"T NSI"\n'
               '"a4";"Enseignant";"Lambert";"Sophie";"sophie.lambert";""\n')
 
 
 def test_a_first_login_links_the_identity_and_a_refusal_is_kept_for_the_dashboard(tmp_path):
     registry = registry_from_ent_export(tmp_path, ENT_EXPORT)
-    links = EntLinks(registry)
+    links = EntLinks(registry, ISSUER)
     camille = identity_from({"sub": "a1", "type": "ELEVE", "firstName": "Camille", "login": "crousseau"})
     assert links.resolve(camille) == Match("camille.rousseau", "identifier")
     assert links.resolve(camille) == Match("camille.rousseau", "link")
@@ -123,7 +124,7 @@ def test_a_first_login_links_the_identity_and_a_refusal_is_kept_for_the_dashboar
 
 def test_removing_an_account_removes_its_link(tmp_path):
     registry = registry_from_ent_export(tmp_path, ENT_EXPORT)
-    links = EntLinks(registry)
+    links = EntLinks(registry, ISSUER)
     assert links.resolve(identity_from({"sub": "a1", "type": "ELEVE"})).login == "camille.rousseau"
     with registry.transaction() as db:
         registry.delete(db, "camille.rousseau")
@@ -134,7 +135,7 @@ def test_an_older_registry_opened_read_only_has_no_links(tmp_path):
     import sqlite3
     path = tmp_path / "old.sqlite"
     sqlite3.connect(path).execute("CREATE TABLE accounts (login TEXT)").connection.close()
-    assert EntLinks(Registry(str(path), readonly=True)).subjects() == {}
+    assert EntLinks(Registry(str(path), readonly=True), ISSUER).subjects() == {}
 
 
 def test_the_settings_page_s_values_are_checked():
@@ -196,3 +197,27 @@ def test_a_cas_single_logout_names_the_user_its_ticket_logged_in():
     sessions.logged_in("ST-2", "a")
     sessions.logged_in("ST-3", "b")  # the oldest is forgotten past the bound
     assert sessions.logged_out("ST-1") is None and sessions.logged_out("ST-3") == "b"
+
+
+def test_another_ent_s_subjects_never_open_an_account_that_this_ent_linked(tmp_path):
+    """A school that changes its ENT: the old ENT's links are not the new one's (its subjects may
+    be the same strings for other people), and they do not keep the accounts from linking."""
+    registry = registry_from_ent_export(tmp_path, ENT_EXPORT)
+    old, new = EntLinks(registry, "cas https://old.example.fr/cas"), EntLinks(registry, ISSUER)
+    assert old.resolve(identity_from({"user": "42", "externalId": "a1", "type": "ELEVE"})).login == "camille.rousseau"
+    assert new.resolve(identity_from({"sub": "42", "type": "ELEVE"})) == Refused(UNKNOWN_PERSON)
+    assert new.resolve(identity_from({"sub": "n-1", "externalId": "a1", "type": "ELEVE"})) == \
+        Match("camille.rousseau", "identifier")
+    assert set(old.by_login()) == set(new.by_login()) == {"camille.rousseau"}
+    assert [u.subject for u in new.unmatched()] == ["42"] and old.unmatched() == []
+
+
+def test_an_ent_that_names_its_fields_otherwise_is_read_with_the_names_the_admin_set():
+    answer = {"sub": "u-9", "numero_annuaire": "a1", "categorie_ent": "élève", "type": "Teacher"}
+    assert identity_from(answer).external_id == "" and identity_from(answer).kind == STAFF
+    config = entconfig.checked(family="oidc", url="https://e.fr", client_id="x", id_field="numero_annuaire",
+                               type_field="categorie_ent")
+    named = identity_from(answer, entconfig.field_names(config))
+    assert (named.external_id, named.kind) == ("a1", PUPIL)
+    with pytest.raises(entconfig.EntSettingRefused):
+        entconfig.checked(id_field="two words")
