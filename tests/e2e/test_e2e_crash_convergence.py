@@ -17,9 +17,13 @@ the school year (issue 22) in its export and in its removals. Both run first, wh
 small: each of their restarts then takes seconds, not the minute that a reconcile of 11,000
 accounts takes; the imports' test needs the thousands of accounts and keeps them.
 """
+import contextlib
 import json
+import os
 import re
+import sqlite3
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -83,12 +87,32 @@ def wait_job(admin, job_id, timeout=900) -> dict:
     raise AssertionError(f"job {job_id} did not end")
 
 
-def kill_and_start(stack, after: float = 0.0):
+def kill_and_start(stack, after: float = 0.0, seen: dict = None):
+    """Kill the hub's container after some seconds, then start it again. ``seen`` receives what
+    the killed container held (state_at_kill), read before the restart's reconcile changes it."""
     cid = stack.container("hub")
     time.sleep(after)
     subprocess.run([DOCKER, "kill", "-s", "KILL", cid], check=True, capture_output=True)
+    if seen is not None:
+        seen.update(state_at_kill(cid))
     subprocess.run([DOCKER, "start", cid], check=True, capture_output=True)
     stack.wait_for_hub(timeout=300)
+
+
+def state_at_kill(cid: str) -> dict:
+    """The registry's rows, the local accounts and the hub's users of a killed (stopped) container,
+    copied out of it (docker cp reads a stopped container, its volumes too)."""
+    with tempfile.TemporaryDirectory() as copy:
+        for name in ("jhub-admin.sqlite", "jhub-admin.sqlite-wal", "jupyterhub.sqlite", "jupyterhub.sqlite-wal"):
+            subprocess.run([DOCKER, "cp", f"{cid}:/srv/jupyterhub/{name}", copy], capture_output=True)  # no WAL: fine
+        subprocess.run([DOCKER, "cp", f"{cid}:/etc/passwd", copy], check=True, capture_output=True)
+        with contextlib.closing(sqlite3.connect(os.path.join(copy, "jhub-admin.sqlite"))) as db:
+            registry = dict(db.execute("SELECT login, password_hash FROM accounts"))
+        with contextlib.closing(sqlite3.connect(os.path.join(copy, "jupyterhub.sqlite"))) as db:
+            hub = {name for (name,) in db.execute("SELECT name FROM users")}
+        with open(os.path.join(copy, "passwd")) as f:
+            local = {line.split(":")[0] for line in f if line.count(":") >= 6}
+    return {"registry": registry, "local": local, "hub": hub}
 
 
 def log_in_admin(stack):
@@ -379,12 +403,15 @@ def test_imports_killed_at_every_stage_converge_on_a_stack_in_use(stack):
     duration = time.monotonic() - started
     assert reference["state"] == "done", reference
 
-    reached = []
+    reached, kills = [], []
     for k in range(KILLS):
         prefix = f"k{k:02d}x"
-        # Most of an import is hashing; its other phases come in its first seconds: the kill points,
-        # timed from the upload itself, are denser there (quadratic spacing over the whole import).
-        kill = threading.Thread(target=kill_and_start, args=(stack, duration * (k / (KILLS - 1)) ** 2))
+        # Most of an import is hashing; its other phases last a few tenths of a second each, at a
+        # moment that varies from run to run: each kill, timed from the upload, bisects between
+        # two earlier kills that left phases apart (next_kill_time).
+        at = next_kill_time(kills, duration)
+        seen = {}
+        kill = threading.Thread(target=kill_and_start, args=(stack, at, seen))
         kill.start()
         try:
             import_job(admin, roster(prefix, BATCH))
@@ -397,7 +424,8 @@ def test_imports_killed_at_every_stage_converge_on_a_stack_in_use(stack):
         uids = [a["uid"] for a in state["registry"].values()]
         assert len(uids) == len(set(uids)), f"kill {k}: a uid given twice"
         admin = log_in_admin(stack)
-        reached.append(phase_reached(admin, state, prefix))
+        reached.append(phase_at_kill(seen, prefix))
+        kills.append((at, reached[-1]))
     print(f"\n[e2e] import of {BATCH} took {duration:.1f} s uninterrupted; phases the kills left: {reached}")
     # The kills are spread over the whole import: they interrupted it in several of its phases.
     assert len(set(reached)) >= 3, reached
@@ -426,17 +454,37 @@ def test_imports_killed_at_every_stage_converge_on_a_stack_in_use(stack):
         assert any(members == users for users in classes.values()), f"the class K{k:02d}X3 is not a hub group"
 
 
-def phase_reached(admin, state, prefix) -> str:
-    """How far a killed import of the accounts named prefix* had got, from what it left."""
-    batch = {login for login in state["registry"] if login.startswith(prefix)}
+PHASES = ("before the registry", "registry", "local accounts", "hub users", "passwords")
+
+
+def next_kill_time(kills, duration: float) -> float:
+    """When to kill the next import, from the kills so far [(seconds after the upload, phase they
+    left)]: halfway across the widest interval between two neighbouring kills whose phases are more
+    than one apart (a phase between them was not hit yet), else whose phases differ, else the
+    widest. The upload's moment and the uninterrupted import's end bound the search."""
+    points = [(0.0, PHASES[0]), *sorted(kills), (duration, PHASES[-1])]
+    pairs = list(zip(points, points[1:]))
+    steps = [lambda a, b: PHASES.index(b[1]) - PHASES.index(a[1]) > 1, lambda a, b: a[1] != b[1],
+             lambda a, b: True]
+    for wanted in steps:
+        chosen = [(b[0] - a[0], a, b) for a, b in pairs if wanted(a, b) and b[0] - a[0] > 0.02]
+        if chosen:
+            _, a, b = max(chosen)
+            return (a[0] + b[0]) / 2
+    return duration / 2
+
+
+def phase_at_kill(seen: dict, prefix: str) -> str:
+    """How far a killed import of the accounts named prefix* had got, from what the killed
+    container held (the restart's reconcile then finishes local accounts and hub users at once)."""
+    batch = {login for login in seen["registry"] if login.startswith(prefix)}
     if not batch:
         return "before the registry"
-    if not batch & set(state["local"]):
+    if not batch & seen["local"]:
         return "registry"
-    users = {u["name"] for u in paginate(admin, "/hub/api/users") if u["name"].startswith(prefix)}
-    if batch - users:
+    if batch - seen["hub"]:
         return "local accounts"
-    if any(state["registry"][login]["hash"] == "!" for login in batch):
+    if any(seen["registry"][login] == "!" for login in batch):
         return "hub users"
     return "passwords"
 
