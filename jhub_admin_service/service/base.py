@@ -175,6 +175,12 @@ class AdminAuthMixin(HubOAuthenticated):
         query = {k: v for k, v in query.items() if v not in (None, "")}
         return path + ("?" + urlencode(query) if query else "")
 
+    def back_to(self, argument: str, default: str, within: tuple = ()) -> str:
+        """The page that a form's field names to go back to, if it is one of the service's own
+        (under ``within``, else under the prefix; never another site's, "//host"), else default."""
+        back = self.get_body_argument(argument, "")
+        return back if back.startswith(within or (self.prefix,)) and "//" not in back else default
+
     def browser_address(self) -> str:
         """The hub's address as the admin's browser reaches it (the proxy keeps the Host header)."""
         return f"{self.request.protocol}://{self.request.host}{url_path_join(self.ctx.settings.hub_base_url, '')}"

@@ -95,10 +95,9 @@ class EntUnlinkHandler(EntBase):
     def post(self) -> None:
         login = self.get_body_argument("login")
         self.links.unlink(login)
-        after = self.get_body_argument("next", "")  # back to the Accounts page, never off the service
         self.flash(self._("%(login)s is no longer linked to an ENT identity: its next ENT login links it again "
                           "by its identifier.") % {"login": login})
-        self.redirect(after if after.startswith(self.prefix) and "//" not in after else self.url("ent"), status=303)
+        self.redirect(self.back_to("next", self.url("ent")), status=303)  # back to the account's page
 
 
 class EntForgetHandler(EntBase):

@@ -43,6 +43,4 @@ def known_logins(handler, logins: list) -> list:
 def back_url(handler) -> str:
     """Where a form of the Accounts section sends the admin back: its own page of the list, or
     the School year page."""
-    back = handler.get_body_argument("back", "")
-    pages = (handler.url("accounts"), handler.url("year"))
-    return back if back.startswith(pages) and "//" not in back else handler.url("accounts")
+    return handler.back_to("back", handler.url("accounts"), within=(handler.url("accounts"), handler.url("year")))

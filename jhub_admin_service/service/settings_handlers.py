@@ -42,9 +42,7 @@ class SettingsHandler(BaseHandler):
             self.show(error=self.engine_text(exc), value=value)
             return
         self.flash(self._("Settings saved."))
-        after = self.get_body_argument("next", "")  # back to the slips, never off the service
-        self.redirect(after if after.startswith(self.prefix) and "//" not in after else self.url("settings"),
-                      status=303)
+        self.redirect(self.back_to("next", self.url("settings")), status=303)  # back to the slips
 
 
 def routes(prefix: str) -> list:
