@@ -177,13 +177,19 @@ async def _run(args) -> int:
     return status
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run one ``exports`` sub-command; returns the exit status."""
+def run_sidecar_command(command, args: argparse.Namespace) -> int:
+    """``command(args)`` (a coroutine function of a sidecar verb group) run to its exit status:
+    1 when the sidecar refuses or fails, 2 when it cannot be reached."""
     try:
-        return asyncio.run(_run(args))
+        return asyncio.run(command(args))
     except SidecarUnavailable as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except SidecarError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run one ``exports`` sub-command; returns the exit status."""
+    return run_sidecar_command(_run, args)

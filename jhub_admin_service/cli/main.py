@@ -14,10 +14,10 @@ from ..courses.rules import CourseError
 from ..locks import Busy
 from ..classroom.kernel_packages import KernelPackagesError, SiteListRefused
 from ..year.close import YearCloseError
-from . import accounts, courses, exports, kernel, year
+from . import accounts, courses, exports, kernel, points, year
 
 #: The verb groups, each a module with register(subparsers); listed here, imported statically.
-VERB_GROUPS = (accounts, courses, exports, kernel, year)
+VERB_GROUPS = (accounts, courses, exports, kernel, points, year)
 
 
 def build_parser() -> argparse.ArgumentParser:

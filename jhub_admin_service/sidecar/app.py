@@ -19,6 +19,15 @@ POST      /api/exports                            ``{"target": home|exchange|dat
 GET       /api/jobs, /api/jobs/ID                 job state and progress (bytes)
 POST      /api/prune                              ``{"keep"?, "days"?}``
 GET/PUT   /api/settings                           daily schedule and retention
+GET       /api/points                             restore points: state, settings, points
+POST      /api/points                             make a restore point now -> job
+POST      /api/points/enable                      create the repository; its key, this once
+PUT       /api/points/key                         ``{"key"}``: the key of an existing repository
+POST      /api/points/check                       ``restic check`` -> job
+PUT       /api/points/settings                    nightly time, retention, pupils' own restores
+GET       /api/points/ID/files?user=U&path=P      one folder of a home in a point
+POST      /api/points/ID/restore                  ``{"user", "path", "lang"?, "by"?}`` -> job
+POST      /api/points/ID/restore-volumes          ``{"confirm", "targets"?, "user"?}`` -> job
 ========  ======================================  =====================================
 """
 import asyncio
@@ -37,6 +46,7 @@ from .. import __version__
 from .core import DEFAULT_RESERVE, Sidecar
 from .engine import DiscoveryError, DockerEngine, HelperFailed
 from .jobs import JobManager, JobStore
+from .points.restic import ResticError
 from .refusal import Refused
 from .secret import check_bearer, load_or_create
 from .store import ArchiveNotFound, ArchiveStore
@@ -105,7 +115,7 @@ class BaseHandler(web.RequestHandler):
 
     def _handle_request_exception(self, e):
         # Map domain errors to clear HTTP errors; nothing was changed.
-        mapping = [(ValidationError, 400), (ArchiveNotFound, 404), (Refused, None),
+        mapping = [(ValidationError, 400), (ArchiveNotFound, 404), (Refused, None), (ResticError, None),
                    (VolumeRefused, 409), (DiscoveryError, 503), (HelperFailed, 500)]
         for cls, status in mapping:
             if isinstance(e, cls):
@@ -115,7 +125,7 @@ class BaseHandler(web.RequestHandler):
                                  self.request.path, status, msg)
                 if not self._finished:
                     self.send_error(status, exc_info=(type(e), web.HTTPError(status, msg), None),
-                                    refusal=e if isinstance(e, Refused) else None)
+                                    refusal=e if isinstance(e, (Refused, ResticError)) else None)
                 return
         return super()._handle_request_exception(e)
 
@@ -246,6 +256,74 @@ class SettingsHandler(BaseHandler):
         self.send(self.sidecar.set_settings(self.json_body()))
 
 
+class PointsHandler(BaseHandler):
+    async def get(self):
+        points = self.sidecar.points
+        status = await self.blocking(points.status)
+        answer = {"status": status, "points": []}
+        if status["initialised"] and status["key_present"] and not self.get_query_argument("status_only", ""):
+            try:
+                answer["points"] = await self.blocking(points.points)
+            except ResticError as e:  # the page still shows the state and says why
+                answer["error"] = {"message": str(e), "code": e.code}
+        self.send(answer)
+
+    async def post(self):
+        job = await self.sidecar.points.start_point("manual")
+        self.send({"job": job.to_json()}, 202)
+
+
+class PointsEnableHandler(BaseHandler):
+    async def post(self):
+        self.send(await self.blocking(self.sidecar.points.enable), 201)
+
+
+class PointsKeyHandler(BaseHandler):
+    async def put(self):
+        self.send(await self.blocking(self.sidecar.points.adopt_key, self.json_body().get("key")))
+
+
+class PointsCheckHandler(BaseHandler):
+    async def post(self):
+        job = await self.sidecar.points.start_check()
+        self.send({"job": job.to_json()}, 202)
+
+
+class PointsSettingsHandler(BaseHandler):
+    def put(self):
+        self.send(self.sidecar.points.set_settings(self.json_body()))
+
+
+class PointFilesHandler(BaseHandler):
+    async def get(self, snapshot):
+        self.send(await self.blocking(self.sidecar.points.browse, snapshot,
+                                      self.get_query_argument("user", ""),
+                                      self.get_query_argument("path", "")))
+
+
+class PointRestoreHandler(BaseHandler):
+    async def post(self, snapshot):
+        body = self.json_body()
+        unknown = set(body) - {"user", "path", "lang", "by"}
+        if unknown:
+            raise ValidationError(f"unknown fields: {', '.join(sorted(unknown))}")
+        job = await self.sidecar.points.start_restore_file(snapshot, body.get("user"), body.get("path"),
+                                                           body.get("lang", "fr"), str(body.get("by", ""))[:64])
+        self.send({"job": job.to_json()}, 202)
+
+
+class PointVolumesRestoreHandler(BaseHandler):
+    async def post(self, snapshot):
+        body = self.json_body()
+        unknown = set(body) - {"confirm", "user", "targets"}
+        if unknown:
+            raise ValidationError(f"unknown fields: {', '.join(sorted(unknown))}")
+        job = await self.sidecar.start_point_restore(snapshot, body.get("confirm"), user=body.get("user"),
+                                                     targets=body.get("targets"))
+        self.log.info("restore from point %s requested by %s: job %s", snapshot, self.request.remote_ip, job.id)
+        self.send({"job": job.to_json()}, 202)
+
+
 NAME = r"([^/]+)"
 
 
@@ -264,6 +342,14 @@ def make_app(sidecar: Sidecar, secret: str, log, max_body_size=64 * 1024) -> web
             (r"/api/jobs/([0-9a-f]{16})", JobHandler),
             (r"/api/prune", PruneHandler),
             (r"/api/settings", SettingsHandler),
+            (r"/api/points", PointsHandler),
+            (r"/api/points/enable", PointsEnableHandler),
+            (r"/api/points/key", PointsKeyHandler),
+            (r"/api/points/check", PointsCheckHandler),
+            (r"/api/points/settings", PointsSettingsHandler),
+            (r"/api/points/([0-9a-f]{8,64})/files", PointFilesHandler),
+            (r"/api/points/([0-9a-f]{8,64})/restore", PointRestoreHandler),
+            (r"/api/points/([0-9a-f]{8,64})/restore-volumes", PointVolumesRestoreHandler),
         ],
         sidecar=sidecar,
         secret=secret,
@@ -307,6 +393,9 @@ class SidecarApp(Application):
         help="Target -> com.docker.compose.volume label of the volume to export.",
     ).tag(config=True)
     backups_volume_key = Unicode("jh_backups", help="Compose key of the archives volume.").tag(config=True)
+    keys_dir = Unicode(help="Folder (a named volume of the sidecar's own) holding the restore "
+                            "points' key.").tag(config=True)
+    keys_volume_key = Unicode("jh_keys", help="Compose key of the restore points' key volume.").tag(config=True)
     compressor = Unicode(help="auto (fastest available: zstd, pigz, gzip), zstd, pigz or gzip.").tag(config=True)
     compression_level = Integer(-1, help="Compression level (-1: the compressor's default).").tag(config=True)
     compression_threads = Integer(0, help="zstd threads (0: all cores).").tag(config=True)
@@ -344,6 +433,10 @@ class SidecarApp(Application):
     @default("backup_dir")
     def _backup_dir(self):
         return _env("JHUB_SIDECAR_BACKUP_DIR", default="/backups")
+
+    @default("keys_dir")
+    def _keys_dir(self):
+        return _env("JHUB_SIDECAR_KEYS_DIR", default="/srv/sidecar-keys")
 
     @default("secret_file")
     def _secret_file(self):
@@ -395,14 +488,15 @@ class SidecarApp(Application):
         engine = DockerEngine(container_id=self.container_id, volume_keys=self.volume_keys,
                               backups_volume_key=self.backups_volume_key,
                               backup_dir=self.backup_dir, project=self.project,
-                              docker_url=self.docker_url)
+                              docker_url=self.docker_url, keys_volume_key=self.keys_volume_key,
+                              keys_dir=self.keys_dir)
         self.sidecar = Sidecar(
             store=store, engine=engine, jobs=JobManager(self.log, JobStore(self.backup_dir)),
             compressor=self.compressor,
             level=None if self.compression_level < 0 else self.compression_level,
             threads=self.compression_threads, fsync=self.fsync,
             helper_timeout=self.helper_timeout, reserve=self.free_space_reserve,
-            failpoint=self.failpoint, log=self.log)
+            failpoint=self.failpoint, log=self.log, keys_dir=self.keys_dir)
         return make_app(self.sidecar, secret, self.log, self.max_body_size)
 
     def start(self):

@@ -232,6 +232,54 @@ class ExportsClient:
         """Update (partially) the schedule and retention settings."""
         return await self._request("PUT", "/api/settings", settings)
 
+    # restore points (restic snapshots) ----------------------------------------------------
+    async def points(self, status_only: bool = False) -> dict:
+        """``{"status": {"initialised", "key_present", "settings", "last_check", ...},
+        "points": [{"id", "short_id", "time", "timestamp", "date", "tags", "summary"}],
+        "error"?}``; ``status_only``: without the points (no restic run)."""
+        return await self._request("GET", "/api/points" + ("?status_only=1" if status_only else ""))
+
+    async def enable_points(self) -> dict:
+        """Create the repository; the answer holds its ``key``, this once."""
+        return await self._request("POST", "/api/points/enable")
+
+    async def set_points_key(self, key: str) -> dict:
+        """Give the key of an existing repository (refused with code ``wrong_key``)."""
+        return await self._request("PUT", "/api/points/key", {"key": key})
+
+    async def make_point(self) -> dict:
+        return (await self._request("POST", "/api/points"))["job"]
+
+    async def check_points(self) -> dict:
+        return (await self._request("POST", "/api/points/check"))["job"]
+
+    async def set_points_settings(self, settings: dict) -> dict:
+        """``{"enabled", "time", "keep": {"daily", "weekly", "monthly"}, "pupils_may_restore"}``"""
+        return await self._request("PUT", "/api/points/settings", settings)
+
+    async def point_files(self, point: str, user: str, path: str = "") -> dict:
+        """One folder of a user's home in a point: ``{"point", "user", "path", "entries"}``."""
+        query = f"user={quote(user, safe='')}&path={quote(path, safe='')}"
+        return await self._request("GET", f"/api/points/{self._name(point)}/files?{query}")
+
+    async def restore_point_file(self, point: str, user: str, path: str, lang: str = "fr",
+                                 by: str = "") -> dict:
+        """Bring back a file or folder beside the current one (a job; its result's ``placed``
+        is the new name, relative to the home)."""
+        return (await self._request("POST", f"/api/points/{self._name(point)}/restore",
+                                    {"user": user, "path": path, "lang": lang, "by": by}))["job"]
+
+    async def restore_point_volumes(self, point: str, confirm: str, targets: Optional[list] = None,
+                                    user: Optional[str] = None) -> dict:
+        """Whole volumes (default: all) or one user's home from a point, as an archive's restore
+        (a safety export first, journalled steps). ``confirm``: the point's ``short_id``."""
+        body = {"confirm": confirm}
+        if targets is not None:
+            body["targets"] = targets
+        if user is not None:
+            body["user"] = user
+        return (await self._request("POST", f"/api/points/{self._name(point)}/restore-volumes", body))["job"]
+
     async def stream(self, name: str, on_chunk: Chunk, range_size: int = STREAM_RANGE) -> dict:
         """Stream an archive to ``on_chunk(bytes)`` (a function or coroutine
         function), chunk by chunk, with memory bounded by ``range_size``: the

@@ -16,12 +16,14 @@ from .. import __version__
 from .engine import DockerEngine, parse_export_output
 from .jobs import Cancelled, JobManager
 from .refusal import Conflict
+from .points.manager import RestorePoints, recover_point_job
 from .restore import Restore, recover_export
 from .space import check_room, estimate_archive_size, free_bytes, parse_disk_use
 from .store import ArchiveStore
 from .template import disk_use_body, export_body
 from .validation import (
     COMPRESSORS,
+    VOLUME_TARGETS,
     ValidationError,
     expand_target,
     make_archive_name,
@@ -77,7 +79,8 @@ def tool_versions(compressor: str) -> dict:
 class Sidecar:
     def __init__(self, *, store: ArchiveStore, engine: DockerEngine, jobs: JobManager,
                  compressor="auto", level=None, threads=0, fsync=True,
-                 helper_timeout=6 * 3600, reserve=DEFAULT_RESERVE, failpoint="", log=None):
+                 helper_timeout=6 * 3600, reserve=DEFAULT_RESERVE, failpoint="", log=None,
+                 keys_dir="/srv/sidecar-keys"):
         self.store = store
         self.engine = engine
         self.jobs = jobs
@@ -91,6 +94,7 @@ class Sidecar:
         self.failpoint = failpoint  # see restore.Restore._failpoint
         self.tools = tool_versions(self.compressor)
         self.restore = Restore(self)
+        self.points = RestorePoints(self, keys_dir)
 
     # info -----------------------------------------------------------------------
     def info(self) -> dict:
@@ -115,6 +119,8 @@ class Sidecar:
         for job in self.jobs.unfinished():
             if job.kind == "restore":
                 self.restore.recover(job)
+            elif job.kind.startswith("point"):
+                recover_point_job(job)
             else:
                 recover_export(job)
 
@@ -211,7 +217,35 @@ class Sidecar:
             return self.jobs.submit("restore", params,
                                     lambda job: self.restore.run(job, name, sha256, targets, user))
 
-    def _check_not_in_use(self, targets):
+    async def start_point_restore(self, point: str, confirm: str, user=None, targets=None):
+        """Whole volumes, or one user's home, from a restore point, with the journal and the
+        safety export of an archive's restore. ``confirm``: the point's short id, typed."""
+        self.points.ready()
+        if user is not None:
+            validate_login(user)
+            if targets not in (None, ["home"], "home"):
+                raise ValidationError("a single user's restore applies to the home target only")
+            targets = ["home"]
+        elif targets is None:
+            targets = list(VOLUME_TARGETS)
+        elif isinstance(targets, str):
+            targets = expand_target(targets)
+        if not isinstance(targets, list) or not targets or any(t not in VOLUME_TARGETS for t in targets):
+            raise ValidationError(f"targets must be a non-empty list of {', '.join(VOLUME_TARGETS)}")
+        found = await in_thread(self.points.point, point)
+        if confirm != found["short_id"]:
+            raise ValidationError("confirmation refused: type the restore point's code "
+                                  f"({found['short_id']}) to confirm")
+        params = {"point": found["id"], "targets": targets, "user": user}
+        with self.jobs.admission():
+            if user is None:
+                await in_thread(self._check_not_in_use, targets,
+                                f"jhub-admin points restore-volumes {found['short_id']} --confirm {found['short_id']}")
+            await in_thread(self.check_space, targets)  # the safety export's room
+            return self.jobs.submit("restore", params,
+                                    lambda job: self.restore.run_point(job, found["id"], targets, user))
+
+    def _check_not_in_use(self, targets, command="jhub-admin exports restore ARCHIVE --sha256 SHA256"):
         """A full restore replaces a volume's content: never under a running hub, whose
         databases (hub, account registry) and users' servers have files open there. One user's
         home may be restored while the hub runs."""
@@ -221,7 +255,7 @@ class Sidecar:
             raise Conflict(
                 f"the volumes to restore are in use by running container(s) {', '.join(users)}. Stop them first "
                 "(docker compose stop hub), restore from a shell (docker compose run --rm --no-deps "
-                "hub jhub-admin exports restore ARCHIVE --sha256 SHA256), then start them again "
+                f"hub {command}), then start them again "
                 "(docker compose start hub)", code="volume_in_use", containers=users)
 
     # archives ---------------------------------------------------------------------
@@ -278,8 +312,11 @@ class Sidecar:
         return self.get_settings()
 
     async def scheduled_tick(self, now=None):
-        """Called every minute: start the daily export when it is due."""
+        """Called every minute: start the nightly restore point, then the daily export, when
+        they are due (one job at a time: the export starts at a later tick)."""
         now = now or dt.datetime.now()
+        if await self.points.tick(now) is not None:
+            return None
         settings = self.store.load_settings()
         state = self.store.load_state()
         if not schedule_due(settings, now, state.get("last_scheduled_run")) or self.jobs.busy \

@@ -46,11 +46,12 @@ class Discovery:
     project: str
     volumes: dict = field(default_factory=dict)   # target -> volume name
     backups_volume: str = ""
+    keys_volume: str = ""  # the restore points' key; "" when the sidecar mounts none
 
     def to_json(self):
         return {"container": self.container_id[:12], "image": self.image,
                 "project": self.project, "volumes": dict(self.volumes),
-                "backups_volume": self.backups_volume}
+                "backups_volume": self.backups_volume, "keys_volume": self.keys_volume}
 
 
 def _docker_client(base_url=None):
@@ -63,11 +64,14 @@ def _docker_client(base_url=None):
 
 class DockerEngine:
     def __init__(self, *, container_id, volume_keys, backups_volume_key,
-                 backup_dir="/backups", project="", docker_url="", client=None):
+                 backup_dir="/backups", project="", docker_url="", client=None,
+                 keys_volume_key="jh_keys", keys_dir="/srv/sidecar-keys"):
         self.container_id = container_id
         self.volume_keys = dict(volume_keys)
         self.backups_volume_key = backups_volume_key
         self.backup_dir = os.path.abspath(backup_dir)
+        self.keys_volume_key = keys_volume_key
+        self.keys_dir = os.path.abspath(keys_dir)
         self.project_override = project
         self._docker_url = docker_url
         self._client = client
@@ -117,7 +121,19 @@ class DockerEngine:
                 f"{self.backup_dir} in the sidecar must be the volume {backups}")
         return Discovery(container_id=own["Id"], image=image, project=project,
                          volumes={t: names[t] for t in VOLUME_TARGETS if t in names},
-                         backups_volume=backups)
+                         backups_volume=backups,
+                         keys_volume=self._keys_volume(own, project, by_key))
+
+    def _keys_volume(self, own: dict, project: str, by_key: dict) -> str:
+        """The volume of the restore points' key, mounted in the sidecar at keys_dir (its own,
+        apart from the hub's secrets): optional, "" without it."""
+        candidates = by_key.get(self.keys_volume_key, [])
+        mounted = [m for m in own.get("Mounts") or []
+                   if os.path.normpath(m.get("Destination", "")) == self.keys_dir]
+        if len(candidates) != 1 or not mounted or mounted[0].get("Name") != candidates[0] \
+                or mounted[0].get("Type") != "volume":
+            return ""
+        return check_volume(self.api.inspect_volume(candidates[0]), project, self.keys_volume_key)
 
     # helpers ----------------------------------------------------------------------
     def run_helper(self, body: dict, *, timeout: float = 6 * 3600, cancel=None, on_started=None):

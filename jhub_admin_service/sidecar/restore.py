@@ -1,7 +1,9 @@
 """A restore as a job, its journal, and the recovery of the jobs that a stop or a restart of the
 sidecar interrupted.
 
-A restore verifies the archive, takes a safety export, then runs helpers (scripts.py):
+A restore verifies the archive (a restore point needs not: restic checks each piece it reads),
+takes a safety export, then runs helpers (scripts.py; a point's extraction is restic's,
+points/helper.py):
 ``extract`` into staging folders, ``swap`` by renames, ``discard`` of the staging folders (the
 ``cleanup`` after a swap, or the ``rollback`` of an extraction). Before each helper, the job's
 file on the archives volume (its ``journal``) records the step begun, so that whatever stops the
@@ -30,7 +32,7 @@ from .jobs import (
     Cancelled,
 )
 from .engine import HelperFailed
-from .template import restore_body
+from .template import point_extract_body, restore_body
 
 #: The journal's steps, and the helper script (scripts.py) that each runs.
 HELPER_OF_STEP = {"extract": "extract", "swap": "swap", "cleanup": "discard", "rollback": "discard"}
@@ -43,30 +45,44 @@ class Restore:
 
     # the job ----------------------------------------------------------------------------
     def run(self, job, name: str, sha256: str, targets: list, user) -> dict:
-        sc = self.sidecar
-        meta = sc.store.meta(name)
+        """A restore from an archive: verified first."""
+        meta = self.sidecar.store.meta(name)
         try:
             self._verify(job, name, sha256, meta)
+        except Cancelled as e:
+            raise Cancelled(f"{e}; nothing was restored") from None
+        return self._restore(job, {"archive": name, "targets": targets, "user": user,
+                                   "compressor": meta.get("compression", self.sidecar.compressor)})
+
+    def run_point(self, job, point: str, targets: list, user) -> dict:
+        """A restore from a restore point (restic checks each piece it reads against its hash)."""
+        return self._restore(job, {"point": point, "targets": targets, "user": user})
+
+    def _restore(self, job, journal: dict) -> dict:
+        """Safety export, then extract, swap, cleanup, each journalled (``journal`` names the
+        source: an ``archive`` or a ``point``)."""
+        sc = self.sidecar
+        targets, user = journal["targets"], journal["user"]
+        name = journal.get("archive") or f"restore point {journal['point'][:8]}"
+        try:
             job.update(phase="safety export")
             safety_target = targets[0] if len(targets) == 1 else "all"
             safety = sc._export(job, safety_target, "safety")
         except Cancelled as e:
             raise Cancelled(f"{e}; nothing was restored") from None
-        result = {"archive": name, "restored": [], "safety_archive": safety["name"],
-                  "targets": targets, "user": user}
+        source = {k: journal[k] for k in ("archive", "point") if k in journal}
+        result = {**source, "restored": [], "safety_archive": safety["name"], "targets": targets, "user": user}
         job.update(phase="restore", result=result)  # the safety archive's name, whatever follows
         job.progress_path = None
         disc = sc.engine.discover()
         if user is None:
             sc._check_not_in_use(targets)  # again: the hub may have been started meanwhile
-        journal = {"archive": name, "targets": targets, "user": user,
-                   "compressor": meta.get("compression", sc.compressor)}
         try:
             self._step(job, disc, journal, "extract", cancel=job.cancel)
         except BaseException as e:
             self._rollback(job, disc, journal)  # nothing else was touched
             if isinstance(e, Cancelled):
-                raise Cancelled("the sidecar was stopped while the archive was extracted into "
+                raise Cancelled("the sidecar was stopped while the content was extracted into "
                                 "staging folders, which were removed; nothing was restored") from None
             raise
         try:  # never cut short: a few renames, and a restart would finish it anyway
@@ -101,11 +117,17 @@ class Restore:
         """Record the step in the journal (fsynced), then run its helper."""
         journal = dict(journal, step=step)
         job.update(journal=journal)
-        body = restore_body(image=disc.image, project=disc.project, job_id=job.id,
-                            volumes=disc.volumes, backups_volume=disc.backups_volume,
-                            targets=journal["targets"], archive=journal["archive"],
-                            compressor=journal["compressor"], user=journal["user"],
-                            step=HELPER_OF_STEP[step])
+        if step == "extract" and journal.get("point"):
+            body = point_extract_body(image=disc.image, project=disc.project, job_id=job.id,
+                                      volumes=disc.volumes, backups_volume=disc.backups_volume,
+                                      keys_volume=disc.keys_volume, targets=journal["targets"],
+                                      snapshot=journal["point"], user=journal["user"])
+        else:
+            body = restore_body(image=disc.image, project=disc.project, job_id=job.id,
+                                volumes=disc.volumes, backups_volume=disc.backups_volume,
+                                targets=journal["targets"], archive=journal.get("archive"),
+                                compressor=journal.get("compressor"), user=journal["user"],
+                                step=HELPER_OF_STEP[step])
         stdout, _ = self.sidecar.engine.run_helper(body, timeout=self.sidecar.helper_timeout,
                                                    cancel=cancel, on_started=self._failpoint(step))
         return stdout

@@ -10,6 +10,7 @@ first (targets, login, archive name) and passed as environment variables,
 never interpolated into the script.
 """
 from .scripts import DISK_USE, RESTORE_SCRIPTS
+from .points.policy import validate_relpath, validate_snapshot
 from .validation import (
     COMPRESSORS,
     VOLUME_TARGETS,
@@ -30,6 +31,12 @@ HELPER_BACKUPS = "/backups"
 #: and to replace files in the sticky exchange directory.
 EXPORT_CAPS = ["DAC_READ_SEARCH"]
 RESTORE_CAPS = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID"]
+
+#: Where a restore-point helper sees the key's volume (read-only), and its argv.
+HELPER_KEYS = "/run/jhub-keys"
+POINT_ARGV = ["python3", "-I", "-m", "jhub_admin_service.sidecar.points.helper"]
+#: The backup's copies of the SQLite databases (in memory; they are small).
+POINT_SNAP_TMPFS = {"/snap": "size=2g,mode=0700"}
 
 #: The export runs export_pipe.py (tar, the compressor and the hashing writer, with 1 MiB
 #: records and pipes) with the image's Python; its parameters come from the environment.
@@ -79,7 +86,7 @@ def _mount(source: str, target: str, read_only: bool) -> dict:
     }
 
 
-def _body(image, argv, env, mounts, caps, labels):
+def _body(image, argv, env, mounts, caps, labels, tmpfs=None):
     if not image or not isinstance(image, str):
         raise ValueError("the helper image is required")
     return {
@@ -109,6 +116,7 @@ def _body(image, argv, env, mounts, caps, labels):
             "AutoRemove": False,
             "RestartPolicy": {"Name": "no"},
             "LogConfig": {"Type": "json-file", "Config": {"max-size": "1m"}},
+            **({"Tmpfs": dict(tmpfs)} if tmpfs else {}),
         },
     }
 
@@ -169,29 +177,51 @@ def restore_body(*, image, project, job_id, volumes, backups_volume, targets,
     archives volume read-only at /backups.  With ``user``, only the home
     volume is mounted and only ``home/<user>`` is extracted.
     """
-    validate_archive_name(archive)
-    if user is not None:
-        validate_login(user)
-        if list(targets) != ["home"]:
-            raise ValidationError("a single user's restore applies to the home target only")
-    targets = _check_targets(targets, volumes)
-    if compressor not in COMPRESSORS:
-        raise ValidationError(f"unknown compressor {compressor!r}")
+    if step == "extract" or archive is not None:  # swap and discard read no archive
+        validate_archive_name(archive)
+        if compressor not in COMPRESSORS:
+            raise ValidationError(f"unknown compressor {compressor!r}")
+    targets = _restore_targets(targets, volumes, user)
     if step not in RESTORE_SCRIPTS:
         raise ValidationError(f"unknown restore step {step!r}")
     mounts = [_mount(volumes[t], "/dst/" + t, False) for t in targets]
     mounts.append(_mount(backups_volume, HELPER_BACKUPS, True))
     env = {
         "JHUB_TARGETS": " ".join(targets),
-        "JHUB_ARCHIVE": HELPER_BACKUPS + "/" + archive,
-        "JHUB_COMPRESSOR": compressor,
         "JHUB_STAGE": ".jhub-restore-" + job_id,
         "JHUB_USER": user or "",
     }
+    if archive is not None:
+        env.update(JHUB_ARCHIVE=HELPER_BACKUPS + "/" + archive, JHUB_COMPRESSOR=compressor)
     if not job_id.isalnum():
         raise ValidationError("bad job id")
     return _body(image, ["/bin/bash", "-c", RESTORE_SCRIPTS[step], "jhub-helper"], env, mounts,
                  RESTORE_CAPS, helper_labels(project, f"restore-{step}", job_id))
+
+
+def _restore_targets(targets, volumes, user) -> list:
+    if user is not None:
+        validate_login(user)
+        if list(targets) != ["home"]:
+            raise ValidationError("a single user's restore applies to the home target only")
+    return _check_targets(targets, volumes)
+
+
+def point_extract_body(*, image, project, job_id, volumes, backups_volume, keys_volume, targets,
+                       snapshot, user=None) -> dict:
+    """The ``extract`` step of a restore from a restore point: restic writes the point's content
+    into the same staging folders as an archive's (``STAGE/new``); the swap and the discard are
+    the archive restore's own (scripts.py)."""
+    validate_snapshot(snapshot)
+    targets = _restore_targets(targets, volumes, user)
+    if not job_id.isalnum():
+        raise ValidationError("bad job id")
+    mounts = [_mount(volumes[t], "/dst/" + t, False) for t in targets]
+    mounts += _point_mounts(backups_volume, keys_volume)
+    env = {"JHUB_POINT_MODE": "extract", "JHUB_TARGETS": " ".join(targets), "JHUB_SNAPSHOT": snapshot,
+           "JHUB_USER": user or "", "JHUB_STAGE": ".jhub-restore-" + job_id}
+    return _body(image, POINT_ARGV, env, mounts, RESTORE_CAPS,
+                 helper_labels(project, "restore-extract", job_id))
 
 
 def disk_use_body(*, image, project, job_id, volumes, targets) -> dict:
@@ -202,3 +232,40 @@ def disk_use_body(*, image, project, job_id, volumes, targets) -> dict:
     env = {"JHUB_TARGETS": " ".join(targets)}
     return _body(image, ["/bin/bash", "-c", DISK_USE, "jhub-helper"], env, mounts, EXPORT_CAPS,
                  helper_labels(project, "disk-use", job_id))
+
+
+def _point_mounts(backups_volume, keys_volume):
+    if not keys_volume:
+        raise VolumeRefused("the sidecar has no volume for the restore points' key")
+    return [_mount(backups_volume, HELPER_BACKUPS, False), _mount(keys_volume, HELPER_KEYS, True)]
+
+
+def point_backup_body(*, image, project, job_id, volumes, backups_volume, keys_volume, targets,
+                      tag) -> dict:
+    """A restore point's helper: the volumes read-only under /src, the repository on the archives
+    volume, the key read-only, the database copies in a tmpfs (points/helper.py)."""
+    targets = _check_targets(targets, volumes)
+    if tag not in ("nightly", "manual"):
+        raise ValidationError(f"unknown restore point tag {tag!r}")
+    mounts = [_mount(volumes[t], "/src/" + t, True) for t in targets]
+    mounts += _point_mounts(backups_volume, keys_volume)
+    env = {"JHUB_POINT_MODE": "backup", "JHUB_TARGETS": " ".join(targets), "JHUB_TAG": tag}
+    return _body(image, POINT_ARGV, env, mounts, EXPORT_CAPS,
+                 helper_labels(project, "point-backup", job_id), tmpfs=POINT_SNAP_TMPFS)
+
+
+def point_restore_file_body(*, image, project, job_id, volumes, backups_volume, keys_volume,
+                            snapshot, user, path, point_date, lang) -> dict:
+    """The helper that brings back one file or folder of a home, beside the current one: the
+    home volume read-write under /dst/home (points/helper.py)."""
+    validate_snapshot(snapshot)
+    validate_login(user)
+    path = validate_relpath(path)
+    if lang not in ("fr", "en") or not job_id.isalnum():
+        raise ValidationError("bad language or job id")
+    mounts = [_mount(volumes["home"], "/dst/home", False)] + _point_mounts(backups_volume, keys_volume)
+    env = {"JHUB_POINT_MODE": "restore-file", "JHUB_SNAPSHOT": snapshot, "JHUB_USER": user,
+           "JHUB_PATH": path, "JHUB_POINT_DATE": point_date.isoformat(), "JHUB_LANG": lang,
+           "JHUB_STAGE": ".jhub-restore-" + job_id}
+    return _body(image, POINT_ARGV, env, mounts, RESTORE_CAPS,
+                 helper_labels(project, "point-restore-file", job_id))

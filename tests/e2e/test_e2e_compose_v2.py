@@ -33,7 +33,7 @@ def test_admin_imports_and_exports_under_compose_v2(stack):
     archives = json.loads(stack.exec("hub", "jhub-admin", "exports", "--json", "list").stdout)
     assert [a["sha256"] for a in archives] == [export["result"]["sha256"]]
     volumes = stack.compose("config", "--volumes").stdout.split()
-    assert set(volumes) == {"jh_home", "jh_exchange", "jh_data", "jh_backups", "jh_secrets", "jh_kernel"}
+    assert set(volumes) == {"jh_home", "jh_exchange", "jh_data", "jh_backups", "jh_secrets", "jh_kernel", "jh_keys"}
 
 
 def test_full_restore_waits_for_the_hub_to_stop(stack):
@@ -53,3 +53,31 @@ def test_full_restore_waits_for_the_hub_to_stop(stack):
     stack.wait_for_hub()
     assert HubUser(stack, "admin", PASSWORD).login()
     assert stack.exec("hub", "id", "-u", "v2eleve").stdout.strip().isdigit()
+
+
+def test_everything_comes_back_from_a_restore_point_with_the_hub_stopped(stack):
+    """Issue 24: the whole of the volumes from a restore point, by the documented procedure (as
+    for an archive): refused under the running hub, done from a one-off container while the hub
+    is stopped, after a safety export; the hub starts again on the point's data."""
+    def points(*args, **kw):
+        return stack.exec("hub", "jhub-admin", "points", *args, **kw)
+
+    assert "shown this once" in points("enable").stdout
+    made = json.loads(points("--json", "make").stdout)
+    assert made["state"] == "done", made
+    code = made["result"]["point"]
+    stack.exec("hub", "bash", "-c", "echo after > /srv/nbgrader/exchange/after-the-point.txt")
+    refused = points("restore-volumes", code, "--confirm", code, check=False)
+    assert refused.returncode != 0 and "docker compose stop hub" in refused.stdout + refused.stderr
+    assert f"points restore-volumes {code} --confirm {code}" in refused.stdout + refused.stderr
+
+    stack.compose("stop", "hub")
+    run = stack.compose("run", "--rm", "--no-deps", "-T", "hub", "jhub-admin", "points", "--json",
+                        "restore-volumes", code, "--confirm", code)
+    job = json.loads(run.stdout)
+    assert job["state"] == "done" and job["result"]["restored"] == ["home", "exchange", "data"], job
+    assert job["result"]["safety_archive"]
+    stack.compose("start", "hub")
+    stack.wait_for_hub()
+    assert HubUser(stack, "admin", PASSWORD).login()
+    assert stack.exec("hub", "test", "-e", "/srv/nbgrader/exchange/after-the-point.txt", check=False).returncode == 1

@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[2]
 DOCKER_CLI = "/usr/bin/docker" if os.path.exists("/usr/bin/docker") else (shutil.which("docker") or "docker")
 CA_BUNDLE = os.environ.get("JHUB_BUILD_CA", "/etc/ssl/certs/ca-certificates.crt")
 TEST_LABEL = "org.jhub-admin.test"
-VOLUME_KEYS = ("jh_home", "jh_exchange", "jh_data", "jh_backups", "jh_secrets")
+VOLUME_KEYS = ("jh_home", "jh_exchange", "jh_data", "jh_backups", "jh_secrets", "jh_keys")
 SECRET_PATH = "/srv/jupyterhub-secrets/sidecar.secret"
 
 #: A few users' files with their owners and modes, and the exchange (1777).
@@ -133,6 +133,7 @@ class SidecarEnv:
                 "/var/run/docker.sock": {"bind": "/var/run/docker.sock", "mode": "rw"},
                 backups_volume or self.vol("jh_backups"): {"bind": "/backups", "mode": "rw"},
                 self.vol("jh_secrets"): {"bind": "/srv/jupyterhub-secrets", "mode": "rw"},
+                self.vol("jh_keys"): {"bind": "/srv/sidecar-keys", "mode": "rw"},
             },
             network=self.network.name,
             # As compose should run it: no capabilities, read-only root.
