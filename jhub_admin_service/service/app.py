@@ -25,7 +25,8 @@ A page module exposes:
     its nav bar entries: ``[{"key": "courses", "label": N_("Courses"), "path": "courses",
     "order": 50}]``. ``label`` is an English msgid (translated per request), ``path`` is
     relative to the prefix, entries are sorted by ``order`` (dashboard 10, import 20,
-    accounts 30, servers 40, kernel 45, courses 50, year 55, exports 60, ent 65, settings 70).
+    accounts 30, servers 40, kernel 45, courses 50, year 55, exports 60, restore points 62, ent 65,
+    settings 70).
 ``async startup(ctx)`` (optional)
     run once after the service starts listening (``ctx`` is the :class:`ServiceContext`).
 
@@ -68,7 +69,8 @@ from ..peers import ProxyHeadersServer
 from ..settings import AdminSettings
 from ..settings import load as load_settings
 from . import (accounts_handlers, courses_handlers, dashboard_handlers, ent_handlers, exports_handlers, i18n,
-               import_handlers, isolation, kernel_handlers, servers_handlers, settings_handlers, year_handlers)
+               import_handlers, isolation, kernel_handlers, points_handlers, servers_handlers, settings_handlers,
+               year_handlers)
 from .base import BaseHandler
 from .context import ServiceContext
 
@@ -77,7 +79,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 #: The service's pages, in the order of their nav entries.
 PAGES = (dashboard_handlers, import_handlers, accounts_handlers, servers_handlers, kernel_handlers,
-         courses_handlers, year_handlers, exports_handlers, ent_handlers, settings_handlers)
+         courses_handlers, year_handlers, exports_handlers, points_handlers, ent_handlers, settings_handlers)
 
 
 class AdminService(Application):

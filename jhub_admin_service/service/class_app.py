@@ -13,6 +13,9 @@ Each course's grades, as a sheet for Pronote's grid: GET courses/COURSE/grades.x
 (?assignment=A: one assignment, question by question), read from the teacher's gradebook as the
 teacher (courses/gradebook_reader.py).
 
+A pupil's file brought back from a restore point (GET/POST restore), for the pupils of the
+teacher's own courses (service/point_restore.py, shared with the admin's Restore points page).
+
 JSON for scripts: GET api/courses, POST api/courses/COURSE/warm {"minutes": 60}.
 """
 import asyncio
@@ -34,8 +37,10 @@ from ..courses.store import CourseStore
 from ..hub import HubClient
 from ..jobs import Job, JobManager
 from ..settings import AdminSettings
+from ..sidecar.client import ExportsClient
 from .base import APIHandler, BaseHandler
 from .page_service import PageService, page_application
+from .point_restore import PointRestoreMixin
 from .preferences import Preferences
 
 log = logging.getLogger("jhub_admin_service.class")
@@ -165,6 +170,30 @@ class GradesHandler(TeachersOnly, BaseHandler):
         self.finish(body)
 
 
+class PupilRestoreHandler(PointRestoreMixin, TeachersOnly, BaseHandler):
+    """GET restore?user=&point=&path=, POST restore: a pupil's file brought back from a restore
+    point, for the pupils of the teacher's own courses only (point_restore.py)."""
+
+    restore_base = "restore"
+
+    def restorable_users(self) -> list:
+        pupils = {login for _, members in self.my_courses() for login in members}
+        return sorted(login for login in pupils
+                      if (account := self.ctx.registry.get(login)) is not None and account.role == "student")
+
+    def client(self) -> ExportsClient:
+        client = ExportsClient.if_configured(self.ctx.settings)
+        if client is None:
+            raise web.HTTPError(503, self._("Restore points need the export sidecar, which is not configured here."))
+        return client
+
+    async def get(self) -> None:
+        await self.restore_page(self.client())
+
+    async def post(self) -> None:
+        await self.restore_entry(self.client())
+
+
 class CoursesAPIHandler(TeachersOnly, APIHandler):
     async def get(self) -> None:
         self.write_json({"courses": await self.overview()})
@@ -181,7 +210,7 @@ def make_app(settings: AdminSettings, cookie_secret: bytes) -> web.Application:
     course = r"(?P<course_id>[^/]+)"
     return page_application(ctx, [("", ClassPageHandler), (f"courses/{course}/warm", WarmCourseHandler),
                                   (f"courses/{course}/grades\\.(?P<kind>csv|xlsx)", GradesHandler),
-                                  ("api/courses", CoursesAPIHandler),
+                                  ("restore", PupilRestoreHandler), ("api/courses", CoursesAPIHandler),
                                   (f"api/courses/{course}/warm", WarmCourseAPIHandler)], cookie_secret)
 
 

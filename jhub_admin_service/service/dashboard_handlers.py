@@ -104,6 +104,18 @@ async def gather(ctx: "ServiceContext", lang: str = "en") -> dict:
                              "values": {"days": int(age_days)}})
     elif export.get("state") == "ok":
         warnings.append({"level": "warning", "text": N_("No export has been made yet."), "values": {}})
+    points = await restore_points_status(ctx)
+    check = points.get("last_check") or {}
+    if check and not check.get("ok"):
+        warnings.append({"level": "danger", "text": N_("The last check of the restore points failed: %(error)s"),
+                         "values": {"error": check.get("message")}, "link": url_path_join(ctx.prefix, "points"),
+                         "link_text": N_("Restore points")})
+    last_point = (points.get("last_point") or {}).get("time")
+    if points.get("initialised") and points.get("settings", {}).get("enabled") and last_point \
+            and time.time() - last_point > 2 * 86400:
+        warnings.append({"level": "warning", "text": N_("The last restore point is %(days)d days old."),
+                         "values": {"days": int((time.time() - last_point) / 86400)},
+                         "link": url_path_join(ctx.prefix, "points"), "link_text": N_("Restore points")})
     return {
         "accounts": {"total": len(accounts), "disabled": sum(a.disabled for a in accounts),
                      "by_role": {r: roles.get(r, 0) for r in ("student", "teacher", "admin")},
@@ -113,6 +125,7 @@ async def gather(ctx: "ServiceContext", lang: str = "en") -> dict:
         "homes": homes,
         "memory": memory,
         "export": export,
+        "restore_points": points,
         "warnings": warnings,
         "jobs": [j.to_json() for j in ctx.jobs.list()[:5]],
         "startup_reconcile": report,
@@ -158,3 +171,14 @@ def routes(prefix: str) -> list:
         (prefix, DashboardHandler),
         (url_path_join(prefix, "api/dashboard"), DashboardAPIHandler),
     ]
+
+
+async def restore_points_status(ctx: "ServiceContext") -> dict:
+    """The restore points' state (last check, last point), {} when the sidecar is absent or down."""
+    client = ctx.exports()
+    if client is None:
+        return {}
+    try:
+        return (await asyncio.wait_for(client.points(status_only=True), 5)).get("status") or {}
+    except Exception:  # sidecar down: the export warning above already says so
+        return {}

@@ -5,8 +5,12 @@ which refuses anyone but an admin.
 The user types the current password (checked by PAM, as at login, with the same limit on wrong
 ones: accounts/attempts.py), then the new one twice; the new one meets the product's rule (logins.password_problem), is hashed, recorded in the registry
 as the user's own choice, and set with ``chpasswd -e``: the same path as an admin's reset.
+
+``files``: the user's own files in the restore points, when the admin allows it, one brought back
+beside the current one (the admin's Bring back a file, for oneself: point_restore.py).
 """
 import asyncio
+import contextlib
 import logging
 import math
 import os
@@ -23,8 +27,10 @@ from ..accounts.logins import MIN_CHOSEN_LENGTH, password_problem
 from ..locks import Busy
 from ..operations import Operations
 from ..settings import AdminSettings
+from ..sidecar.client import ExportsClient, SidecarError
 from .base import BaseHandler
 from .page_service import PageService, page_application
+from .point_restore import PointRestoreMixin
 from .preferences import Preferences
 
 log = logging.getLogger("jhub_admin_service.password")
@@ -107,6 +113,39 @@ class PasswordHandler(BaseHandler):
         return None
 
 
+class OwnFilesHandler(PointRestoreMixin, BaseHandler):
+    """GET/POST files: the user's own files in the restore points, one brought back beside the
+    current one, when the admin allows it (Restore points page; point_restore.py)."""
+
+    admins_only = False
+    restore_base = "files"
+    allowed = False
+
+    def restorable_users(self) -> list:
+        return [self.current_user["name"]] if self.allowed else []
+
+    async def allow(self) -> ExportsClient:
+        client = ExportsClient.if_configured(self.ctx.settings)
+        if client is not None:
+            with contextlib.suppress(SidecarError):
+                status = (await client.points(status_only=True)).get("status") or {}
+                self.allowed = bool(status.get("initialised") and status["settings"].get("pupils_may_restore"))
+        if not self.allowed:
+            raise web.HTTPError(403, self._("Your administration has not opened the earlier versions of your "
+                                            "files to you: ask it to bring a file back."))
+        return client
+
+    async def get(self) -> None:
+        client = await self.allow()
+        if not self.get_query_argument("user", ""):
+            self.redirect(self.url(self.restore_base, user=self.current_user["name"]))
+            return
+        await self.restore_page(client)
+
+    async def post(self) -> None:
+        await self.restore_entry(await self.allow())
+
+
 def same_site_path(url: str) -> bool:
     """A path on this site ("/hub/spawn"), never another site: "//evil.example", "///evil.example"
     (which browsers read as a host too), "/\\evil.example", "https://..."."""
@@ -118,7 +157,7 @@ def same_site_path(url: str) -> bool:
 def make_app(settings: AdminSettings, cookie_secret: bytes) -> web.Application:
     data_dir = os.path.dirname(os.path.abspath(settings.registry_path))
     ctx = PasswordContext(settings, Preferences(os.path.join(data_dir, "jhub-admin-preferences.json")))
-    return page_application(ctx, [("", PasswordHandler)], cookie_secret)
+    return page_application(ctx, [("", PasswordHandler), ("files", OwnFilesHandler)], cookie_secret)
 
 
 class PasswordService(PageService):

@@ -19,7 +19,7 @@ import time
 import uuid
 import zipfile
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urljoin
 
 import nbformat
 import pytest
@@ -29,7 +29,7 @@ from tornado.websocket import websocket_connect
 from e2e_stack import HubUser, enrolled_class
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "browser"))
-from browsertools import ARTIFACTS, SCREENSHOTS, chromium, log_in  # noqa: E402
+from browsertools import ARTIFACTS, SCREENSHOTS, chromium, log_in, shot  # noqa: E402
 
 ADMIN = "profadmin"
 STACK_ENV = {"JHUB_ADMIN_USER": ADMIN}
@@ -657,6 +657,117 @@ def test_every_documented_terminal_command_works_in_the_teacher_s_terminal(stack
     assert len(statuses) == len(commands) and not failed, f"{failed}\n{shown[-4000:]}"
     assert "/opt/kernel bibliothèques : ok" in shown  # `python` is the teaching kernel's
     assert "commande introuvable" not in shown and "command not found" not in shown, shown[-3000:]
+
+
+# Restore points (issue 24): a pupil's file brought back, in French, by the admin and the teacher
+
+def test_in_french_the_admin_and_the_teacher_bring_back_a_pupil_s_file_beside_the_current_one(stack, people):
+    """The admin turns restore points on (the key shown once), makes a point and brings back the
+    version of a pupil's notebook that the point holds; the teacher does the same from My class,
+    where only the pupils of her own courses are offered. Each restored file lands beside the
+    current one, owned by the pupil; the current file is untouched."""
+    un, deux, marie = people["eleve.un"], people["eleve.deux"], people["marie.martin"]
+    un.run("bash", "-c", "mkdir -p projet && echo 'version du lundi' > projet/brouillon.py")
+    deux.run("bash", "-c", "echo 'mes notes de lundi' > notes.txt")
+    with chromium() as browser:
+        desk = browser.new_context(locale="fr-FR", viewport={"width": 1300, "height": 900})
+        page = desk.new_page()
+        page.set_default_timeout(120_000)
+        log_in(page, stack.url, ADMIN, stack.initial_admin_password())
+        page.goto(stack.url + SERVICE)
+        page.get_by_role("link", name="Points de restauration").click()
+        page.get_by_role("button", name="Activer les points de restauration").click()
+        key = page.locator("#jha-points-new-key").inner_text().strip()
+        assert re.fullmatch(r"([a-z2-9]{4}-){7}[a-z2-9]{4}", key), key
+        page.get_by_role("link", name="J'ai noté la clé").click()
+        assert key not in page.content(), "the key is shown once"
+        page.get_by_role("button", name="Faire un point de restauration maintenant").click()
+        page.locator("#jha-points-job[data-state=done]").wait_for(timeout=300_000)
+        assert page.locator("#jha-points-list tbody tr").count() == 1
+        shot(page, "points-fr", full_page=True, docs=True)
+
+        un.run("bash", "-c", "echo 'version cassée' > projet/brouillon.py")
+        deux.run("rm", "notes.txt")
+        page.fill("#jha-points-user input[name=user]", "eleve.un")
+        page.get_by_role("button", name="Parcourir").click()
+        page.locator("#jha-restore-entries a", has_text="projet/").click()
+        row = page.locator("#jha-restore-entries tr[data-name='brouillon.py']")
+        row.get_by_role("button", name="Restaurer").click()
+        flash = page.locator("#jha-flash")
+        day = re.search(r"brouillon \(restauré (\d{4}-\d\d-\d\d)\)\.py", flash.inner_text()).group(1)
+        assert "est revenu à côté du fichier actuel" in flash.inner_text()
+        shot(page, "point-restore-fr", docs=True)
+        desk.close()
+
+        teacher = browser.new_context(locale="fr-FR", viewport={"width": 1300, "height": 900})
+        page = teacher.new_page()
+        page.set_default_timeout(120_000)
+        log_in(page, stack.url, marie.name, marie.password)
+        page.goto(stack.url + "/services/jhub-class/")
+        page.get_by_role("link", name="Restaurer le fichier d'un élève depuis un point de restauration").click()
+        offered = page.locator("#jha-restore-user option").all_inner_texts()
+        assert offered == ["eleve.deux", "eleve.un"], offered
+        page.select_option("#jha-restore-user", "eleve.deux")
+        page.get_by_role("button", name="Afficher").click()
+        page.locator("#jha-restore-entries tr[data-name='notes.txt']").get_by_role("button", name="Restaurer").click()
+        assert "notes (restauré" in page.locator("#jha-flash").inner_text()
+        refused = page.goto(stack.url + "/services/jhub-class/restore?user=" + ADMIN)
+        assert refused.status == 403
+        teacher.close()
+        assert deux.run("cat", f"notes (restauré {day}).txt").stdout == "mes notes de lundi\n"
+        assert deux.run("stat", "-c", "%U", f"notes (restauré {day}).txt").stdout.strip() == "eleve.deux"
+
+        # the pupil's own files: closed until the admin opens them
+        pupil = browser.new_context(locale="fr-FR", viewport={"width": 1300, "height": 900})
+        own = pupil.new_page()
+        own.set_default_timeout(120_000)
+        log_in(own, stack.url, un.name, un.password)
+        own.goto(stack.url + "/hub/home")
+        assert own.goto(urljoin(own.url, own.locator("#jha-own-files").get_attribute("href"))).status == 403
+        assert "L'administration ne vous a pas ouvert" in own.inner_text("body")
+
+        desk = browser.new_context(locale="fr-FR", viewport={"width": 1300, "height": 900})
+        page = desk.new_page()
+        page.set_default_timeout(120_000)
+        log_in(page, stack.url, ADMIN, stack.initial_admin_password())
+        page.goto(stack.url + SERVICE + "points")
+        page.check("#jha-points-pupils")
+        page.locator("#jha-points-settings").get_by_role("button", name="Enregistrer").click()
+        page.locator("#jha-flash", has_text="Réglages enregistrés").wait_for()
+
+        own.goto(stack.url + "/hub/home")
+        own.click("#jha-own-files")
+        assert own.locator("#jha-restore-user option").all_inner_texts() == ["eleve.un"]
+        own.locator("#jha-restore-entries a", has_text="projet/").click()
+        own.locator("#jha-restore-entries tr[data-name='brouillon.py']").get_by_role("button", name="Restaurer").click()
+        assert f"brouillon (restauré {day} 2).py" in own.inner_text("#jha-flash")
+        assert own.goto(stack.url + "/services/jhub-password/files?user=eleve.deux").status == 403
+        pupil.close()
+
+        # a whole home from the point, while the hub runs: a safety export first, then the swap
+        page.goto(stack.url + SERVICE + "points")
+        page.locator("#jha-points-list tbody tr").first.get_by_role("link", name="Restaurer…").click()
+        code = re.search(r"code du point\u00a0: ([0-9a-f]{8})", page.inner_text("#jha-point-volumes-form")).group(1)
+        page.fill("#jha-point-user", "eleve.deux")
+        page.fill("#jha-point-confirm", code)
+        page.get_by_role("button", name="Restaurer").click()
+        page.wait_for_url("**/exports?job=*")
+        job_id = page.url.rsplit("job=", 1)[1]
+        deadline = time.monotonic() + 300
+        while (job := page.request.get(stack.url + SERVICE + "api/exports/jobs/" + job_id).json())["state"] \
+                in ("queued", "running"):
+            assert time.monotonic() < deadline, job
+            time.sleep(1)
+        assert job["state"] == "done" and job["result"]["restored"] == ["home/eleve.deux"], job
+        desk.close()
+
+    restored = un.run("cat", "projet/brouillon.py", f"projet/brouillon (restauré {day}).py").stdout
+    assert restored == "version cassée\nversion du lundi\n"
+    owners = un.run("stat", "-c", "%U", f"projet/brouillon (restauré {day}).py").stdout.split()
+    assert owners == ["eleve.un"]
+    # eleve.deux's home is the point's again: the notes in place, the copy restored since gone
+    assert f"notes (restauré {day}).txt" not in deux.run("ls").stdout
+    assert deux.run("cat", "notes.txt").stdout == "mes notes de lundi\n"
 
 
 # The school year: closed after the lesson above (the last tests of this module: it ends the classes)
