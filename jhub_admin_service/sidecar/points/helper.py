@@ -28,7 +28,7 @@ import subprocess
 import sys
 
 from .policy import escape_pattern, restored_name
-from .restic import HOST, classify, environment
+from .restic import HOST, ResticError, backup_summary, classify, environment
 
 SOURCE, SNAP, DEST = "/src", "/snap", "/dst"
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -104,23 +104,15 @@ def backup(env: dict) -> int:
     if done.returncode not in (0, RESTIC_INCOMPLETE):
         print(str(classify(done.stderr, done.returncode)), file=sys.stderr)
         return 1
-    summary = next((m for m in map(_json, reversed(done.stdout.splitlines()))
-                    if m.get("message_type") == "summary"), None)
-    if summary is None:
-        print("restic backup printed no summary", file=sys.stderr)
+    try:
+        summary = backup_summary(done.stdout)
+    except ResticError as exc:
+        print(str(exc), file=sys.stderr)
         return 1
     summary.update(databases=databases, incomplete=done.returncode == RESTIC_INCOMPLETE,
                    warnings=done.stderr.strip()[-2000:] if done.returncode else "")
     print("JHUB-POINT " + json.dumps(summary))
     return 0
-
-
-def _json(line: str) -> dict:
-    try:
-        value = json.loads(line)
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 def restic_env() -> dict:

@@ -110,11 +110,3 @@ def list_folder(env: dict, snapshot: str, folder: str) -> list:
     nodes = json_lines(run(["ls", "--json", "--no-lock", snapshot, folder], env, 120))
     return [n for n in nodes if isinstance(n, dict) and n.get("struct_type") == "node"
             and n.get("path") != folder and os.path.dirname(n.get("path", "")) == folder]
-
-
-def node(env: dict, snapshot: str, path: str) -> Optional[dict]:
-    """The entry at ``path`` in the snapshot, or None."""
-    for n in json_lines(run(["ls", "--json", "--no-lock", snapshot, os.path.dirname(path)], env, 120)):
-        if isinstance(n, dict) and n.get("struct_type") == "node" and n.get("path") == path:
-            return n
-    return None
