@@ -160,7 +160,12 @@ def rename_noreplace(src_fd: int, src: str, dst_fd: int, dst: str) -> None:
 
 
 def give_to(path: str, uid: int, gid: int) -> None:
+    """The restored entry and, for a folder, everything in it, to the home's owner; never
+    through a link (a restored link, even one that points from the staging folder at another
+    user's home, is given away itself, its target untouched)."""
     os.chown(path, uid, gid, follow_symlinks=False)
+    if os.path.islink(path) or not os.path.isdir(path):
+        return
     for folder, dirs, files in os.walk(path):
         for name in dirs + files:
             os.chown(os.path.join(folder, name), uid, gid, follow_symlinks=False)
