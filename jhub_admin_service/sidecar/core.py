@@ -1,6 +1,5 @@
 """The sidecar's operations, independent of HTTP: export, restore, verify,
 delete, prune, settings and the daily schedule."""
-import asyncio
 import datetime as dt
 import logging
 import os
@@ -14,7 +13,7 @@ from typing import Optional
 
 from .. import __version__
 from .engine import DockerEngine, parse_export_output
-from .jobs import Cancelled, JobManager
+from .jobs import Cancelled, JobManager, in_thread
 from .refusal import Conflict
 from .points.manager import RestorePoints, recover_point_job
 from .restore import Restore, recover_export
@@ -40,10 +39,6 @@ from .validation import (
 
 DEFAULT_LEVELS = {"zstd": 3, "pigz": 6, "gzip": 6}
 DEFAULT_RESERVE = 512 << 20
-
-
-async def in_thread(fn, *args):
-    return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
 
 
 def pick_compressor(preference: str = "auto") -> str:

@@ -36,6 +36,11 @@ COMPLETED_AFTER_RESTART = "completed_after_restart"
 RECOVERY_PENDING = "pending"  # the recovery itself failed: tried again at the next start
 
 
+async def in_thread(fn, *args):
+    """A blocking function run off the sidecar's event loop."""
+    return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
+
+
 class Cancelled(Exception):
     """The sidecar is stopping: the job's current step was interrupted (the message says what
     was rolled back)."""

@@ -6,7 +6,6 @@ key's volume are its own mounts): init, snapshots, ls, forget --prune, check, un
 the volumes runs in helper containers (template.point_*_body, helper.py). Jobs share the
 sidecar's one job slot with exports and restores.
 """
-import asyncio
 import datetime as dt
 import os
 import re
@@ -14,7 +13,7 @@ import secrets
 import shutil
 import time
 
-from ..jobs import ROLLED_BACK_AFTER_RESTART, Cancelled
+from ..jobs import ROLLED_BACK_AFTER_RESTART, Cancelled, in_thread
 from ..engine import HelperFailed
 from ..refusal import Conflict, NoSpace
 from ..space import free_bytes, mib
@@ -38,10 +37,6 @@ TIME_RE = re.compile(r"\A(?P<second>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?P<frac>\.\d
                      r"(?P<zone>Z|[+-]\d\d:\d\d)\Z")
 #: How many points' summaries (bytes added, files) are remembered for the page.
 SUMMARIES_KEPT = 400
-
-
-async def in_thread(fn, *args):
-    return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
 
 
 def new_key() -> str:
