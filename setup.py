@@ -55,6 +55,8 @@ setup(
             "jupyterhub-idle-culler",
             "pypdf",
             "django-cas-server>=3,<4",
+            # the S3-compatible store of the restore points' tests (tests/sidecar/test_points_places.py)
+            "moto[server]>=5,<6",
         ],
     },
     entry_points={
@@ -62,6 +64,8 @@ setup(
             "jhub-admin = jhub_admin_service.cli.main:main",
             "jhub-admin-service = jhub_admin_service.service.app:main",
             "jhub-admin-sidecar = jhub_admin_service.sidecar.app:main",
+            # In a restore point helper: restic's "rclone" program, the tunnel to the sidecar's.
+            "jhub-admin-points-tunnel = jhub_admin_service.sidecar.points.tunnel:main",
         ],
         # The teaching kernel's spec names it (docker/kernel/kernelspec.py).
         "jupyter_client.kernel_provisioners": [

@@ -2,6 +2,10 @@
 Restore points page does (docs/exports.md#restore-points-restic).
 
     jhub-admin points enable              # prints the repository's key, this once
+    jhub-admin points enable --place s3 --endpoint https://s3.example.org --bucket B \
+        --access-key-id ID --secret-access-key-file FILE      # or: --place disk
+    jhub-admin points ssh-key             # then: enable --place sftp --host H --user U --path P
+    jhub-admin points key KEY [--place ...]   # the key of an existing repository
     jhub-admin points list | make | check
     jhub-admin points files POINT USER [PATH]
     jhub-admin points restore POINT USER PATH [--lang en]
@@ -25,9 +29,12 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     _common_options(common, argparse.SUPPRESS)
     sub = p.add_subparsers(dest="points_command", metavar="COMMAND", parser_class=_sub_parser_class(p, common))
     sub.required = True
-    sub.add_parser("enable", help="create the repository; prints its key, this once")
+    enable = sub.add_parser("enable", help="create the repository; prints its key, this once")
     key = sub.add_parser("key", help="give the key of an existing repository")
     key.add_argument("key")
+    for parser in (enable, key):
+        _place_options(parser)
+    sub.add_parser("ssh-key", help="the sidecar's SSH key for an SFTP place (its public half)")
     sub.add_parser("list", help="the points, newest first")
     for name, text in (("make", "make a point now"), ("check", "check the repository (restic check)")):
         sub.add_parser(name, help=text).add_argument("--no-wait", action="store_true")
@@ -64,13 +71,20 @@ async def _run(args) -> int:
     client = ExportsClient(args.sidecar_url or settings.sidecar_url, args.secret_file or settings.sidecar_secret_file)
     cmd = args.points_command
     if cmd == "enable":
-        out = await client.enable_points()
+        out = await client.enable_points(_place(args))
         if not args.json:
-            print(f"restore points on. Their key, shown this once: write it down, keep it off this server:\n\n"
-                  f"    {out['key']}\n")
+            print(f"restore points on, at {out['place']['address']}. Their key, shown this once: "
+                  f"write it down, keep it off this server:\n\n    {out['key']}\n")
+            for fingerprint in out.get("host_key_fingerprints") or []:
+                print(f"the SSH server's host key, now required: {fingerprint}")
             return 0
     elif cmd == "key":
-        out = await client.set_points_key(args.key)
+        out = await client.set_points_key(args.key, _place(args))
+    elif cmd == "ssh-key":
+        out = await client.points_ssh_key()
+        if not args.json:
+            print(out["public_key"])
+            return 0
     elif cmd == "list":
         out = (await client.points())
         if not args.json:
@@ -108,6 +122,33 @@ async def _run(args) -> int:
         print(f"error: {out.get('error')}", file=sys.stderr)
         return 1
     return 0
+
+
+def _place_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("where the repository is (default: the archives volume)")
+    group.add_argument("--place", choices=("archives", "disk", "sftp", "s3"), default=None)
+    for name, text in (("host", "SFTP server"), ("port", "SFTP port (22)"), ("user", "SFTP user"),
+                       ("path", "SFTP folder, or S3 folder in the bucket"), ("endpoint", "S3 endpoint, https://host[:port]"),
+                       ("bucket", "S3 bucket"), ("region", "S3 region"), ("access-key-id", "S3 access key id"),
+                       ("secret-access-key-file", "a file that holds the S3 secret key (never on the command line)")):
+        group.add_argument(f"--{name}", default=None, help=text)
+
+
+def _place(args) -> dict:
+    """The place that the options name, or None (the default; or, for ``key``, the current one)."""
+    if not args.place:
+        return None
+    place = {"kind": args.place}
+    if args.place == "sftp":
+        place.update(host=args.host, port=args.port or 22, user=args.user, path=args.path)
+    elif args.place == "s3":
+        secret = ""
+        if args.secret_access_key_file:
+            with open(args.secret_access_key_file) as f:
+                secret = f.read().strip()
+        place.update(endpoint=args.endpoint, bucket=args.bucket, prefix=args.path or "",
+                     region=args.region or "", access_key_id=args.access_key_id, secret_access_key=secret)
+    return place
 
 
 def run(args: argparse.Namespace) -> int:

@@ -10,7 +10,8 @@ from ..sidecar.client import ExportsClient, SidecarError
 from ..sidecar.points.policy import validate_relpath
 from ..sidecar.validation import ValidationError
 
-#: A file takes a second or two; beyond this the page says the job goes on.
+#: A file takes a second or two; beyond this the request ends with the client's 504, whose
+#: message is shown, while the job goes on in the sidecar (its result on the Exports page).
 RESTORE_WAIT_S = 60
 
 
@@ -19,8 +20,9 @@ def parent_of(path: str) -> str:
 
 
 class PointRestoreMixin:
-    """For a BaseHandler of either service: ``self.points_client()`` and ``restore_base`` (the
-    page's path) come from the class that uses it."""
+    """For a BaseHandler of either service: the class that uses it gives ``restorable_users()``
+    (whom its user may restore for) and ``restore_base`` (the page's path), and passes the
+    sidecar's client to ``restore_page`` and ``restore_entry``."""
 
     restore_base = "points/restore"
 

@@ -45,12 +45,21 @@ class PointsHandler(ExportsMixin, BaseHandler):
 
     async def act(self, client, action: str) -> None:
         if action == "enable":
-            answer = await self.call(client.enable_points(), 120)
+            place, key = place_from_form(self.get_body_argument), self.get_body_argument("key", "").strip()
+            if key:  # a repository already at that place (a reinstalled server): its key
+                await self.call(client.set_points_key(key, place), 300)
+                self.flash(self._("The key opens the restore points: they are back in service."))
+                self.redirect(self.url("points"), status=303)
+                return
+            answer = await self.call(client.enable_points(place), 300)
             # The key is shown on this answer only: never stored by the service, never again.
             self.set_header("Cache-Control", "no-store")
-            self.render_page("points_key.html", key=answer["key"])
+            self.render_page("points_key.html", key=answer["key"], place=answer["place"],
+                             fingerprints=answer.get("host_key_fingerprints") or [])
             return
-        if action == "key":
+        if action == "ssh-key":
+            await self.call(client.points_ssh_key(), 60)
+        elif action == "key":
             await self.call(client.set_points_key(self.get_body_argument("key", "")), 60)
             self.flash(self._("The key opens the restore points: they are back in service."))
         elif action == "point":
@@ -74,6 +83,18 @@ class PointsHandler(ExportsMixin, BaseHandler):
         else:
             raise web.HTTPError(404)
         self.redirect(self.url("points"), status=303)
+
+
+def place_from_form(argument) -> dict:
+    """The place that the page's form names (checked by the sidecar)."""
+    kind = argument("place", "archives")
+    if kind == "sftp":
+        return {"kind": kind, "host": argument("sftp_host", "").strip(), "port": argument("sftp_port", "22").strip(),
+                "user": argument("sftp_user", "").strip(), "path": argument("sftp_path", "").strip()}
+    if kind == "s3":
+        return {"kind": kind, **{field: argument(f"s3_{field}", "").strip() for field in (
+            "endpoint", "bucket", "prefix", "region", "access_key_id", "secret_access_key")}}
+    return {"kind": kind}
 
 
 class PointVolumesHandler(ExportsMixin, BaseHandler):
@@ -136,7 +157,7 @@ class PointsAPIHandler(ExportsMixin, APIHandler):
 def routes(prefix: str) -> list:
     return [
         (url_path_join(prefix, "points"), PointsHandler),
-        (url_path_join(prefix, r"points/(?P<action>enable|key|point|check|settings)"), PointsHandler),
+        (url_path_join(prefix, r"points/(?P<action>enable|key|ssh-key|point|check|settings)"), PointsHandler),
         (url_path_join(prefix, "points/restore"), PointRestoreHandler),
         (url_path_join(prefix, "points/volumes"), PointVolumesHandler),
         (url_path_join(prefix, "api/points"), PointsAPIHandler),

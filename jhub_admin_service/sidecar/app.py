@@ -21,8 +21,9 @@ POST      /api/prune                              ``{"keep"?, "days"?}``
 GET/PUT   /api/settings                           daily schedule and retention
 GET       /api/points                             restore points: state, settings, points
 POST      /api/points                             make a restore point now -> job
-POST      /api/points/enable                      create the repository; its key, this once
-PUT       /api/points/key                         ``{"key"}``: the key of an existing repository
+POST      /api/points/enable                      ``{"place"?}``: create the repository; its key, this once
+PUT       /api/points/key                         ``{"key", "place"?}``: the key of an existing repository
+POST      /api/points/ssh-key                     the sidecar's SSH key for an SFTP place: its public half
 POST      /api/points/check                       ``restic check`` -> job
 PUT       /api/points/settings                    nightly time, retention, pupils' own restores
 GET       /api/points/ID/files?user=U&path=P      one folder of a home in a point
@@ -275,12 +276,18 @@ class PointsHandler(BaseHandler):
 
 class PointsEnableHandler(BaseHandler):
     async def post(self):
-        self.send(await self.blocking(self.sidecar.points.enable), 201)
+        self.send(await self.blocking(self.sidecar.points.enable, self.json_body().get("place")), 201)
 
 
 class PointsKeyHandler(BaseHandler):
     async def put(self):
-        self.send(await self.blocking(self.sidecar.points.adopt_key, self.json_body().get("key")))
+        body = self.json_body()
+        self.send(await self.blocking(self.sidecar.points.adopt_key, body.get("key"), body.get("place")))
+
+
+class PointsSshKeyHandler(BaseHandler):
+    async def post(self):
+        self.send(await self.blocking(self.sidecar.points.ssh_key))
 
 
 class PointsCheckHandler(BaseHandler):
@@ -345,6 +352,7 @@ def make_app(sidecar: Sidecar, secret: str, log, max_body_size=64 * 1024) -> web
             (r"/api/points", PointsHandler),
             (r"/api/points/enable", PointsEnableHandler),
             (r"/api/points/key", PointsKeyHandler),
+            (r"/api/points/ssh-key", PointsSshKeyHandler),
             (r"/api/points/check", PointsCheckHandler),
             (r"/api/points/settings", PointsSettingsHandler),
             (r"/api/points/([0-9a-f]{8,64})/files", PointFilesHandler),
@@ -516,6 +524,7 @@ class SidecarApp(Application):
         # Before any request: a restore that a stop or a crash interrupted is finished or
         # rolled back from its journal, and every job says what happened to it.
         self.sidecar.recover()
+        self.sidecar.points.start_tunnel()
         self.log.info("compressor %s level %s; tools %s", self.sidecar.compressor,
                       self.sidecar.level, self.sidecar.tools)
         server = httpserver.HTTPServer(app, max_body_size=self.max_body_size,

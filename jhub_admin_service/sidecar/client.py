@@ -239,13 +239,19 @@ class ExportsClient:
         "error"?}``; ``status_only``: without the points (no restic run)."""
         return await self._request("GET", "/api/points" + ("?status_only=1" if status_only else ""))
 
-    async def enable_points(self) -> dict:
-        """Create the repository; the answer holds its ``key``, this once."""
-        return await self._request("POST", "/api/points/enable")
+    async def enable_points(self, place: Optional[dict] = None) -> dict:
+        """Create the repository at ``place`` (``{"kind": "archives" | "disk" | "sftp" | "s3",
+        ...}``, the archives volume by default); the answer holds its ``key``, this once."""
+        return await self._request("POST", "/api/points/enable", {"place": place} if place else None)
 
-    async def set_points_key(self, key: str) -> dict:
-        """Give the key of an existing repository (refused with code ``wrong_key``)."""
-        return await self._request("PUT", "/api/points/key", {"key": key})
+    async def set_points_key(self, key: str, place: Optional[dict] = None) -> dict:
+        """Give the key of an existing repository (refused with code ``wrong_key``), at
+        ``place`` when it is not on this server yet (a reinstalled server)."""
+        return await self._request("PUT", "/api/points/key", dict({"key": key}, **({"place": place} if place else {})))
+
+    async def points_ssh_key(self) -> dict:
+        """The sidecar's SSH key for an SFTP place: ``{"public_key"}``."""
+        return await self._request("POST", "/api/points/ssh-key")
 
     async def make_point(self) -> dict:
         return (await self._request("POST", "/api/points"))["job"]

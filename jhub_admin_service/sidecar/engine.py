@@ -47,11 +47,13 @@ class Discovery:
     volumes: dict = field(default_factory=dict)   # target -> volume name
     backups_volume: str = ""
     keys_volume: str = ""  # the restore points' key; "" when the sidecar mounts none
+    egress_network: str = ""  # the sidecar's network that leads out; "" when it has none
 
     def to_json(self):
         return {"container": self.container_id[:12], "image": self.image,
                 "project": self.project, "volumes": dict(self.volumes),
-                "backups_volume": self.backups_volume, "keys_volume": self.keys_volume}
+                "backups_volume": self.backups_volume, "keys_volume": self.keys_volume,
+                "egress_network": self.egress_network}
 
 
 def _docker_client(base_url=None):
@@ -122,7 +124,8 @@ class DockerEngine:
         return Discovery(container_id=own["Id"], image=image, project=project,
                          volumes={t: names[t] for t in VOLUME_TARGETS if t in names},
                          backups_volume=backups,
-                         keys_volume=self._keys_volume(own, project, by_key))
+                         keys_volume=self._keys_volume(own, project, by_key),
+                         egress_network=self._egress_network(own))
 
     def _keys_volume(self, own: dict, project: str, by_key: dict) -> str:
         """The volume of the restore points' key, mounted in the sidecar at keys_dir (its own,
@@ -134,6 +137,18 @@ class DockerEngine:
                 or mounted[0].get("Type") != "volume":
             return ""
         return check_volume(self.api.inspect_volume(candidates[0]), project, self.keys_volume_key)
+
+    def _egress_network(self, own: dict) -> str:
+        """The sidecar's own network that is not internal (its way out, for restore points on an
+        SFTP server or an S3 store: docker/compose.points-remote.yaml), or "". Never given to a
+        helper."""
+        for name in sorted(((own.get("NetworkSettings") or {}).get("Networks") or {})):
+            try:
+                if not self.api.inspect_network(name).get("Internal"):
+                    return name
+            except Exception as exc:  # a network removed meanwhile: not a way out
+                log.warning("network %s: %s", name, exc)
+        return ""
 
     # helpers ----------------------------------------------------------------------
     def run_helper(self, body: dict, *, timeout: float = 6 * 3600, cancel=None, on_started=None):

@@ -179,7 +179,7 @@ class ArchiveStore:
                 "size": size, "recorded_size": meta.get("size")}
 
     # settings ------------------------------------------------------------------
-    def _read_json(self, fname: str, default):
+    def read_json(self, fname: str, default):
         try:
             with open(os.path.join(self.directory, fname), encoding="utf-8") as f:
                 return json.load(f)
@@ -187,7 +187,7 @@ class ArchiveStore:
             return default
 
     def load_settings(self) -> dict:
-        data = self._read_json(SETTINGS_FILE, None)
+        data = self.read_json(SETTINGS_FILE, None)
         if not isinstance(data, dict):
             return json.loads(json.dumps(DEFAULT_SETTINGS))
         try:
@@ -199,7 +199,7 @@ class ArchiveStore:
         write_json_atomic(os.path.join(self.directory, SETTINGS_FILE), settings)
 
     def load_state(self) -> dict:
-        data = self._read_json(STATE_FILE, {})
+        data = self.read_json(STATE_FILE, {})
         return data if isinstance(data, dict) else {}
 
     def save_state(self, state: dict) -> None:

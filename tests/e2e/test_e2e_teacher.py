@@ -676,11 +676,26 @@ def test_in_french_the_admin_and_the_teacher_bring_back_a_pupil_s_file_beside_th
         log_in(page, stack.url, ADMIN, stack.initial_admin_password())
         page.goto(stack.url + SERVICE)
         page.get_by_role("link", name="Points de restauration").click()
+        # Without docker/compose.points-remote.yaml and points-disk.yaml, only this server's
+        # archives volume is offered, and the page says what the other places need; the server's
+        # SSH key (for an SFTP server) can be made all the same.
+        form = page.locator("#jha-points-enable")
+        for other in ("Sur un autre serveur, par SSH (SFTP)", "Dans un stockage compatible S3",
+                      "Sur un second disque de ce serveur"):
+            assert form.get_by_label(other).is_disabled()
+        assert "compose.points-remote.yaml" in form.locator("#jha-place-no-network").inner_text()
+        page.get_by_role("button", name="Créer la clé SSH du serveur").click()
+        assert page.locator("#jha-points-ssh-key").inner_text().startswith("ssh-ed25519 ")
+        assert page.locator("#jha-place-archives").is_checked()
+        shot(page, "points-place-fr", full_page=True, docs=True)
         page.get_by_role("button", name="Activer les points de restauration").click()
         key = page.locator("#jha-points-new-key").inner_text().strip()
         assert re.fullmatch(r"([a-z2-9]{4}-){7}[a-z2-9]{4}", key), key
         page.get_by_role("link", name="J'ai noté la clé").click()
         assert key not in page.content(), "the key is shown once"
+        assert page.locator("#jha-points-place").inner_text() == (
+            "Où les points sont gardés\u00a0: Sur ce serveur, à côté des exports (le volume des archives) · "
+            "jh_backups:/restore-points")
         page.get_by_role("button", name="Faire un point de restauration maintenant").click()
         page.locator("#jha-points-job[data-state=done]").wait_for(timeout=300_000)
         assert page.locator("#jha-points-list tbody tr").count() == 1

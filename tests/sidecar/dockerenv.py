@@ -54,21 +54,30 @@ def docker_available() -> bool:
         return False
 
 
-def build_image(tag: str) -> float:
-    """Build the sidecar image with BuildKit; returns the build time."""
-    cmd = [DOCKER_CLI, "build", "-q", "-f", str(REPO / "docker/sidecar/Dockerfile"), "-t", tag]
+def build_image(tag: str, dockerfile: str = "docker/sidecar/Dockerfile", context: Path = REPO) -> float:
+    """Build the sidecar image (or a test server's) with BuildKit; returns the build time."""
+    cmd = [DOCKER_CLI, "build", "-q", "-f", str(REPO / dockerfile), "-t", tag]
     if CA_BUNDLE != "none" and os.path.isfile(CA_BUNDLE) and os.path.getsize(CA_BUNDLE):
         cmd += ["--secret", "id=ca,src=%s" % CA_BUNDLE]
     for var in ("http_proxy", "https_proxy", "no_proxy"):
         if os.environ.get(var):
             cmd += ["--build-arg", "%s=%s" % (var, os.environ[var])]
-    cmd.append(str(REPO))
+    cmd.append(str(context))
     env = dict(os.environ, DOCKER_BUILDKIT="1")
     start = time.monotonic()
     res = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if res.returncode != 0:
         raise RuntimeError("sidecar image build failed:\n%s\n%s" % (res.stdout, res.stderr[-4000:]))
     return time.monotonic() - start
+
+
+def call(env, method, path, body=None):
+    """A request to the sidecar's API from the client container: (status, decoded JSON)."""
+    status, text = env.http(method, path, body)
+    try:
+        return status, json.loads(text)
+    except ValueError:
+        return status, {"error": text}
 
 
 class SidecarEnv:
@@ -86,6 +95,9 @@ class SidecarEnv:
         self.sidecar = None
         self.client_ctr = None
         self.extra_containers = []
+        #: More volumes ({name: {"bind", "mode"}}) and networks for the sidecar, set before setup.
+        self.sidecar_volumes = {}
+        self.sidecar_networks = []
 
     # setup ---------------------------------------------------------------------
     def build(self) -> float:
@@ -134,6 +146,7 @@ class SidecarEnv:
                 backups_volume or self.vol("jh_backups"): {"bind": "/backups", "mode": "rw"},
                 self.vol("jh_secrets"): {"bind": "/srv/jupyterhub-secrets", "mode": "rw"},
                 self.vol("jh_keys"): {"bind": "/srv/sidecar-keys", "mode": "rw"},
+                **self.sidecar_volumes,
             },
             network=self.network.name,
             # As compose should run it: no capabilities, read-only root.
@@ -142,6 +155,8 @@ class SidecarEnv:
         # Alias on the internal network (no published port anywhere).
         self.network.disconnect(ctr)
         self.network.connect(ctr, aliases=[alias])
+        for network in self.sidecar_networks:
+            self.client.networks.get(network).connect(ctr)
         ctr.start()
         self.extra_containers.append(ctr)
         return ctr

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from dockerenv import SidecarEnv
+from dockerenv import SidecarEnv, call
 
 pytestmark = pytest.mark.docker
 
@@ -42,14 +42,6 @@ def env(docker_env):
         yield env
     finally:
         env.cleanup()
-
-
-def call(env, method, path, body=None):
-    status, text = env.http(method, path, body)
-    try:
-        return status, json.loads(text)
-    except ValueError:
-        return status, {"error": text}
 
 
 def job_done(env, status, answer, timeout=300):

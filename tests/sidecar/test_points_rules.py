@@ -92,6 +92,16 @@ def test_restic_errors_are_named_by_their_cause():
     assert classify("Fatal: unable to open config file: stat /r/config: no such file or directory\n"
                     "Is there a repository at the following location?\n/r", 1).code == "no_repository"
     assert classify("unable to create lock in backend: repository is already locked by PID 7", 1).code == "locked"
+    # a repository elsewhere (points/place.py): rclone's and ssh's words
+    assert classify("Fatal: create key in repository at s3:x failed: config file already exists", 1).code == "repository_exists"
+    assert classify("subprocess ssh: Host key verification failed.\nFatal: unable to start the sftp session", 1).code == "host_key_changed"
+    assert classify("rclone: Failed to create file system: NewFs: couldn't connect SSH: ssh: handshake "
+                    "failed: knownhosts: key mismatch", 1).code == "host_key_changed"
+    assert classify("couldn't connect SSH: ssh: handshake failed: ssh: unable to authenticate", 1).code == "refused"
+    assert classify("sauvegarde@nas: Permission denied (publickey).", 1).code == "refused"
+    assert classify("Fatal: dial tcp: lookup s3.nowhere: no such host", 1).code == "unreachable"
+    assert classify("Fatal: unable to open config file: Stat: The AWS Access Key Id you provided "
+                    "does not exist in our records. InvalidAccessKeyId", 1).status == 502
     other = classify("Fatal: something else\n", 1)
     assert other.code == "failed" and str(other) == "Fatal: something else" and other.status == 500
     assert classify("Fatal: wrong password or no key found", 1).status == 409

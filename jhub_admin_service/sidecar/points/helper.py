@@ -28,7 +28,7 @@ import subprocess
 import sys
 
 from .policy import escape_pattern, restored_name
-from .restic import HOST, ResticError, backup_summary, classify, environment
+from .restic import HOST, ResticError, backup_summary, classify, read_place, repository
 
 SOURCE, SNAP, DEST = "/src", "/snap", "/dst"
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -97,10 +97,11 @@ def backup(env: dict) -> int:
             excludes += [escape_pattern(f"{SOURCE}/data/{rel}") + side for side in ("",) + DB_SIDE_FILES]
         if databases:
             paths.append(f"{SNAP}/data")
-    argv = ["restic", "backup", "--json", "--host", HOST, "--tag", env["JHUB_TAG"]]
+    repo = open_repository()
+    argv = repo.argv("backup", "--json", "--host", HOST, "--tag", env["JHUB_TAG"])
     for pattern in excludes:
         argv += ["--exclude", pattern]
-    done = subprocess.run(argv + paths, env=restic_env(), capture_output=True, text=True)
+    done = subprocess.run(argv + paths, env=repo.env, capture_output=True, text=True)
     if done.returncode not in (0, RESTIC_INCOMPLETE):
         print(str(classify(done.stderr, done.returncode)), file=sys.stderr)
         return 1
@@ -115,8 +116,11 @@ def backup(env: dict) -> int:
     return 0
 
 
-def restic_env() -> dict:
-    return environment("/backups", "/run/jhub-keys")
+def open_repository():
+    """The repository where the keys' volume (read-only here) says it is: through the sidecar's
+    tunnel when it is not on the archives volume (this container has no network)."""
+    keys = "/run/jhub-keys"
+    return repository("/backups", keys, read_place(keys) or {"kind": "archives"}, tunnel=True)
 
 
 # restoring one file -------------------------------------------------------------------------
@@ -189,9 +193,10 @@ def restore_file(env: dict) -> int:
     os.mkdir(stage, 0o700)
     try:
         source = f"{SOURCE}/home/{user}/{rel}"
+        repo = open_repository()
         done = subprocess.run(
-            ["restic", "restore", env["JHUB_SNAPSHOT"], "--target", stage, "--include", escape_pattern(source)],
-            env=restic_env(), capture_output=True, text=True)
+            repo.argv("restore", env["JHUB_SNAPSHOT"], "--target", stage, "--include", escape_pattern(source)),
+            env=repo.env, capture_output=True, text=True)
         if done.returncode != 0:
             print(str(classify(done.stderr, done.returncode)), file=sys.stderr)
             return 1
@@ -241,11 +246,12 @@ def extract(env: dict) -> int:
         os.makedirs(f"{stage}/new", mode=0o700)
         member = f"home/{user}" if user else target
         raw = f"{stage}/raw"
-        argv = ["restic", "restore", env["JHUB_SNAPSHOT"], "--target", raw,
-                "--include", escape_pattern(f"{SOURCE}/{member}")]
+        repo = open_repository()
+        argv = repo.argv("restore", env["JHUB_SNAPSHOT"], "--target", raw,
+                         "--include", escape_pattern(f"{SOURCE}/{member}"))
         if target == "data":
             argv += ["--include", f"{SNAP}/data"]
-        done = subprocess.run(argv, env=restic_env(), capture_output=True, text=True)
+        done = subprocess.run(argv, env=repo.env, capture_output=True, text=True)
         if done.returncode != 0:
             print(str(classify(done.stderr, done.returncode)), file=sys.stderr)
             return 1

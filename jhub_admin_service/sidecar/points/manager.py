@@ -1,26 +1,27 @@
-"""The restore points of the sidecar: the repository's key, the nightly point and its
-retention, the weekly check, browsing a point, and one file brought back as a job.
+"""The restore points of the sidecar: the nightly point and its retention, the weekly check,
+browsing a point, and one file brought back as a job (the repository's key and place: keys.py).
 
-The sidecar runs restic itself for what needs only the repository (its archives volume and its
-key's volume are its own mounts): init, snapshots, ls, forget --prune, check, unlock. What needs
-the volumes runs in helper containers (template.point_*_body, helper.py). Jobs share the
+The sidecar runs restic itself for what needs only the repository (it reaches the repository
+wherever its place is): init, snapshots, ls, forget --prune, check, unlock. What needs the
+volumes runs in helper containers (template.point_*_body, helper.py). Jobs share the
 sidecar's one job slot with exports and restores.
 """
 import datetime as dt
 import os
 import re
-import secrets
 import shutil
 import time
 
 from ..jobs import ROLLED_BACK_AFTER_RESTART, Cancelled, in_thread
 from ..engine import HelperFailed
-from ..refusal import Conflict, NoSpace
+from ..refusal import NoSpace
 from ..space import free_bytes, mib
 from ..store import write_json_atomic
 from ..template import point_backup_body, point_restore_file_body
 from ..validation import VOLUME_TARGETS, ValidationError, validate_login
 from . import restic
+from .keys import RepositoryKeys, read_text
+from .place import DISK_DIR, SSH_KEY_FILE, public_place
 from .policy import (
     DEFAULT_POINT_SETTINGS,
     check_due,
@@ -39,12 +40,6 @@ TIME_RE = re.compile(r"\A(?P<second>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?P<frac>\.\d
 SUMMARIES_KEPT = 400
 
 
-def new_key() -> str:
-    """A key that an admin can copy by hand: 8 groups of 4 letters and digits (160 bits)."""
-    alphabet = "abcdefghjkmnpqrstuvwxyz23456789"
-    return "-".join("".join(secrets.choice(alphabet) for _ in range(4)) for _ in range(8))
-
-
 def point_time(snapshot_time: str) -> dt.datetime:
     """A point's time, local (restic prints it with nanoseconds and a zone)."""
     match = TIME_RE.match(snapshot_time or "")
@@ -54,28 +49,27 @@ def point_time(snapshot_time: str) -> dt.datetime:
     return dt.datetime.fromisoformat(f"{match['second']}{(match['frac'] or '')[:7]}{zone}").astimezone()
 
 
-class RestorePoints:
+def describe_point(snap: dict) -> dict:
+    """A point as the API shows it, from restic's snapshot (``snapshots`` or ``ls``)."""
+    when = point_time(snap["time"])
+    return {"id": snap["id"], "short_id": snap.get("short_id", snap["id"][:8]), "time": snap.get("time"),
+            "timestamp": when.timestamp(), "date": when.date().isoformat(), "tags": snap.get("tags") or []}
+
+
+class RestorePoints(RepositoryKeys):
     def __init__(self, sidecar, keys_dir: str):
         self.sidecar = sidecar
         self.log = sidecar.log
         self.backups = sidecar.store.directory
         self.keys_dir = keys_dir
-        self.env = restic.environment(self.backups, keys_dir)
 
     # files --------------------------------------------------------------------------------
     def _read(self, name: str) -> dict:
-        data = self.sidecar.store._read_json(name, {})
+        data = self.sidecar.store.read_json(name, {})
         return data if isinstance(data, dict) else {}
 
     def _write(self, name: str, data: dict) -> None:
         write_json_atomic(os.path.join(self.backups, name), data)
-
-    @property
-    def key_path(self) -> str:
-        return self.env["RESTIC_PASSWORD_FILE"]
-
-    def initialised(self) -> bool:
-        return os.path.exists(os.path.join(self.env["RESTIC_REPOSITORY"], "config"))
 
     def settings(self) -> dict:
         try:
@@ -92,30 +86,14 @@ class RestorePoints:
 
     def status(self) -> dict:
         state = self._read(STATE_FILE)
+        ssh_public = os.path.join(self.keys_dir, SSH_KEY_FILE + ".pub")
         return {"available": os.path.isdir(self.keys_dir) and shutil.which("restic") is not None,
                 "initialised": self.initialised(), "key_present": os.path.exists(self.key_path),
+                "place": public_place(self.place()), "disk_available": os.path.ismount(DISK_DIR),
+                "network_available": self._has_egress(),
+                "ssh_public_key": read_text(ssh_public),
                 "settings": self.settings(), "last_run": state.get("last_run"),
                 "last_check": state.get("last_check"), "last_point": state.get("last_point")}
-
-    # the key ------------------------------------------------------------------------------
-    def enable(self) -> dict:
-        """Create the repository and its key; the key is returned this once, never again."""
-        if not os.path.isdir(self.keys_dir):
-            raise Conflict("the sidecar has no volume for the restore points' key "
-                           f"({self.keys_dir}); see docs/exports.md", code="no_key_volume")
-        if self.initialised():
-            raise Conflict("restore points are already on; their key was shown when they were "
-                           "turned on", code="already_enabled")
-        key = new_key()
-        self._write_key(key)
-        try:
-            restic.run(["init"], self.env, 120)
-        except restic.ResticError:
-            os.unlink(self.key_path)
-            raise
-        self._next_night_from_now()
-        self.log.info("restore point repository created at %s", self.env["RESTIC_REPOSITORY"])
-        return dict(self.status(), key=key)
 
     def _next_night_from_now(self) -> None:
         """The first nightly point is the next occurrence of its time, not right now (the
@@ -129,46 +107,13 @@ class RestorePoints:
             state.pop("last_run", None)
         self._write(STATE_FILE, state)
 
-    def adopt_key(self, key: str) -> dict:
-        """The key of an existing repository (a reinstalled server): kept if it opens it."""
-        if not isinstance(key, str) or not 8 <= len(key.strip()) <= 200:
-            raise ValidationError("a key is required")
-        if not self.initialised():
-            raise Conflict("there is no restore point repository to open", code="no_repository")
-        env = dict(self.env, RESTIC_PASSWORD_FILE="", RESTIC_PASSWORD=key.strip())
-        restic.run(["cat", "config", "--no-lock"], env, 60)  # ResticError wrong_key otherwise
-        self._write_key(key.strip())
-        return self.status()
-
-    def _write_key(self, key: str) -> None:
-        tmp = self.key_path + ".tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(key + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.key_path)
-
-    def ready(self) -> None:
-        if not self.initialised():
-            raise Conflict("restore points are not turned on yet", code="not_enabled")
-        if not os.path.exists(self.key_path):
-            raise Conflict("the restore points' key is missing on this server: give it again "
-                           "(the key shown when they were turned on)", code="key_missing")
-
     # reading ------------------------------------------------------------------------------
     def points(self) -> list:
         """Newest first, each with what its night added (when this sidecar made it)."""
         self.ready()
         summaries = self._read(STATE_FILE).get("summaries", {})
-        out = []
-        for snap in reversed(restic.snapshots(self.env)):
-            when = point_time(snap["time"])
-            out.append({"id": snap["id"], "short_id": snap.get("short_id", snap["id"][:8]),
-                        "time": snap.get("time"), "timestamp": when.timestamp(),
-                        "date": when.date().isoformat(),
-                        "tags": snap.get("tags") or [], "summary": summaries.get(snap.get("short_id"))})
-        return out
+        return [dict(describe_point(snap), summary=summaries.get(snap.get("short_id")))
+                for snap in reversed(restic.snapshots(self.repo))]
 
     def point(self, snapshot: str) -> dict:
         snapshot = validate_snapshot(snapshot)
@@ -178,13 +123,16 @@ class RestorePoints:
         raise ValidationError(f"no restore point {snapshot}")
 
     def browse(self, snapshot: str, user: str, path: str = "") -> dict:
-        """The entries of one folder of a home in a point."""
-        point = self.point(snapshot)
+        """The entries of one folder of a home in a point (one restic command: each opens the
+        key, about half a second)."""
+        snapshot = validate_snapshot(snapshot)
+        self.ready()
         user, path = validate_login(user), validate_relpath(path, allow_empty=True)
         folder = f"/src/home/{user}" + (f"/{path}" if path else "")
+        snap, nodes = restic.list_folder(self.repo, snapshot, folder)
+        point = describe_point(snap)
         entries = [{"name": n["name"], "type": n.get("type"), "size": n.get("size"),
-                    "mtime": n.get("mtime")} for n in restic.list_folder(self.env, point["id"], folder)
-                   if not n["name"].startswith(".jhub-restore-")]
+                    "mtime": n.get("mtime")} for n in nodes if not n["name"].startswith(".jhub-restore-")]
         entries.sort(key=lambda e: (e["type"] != "dir", e["name"].lower()))
         return {"point": point, "user": user, "path": path, "entries": entries}
 
@@ -213,11 +161,15 @@ class RestorePoints:
                 "point-restore", params, lambda job: self._restore_file(job, point, user, path, lang))
 
     def _check_room(self) -> None:
-        free, reserve = free_bytes(self.backups), self.sidecar.reserve
-        if free < reserve:
-            raise NoSpace(f"not enough free space for a restore point: {mib(free)} free, "
-                          f"{mib(reserve)} kept free for the rest of the server", code="no_space",
-                          needed=0, free=free, reserve=reserve)
+        """The archives volume keeps restic's cache and temporary packs whatever the place; a
+        second disk is checked too. (A remote store's full disk is restic's error: no_space.)"""
+        folders = [self.backups] + ([DISK_DIR] if self.place()["kind"] == "disk" else [])
+        for folder in folders:
+            free, reserve = free_bytes(folder), self.sidecar.reserve
+            if free < reserve:
+                raise NoSpace(f"not enough free space for a restore point on {folder}: "
+                              f"{mib(free)} free, {mib(reserve)} kept free for the rest of the "
+                              "server", code="no_space", needed=0, free=free, reserve=reserve)
 
     def _make_point(self, job, tag: str) -> dict:
         timings = {}
@@ -228,7 +180,7 @@ class RestorePoints:
                                  keys_volume=disc.keys_volume, targets=list(VOLUME_TARGETS), tag=tag)
         job.update(phase="backup")
         try:
-            stdout, _ = self._unlocked(lambda: self.sidecar.engine.run_helper(
+            stdout, _ = self._in_helper(lambda: self.sidecar.engine.run_helper(
                 body, timeout=self.sidecar.helper_timeout, cancel=job.cancel))
         except Cancelled:
             raise Cancelled("the sidecar was stopped during the restore point; the repository "
@@ -266,7 +218,7 @@ class RestorePoints:
         flags = forget_flags(self.settings()["keep"])
         out = self._unlocked(lambda: restic.run(
             ["forget", "--json", "--host", HOST_GROUP[0], "--group-by", HOST_GROUP[1],
-             *(["--prune"] if prune else []), *flags], self.env, 6 * 3600))
+             *(["--prune"] if prune else []), *flags], self.repo, 6 * 3600))
         removed = []
         for group in restic.json_lines(out):
             for item in group if isinstance(group, list) else [group]:
@@ -284,14 +236,25 @@ class RestorePoints:
             if "locked" not in str(exc):
                 raise
             self.log.warning("removing the locks that a killed job left: %s", exc)
-            restic.run(["unlock", "--remove-all"], self.env, 120)
+            restic.run(["unlock", "--remove-all"], self.repo, 120)
             return run()
+
+    def _in_helper(self, run):
+        """``run()``, a helper's restic; when it fails away from the archives volume, rclone's
+        own words stayed in the sidecar (tunnel.py): the sidecar opens the repository itself, and
+        the cause it meets (unreachable, refused, a changed host key) is the job's error."""
+        try:
+            return self._unlocked(run)
+        except HelperFailed:
+            if self.place()["kind"] != "archives":
+                restic.run(["cat", "config", "--no-lock"], self.repo, 120)
+            raise
 
     def _check(self, job) -> dict:
         job.update(phase="check")
         started = time.time()
         try:
-            self._unlocked(lambda: restic.run(["check"], self.env, 6 * 3600))
+            self._unlocked(lambda: restic.run(["check"], self.repo, 6 * 3600))
             outcome = {"time": started, "ok": True, "message": ""}
         except restic.ResticError as exc:
             outcome = {"time": started, "ok": False, "message": str(exc), "code": exc.code}
@@ -311,7 +274,7 @@ class RestorePoints:
                                        path=path, point_date=dt.date.fromisoformat(point["date"]),
                                        lang=lang)
         job.update(phase="restore")
-        stdout, _ = self._unlocked(lambda: self.sidecar.engine.run_helper(
+        stdout, _ = self._in_helper(lambda: self.sidecar.engine.run_helper(
             body, timeout=self.sidecar.helper_timeout))
         placed = next(line.split(" ", 1)[1] for line in stdout.splitlines()
                       if line.startswith("JHUB-PLACED "))
