@@ -100,7 +100,8 @@ def test_a_student_works_in_jupyterlab_in_french_and_opens_the_assignment_list(b
     page.wait_for_url("**/user/lea.martin/lab**")
     menubar = page.locator("#jp-menu-panel")
     menubar.get_by_text("Fichier", exact=True).wait_for()
-    assert menubar.get_by_text("Affichage", exact=True).is_visible()
+    # wait_for, not is_visible(): the menus are drawn one by one, after the first
+    menubar.get_by_text("Affichage", exact=True).wait_for()
     shot(page, "jupyterlab-fr.png")
     # The File menu offers to log out once, as the pupil sees it (issue 21, point 15).
     menubar.get_by_text("Fichier", exact=True).click()
@@ -116,7 +117,7 @@ def test_a_student_works_in_jupyterlab_in_french_and_opens_the_assignment_list(b
     # Notebook 7 reads the same defaults: French too.
     page.goto(base + "/user/lea.martin/tree")
     page.get_by_text("Fichier", exact=True).first.wait_for()
-    assert page.get_by_text("Affichage", exact=True).first.is_visible()
+    page.get_by_text("Affichage", exact=True).first.wait_for()
     shot(page, "notebook7-fr.png")
     # The hub's home: "Arrêter mon serveur", then JupyterHub's script writes its button's new
     # words, in French (issue 21, point 12).
