@@ -172,6 +172,7 @@ def test_points_on_an_ssh_server_whose_host_key_is_then_required(env):
     assert added.exit_code == 0, added.output
     status, answer = call(env, "POST", "/api/points/enable", {"place": place})
     assert status == 201, answer
+    key, first_fingerprints = answer["key"], answer["host_key_fingerprints"]
     assert answer["host_key_fingerprints"] and all(f.startswith("SHA256:") for f in answer["host_key_fingerprints"])
     point_then_restore(env)
     files = env.sftp.exec_run(["ls", "/home/sauvegarde/points-jhub"]).output.decode().split()
@@ -186,3 +187,11 @@ def test_points_on_an_ssh_server_whose_host_key_is_then_required(env):
     assert failed["state"] == "failed" and "host key is not the one recorded" in failed["error"], failed
     status, answer = call(env, "GET", "/api/points")
     assert answer["error"]["code"] == "host_key_changed", answer
+    # The page then asks for the key again: giving it does not accept the new host key.
+    status, again = call(env, "PUT", "/api/points/key", {"key": key})
+    assert status == 502 and again["code"] == "host_key_changed", again
+    # Setting the place anew does (the admin compares the fingerprints shown).
+    status, again = call(env, "PUT", "/api/points/key", {"key": key, "place": place})
+    assert status == 200 and again["host_key_fingerprints"], again
+    assert not set(again["host_key_fingerprints"]) & set(first_fingerprints)
+    assert job(env, *call(env, "POST", "/api/points"))["state"] == "done"

@@ -154,18 +154,24 @@ class RepositoryKeys:
 
     def adopt_key(self, key: str, place=None) -> dict:
         """The key of an existing repository (a reinstalled server): kept if it opens it. With
-        ``place``, the repository is the one at that place (a remote one, found again)."""
+        ``place``, the repository is the one at that place (a remote one, found again), and an
+        SSH server's host keys are recorded anew; without it, the current place as it is: giving
+        the key again never accepts a host key that changed."""
         if not isinstance(key, str) or not 8 <= len(key.strip()) <= 200:
             raise ValidationError("a key is required")
         if place is None and not self.initialised():
             raise Conflict("there is no restore point repository to open", code="no_repository")
-        place = self.place() if place is None else validate_place(place)
-        self._prepare_place(place)
+        fingerprints = []
+        if place is None:
+            place = self.place()
+        else:
+            place = validate_place(place)
+            fingerprints = self._prepare_place(place)
         repo = restic.repository(self.backups, self.keys_dir, place).with_key(key.strip())
         restic.run(["cat", "config", "--no-lock"], repo, 120)  # ResticError wrong_key otherwise
         self._write_key(key.strip())
         self._write_secret(PLACE_FILE, json.dumps(place))
-        return self.status()
+        return dict(self.status(), host_key_fingerprints=fingerprints)
 
     def _write_key(self, key: str) -> None:
         self._write_secret(restic.KEY_FILE, key)
