@@ -138,6 +138,11 @@ class DockerEngine:
             return ""
         return check_volume(self.api.inspect_volume(candidates[0]), project, self.keys_volume_key)
 
+    def own_egress_network(self) -> str:
+        """The sidecar's way out (see below), from its own container alone: no discovery of the
+        project's volumes."""
+        return self._egress_network(self.api.inspect_container(self.container_id))
+
     def _egress_network(self, own: dict) -> str:
         """The sidecar's own network that is not internal (its way out, for restore points on an
         SFTP server or an S3 store: docker/compose.points-remote.yaml), or "". Never given to a

@@ -21,7 +21,6 @@ from .place import (
     SSH_KEY_FILE,
     is_remote,
     public_place,
-    rclone_env,
     serve_command,
     validate_place,
 )
@@ -75,7 +74,7 @@ class RepositoryKeys:
 
     def _has_egress(self) -> bool:
         try:
-            return bool(self.sidecar.engine.discover().egress_network)
+            return bool(self.sidecar.engine.own_egress_network())
         except Exception as exc:  # discovery fails: said by every operation that needs it
             self.log.warning("cannot tell whether the sidecar has a way out: %s", exc)
             return False
@@ -96,8 +95,7 @@ class RepositoryKeys:
         place = self.place()
         if place["kind"] == "archives":
             return None
-        env = dict(self.repo.env, **rclone_env(place, self.keys_dir))
-        return serve_command(place), env
+        return serve_command(place), restic.repository(self.backups, self.keys_dir, place).env
 
     def enable(self, place=None) -> dict:
         """Create the repository at ``place`` (the archives volume by default) and its key; the

@@ -87,10 +87,13 @@ class RestorePoints(RepositoryKeys):
     def status(self) -> dict:
         state = self._read(STATE_FILE)
         ssh_public = os.path.join(self.keys_dir, SSH_KEY_FILE + ".pub")
+        initialised = self.initialised()
+        # Whether the sidecar has a way out matters only to the form that turns points on: it
+        # asks Docker, and the dashboard and every pupil's home page read this status.
         return {"available": os.path.isdir(self.keys_dir) and shutil.which("restic") is not None,
-                "initialised": self.initialised(), "key_present": os.path.exists(self.key_path),
+                "initialised": initialised, "key_present": os.path.exists(self.key_path),
                 "place": public_place(self.place()), "disk_available": os.path.ismount(DISK_DIR),
-                "network_available": self._has_egress(),
+                "network_available": None if initialised else self._has_egress(),
                 "ssh_public_key": read_text(ssh_public),
                 "settings": self.settings(), "last_run": state.get("last_run"),
                 "last_check": state.get("last_check"), "last_point": state.get("last_point")}
