@@ -446,6 +446,24 @@ def test_a_student_plots_in_a_new_notebook_in_the_browser(stack, people):
         page.screenshot(path=str(SCREENSHOTS / "student-matplotlib.png"))
 
 
+def test_restart_and_run_all_as_a_notebook_opens_runs_the_cells_every_time(stack, people):
+    """Each assignment's header asks pupils to restart the kernel and run every cell before handing
+    in, and many press it as soon as the notebook shows its kernel ready. JupyterLab's sockets, as
+    it opens them then (remote_kernel.py), on a new kernel each time: the cells run every time.
+    jupyter_server alone left them waiting for a minute, or for good, 9 times in 15 here
+    (classroom/kernel_websocket.py)."""
+    student = people["eleve.b"]
+    student.start_server()
+    outcomes = []
+    for _ in range(8):
+        kernel = RemoteKernel(student)
+        try:
+            outcomes.append(kernel.restart_and_run_all_as_it_opens("NOM = ''"))
+        finally:
+            kernel.shutdown()
+    assert outcomes == ["ok"] * 8, (outcomes, stack.logs("hub", tail=60))
+
+
 #: Every file that a folium map asks for, and every font or image that their CSS names.
 FOLIUM_FILES = r"""
 import folium, json
