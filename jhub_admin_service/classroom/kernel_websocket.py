@@ -64,20 +64,17 @@ class RestartSafeKernelConnection(ZMQChannelsWebsocketConnection):
 
     # a socket that a newer one of its session replaces ----------------------------------------
     async def _register_session(self):
-        previous = self._open_sessions.get(self.session_key_of_socket())
-        await super()._register_session()
+        previous = self._open_sessions.get(f"{self.kernel_id}:{self.session.session}")
+        await super()._register_session()  # sets self.session_key to that key
         connection = getattr(previous, "connection", None)
         if previous is not self.websocket_handler and isinstance(connection, RestartSafeKernelConnection):
             self._replaced = connection
 
-    def session_key_of_socket(self) -> str:
-        return f"{self.kernel_id}:{self.session.session}"
-
     def connect(self):
-        if self._open_sessions.get(self.session_key_of_socket()) not in (None, self.websocket_handler):
+        if self._open_sessions.get(self.session_key) not in (None, self.websocket_handler):
             # Replaced while it waited for the kernel's kernel_info: its client has left, and its
             # channels would take the new socket's identity. Nothing is counted or opened.
-            self.log.info("Kernel socket %s replaced before it connected", self.session_key_of_socket())
+            self.log.info("Kernel socket %s replaced before it connected", self.session_key)
             self._released = True
             if self.kernel_info_channel is not None and not self.kernel_info_channel.closed():
                 self.kernel_info_channel.close()

@@ -75,7 +75,7 @@ class RepositoryKeys:
     def _has_egress(self) -> bool:
         try:
             return bool(self.sidecar.engine.own_egress_network())
-        except Exception as exc:  # discovery fails: said by every operation that needs it
+        except Exception as exc:  # Docker does not answer: said by every operation that needs it
             self.log.warning("cannot tell whether the sidecar has a way out: %s", exc)
             return False
 
